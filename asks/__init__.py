@@ -1,0 +1,31 @@
+"""asks: the async HTTP/1.1 client for curio.
+
+``await asks.get(url)`` for one request; ``Session(connections=N)`` for many,
+over keep-alive connections. See :mod:`asks.sessions` and :mod:`asks.errors`.
+"""
+
+from . import errors
+from ._headers import Headers
+from ._version import __version__
+from .api import delete, get, head, init, options, patch, post, put, request
+from .response_objects import Response, StreamBody, StreamResponse
+from .sessions import Session
+
+__all__ = [
+    "Headers",
+    "Response",
+    "Session",
+    "StreamBody",
+    "StreamResponse",
+    "__version__",
+    "delete",
+    "errors",
+    "get",
+    "head",
+    "init",
+    "options",
+    "patch",
+    "post",
+    "put",
+    "request",
+]

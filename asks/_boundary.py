@@ -1,0 +1,64 @@
+"""The error boundary: every low-level failure becomes an asks exception here.
+
+Sockets raise ``OSError`` (and its ``ssl`` and ``socket.gaierror``
+subclasses), h11 raises ``RemoteProtocolError``, the connection raises
+``PeerClosedEarly``. Callers of asks see only :mod:`asks.errors`. The session
+and the streaming body both funnel exceptions through :func:`translate`, so
+the mapping lives in this one place.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import h11
+
+from ._http11 import PeerClosedEarly
+from .errors import (
+    AsksException,
+    BadHttpResponse,
+    ConnectivityError,
+    ServerClosedConnectionError,
+    TLSError,
+)
+
+__all__ = ["ConnectFailed", "translate"]
+
+
+class ConnectFailed(ConnectivityError):
+    """The connection could not be established (DNS, refused, unreachable).
+
+    Nothing was sent, so any request may be retried.
+    """
+
+
+def translate(exc: BaseException, where: str) -> BaseException:
+    """The exception to raise in place of *exc*.
+
+    Args:
+        exc: what was caught.
+        where: a few words for the message, e.g. ``"GET http://host/"``.
+
+    Cancellations and other ``BaseException`` are returned unchanged: they
+    are not failures to report but control flow to let through.
+    """
+    if isinstance(exc, AsksException) or not isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, PeerClosedEarly):
+        return ServerClosedConnectionError(f"{where}: {exc}")
+    if isinstance(exc, h11.RemoteProtocolError):
+        text = str(exc)
+        if "closed" in text:
+            # h11 saw EOF inside a message: the body (or head) was cut short.
+            return ServerClosedConnectionError(f"{where}: server closed the connection: {text}")
+        return BadHttpResponse(f"{where}: invalid HTTP response: {text}")
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return TLSError(f"{where}: TLS failure: {exc}")
+    if isinstance(exc, socket.gaierror):
+        return ConnectFailed(f"{where}: cannot resolve host: {exc}")
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return ServerClosedConnectionError(f"{where}: connection lost: {exc}")
+    if isinstance(exc, OSError):
+        return ConnectivityError(f"{where}: {exc}")
+    return exc

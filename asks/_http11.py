@@ -1,0 +1,242 @@
+"""One HTTP/1.1 connection: an ``h11.Connection`` over one curio socket.
+
+h11 owns the protocol. This module never looks at Content-Length or
+Transfer-Encoding to decide where a body ends, and never decides keep-alive
+itself: a connection may carry another request only when h11 reports both
+sides DONE after a response, and then ``start_next_cycle()`` resets it.
+Anything else - an error, a partial read, the server asking to close - ends
+the connection.
+
+The state is explicit (:class:`ConnState`) so the pool can reason about it::
+
+    ACTIVE --(response read to the end, both sides DONE)--> IDLE --(reuse)--> ACTIVE
+       |                                                      |
+       +----------------(anything else)---> CLOSED <----------+  (expired, stale)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import select
+import time
+
+import curio.io
+import h11
+
+from ._urls import Origin
+
+__all__ = ["ConnState", "HTTP11Connection", "PeerClosedEarly"]
+
+# How much is asked of the socket per read. 64 KiB keeps one read per small
+# response and avoids the allocator churn that larger reads cause (each read
+# is a new bytes object; see the benchmark notes).
+READ_SIZE = 65536
+
+
+class ConnState(enum.Enum):
+    ACTIVE = "active"  # a request/response cycle is in progress
+    IDLE = "idle"  # between cycles, in the pool
+    CLOSED = "closed"
+
+
+class PeerClosedEarly(Exception):
+    """The server closed the connection before the response head was complete.
+
+    ``before_response`` is true when not a single response byte had arrived,
+    which is what makes a silent retry of an idempotent request safe.
+    """
+
+    def __init__(self, before_response: bool) -> None:
+        super().__init__(
+            "server closed the connection before sending a response"
+            if before_response
+            else "server closed the connection in the middle of the response head"
+        )
+        self.before_response = before_response
+
+
+class HTTP11Connection:
+    """A client connection to one origin.
+
+    Args:
+        sock: a connected curio socket (TLS already negotiated).
+        origin: what the pool files it under.
+        max_head_size: the most bytes a response head may take (h11 raises
+            past it, which becomes ``BadHttpResponse``).
+    """
+
+    __slots__ = (
+        "_h11",
+        "_response_started",
+        "_sock",
+        "cycles",
+        "generation",
+        "idle_since",
+        "origin",
+        "pool_key",
+        "state",
+    )
+
+    def __init__(
+        self,
+        sock: curio.io.Socket,
+        origin: Origin,
+        pool_key: object,
+        max_head_size: int,
+    ) -> None:
+        self._sock = sock
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head_size)
+        self._response_started = False
+        self.origin = origin
+        self.pool_key = pool_key
+        self.state = ConnState.ACTIVE
+        self.cycles = 0  # completed request/response cycles
+        self.idle_since = 0.0
+        self.generation = 0  # set by the pool; see ConnectionPool.close
+
+    @property
+    def reused(self) -> bool:
+        """Whether an earlier cycle finished on this connection."""
+        return self.cycles > 0
+
+    @property
+    def response_started(self) -> bool:
+        """Whether any byte of the current response has arrived."""
+        return self._response_started
+
+    # -- sending -----------------------------------------------------------
+
+    async def send_request(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes | None,
+    ) -> None:
+        """Send a whole request. The headers must already carry the framing."""
+        conn = self._h11
+        self._response_started = False
+        data = conn.send(h11.Request(method=method, target=target, headers=headers))
+        assert data is not None
+        if body:
+            # Small bodies ride in the same write as the head (one syscall,
+            # one packet); large ones are not copied into it.
+            if len(body) <= 16384:
+                framed = conn.send(h11.Data(data=body))
+                assert framed is not None
+                data += framed
+            else:
+                await self._sock.sendall(data)
+                data = b""
+                # h11 checks the byte count against Content-Length here.
+                pieces = conn.send_with_data_passthrough(h11.Data(data=body))
+                assert pieces is not None
+                for piece in pieces:
+                    await self._sock.sendall(piece)
+        end = conn.send(h11.EndOfMessage())
+        if end:
+            data += end
+        if data:
+            await self._sock.sendall(data)
+
+    # -- receiving ---------------------------------------------------------
+
+    async def _fill(self) -> None:
+        data = await self._sock.recv(READ_SIZE)
+        if data:
+            self._response_started = True
+        # An empty read is EOF; h11 turns it into ConnectionClosed or an error
+        # depending on where in the message it happens.
+        self._h11.receive_data(data)
+
+    async def receive_response_head(self) -> h11.Response:
+        """Read up to and including the final (non-1xx) response head."""
+        conn = self._h11
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._fill()
+                continue
+            if type(event) is h11.Response:
+                return event
+            if type(event) is h11.InformationalResponse:
+                # 100 Continue and friends precede the real answer (RFC 9110
+                # section 15.2); nothing to do with them.
+                continue
+            if type(event) is h11.ConnectionClosed:
+                raise PeerClosedEarly(before_response=not self._response_started)
+            raise h11.RemoteProtocolError(f"unexpected event before the response: {event!r}")
+
+    async def receive_data(self) -> bytes:
+        """The next piece of the body, or ``b""`` once the response is complete."""
+        conn = self._h11
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._fill()
+                continue
+            if type(event) is h11.Data:
+                data = event.data
+                # h11 may hand out a memoryview-backed bytearray slice; the
+                # caller keeps what we return, so make it bytes.
+                return data if type(data) is bytes else bytes(data)
+            if type(event) is h11.EndOfMessage:
+                return b""
+            if type(event) is h11.ConnectionClosed:
+                raise PeerClosedEarly(before_response=False)
+            raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
+
+    async def read_body(self) -> bytes:
+        """Read the rest of the body into memory."""
+        chunks = []
+        while True:
+            chunk = await self.receive_data()
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"".join(chunks)
+
+    # -- life cycle --------------------------------------------------------
+
+    def finish_cycle(self) -> bool:
+        """After the response was read to the end: may this connection be reused?
+
+        True (and the connection is IDLE, ready for the next request) only if
+        h11 says both sides are DONE; otherwise it must be closed.
+        """
+        conn = self._h11
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            self.cycles += 1
+            self.state = ConnState.IDLE
+            self.idle_since = time.monotonic()
+            return True
+        return False
+
+    def is_dropped(self) -> bool:
+        """True if an idle connection can no longer be used.
+
+        An idle HTTP/1.1 connection has nothing to say: if its socket is
+        readable, the server closed it (EOF), reset it, or sent bytes that
+        belong to no request. Any of those means it must not be reused.
+        """
+        try:
+            fd = self._sock.fileno()
+            if fd < 0:
+                return True
+            readable, _, _ = select.select([fd], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    async def close(self) -> None:
+        """Close the socket. Safe to call more than once, and under cancellation."""
+        if self.state is ConnState.CLOSED:
+            return
+        self.state = ConnState.CLOSED
+        async with curio.disable_cancellation():
+            with contextlib.suppress(OSError):
+                await self._sock.close()

@@ -1,0 +1,180 @@
+"""URLs: parsing, joining, query parameters and the pool key.
+
+Everything here is pure. A :class:`URL` is parsed once per distinct string
+(an LRU cache keeps the hot path of "the same URL ten thousand times" free of
+``urlsplit``) and is immutable, so sharing it is safe.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, TypeAlias
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+__all__ = ["URL", "Origin", "ParamsInput", "build_url", "encode_params", "parse_url"]
+
+ParamsInput: TypeAlias = "Mapping[str, Any] | Iterable[tuple[str, Any]] | str | bytes | None"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Characters left alone when re-quoting a path or query given by the caller:
+# the RFC 3986 reserved and unreserved sets plus "%" so existing escapes stay
+# as they are. Anything else (spaces, non-ASCII) is percent-encoded.
+_SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+_SAFE_QUERY = _SAFE_PATH + "?"
+
+
+class Origin(NamedTuple):
+    """What makes two requests able to share a connection (RFC 6454 origin)."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+class URL(NamedTuple):
+    """A parsed absolute http(s) URL.
+
+    ``target`` is the request-target sent on the request line: path and query,
+    already percent-encoded; the fragment is dropped (RFC 9110 section 4.2.4).
+    """
+
+    scheme: str
+    host: str  # IDNA-encoded, lower case; IPv6 without brackets
+    port: int
+    target: str
+    userinfo: str
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.scheme, self.host, self.port)
+
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` header value: the port only when it is not the default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if _DEFAULT_PORTS[self.scheme] == self.port:
+            return host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host_header}{self.target}"
+
+    def with_params(self, params: ParamsInput) -> URL:
+        """The same URL with *params* appended to its query."""
+        extra = encode_params(params)
+        if not extra:
+            return self
+        sep = "&" if "?" in self.target else "?"
+        return self._replace(target=self.target + sep + extra)
+
+
+def _check(url: str) -> None:
+    for ch in ("\r", "\n", "\0"):
+        if ch in url:
+            raise ValueError(f"URL must not contain CR, LF or NUL: {url!r}")
+
+
+@functools.lru_cache(maxsize=512)
+def parse_url(url: str) -> URL:
+    """Parse an absolute http or https URL.
+
+    Raises:
+        ValueError: not a string, not http(s), no host, a bad port, or CR/LF/NUL.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"URL must be a string, not {type(url).__name__}")
+    _check(url)
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        if not scheme:
+            raise ValueError(f"URL has no scheme (expected http:// or https://): {url!r}")
+        raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}")
+    try:
+        hostname = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {url!r}: {exc}") from None
+    if not hostname:
+        raise ValueError(f"URL has no host: {url!r}")
+    host = _encode_host(hostname, url)
+    netloc = parts.netloc
+    userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
+    path = quote(parts.path, safe=_SAFE_PATH) or "/"
+    target = path
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_SAFE_QUERY)
+    return URL(scheme, host, port or _DEFAULT_PORTS[scheme], target, userinfo)
+
+
+def _encode_host(hostname: str, url: str) -> str:
+    if hostname.isascii():
+        return hostname.lower()
+    # Internationalised names go on the wire (Host header, SNI, DNS) in their
+    # ASCII form (RFC 5890).
+    try:
+        return hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise ValueError(f"invalid host name in {url!r}: {exc}") from None
+
+
+def join_url(base: URL, location: str) -> URL:
+    """Resolve a (possibly relative) reference against *base* (RFC 3986 section 5)."""
+    return parse_url(urljoin(str(base), location))
+
+
+def build_url(base_location: str | None, endpoint: str | None, path: str) -> str:
+    """asks' URL building: ``base_location + endpoint + path``.
+
+    ``base_location`` loses a trailing ``/``; ``endpoint`` gains a leading
+    ``/`` and loses a trailing one, as asks always did.
+
+    Raises:
+        ValueError: there is no ``base_location`` to build on.
+    """
+    if not base_location:
+        raise ValueError("no URL given and the Session has no base_location")
+    url = base_location.rstrip("/")
+    if endpoint:
+        url += "/" + endpoint.strip("/")
+    if path:
+        url += path if path.startswith("/") else "/" + path
+    return url
+
+
+def encode_params(params: ParamsInput) -> str:
+    """Encode query parameters.
+
+    A mapping or a list of pairs is form-encoded; ``None`` values are
+    skipped and list or tuple values repeat the key. A string is used as
+    given, percent-encoding only what may not appear in a query.
+    """
+    if params is None:
+        return ""
+    if isinstance(params, bytes):
+        params = params.decode("utf-8")
+    if isinstance(params, str):
+        _check(params)
+        return quote(params.lstrip("?"), safe=_SAFE_QUERY)
+    items: Iterable[Any] = params.items() if isinstance(params, Mapping) else params
+    pairs: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        for v in values:
+            if v is None:
+                continue
+            pairs.append((_param_text(key), _param_text(v)))
+    return urlencode(pairs)
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, bool):
+        # Spelled the way JSON and most web frameworks expect.
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,282 @@
+"""What a request returns: :class:`Response` and :class:`StreamResponse`.
+
+A :class:`Response` holds its whole body in memory. A
+:class:`StreamResponse` holds the connection instead, and its
+:class:`StreamBody` reads the body on demand. A stream read to the end gives
+its connection back to the pool; a stream closed early closes its
+connection (the rest of the body cannot be skipped cheaply or safely).
+Either way the connection's slot is released exactly once.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import curio
+
+from ._boundary import translate
+from ._decoders import Decoder, charset_from_content_type, make_decoder
+from ._headers import Headers
+from .errors import BadStatus, RequestTimeout
+
+if TYPE_CHECKING:
+    from ._http11 import HTTP11Connection
+    from ._pool import ConnectionPool
+
+__all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse"]
+
+
+class BaseResponse:
+    """What every response has: the status line, headers, and where it came from.
+
+    Attributes:
+        status_code: e.g. ``200``.
+        reason_phrase: e.g. ``"OK"`` (whatever the server sent).
+        http_version: ``"1.1"`` or ``"1.0"``.
+        headers: case-insensitive :class:`asks._headers.Headers`.
+        history: earlier responses of the same call (redirects, auth
+            challenges), oldest first.
+        method: the method of the final request.
+        url: the URL of the final request, query included.
+        cookies: cookies set by this response.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        reason_phrase: str,
+        http_version: str,
+        headers: Headers,
+        encoding: str,
+        history: list[BaseResponse] | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.reason_phrase = reason_phrase
+        self.http_version = http_version
+        self.headers = headers
+        self.history: list[BaseResponse] = history if history is not None else []
+        self.cookies: list[Any] = []
+        self._fallback_encoding = encoding
+        self._encoding: str | None = None
+
+    @property
+    def encoding(self) -> str:
+        """The text encoding: the Content-Type charset, else the fallback.
+
+        Setting it changes how ``text`` decodes.
+        """
+        if self._encoding is None:
+            self._encoding = (
+                charset_from_content_type(self.headers.get("content-type"))
+                or self._fallback_encoding
+            )
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value: str) -> None:
+        self._encoding = value
+
+    def raise_for_status(self) -> None:
+        """Raise :class:`asks.errors.BadStatus` if the status is 4xx or 5xx.
+
+        Raises:
+            BadStatus: carrying ``.response`` and ``.status_code``.
+        """
+        code = self.status_code
+        if 400 <= code < 600:
+            kind = "Client" if code < 500 else "Server"
+            raise BadStatus(
+                f"{code} {kind} Error: {self.reason_phrase} for url {self.url}", self, code
+            )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status_code} {self.reason_phrase}>"
+
+
+class Response(BaseResponse):
+    """A response whose body was read into memory.
+
+    Attributes:
+        body: the body bytes as received (still compressed, if they were).
+    """
+
+    def __init__(self, *, body: bytes, max_decoded_size: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = body
+        self._max_decoded_size = max_decoded_size
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        """The body with its Content-Encoding undone.
+
+        Raises:
+            DecodingError: corrupt data, or a coding asks cannot undo.
+            ResponseTooLarge: the decoded body is over ``max_decoded_size``.
+        """
+        if self._content is None:
+            coding = self.headers.get("content-encoding")
+            decoder = make_decoder(coding, self._max_decoded_size) if coding else None
+            if decoder is None:
+                self._content = self.body
+            else:
+                self._content = decoder.decode(self.body) + decoder.flush()
+        return self._content
+
+    @property
+    def text(self) -> str:
+        """The content decoded with :attr:`encoding` (undecodable bytes replaced)."""
+        return self.content.decode(self.encoding, errors="replace")
+
+    def json(self, **kwargs: Any) -> Any:
+        """Parse the content as JSON; keyword arguments go to :func:`json.loads`."""
+        return _json.loads(self.content.decode(self.encoding), **kwargs)
+
+
+class StreamBody:
+    """The body of a :class:`StreamResponse`, read on demand.
+
+    ``async for chunk in body`` yields decoded chunks. ``body(timeout=5)``
+    gives an iterator whose every read is bounded. ``decompress_data = False``
+    yields the bytes as received. Reading to the end returns the connection
+    to the pool; :meth:`close` (or leaving ``async with body:``) before that
+    closes the connection.
+    """
+
+    def __init__(
+        self,
+        conn: HTTP11Connection,
+        pool: ConnectionPool,
+        content_encoding: str | None,
+        max_decoded_size: int | None,
+        where: str,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._conn: HTTP11Connection | None = conn
+        self._pool = pool
+        self._content_encoding = content_encoding
+        self._max_decoded_size = max_decoded_size
+        self._where = where
+        self._on_close = on_close
+        self._decoder: Decoder | None = None
+        self._started = False
+        self._timeout: float | None = None
+        self.decompress_data = True
+
+    def __call__(self, timeout: float | None = None) -> StreamBody:
+        """Bound each read of the iteration by *timeout* seconds."""
+        self._timeout = timeout
+        return self
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                return
+            if chunk:
+                yield chunk
+
+    async def _next_chunk(self) -> bytes | None:
+        conn = self._conn
+        if conn is None:
+            return None
+        if not self._started:
+            self._started = True
+            if self.decompress_data and self._content_encoding:
+                try:
+                    self._decoder = make_decoder(self._content_encoding, None)
+                except BaseException:
+                    await self.close()
+                    raise
+        try:
+            if self._timeout is None:
+                data = await conn.receive_data()
+            else:
+                try:
+                    data = await curio.timeout_after(self._timeout, conn.receive_data)
+                except curio.TaskTimeout:
+                    raise RequestTimeout(
+                        f"{self._where}: no body data within {self._timeout} s"
+                    ) from None
+            decoder = self._decoder
+            if not data:
+                tail = decoder.flush() if decoder is not None else b""
+                await self._finish(conn)
+                return tail if tail else None
+            return decoder.decode(data) if decoder is not None else data
+        except BaseException as exc:
+            await self.close()
+            new = translate(exc, self._where)
+            if new is exc:
+                raise
+            raise new from exc
+
+    async def _finish(self, conn: HTTP11Connection) -> None:
+        self._conn = None
+        conn.finish_cycle()
+        await self._pool.checkin(conn)
+        await self._run_on_close()
+
+    async def _run_on_close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            await on_close()
+
+    async def close(self) -> None:
+        """Stop reading. An unfinished body closes its connection."""
+        conn, self._conn = self._conn, None
+        async with curio.disable_cancellation():
+            if conn is not None:
+                await self._pool.discard(conn)
+            await self._run_on_close()
+
+    async def __aenter__(self) -> StreamBody:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class StreamResponse(BaseResponse):
+    """A response whose body is a :class:`StreamBody` read on demand.
+
+    ``async with response:`` closes the body on exit, like ``async with
+    response.body:``.
+    """
+
+    body: StreamBody
+
+    def __init__(self, *, body: StreamBody, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.body = body
+
+    async def close(self) -> None:
+        """Close the body (see :meth:`StreamBody.close`)."""
+        await self.body.close()
+
+    async def __aenter__(self) -> StreamResponse:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.body.close()
