@@ -146,8 +146,13 @@ class HTTP11Connection:
         data = await self._sock.recv(READ_SIZE)
         if data:
             self._response_started = True
-        # An empty read is EOF; h11 turns it into ConnectionClosed or an error
-        # depending on where in the message it happens.
+        elif not self._response_started:
+            # EOF before a single byte of the answer. h11 would call this a
+            # protocol error; it is the one case where the request was
+            # certainly not processed, so it gets its own exception.
+            raise PeerClosedEarly(before_response=True)
+        # Otherwise an empty read is EOF inside the response: h11 decides
+        # whether that ends the body (HTTP/1.0 style) or cuts it short.
         self._h11.receive_data(data)
 
     async def receive_response_head(self) -> h11.Response:

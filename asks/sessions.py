@@ -27,6 +27,7 @@ Failures are translated into :mod:`asks.errors` in one place
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 from collections.abc import Hashable
 from typing import Any, NamedTuple
@@ -446,7 +447,8 @@ class Session:
         except ssl.SSLError:
             raise  # translated as a TLS failure; retrying will not help
         except OSError as exc:
-            raise ConnectFailed(f"{where}: {exc}") from exc
+            reason = "cannot resolve host" if isinstance(exc, socket.gaierror) else "failed"
+            raise ConnectFailed(f"{where}: {reason}: {exc}") from exc
 
     # -- closing ---------------------------------------------------------------
 

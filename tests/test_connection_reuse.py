@@ -1,0 +1,253 @@
+"""Keep-alive and the pool: the promises of ``Session(connections=N)``.
+
+Each test drives a raw curio server on 127.0.0.1 so it can count the TCP
+connections the client really opened.
+"""
+
+from __future__ import annotations
+
+import curio
+import pytest
+
+import asks
+from tests.servers import canned, read_request
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+async def test_ten_sequential_requests_use_one_connection(raw_server):
+    server = await raw_server(canned(OK))
+    async with asks.Session(connections=20) as s:
+        for _ in range(10):
+            r = await s.get(server.url + "/x")
+            assert r.status_code == 200
+            assert r.body == b"ok"
+    assert server.accepted == 1
+
+
+async def test_module_level_get_works_and_leaves_nothing_open(raw_server):
+    server = await raw_server(canned(OK))
+    r = await asks.get(server.url)
+    assert (r.status_code, r.text) == (200, "ok")
+    assert server.accepted == 1
+
+
+async def test_requests_never_say_connection_close(raw_server):
+    seen = []
+
+    async def handler(sock):
+        while (req := await read_request(sock)) is not None:
+            seen.append(dict(req[0].headers))
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        await s.post(server.url, data=b"x")
+    assert len(seen) == 2
+    assert all(b"connection" not in h for h in seen)
+
+
+async def test_connection_limit_bounds_open_sockets_and_all_requests_succeed(raw_server):
+    open_now = 0
+    most = 0
+    gate = curio.Event()
+    arrived = 0
+
+    async def handler(sock):
+        nonlocal open_now, most, arrived
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while (req := await read_request(sock)) is not None:
+                arrived += 1
+                if arrived == 3:
+                    # All three slots busy at once: proof the limit was
+                    # reached, not just never tested.
+                    await gate.set()
+                await gate.wait()
+                await sock.sendall(OK)
+        finally:
+            open_now -= 1
+
+    server = await raw_server(handler)
+    session = asks.Session(connections=3)
+    results = []
+
+    async def one():
+        r = await session.get(server.url)
+        results.append(r.status_code)
+
+    async with curio.TaskGroup() as g:
+        for _ in range(20):
+            await g.spawn(one)
+    await session.close()
+    assert results == [200] * 20
+    assert most == 3
+    assert server.accepted == 3
+
+
+async def test_waiting_request_takes_a_slot_freed_by_another_origin(raw_server):
+    a = await raw_server(canned(OK))
+    b = await raw_server(canned(OK))
+    async with asks.Session(connections=1) as s:
+        await s.get(a.url)
+        # The idle connection to `a` holds the only slot; a request to `b`
+        # must close it rather than wait forever.
+        r = await s.get(b.url)
+        assert r.status_code == 200
+        await s.get(a.url)
+    assert (a.accepted, b.accepted) == (2, 1)
+
+
+async def test_server_closing_idle_connection_does_not_fail_next_get(raw_server):
+    closed = curio.Event()
+
+    async def handler(sock):
+        req = await read_request(sock)
+        assert req is not None
+        await sock.sendall(OK)
+        # Like a server whose keep-alive timeout expired.
+        await sock.close()
+        await closed.set()
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        await closed.wait()
+        r = await s.get(server.url)
+        assert r.status_code == 200
+    assert server.accepted == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_reused_connection_dying_before_the_answer_is_retried_silently(raw_server, method):
+    # The race the stale check cannot see: the server closes just as the
+    # request goes out. Connection 1 answers once, then reads the next request
+    # and closes without a byte. Idempotent methods go again on a new one.
+    async def handler(sock):
+        if server.accepted == 1:
+            assert await read_request(sock) is not None
+            await sock.sendall(OK)
+            await read_request(sock)
+            return
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        r = await s.request(method, server.url, retries=0)
+        assert r.status_code == 200
+    assert server.accepted == 2
+
+
+async def test_post_on_a_dying_reused_connection_is_not_replayed(raw_server):
+    async def handler(sock):
+        assert await read_request(sock) is not None
+        await sock.sendall(OK)
+        await read_request(sock)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        with pytest.raises(asks.errors.ServerClosedConnectionError):
+            await s.post(server.url, data=b"pay once", retries=3)
+    assert server.accepted == 1
+
+
+async def test_cancelled_request_frees_its_slot(raw_server):
+    first = curio.Event()
+
+    async def handler(sock):
+        req = await read_request(sock)
+        if server.accepted == 1:
+            await first.set()
+            await curio.sleep(3600)  # never answers; the client gives up
+        while req is not None:
+            await sock.sendall(OK)
+            req = await read_request(sock)
+
+    server = await raw_server(handler)
+    async with asks.Session(connections=1) as s:
+        with pytest.raises(curio.TaskTimeout):
+            await curio.timeout_after(0.2, s.get(server.url))
+        assert first.is_set()
+        assert s._pool.open == 0
+        r = await s.get(server.url)
+        assert r.status_code == 200
+
+
+async def test_cancelled_waiter_does_not_lose_the_slot(raw_server):
+    release = curio.Event()
+
+    async def handler(sock):
+        while await read_request(sock) is not None:
+            await release.wait()
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    s = asks.Session(connections=1)
+    holder = await curio.spawn(s.get, server.url)
+    # This one waits for the slot and is cancelled while waiting.
+    waiter = await curio.spawn(s.get, server.url)
+    while s._pool.waiting == 0:
+        await curio.sleep(0)  # let both tasks reach the pool
+    await waiter.cancel()
+    await release.set()
+    r = await holder.join()
+    assert r.status_code == 200
+    r = await s.get(server.url)
+    assert r.status_code == 200
+    assert s._pool.open == 1 and s._pool.idle == 1
+    await s.close()
+    assert s._pool.open == 0
+
+
+async def test_close_closes_pooled_connections(raw_server):
+    eof = curio.Event()
+
+    async def handler(sock):
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+        await eof.set()
+
+    server = await raw_server(handler)
+    s = asks.Session()
+    await s.get(server.url)
+    assert s._pool.idle == 1
+    await s.close()
+    await eof.wait()
+    assert s._pool.open == 0
+    # Still usable after close, on a new connection.
+    await s.get(server.url)
+    await s.close()
+    assert server.accepted == 2
+
+
+async def test_server_asking_to_close_is_honoured(raw_server):
+    close_ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+    async def handler(sock):
+        if await read_request(sock) is not None:
+            await sock.sendall(close_ok)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        assert s._pool.idle == 0
+        await s.get(server.url)
+    assert server.accepted == 2
+
+
+async def test_http10_response_without_keep_alive_is_not_pooled(raw_server):
+    async def handler(sock):
+        if await read_request(sock) is not None:
+            await sock.sendall(b"HTTP/1.0 200 OK\r\n\r\nbody until close")
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        r = await s.get(server.url)
+        assert r.body == b"body until close"
+        assert r.http_version == "1.0"
+        assert s._pool.idle == 0 and s._pool.open == 0

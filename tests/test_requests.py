@@ -1,0 +1,345 @@
+"""What a request puts on the wire, and the arguments that shape it.
+
+Exact bytes are checked against a raw server that records each request.
+"""
+
+from __future__ import annotations
+
+import json
+
+import curio
+import pytest
+
+import asks
+from asks.errors import (
+    AsksException,
+    BadStatus,
+    ConnectivityError,
+    RequestTimeout,
+    ServerClosedConnectionError,
+)
+from tests.servers import canned, read_request
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Recorder:
+    """A raw-server handler that records (request, body) and answers OK."""
+
+    def __init__(self, answer: bytes = OK) -> None:
+        self.requests: list = []
+        self.answer = answer
+
+    async def __call__(self, sock):
+        while (req := await read_request(sock)) is not None:
+            self.requests.append(req)
+            await sock.sendall(self.answer)
+
+    @property
+    def last(self):
+        return self.requests[-1][0]
+
+    @property
+    def last_body(self):
+        return self.requests[-1][1]
+
+    def header(self, name: bytes) -> bytes | None:
+        values = [v for n, v in self.last.headers if n == name]
+        assert len(values) <= 1
+        return values[0] if values else None
+
+
+@pytest.fixture
+async def recorder(raw_server):
+    rec = Recorder()
+    rec.server = await raw_server(rec)
+    return rec
+
+
+# -- URLs ---------------------------------------------------------------------
+
+
+async def test_base_location_endpoint_and_path_build_the_url(recorder):
+    s = asks.Session(recorder.server.url + "/", endpoint="api/v1/")
+    r = await s.get(path="/items")
+    assert recorder.last.target == b"/api/v1/items"
+    assert r.url == recorder.server.url + "/api/v1/items"
+    await s.get(path="other")
+    assert recorder.last.target == b"/api/v1/other"
+    await s.close()
+
+
+async def test_base_location_may_be_set_after_construction(recorder):
+    s = asks.Session()
+    s.base_location = recorder.server.url
+    s.endpoint = "/v2"
+    await s.get(path="/x")
+    assert recorder.last.target == b"/v2/x"
+    await s.close()
+
+
+async def test_a_full_url_overrides_base_location(recorder):
+    s = asks.Session("http://127.0.0.1:1", endpoint="/nope")
+    await s.get(recorder.server.url + "/full", path="/ignored")
+    assert recorder.last.target == b"/full"
+    await s.close()
+
+
+async def test_no_url_and_no_base_location_is_a_value_error():
+    s = asks.Session()
+    with pytest.raises(ValueError, match="base_location"):
+        await s.get()
+
+
+async def test_params_are_appended_to_the_query(recorder):
+    await asks.get(recorder.server.url + "/q?a=1", params={"b": "x y", "c": [1, 2], "d": None})
+    assert recorder.last.target == b"/q?a=1&b=x+y&c=1&c=2"
+
+
+async def test_host_header_carries_a_non_default_port(recorder):
+    await asks.get(recorder.server.url)
+    assert recorder.header(b"host") == f"127.0.0.1:{recorder.server.port}".encode()
+
+
+# -- headers ------------------------------------------------------------------
+
+
+async def test_session_headers_are_sent_and_call_headers_override_them(recorder):
+    s = asks.Session(headers={"X-Team": "blue", "User-Agent": "mine/1"})
+    await s.get(recorder.server.url, headers={"x-team": "red"})
+    assert recorder.header(b"x-team") == b"red"
+    assert recorder.header(b"user-agent") == b"mine/1"
+    # The override was for that call only.
+    await s.get(recorder.server.url)
+    assert recorder.header(b"x-team") == b"blue"
+    await s.close()
+
+
+async def test_session_headers_can_be_updated_in_place(recorder):
+    s = asks.Session()
+    s.headers.update({"Authorization": "Bearer t"})
+    await s.get(recorder.server.url)
+    assert recorder.header(b"authorization") == b"Bearer t"
+    await s.close()
+
+
+async def test_default_headers(recorder):
+    await asks.get(recorder.server.url)
+    assert recorder.header(b"user-agent").startswith(b"python-asks/")
+    assert recorder.header(b"accept") == b"*/*"
+    assert b"gzip" in recorder.header(b"accept-encoding")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Bad": "a\r\nInjected: 1"}, {"X-Bad": "a\nb"}, {"X-Bad\r\n": "v"}, {"X-Nul": "a\0"}],
+)
+async def test_header_injection_is_refused_before_connecting(raw_server, headers):
+    server = await raw_server(canned(OK))
+    with pytest.raises(ValueError):
+        await asks.get(server.url, headers=headers)
+    assert server.accepted == 0
+
+
+async def test_bad_method_is_refused_before_connecting(raw_server):
+    server = await raw_server(canned(OK))
+    with pytest.raises(ValueError):
+        await asks.request("GET /evil HTTP/1.1\r\n", server.url)
+    assert server.accepted == 0
+
+
+async def test_lower_case_method_is_sent_upper_case(recorder):
+    await asks.request("get", recorder.server.url)
+    assert recorder.last.method == b"GET"
+
+
+# -- bodies -------------------------------------------------------------------
+
+
+async def test_bytes_data_is_sent_with_its_length(recorder):
+    await asks.post(recorder.server.url, data=b"\x00\x01binary")
+    assert recorder.last_body == b"\x00\x01binary"
+    assert recorder.header(b"content-length") == b"8"
+
+
+async def test_str_data_is_encoded(recorder):
+    await asks.post(recorder.server.url, data="héllo")
+    assert recorder.last_body == "héllo".encode()
+
+
+async def test_dict_data_is_form_encoded(recorder):
+    await asks.post(recorder.server.url, data={"a": "1 2", "b": ["x", "y"]})
+    assert recorder.last_body == b"a=1+2&b=x&b=y"
+    assert recorder.header(b"content-type") == b"application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("value", [{}, [], {"k": ["v", 1, None]}, "text"])
+async def test_json_is_serialised(recorder, value):
+    await asks.post(recorder.server.url, json=value)
+    assert json.loads(recorder.last_body) == value
+    assert recorder.header(b"content-type") == b"application/json"
+
+
+async def test_large_body_is_sent_whole(recorder):
+    body = bytes(range(256)) * 4096  # 1 MiB, beyond the single-write path
+    await asks.put(recorder.server.url, data=body)
+    assert recorder.last_body == body
+
+
+async def test_explicit_content_type_wins(recorder):
+    await asks.post(recorder.server.url, json=[1], headers={"content-type": "application/x+json"})
+    assert recorder.header(b"content-type") == b"application/x+json"
+
+
+async def test_empty_post_says_content_length_zero(recorder):
+    await asks.post(recorder.server.url)
+    assert recorder.header(b"content-length") == b"0"
+
+
+async def test_data_and_json_together_are_a_type_error():
+    with pytest.raises(TypeError):
+        await asks.post("http://127.0.0.1:1", data=b"x", json={})
+
+
+async def test_unknown_keyword_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="bogus"):
+        await asks.get("http://127.0.0.1:1", bogus=1)
+    s = asks.Session()
+    with pytest.raises(TypeError, match="bogus"):
+        await s.get("http://127.0.0.1:1", bogus=1)
+
+
+async def test_keywords_not_built_yet_say_so():
+    with pytest.raises(NotImplementedError, match="auth"):
+        await asks.get("http://127.0.0.1:1", auth=("u", "p"))
+
+
+# -- responses ----------------------------------------------------------------
+
+
+async def test_response_fields(raw_server):
+    body = '{"k": "\xe9t\xe9"}'.encode("latin-1")
+    answer = (
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json; charset=latin-1\r\n"
+        b"X-Multi: a\r\nx-multi: b\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    server = await raw_server(canned(answer))
+    r = await asks.get(server.url + "/p?q=1")
+    assert (r.status_code, r.reason_phrase, r.http_version) == (201, "Created", "1.1")
+    assert r.method == "GET"
+    assert r.url == server.url + "/p?q=1"
+    assert r.headers["content-type"] == "application/json; charset=latin-1"
+    assert r.headers["X-MULTI"] == "a, b"
+    assert r.headers.get_list("x-multi") == ["a", "b"]
+    assert r.encoding == "iso8859-1"
+    assert r.json() == {"k": "été"}
+    assert r.text == '{"k": "été"}'
+    assert r.history == []
+
+
+async def test_encoding_falls_back_to_the_call_then_the_session(raw_server):
+    server = await raw_server(canned(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xe9\xe9"))
+    s = asks.Session(encoding="latin-1")
+    assert (await s.get(server.url)).text == "éé"
+    assert (await s.get(server.url, encoding="cp1252")).encoding == "cp1252"
+    r = await s.get(server.url)
+    r.encoding = "utf-8"
+    assert r.text == "\ufffd\ufffd"
+    await s.close()
+
+
+@pytest.mark.parametrize("code", [400, 404, 500, 503])
+async def test_raise_for_status_on_errors(raw_server, code):
+    server = await raw_server(canned(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % code))
+    r = await asks.get(server.url)
+    with pytest.raises(BadStatus) as info:
+        r.raise_for_status()
+    assert info.value.status_code == code
+    assert info.value.response is r
+
+
+async def test_raise_for_status_passes_on_success(recorder):
+    r = await asks.get(recorder.server.url)
+    assert r.raise_for_status() is None
+
+
+async def test_head_response_has_no_body_and_connection_is_reused(raw_server):
+    server = await raw_server(
+        canned(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", keep_alive=True)
+    )
+    async with asks.Session() as s:
+        r = await s.head(server.url)
+        assert r.body == b"" and r.headers["content-length"] == "1000"
+        await s.head(server.url)
+    assert server.accepted == 1
+
+
+async def test_gzip_content_is_decoded(raw_server):
+    import gzip
+
+    payload = gzip.compress(b"hello " * 100)
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+            % len(payload)
+            + payload
+        )
+    )
+    r = await asks.get(server.url)
+    assert r.body == payload
+    assert r.content == b"hello " * 100
+
+
+# -- failures -----------------------------------------------------------------
+
+
+async def test_timeout_raises_request_timeout(raw_server):
+    async def silent(sock):
+        await read_request(sock)
+        await curio.sleep(3600)
+
+    server = await raw_server(silent)
+    with pytest.raises(RequestTimeout):
+        await asks.get(server.url, timeout=0.2)
+
+
+async def test_connection_refused_is_a_connectivity_error():
+    # Bind a port and close it: nothing listens there now.
+    sock = curio.socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    await sock.close()
+    with pytest.raises(ConnectivityError):
+        await asks.get(f"http://127.0.0.1:{port}/", retries=0)
+
+
+async def test_unresolvable_name_is_a_connectivity_error():
+    with pytest.raises(ConnectivityError, match="resolve"):
+        await asks.get("http://nonexistent.invalid/", retries=0)
+
+
+@pytest.mark.parametrize(
+    ("method", "retries", "attempts"), [("GET", 0, 1), ("GET", 2, 3), ("POST", 2, 1)]
+)
+async def test_retries_are_counted_exactly(raw_server, method, retries, attempts):
+    async def hang_up(sock):
+        await read_request(sock)  # read it, answer nothing, close
+
+    server = await raw_server(hang_up)
+    with pytest.raises(ServerClosedConnectionError):
+        await asks.request(method, server.url, retries=retries)
+    assert server.accepted == attempts
+
+
+async def test_garbage_answer_is_bad_http_response(raw_server):
+    server = await raw_server(canned(b"ICY 200 OK\r\n\r\n", keep_alive=False))
+    with pytest.raises(asks.errors.BadHttpResponse):
+        await asks.get(server.url)
+
+
+async def test_every_failure_is_an_asks_exception(raw_server):
+    server = await raw_server(
+        canned(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", keep_alive=False)
+    )
+    with pytest.raises(AsksException):
+        await asks.get(server.url)
