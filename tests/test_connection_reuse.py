@@ -59,7 +59,7 @@ async def test_connection_limit_bounds_open_sockets_and_all_requests_succeed(raw
         open_now += 1
         most = max(most, open_now)
         try:
-            while (req := await read_request(sock)) is not None:
+            while await read_request(sock) is not None:
                 arrived += 1
                 if arrived == 3:
                     # All three slots busy at once: proof the limit was
