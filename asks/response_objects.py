@@ -11,7 +11,7 @@ Either way the connection's slot is released exactly once.
 from __future__ import annotations
 
 import json as _json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -176,16 +176,19 @@ class StreamBody:
         self._timeout = timeout
         return self
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
+    # A plain async iterator, not an async generator: a generator abandoned
+    # mid-loop (``break``) is finalised by the garbage collector outside the
+    # kernel, which curio cannot run.
+    def __aiter__(self) -> StreamBody:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[bytes]:
+    async def __anext__(self) -> bytes:
         while True:
             chunk = await self._next_chunk()
             if chunk is None:
-                return
+                raise StopAsyncIteration
             if chunk:
-                yield chunk
+                return chunk
 
     async def _next_chunk(self) -> bytes | None:
         conn = self._conn

@@ -1,0 +1,174 @@
+"""``stream=True``: bodies read on demand, and what happens to the connection.
+
+A stream read to the end gives its connection back to the pool; one closed
+early closes its connection. Either way the slot is freed exactly once, so a
+``connections=1`` session keeps working after an abandoned stream.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import curio
+import pytest
+
+import asks
+from asks.errors import DecodingError, RequestTimeout, ServerClosedConnectionError
+from tests.servers import canned, read_request
+
+BODY = bytes(range(256)) * 1024  # 256 KiB: several reads
+OK_BIG = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY
+
+
+async def collect(body) -> bytes:
+    out = bytearray()
+    async for chunk in body:
+        out += chunk
+    return bytes(out)
+
+
+async def test_stream_read_to_the_end_returns_the_connection(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    async with asks.Session(connections=1) as s:
+        for _ in range(3):
+            r = await s.get(server.url, stream=True)
+            assert isinstance(r, asks.StreamResponse)
+            assert await collect(r.body) == BODY
+            assert s._pool.idle == 1
+    assert server.accepted == 1
+
+
+async def test_abandoned_stream_closes_its_connection_and_frees_the_slot(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        async with r.body:
+            async for _chunk in r.body:
+                break  # half-read, then left
+        assert s._pool.open == 0
+        r2 = await s.get(server.url)
+        assert r2.body == BODY
+    assert server.accepted == 2
+
+
+async def test_async_with_response_closes_like_the_body(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    async with asks.Session(connections=1) as s:
+        async with await s.get(server.url, stream=True) as r:
+            assert r.status_code == 200
+        assert s._pool.open == 0
+        assert (await s.get(server.url)).status_code == 200
+
+
+async def test_closing_twice_is_harmless(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        await r.body.close()
+        await r.body.close()
+        await r.close()
+        assert s._pool.open == 0
+
+
+async def test_cancelled_stream_reader_frees_the_slot(raw_server):
+    async def drip(sock):
+        await read_request(sock)
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await curio.sleep(3600)
+
+    server = await raw_server(drip)
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+
+        async def read_all():
+            return await collect(r.body)
+
+        with pytest.raises(curio.TaskTimeout):
+            await curio.timeout_after(0.2, read_all)
+        assert s._pool.open == 0
+
+
+async def test_per_read_timeout(raw_server):
+    async def stall(sock):
+        await read_request(sock)
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await curio.sleep(3600)
+
+    server = await raw_server(stall)
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True)
+        got = bytearray()
+        with pytest.raises(RequestTimeout):
+            async for chunk in r.body(timeout=0.2):
+                got += chunk
+        assert got == b"abc"
+        assert s._pool.open == 0
+
+
+async def test_stream_cut_short_is_an_error_not_a_short_body(raw_server):
+    server = await raw_server(
+        canned(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", keep_alive=False)
+    )
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True)
+        with pytest.raises(ServerClosedConnectionError):
+            await collect(r.body)
+        assert s._pool.open == 0
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw DEFLATE
+    ],
+)
+async def test_stream_is_decompressed_incrementally(raw_server, coding, compress):
+    payload = compress(BODY)
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+            % (coding.encode(), len(payload))
+            + payload
+        )
+    )
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True)
+        assert await collect(r.body) == BODY
+        r = await s.get(server.url, stream=True)
+        r.body.decompress_data = False
+        assert await collect(r.body) == payload
+
+
+async def test_corrupt_gzip_stream_is_a_decoding_error(raw_server):
+    payload = b"\x1f\x8b\x08\x00garbage-garbage-garbage"
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+            % len(payload)
+            + payload
+        )
+    )
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True)
+        with pytest.raises(DecodingError):
+            await collect(r.body)
+        assert s._pool.open == 0
+
+
+async def test_module_level_stream_keeps_its_session_until_the_end(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    r = await asks.get(server.url, stream=True)
+    assert await collect(r.body) == BODY
+    # The temporary session closed with the stream: the server sees EOF and
+    # the fd-leak check would catch a lingering socket.
+    assert server.accepted == 1
+
+
+async def test_module_level_stream_closed_early(raw_server):
+    server = await raw_server(canned(OK_BIG))
+    r = await asks.get(server.url, stream=True)
+    async with r:
+        pass
