@@ -1,54 +1,109 @@
-"""Request bodies: ``data`` and ``json`` into bytes and a Content-Type.
+"""Request bodies: ``data``, ``json``, ``multipart`` and ``files`` into a :class:`Body`.
 
-Pure functions, no I/O. The framing header (Content-Length) is added by the
-caller from the length of what this returns; h11 then enforces that exactly
-that many bytes are sent.
+No I/O happens here beyond ``os.fstat`` to learn a file's length: reading is
+done later, piece by piece, while the request is sent. A body knows
+
+* its length, if it can be known up front - then it is sent with
+  Content-Length; otherwise with ``Transfer-Encoding: chunked``;
+* whether it can be produced a second time (``replayable``) - which decides
+  whether a 307/308 redirect, an auth retry or a retry on a dead connection
+  may send it again.
+
+h11 enforces the framing: it refuses to send more or fewer bytes than the
+Content-Length announced.
 """
 
 from __future__ import annotations
 
+import inspect
 import json as _json
-from collections.abc import Mapping
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
-__all__ = ["Body", "encode_body"]
+__all__ = ["MISSING", "Body", "encode_body"]
 
-_MISSING: Any = object()
+MISSING: Any = object()
+
+# Files are read in pieces of this size: big enough that per-read overhead
+# vanishes, small enough that memory stays flat.
+_FILE_PIECE = 65536
 
 
 class Body(NamedTuple):
-    content: bytes
+    """A request body: in memory (``content``) or produced by ``stream()``."""
+
+    content: bytes | None
+    stream: Callable[[], AsyncIterator[bytes]] | None
+    length: int | None
     content_type: str | None
+    replayable: bool
 
 
-def encode_body(data: Any = None, json: Any = _MISSING, encoding: str = "utf-8") -> Body | None:
-    """Turn ``data=`` or ``json=`` into a body; ``None`` when there is none.
+def _memory(content: bytes, content_type: str | None) -> Body:
+    return Body(content, None, len(content), content_type, True)
+
+
+def encode_body(
+    data: Any = None,
+    json: Any = MISSING,
+    multipart: Any = None,
+    files: Any = None,
+    encoding: str = "utf-8",
+) -> Body | None:
+    """Turn the body arguments of a call into a :class:`Body`; None if there is none.
 
     Args:
-        data: a mapping (form-encoded), ``str`` (encoded with *encoding*) or bytes.
+        data: a mapping (form-encoded), ``str`` (encoded with *encoding*),
+            bytes, an async iterable of bytes, or a binary file object.
         json: any JSON-serialisable value; ``{}`` and ``[]`` are bodies too.
-        encoding: the text encoding for ``str`` data.
+        multipart: a mapping for ``multipart/form-data`` (see asks.multipart).
+        files: asks' older multipart API.
+        encoding: the text encoding for ``str`` data and form fields.
 
     Raises:
-        TypeError: both given, or a value of a type that cannot be a body.
+        TypeError: more than one body argument, or a value that cannot be a body.
     """
-    if json is not _MISSING:
-        if data is not None:
-            raise TypeError("data and json are mutually exclusive")
+    given = [
+        name
+        for name, value in (("data", data), ("multipart", multipart), ("files", files))
+        if value is not None
+    ]
+    if json is not MISSING:
+        given.append("json")
+    if len(given) > 1:
+        raise TypeError(f"{' and '.join(given)} are mutually exclusive")
+    if json is not MISSING:
         text = _json.dumps(json, separators=(",", ":"), ensure_ascii=False)
-        return Body(text.encode("utf-8"), "application/json")
+        return _memory(text.encode("utf-8"), "application/json")
+    if multipart is not None or files is not None:
+        from .multipart import build_files, build_multipart
+
+        mp = (
+            build_multipart(multipart, encoding)
+            if multipart is not None
+            else build_files(files, encoding)
+        )
+        return Body(None, mp.chunks, mp.length, mp.content_type, mp.replayable)
     if data is None:
         return None
     if isinstance(data, bytes | bytearray | memoryview):
-        return Body(bytes(data), None)
+        return _memory(bytes(data), None)
     if isinstance(data, str):
         # Like requests: a str body gets no Content-Type of our choosing.
-        return Body(data.encode(encoding), None)
+        return _memory(data.encode(encoding), None)
     if isinstance(data, Mapping):
         form = urlencode(list(_form_pairs(data)), encoding=encoding)
-        return Body(form.encode("ascii"), "application/x-www-form-urlencoded")
-    raise TypeError(f"data must be bytes, str or a mapping, not {type(data).__name__}")
+        return _memory(form.encode("ascii"), "application/x-www-form-urlencoded")
+    if hasattr(data, "read"):
+        return _file_body(data)
+    if isinstance(data, AsyncIterable):
+        return _one_shot(data)
+    raise TypeError(
+        "data must be bytes, str, a mapping, a binary file or an async iterable of bytes, "
+        f"not {type(data).__name__}"
+    )
 
 
 def _form_pairs(data: Mapping[Any, Any]) -> Any:
@@ -57,3 +112,47 @@ def _form_pairs(data: Mapping[Any, Any]) -> Any:
         for v in values:
             if v is not None:
                 yield str(key), v if isinstance(v, (str, bytes)) else str(v)
+
+
+def _one_shot(source: AsyncIterable[Any]) -> Body:
+    used = False
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal used
+        if used:
+            raise RuntimeError("this request body was already consumed")
+        used = True
+        async for piece in source:
+            if isinstance(piece, str):
+                raise TypeError("an async iterable body must yield bytes, not str")
+            if piece:
+                yield bytes(piece)
+
+    return Body(None, stream, None, None, False)
+
+
+def _file_body(fobj: Any) -> Body:
+    """A binary file object, read in pieces; its ``read`` may be sync or async."""
+    is_async = inspect.iscoroutinefunction(fobj.read)
+    start: int | None = None
+    length: int | None = None
+    if not is_async:
+        try:
+            start = fobj.tell()
+            length = os.fstat(fobj.fileno()).st_size - start
+        except (AttributeError, OSError, ValueError):
+            start, length = None, None
+
+    async def stream() -> AsyncIterator[bytes]:
+        if start is not None:
+            fobj.seek(start)  # a replay starts where the first send did
+        while True:
+            piece = await fobj.read(_FILE_PIECE) if is_async else fobj.read(_FILE_PIECE)
+            if not piece:
+                return
+            if isinstance(piece, str):
+                raise TypeError("files sent as data must be opened in binary mode")
+            yield piece
+
+    # A real file with a known position can be rewound and sent again.
+    return Body(None, stream, length, None, start is not None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeAlias
 
-__all__ = ["Headers", "HeadersInput", "check_header_text"]
+__all__ = ["Headers", "HeadersInput", "ResponseHeaders", "check_header_text"]
 
 HeadersInput: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None"
 
@@ -147,7 +147,27 @@ class Headers(MutableMapping[str, str]):
     __hash__ = None  # type: ignore[assignment]
 
     def _lower_items(self) -> list[tuple[str, str]]:
-        return [(k, self[k]) for k in self._entries]
+        return [(k, Headers.__getitem__(self, k)) for k in self._entries]
 
     def __repr__(self) -> str:
         return f"Headers({self.multi_items()!r})"
+
+
+class ResponseHeaders(Headers):
+    """Response headers, with asks' one exception to comma-joining.
+
+    ``Set-Cookie`` values cannot be joined with commas (cookie dates contain
+    commas, RFC 6265 section 3), so a Set-Cookie sent more than once reads as
+    a list of its values, as it always did in asks. Every other header reads
+    as one string; :meth:`get_list` gives any header's values one by one.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Any:
+        values = self._entries[name.lower()][1]
+        if len(values) == 1:
+            return values[0]
+        if name.lower() == "set-cookie":
+            return list(values)
+        return ", ".join(values)

@@ -20,6 +20,7 @@ import contextlib
 import enum
 import select
 import time
+from collections.abc import AsyncIterator
 
 import curio.io
 import h11
@@ -113,8 +114,15 @@ class HTTP11Connection:
         target: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes | None,
+        stream: AsyncIterator[bytes] | None = None,
     ) -> None:
-        """Send a whole request. The headers must already carry the framing."""
+        """Send a whole request. The headers must already carry the framing.
+
+        Args:
+            body: a body held in memory, or None.
+            stream: pieces of a body produced on the fly (with Content-Length
+                or chunked framing, as the headers say); closed when done.
+        """
         conn = self._h11
         self._response_started = False
         data = conn.send(h11.Request(method=method, target=target, headers=headers))
@@ -129,16 +137,30 @@ class HTTP11Connection:
             else:
                 await self._sock.sendall(data)
                 data = b""
-                # h11 checks the byte count against Content-Length here.
-                pieces = conn.send_with_data_passthrough(h11.Data(data=body))
-                assert pieces is not None
-                for piece in pieces:
-                    await self._sock.sendall(piece)
+                await self._send_data(body)
+        elif stream is not None:
+            await self._sock.sendall(data)
+            data = b""
+            try:
+                async for piece in stream:
+                    await self._send_data(piece)
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         end = conn.send(h11.EndOfMessage())
         if end:
             data += end
         if data:
             await self._sock.sendall(data)
+
+    async def _send_data(self, piece: bytes) -> None:
+        # h11 counts the bytes against Content-Length (or frames a chunk)
+        # without copying the payload.
+        pieces = self._h11.send_with_data_passthrough(h11.Data(data=piece))
+        assert pieces is not None
+        for out in pieces:
+            await self._sock.sendall(out)
 
     # -- receiving ---------------------------------------------------------
 

@@ -7,6 +7,7 @@ arguments. The tree (new classes sit under the ones asks always had, so
 
     AsksException
      +-- TooManyRedirects
+     +-- UnreplayableBody           a 307/308 needs a body that was a one-shot stream
      +-- BadHttpResponse            the server broke the protocol
      |    +-- DecodingError         a body that cannot be decompressed
      |    +-- ResponseTooLarge      a body over the configured limit
@@ -38,6 +39,7 @@ __all__ = [
     "ServerClosedConnectionError",
     "TLSError",
     "TooManyRedirects",
+    "UnreplayableBody",
 ]
 
 
@@ -47,6 +49,14 @@ class AsksException(Exception):
 
 class TooManyRedirects(AsksException):
     """More redirects than ``max_redirects`` would have to be followed."""
+
+
+class UnreplayableBody(AsksException):
+    """A redirect (307/308) or retry must send the body again, and it cannot be.
+
+    Pass bytes, a mapping or a real file instead of a one-shot stream if the
+    request may be redirected.
+    """
 
 
 class BadHttpResponse(AsksException):

@@ -26,11 +26,12 @@ Failures are translated into :mod:`asks.errors` in one place
 
 from __future__ import annotations
 
+import http.cookiejar
 import re
 import socket
 import ssl
-from collections.abc import Hashable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, NamedTuple, NoReturn
 
 import curio
 import curio.io
@@ -38,76 +39,117 @@ import h11
 
 from . import _net
 from ._boundary import ConnectFailed, translate
-from ._content import _MISSING, encode_body
+from ._content import MISSING, Body, encode_body
 from ._decoders import ACCEPT_ENCODING
-from ._headers import Headers, HeadersInput, check_header_text
+from ._headers import Headers, HeadersInput, ResponseHeaders, check_header_text
 from ._http11 import HTTP11Connection, PeerClosedEarly
 from ._pool import ConnectionPool
+from ._redirects import RedirectPlan, plan_redirect, strips_credentials
 from ._urls import URL, build_url, parse_url
 from ._version import __version__
-from .errors import RequestTimeout, ServerClosedConnectionError
+from .auth import AuthBase, AuthRequest, BasicAuth, PostResponseAuth, PreResponseAuth
+from .cookie_utils import CookieTracker, parse_response_cookies
+from .errors import (
+    BadHttpResponse,
+    RequestTimeout,
+    ServerClosedConnectionError,
+    TooManyRedirects,
+    UnreplayableBody,
+)
 from .response_objects import BaseResponse, Response, StreamBody, StreamResponse
 
 __all__ = ["Session"]
 
-# Keywords every request accepts (api.md). The ones marked later are part of
-# the contract but not built yet: they raise NotImplementedError rather than
-# being silently ignored.
+# Keywords every request accepts (api.md).
 _KWARGS = frozenset(
     {
         "params",
         "data",
         "json",
+        "multipart",
+        "files",
         "headers",
+        "cookies",
+        "auth",
+        "auth_off_domain",
         "timeout",
+        "max_redirects",
+        "follow_redirects",
         "stream",
+        "callback",
+        "persist_cookies",
         "encoding",
-        "multipart",
-        "files",
-        "cookies",
-        "auth",
-        "auth_off_domain",
-        "max_redirects",
-        "follow_redirects",
-        "callback",
-        "persist_cookies",
-    }
-)
-_NOT_YET = frozenset(
-    {
-        "multipart",
-        "files",
-        "cookies",
-        "auth",
-        "auth_off_domain",
-        "max_redirects",
-        "follow_redirects",
-        "callback",
-        "persist_cookies",
     }
 )
 
 # RFC 9110 section 9.2.2: a request with one of these methods may be sent
 # again without changing what it does.
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
-# RFC 9110 section 5.6.2: a method is a token.
+# RFC 9110 section 5.6.2: a method and a header name are tokens.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
-_FRAMING = (b"content-length", b"transfer-encoding")
+# Headers that describe a body; they go when a redirect drops the body.
+_BODY_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "content-language",
+        "content-location",
+        "transfer-encoding",
+    }
+)
+_CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
 
 _USER_AGENT = f"python-asks/{__version__}"
 
 
-class _Prepared(NamedTuple):
-    method: bytes
-    url: URL
-    headers: list[tuple[bytes, bytes]]
-    body: bytes | None
+class _Call:
+    """One call's request as it evolves through redirects and auth retries."""
+
+    __slots__ = ("auth_headers", "body", "cookies", "crossed", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        headers: Headers,
+        body: Body | None,
+        cookies: dict[str, str] | None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers  # the caller's and the session's, merged
+        self.body = body
+        self.cookies = cookies
+        self.crossed = False  # credentials dropped after a cross-origin redirect
+        self.auth_headers: dict[str, str] = {}  # from an auth object, for one send
 
     @property
     def where(self) -> str:
-        return f"{self.method.decode()} {self.url}"
+        return f"{self.method} {self.url}"
+
+    @property
+    def can_resend(self) -> bool:
+        return self.body is None or self.body.replayable
+
+    def auth_request(self) -> AuthRequest:
+        body = self.body.content if self.body is not None else None
+        return AuthRequest(self.method, str(self.url), self.url.target, body)
+
+
+class _Options(NamedTuple):
+    stream: bool
+    callback: Callable[[bytes], Awaitable[Any]] | None
+    encoding: str
+    auth: AuthBase | None
+    auth_off_domain: bool
+    follow_redirects: bool
+    max_redirects: int
+    retries: int
+    connection_timeout: float | None
+    jar: CookieTracker | None
 
 
 class Session:
@@ -155,13 +197,12 @@ class Session:
         max_decoded_size: int | None = 256 * 1024 * 1024,
         source_address: tuple[str, int] | None = None,
     ) -> None:
-        if persist_cookies is not None:
-            raise NotImplementedError("persist_cookies is not supported yet")
         self.base_location = base_location
         self.endpoint = endpoint
         self.headers = Headers(headers)
         self.encoding = encoding
         self.persist_cookies = persist_cookies
+        self._cookie_tracker: CookieTracker | None = _make_tracker(persist_cookies)
         self.ssl_context = ssl_context
         self.source_address = source_address
         self.max_decoded_size = max_decoded_size
@@ -222,171 +263,336 @@ class Session:
             retries: extra attempts after a connection-level failure.
             connection_timeout: seconds to establish each connection (DNS,
                 TCP, TLS).
-            **kwargs: ``params``, ``data``, ``json``, ``headers``, ``timeout``,
-                ``stream``, ``encoding`` (see the API documentation).
+            **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
+                ``headers``, ``cookies``, ``auth``, ``auth_off_domain``,
+                ``timeout``, ``max_redirects``, ``follow_redirects``,
+                ``stream``, ``callback``, ``persist_cookies``, ``encoding``
+                (see the API documentation).
 
         Returns:
             a :class:`Response`, or a :class:`StreamResponse` with ``stream=True``.
 
         Raises:
             TypeError: an unknown keyword, or conflicting body arguments.
-            ValueError: a malformed method, URL or header.
+            ValueError: a malformed method, URL, header or cookie.
             asks.errors.AsksException: the request failed (see
                 :mod:`asks.errors`).
         """
         unknown = kwargs.keys() - _KWARGS
         if unknown:
             raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
-        not_yet = kwargs.keys() & _NOT_YET
-        if not_yet:
-            raise NotImplementedError(f"not supported yet: {sorted(not_yet)}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
+        call = self._prepare(method, url, path, kwargs)
+        options = self._options(kwargs, retries, connection_timeout)
         timeout = kwargs.get("timeout")
-        prepared = self._prepare(method, url, path, kwargs)
         if timeout is None:
-            return await self._send_with_retries(prepared, retries, connection_timeout, kwargs)
+            return await self._run(call, options)
         try:
             async with curio.timeout_after(timeout):
-                return await self._send_with_retries(prepared, retries, connection_timeout, kwargs)
+                return await self._run(call, options)
         except curio.TaskTimeout:
-            raise RequestTimeout(f"{prepared.where}: no response within {timeout} s") from None
+            raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
 
     # -- preparing -------------------------------------------------------------
 
-    def _prepare(
-        self, method: str, url: str | None, path: str, kwargs: dict[str, Any]
-    ) -> _Prepared:
+    def _prepare(self, method: str, url: str | None, path: str, kwargs: dict[str, Any]) -> _Call:
         if not isinstance(method, str) or not _TOKEN.fullmatch(method):
             raise ValueError(f"invalid HTTP method: {method!r}")
-        bmethod = method.upper().encode("ascii")
         if url is None:
             url = build_url(self.base_location, self.endpoint, path)
         parsed = parse_url(url)
         params = kwargs.get("params")
         if params is not None:
             parsed = parsed.with_params(params)
-
         body = encode_body(
-            kwargs.get("data"), kwargs.get("json", _MISSING), kwargs.get("encoding") or "utf-8"
+            kwargs.get("data"),
+            kwargs.get("json", MISSING),
+            kwargs.get("multipart"),
+            kwargs.get("files"),
+            kwargs.get("encoding") or self.encoding,
         )
+        headers = self.headers.copy()
         call_headers = kwargs.get("headers")
-        headers = self._merge_headers(parsed, call_headers)
+        if call_headers:
+            layer = Headers(call_headers)
+            for name in layer:
+                # Per-call headers replace the session's of the same name.
+                headers.pop(name, None)
+            headers.extend(layer)
+        for name, value in headers.multi_items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"invalid header name: {name!r}")
+            check_header_text("header value", value)
+        cookies = kwargs.get("cookies")
+        if cookies:
+            cookies = {str(k): str(v) for k, v in dict(cookies).items()}
+            for k, v in cookies.items():
+                check_header_text("cookie", k + v)
+                if not k or ";" in k or "=" in k or ";" in v:
+                    raise ValueError(f"invalid cookie {k!r}={v!r}")
+        return _Call(method.upper(), parsed, headers, body, cookies or None)
+
+    def _options(
+        self, kwargs: dict[str, Any], retries: int, connection_timeout: float | None
+    ) -> _Options:
+        auth = kwargs.get("auth")
+        if isinstance(auth, tuple) and len(auth) == 2:
+            # As in requests and httpx: a (user, password) pair means Basic.
+            auth = BasicAuth(auth)
+        elif auth is not None and not isinstance(auth, AuthBase):
+            raise TypeError(
+                "auth must be a (user, password) pair, asks.BasicAuth, asks.DigestAuth or an "
+                f"asks.auth.AuthBase subclass, not {type(auth).__name__}"
+            )
+        persist = kwargs.get("persist_cookies")
+        if persist is not None and persist is not False and self._cookie_tracker is None:
+            self._cookie_tracker = _make_tracker(persist)
+        max_redirects = kwargs.get("max_redirects", 20)
+        if max_redirects < 0:
+            raise ValueError("max_redirects must be 0 or more")
+        return _Options(
+            stream=bool(kwargs.get("stream")),
+            callback=kwargs.get("callback"),
+            encoding=kwargs.get("encoding") or self.encoding,
+            auth=auth,
+            auth_off_domain=bool(kwargs.get("auth_off_domain")),
+            follow_redirects=kwargs.get("follow_redirects", True),
+            max_redirects=max_redirects,
+            retries=retries,
+            connection_timeout=connection_timeout,
+            jar=self._cookie_tracker,
+        )
+
+    def _wire_headers(self, call: _Call, jar: CookieTracker | None) -> list[tuple[bytes, bytes]]:
+        """The headers as sent: defaults, the call's, cookies, auth and framing."""
+        url = call.url
+        out: list[tuple[bytes, bytes]] = []
+        given = call.headers
+        defaults = (
+            ("Host", url.host_header),
+            ("User-Agent", _USER_AGENT),
+            ("Accept", "*/*"),
+            ("Accept-Encoding", ACCEPT_ENCODING),
+        )
+        for name, value in defaults:
+            if name not in given:
+                out.append((name.encode("ascii"), value.encode("ascii")))
+        skip: set[str] = set()
+        body = call.body
+        if body is not None:
+            skip.update(("content-length", "transfer-encoding"))
+        auth_headers = call.auth_headers
+        if auth_headers:
+            skip.update(k.lower() for k in auth_headers)
+        cookie_parts: list[str] = []
+        if "cookie" in given:
+            skip.add("cookie")
+            cookie_parts.extend(given.get_list("cookie"))
+        if call.cookies:
+            cookie_parts.extend(f"{k}={v}" for k, v in call.cookies.items())
+        if jar is not None:
+            stored = jar.cookie_header(str(url), url.host, url.scheme)
+            if stored:
+                cookie_parts.append(stored)
+        for name, value in given.multi_items():
+            if name.lower() not in skip:
+                out.append((name.encode("ascii"), _latin1(name, value)))
+        for name, value in auth_headers.items():
+            check_header_text("auth header", value)
+            out.append((name.encode("ascii"), _latin1(name, value)))
+        if cookie_parts:
+            out.append((b"Cookie", _latin1("Cookie", "; ".join(cookie_parts))))
         if body is not None:
             # Our framing wins: h11 refuses to send a body that disagrees
-            # with Content-Length, and Transfer-Encoding would conflict.
-            headers = [(n, v) for n, v in headers if n.lower() not in _FRAMING]
-            headers.append((b"Content-Length", str(len(body.content)).encode()))
-            if body.content_type and not any(n.lower() == b"content-type" for n, _ in headers):
-                headers.append((b"Content-Type", body.content_type.encode()))
-            return _Prepared(bmethod, parsed, headers, body.content)
-        # RFC 9110 section 8.6: a body-carrying method without a body should
-        # say so, or some servers wait for one.
-        if bmethod in (b"POST", b"PUT", b"PATCH") and not any(
-            n.lower() in _FRAMING for n, _ in headers
+            # with Content-Length.
+            if body.length is not None:
+                out.append((b"Content-Length", str(body.length).encode("ascii")))
+            else:
+                out.append((b"Transfer-Encoding", b"chunked"))
+            if body.content_type and "content-type" not in given:
+                out.append((b"Content-Type", body.content_type.encode("latin-1")))
+        elif call.method in ("POST", "PUT", "PATCH") and not (
+            "content-length" in given or "transfer-encoding" in given
         ):
-            headers.append((b"Content-Length", b"0"))
-        return _Prepared(bmethod, parsed, headers, None)
-
-    def _merge_headers(self, url: URL, call_headers: HeadersInput) -> list[tuple[bytes, bytes]]:
-        merged = Headers(
-            (
-                ("Host", url.host_header),
-                ("User-Agent", _USER_AGENT),
-                ("Accept", "*/*"),
-                ("Accept-Encoding", ACCEPT_ENCODING),
-            )
-        )
-        for layer in (self.headers, Headers(call_headers) if call_headers else None):
-            if not layer:
-                continue
-            for name in layer:
-                # Replace rather than add, keeping the layer's spelling.
-                merged.pop(name, None)
-            merged.extend(layer)
-        out = []
-        for name, value in merged.multi_items():
-            check_header_text("header name", name)
-            check_header_text("header value", value)
-            if not name or not _TOKEN.fullmatch(name):
-                raise ValueError(f"invalid header name: {name!r}")
-            try:
-                out.append((name.encode("ascii"), value.encode("latin-1")))
-            except UnicodeEncodeError:
-                raise ValueError(
-                    f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
-                ) from None
+            # RFC 9110 section 8.6: a body-carrying method without a body
+            # should say so, or some servers wait for one.
+            out.append((b"Content-Length", b"0"))
         return out
 
-    # -- sending ---------------------------------------------------------------
+    # -- the request loop: redirects and auth retries --------------------------
 
-    async def _send_with_retries(
-        self,
-        req: _Prepared,
-        retries: int,
-        connection_timeout: float | None,
-        kwargs: dict[str, Any],
-    ) -> BaseResponse:
-        attempt = 0
+    async def _run(self, call: _Call, options: _Options) -> BaseResponse:
+        history: list[BaseResponse] = []
+        redirects = 0
+        auth = options.auth
+        auth_retried = False
+        jar = options.jar
         while True:
-            try:
-                return await self._send(req, connection_timeout, kwargs)
-            except ConnectFailed:
-                # Nothing was sent: safe to try again whatever the method.
-                if attempt >= retries:
-                    raise
-            except ServerClosedConnectionError:
-                if attempt >= retries or req.method not in _IDEMPOTENT:
-                    raise
-            attempt += 1
+            if isinstance(auth, PreResponseAuth) and not call.crossed:
+                call.auth_headers = dict(await auth(call.auth_request()))
+            wire = self._wire_headers(call, jar)
+            call.auth_headers = {}
+            conn, head = await self._send_with_retries(call, wire, options)
+            headers = ResponseHeaders.from_raw(head.headers.raw_items())
+            if jar is not None:
+                jar.store(headers, str(call.url), call.url.host, call.url.scheme)
+            status = head.status_code
 
-    async def _send(
-        self, req: _Prepared, connection_timeout: float | None, kwargs: dict[str, Any]
-    ) -> BaseResponse:
-        try:
-            conn, head = await self._exchange(req, connection_timeout)
-        except Exception as exc:
-            new = translate(exc, req.where)
-            if new is exc:
-                raise
-            raise new from exc
-        encoding = kwargs.get("encoding") or self.encoding
-        headers = Headers.from_raw(head.headers.raw_items())
-        common: dict[str, Any] = {
-            "method": req.method.decode(),
-            "url": str(req.url),
+            plan: RedirectPlan | None = None
+            if options.follow_redirects and call.method != "HEAD":
+                try:
+                    plan = plan_redirect(status, call.method, call.url, headers.get("location"))
+                except ValueError as exc:
+                    await self._pool.discard(conn)
+                    raise BadHttpResponse(f"{call.where}: bad redirect: {exc}") from None
+            challenge = (
+                status == 401
+                and isinstance(auth, PostResponseAuth)
+                and not auth_retried
+                and not call.crossed
+                and call.can_resend
+            )
+            common = self._response_fields(call, head, headers, options.encoding)
+            if plan is None and not challenge:
+                response = await self._final_response(call, conn, headers, common, options)
+                response.history = history
+                return response
+
+            # An intermediate response: read it whole so its connection can
+            # serve the next request of this call.
+            response = await self._buffered(call, conn, common)
+            if challenge:
+                assert isinstance(auth, PostResponseAuth)
+                retry_headers = await auth(response, call.auth_request())
+                if retry_headers:
+                    auth_retried = True
+                    history.append(response)
+                    call.auth_headers = dict(retry_headers)
+                    continue
+                if plan is None:
+                    response.history = history
+                    return response
+            assert plan is not None
+            if redirects >= options.max_redirects:
+                raise TooManyRedirects(
+                    f"{call.where}: more than {options.max_redirects} redirects"
+                )
+            redirects += 1
+            history.append(response)
+            self._follow(call, plan, options)
+
+    def _follow(self, call: _Call, plan: RedirectPlan, options: _Options) -> None:
+        if strips_credentials(call.url, plan.url) and not options.auth_off_domain:
+            # Credentials were meant for the origin the caller named, not for
+            # wherever it points (a leak many clients have shipped as a CVE).
+            call.crossed = True
+            for name in _CREDENTIALS:
+                call.headers.pop(name, None)
+            call.cookies = None
+        if not plan.keep_body:
+            call.body = None
+            for name in list(call.headers):
+                if name.lower() in _BODY_HEADERS:
+                    del call.headers[name]
+        elif not call.can_resend:
+            raise UnreplayableBody(
+                f"{call.where}: redirected with {plan.method} to {plan.url}, but the body "
+                "was a one-shot stream that cannot be sent again"
+            )
+        call.method = plan.method
+        call.url = plan.url
+
+    @staticmethod
+    def _response_fields(
+        call: _Call, head: h11.Response, headers: Headers, encoding: str
+    ) -> dict[str, Any]:
+        return {
+            "method": call.method,
+            "url": str(call.url),
             "status_code": head.status_code,
             "reason_phrase": head.reason.decode("latin-1"),
-            "http_version": head.http_version.decode(),
+            "http_version": head.http_version.decode("ascii"),
             "headers": headers,
             "encoding": encoding,
         }
-        if kwargs.get("stream"):
-            body = StreamBody(
-                conn,
-                self._pool,
-                headers.get("content-encoding"),
-                self.max_decoded_size,
-                req.where,
-            )
-            return StreamResponse(body=body, **common)
+
+    def _stream_body(self, call: _Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
+        return StreamBody(
+            conn, self._pool, headers.get("content-encoding"), self.max_decoded_size, call.where
+        )
+
+    async def _buffered(
+        self, call: _Call, conn: HTTP11Connection, common: dict[str, Any]
+    ) -> Response:
         try:
             content = await conn.read_body()
         except BaseException as exc:
             await self._pool.discard(conn)
-            new = translate(exc, req.where)
-            if new is exc:
-                raise
-            raise new from exc
+            _reraise(exc, call.where)
         conn.finish_cycle()
         await self._pool.checkin(conn)
-        return Response(body=content, max_decoded_size=self.max_decoded_size, **common)
+        response = Response(body=content, max_decoded_size=self.max_decoded_size, **common)
+        _attach_cookies(response, call.url)
+        return response
+
+    async def _final_response(
+        self,
+        call: _Call,
+        conn: HTTP11Connection,
+        headers: Headers,
+        common: dict[str, Any],
+        options: _Options,
+    ) -> BaseResponse:
+        response: BaseResponse
+        if options.stream:
+            response = StreamResponse(body=self._stream_body(call, conn, headers), **common)
+        elif options.callback is not None:
+            # Decoded pieces go to the callback as they arrive; nothing is kept.
+            async with self._stream_body(call, conn, headers) as body:
+                async for chunk in body:
+                    await options.callback(chunk)
+            response = Response(body=b"", max_decoded_size=self.max_decoded_size, **common)
+        else:
+            return await self._buffered(call, conn, common)
+        _attach_cookies(response, call.url)
+        return response
+
+    # -- sending ---------------------------------------------------------------
+
+    async def _send_with_retries(
+        self, call: _Call, wire: list[tuple[bytes, bytes]], options: _Options
+    ) -> tuple[HTTP11Connection, h11.Response]:
+        attempt = 0
+        while True:
+            try:
+                return await self._exchange(call, wire, options.connection_timeout)
+            except ConnectFailed:
+                # Nothing was sent: safe to try again whatever the method.
+                if attempt >= options.retries:
+                    raise
+            except ServerClosedConnectionError:
+                if (
+                    attempt >= options.retries
+                    or call.method not in _IDEMPOTENT
+                    or not call.can_resend
+                ):
+                    raise
+            attempt += 1
 
     async def _exchange(
-        self, req: _Prepared, connection_timeout: float | None
+        self, call: _Call, wire: list[tuple[bytes, bytes]], connection_timeout: float | None
     ) -> tuple[HTTP11Connection, h11.Response]:
-        """Send *req* and read the response head, on a pooled or new connection."""
-        url = req.url
+        """Send the request and read the response head, on a pooled or new connection."""
+        try:
+            return await self._exchange_raw(call, wire, connection_timeout)
+        except Exception as exc:
+            _reraise(exc, call.where)
+
+    async def _exchange_raw(
+        self, call: _Call, wire: list[tuple[bytes, bytes]], connection_timeout: float | None
+    ) -> tuple[HTTP11Connection, h11.Response]:
+        url = call.url
         tls = url.scheme == "https"
         # Connections made under different TLS settings never mix.
         key: Hashable = (url.origin, id(self.ssl_context)) if tls else url.origin
@@ -396,11 +602,16 @@ class Session:
 
         conn = await self._pool.checkout(url.origin, key, open_socket)
         try:
-            return conn, await self._send_on(conn, req)
+            return conn, await self._send_on(conn, call, wire)
         except (PeerClosedEarly, OSError):
             # Only when not one byte of a response came back: then the
             # server never processed the request.
-            retry = conn.reused and req.method in _IDEMPOTENT and not conn.response_started
+            retry = (
+                conn.reused
+                and call.method in _IDEMPOTENT
+                and call.can_resend
+                and not conn.response_started
+            )
             await self._pool.discard(conn)
             if not retry:
                 raise
@@ -411,14 +622,24 @@ class Session:
         # timeout, a restart): one more try on a new connection.
         conn = await self._pool.checkout(url.origin, key, open_socket, fresh=True)
         try:
-            return conn, await self._send_on(conn, req)
+            return conn, await self._send_on(conn, call, wire)
         except BaseException:
             await self._pool.discard(conn)
             raise
 
     @staticmethod
-    async def _send_on(conn: HTTP11Connection, req: _Prepared) -> h11.Response:
-        await conn.send_request(req.method, req.url.target.encode("ascii"), req.headers, req.body)
+    async def _send_on(
+        conn: HTTP11Connection, call: _Call, wire: list[tuple[bytes, bytes]]
+    ) -> h11.Response:
+        body = call.body
+        content = stream = None
+        if body is not None:
+            content = body.content
+            if body.stream is not None:
+                stream = body.stream()
+        await conn.send_request(
+            call.method.encode("ascii"), call.url.target.encode("ascii"), wire, content, stream
+        )
         return await conn.receive_response_head()
 
     async def _open_socket(
@@ -461,3 +682,40 @@ class Session:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _make_tracker(persist: Any) -> CookieTracker | None:
+    if persist is None or persist is False:
+        return None
+    if persist is True:
+        return CookieTracker()
+    if isinstance(persist, CookieTracker):
+        return persist
+    if isinstance(persist, http.cookiejar.CookieJar):
+        return CookieTracker(persist)
+    raise TypeError(
+        "persist_cookies must be True, an asks.cookie_utils.CookieTracker or an "
+        f"http.cookiejar.CookieJar, not {type(persist).__name__}"
+    )
+
+
+def _attach_cookies(response: BaseResponse, url: URL) -> None:
+    if "set-cookie" in response.headers:
+        response.cookies = parse_response_cookies(response.headers, str(url), url.host, url.scheme)
+
+
+def _latin1(name: str, value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
+        ) from None
+
+
+def _reraise(exc: BaseException, where: str) -> NoReturn:
+    """Raise *exc* as its asks translation (the error boundary)."""
+    new = translate(exc, where)
+    if new is exc:
+        raise exc
+    raise new from exc

@@ -14,20 +14,25 @@ What this plugin gives:
   function-scoped, may depend on sync fixtures and on each other, and are set
   up and torn down inside the test's kernel run (so sockets and tasks they make
   live in the same kernel as the test);
-* a deadline for set-up plus test body (20 s, or
-  ``@pytest.mark.curio_timeout(seconds)``), turned into a clear failure;
+* a deadline for async fixture set-up plus test body (20 s, or
+  ``@pytest.mark.curio_timeout(seconds)``), turned into a clear failure that
+  shows where the test was waiting; tearing the async fixtures down gets a
+  budget of the same length of its own, so it still runs after a timeout;
 * a test fails if a task it spawned is still alive when it is over;
 * ``no_fd_leak``: a test fails if it leaves a file descriptor open.
   ``@pytest.mark.fd_leak_ok`` opts a test out.
 
-Limits: an async fixture cannot be requested by a sync test or a sync fixture,
-nor through ``request.getfixturevalue`` inside a test (all of these fail with a
-message saying so). Hypothesis ``@given`` async tests run every example in its
+Limits: an async fixture cannot be requested by a sync test or a sync fixture
+(this includes an autouse async fixture meeting a sync test); both fail with a
+message saying so. ``request.getfixturevalue`` inside a test returns the
+unresolved placeholder for an async fixture, so request async fixtures as
+arguments. Hypothesis ``@given`` async tests run every example in its
 own kernel and may only use sync fixtures.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import inspect
@@ -350,7 +355,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     _wrap_hypothesis(pyfuncitem)
     testfunc = pyfuncitem.obj
     if not inspect.iscoroutinefunction(testfunc):
-        _reject_async_fixtures(pyfuncitem, "a sync test")
+        _reject_async_fixtures(pyfuncitem, "a sync test (make it async)")
         return None  # pytest's own implementation runs it
     argnames = pyfuncitem._fixtureinfo.argnames
     _run_in_fresh_kernel(testfunc, dict(pyfuncitem.funcargs), argnames, _deadline_for(pyfuncitem))
@@ -367,10 +372,9 @@ def open_fds() -> dict[int, str]:
     """Open descriptors of this process and what each one points to."""
     fds: dict[int, str] = {}
     for name in os.listdir(_FD_DIR):
-        try:
+        # OSError: the directory handle listdir itself used, closed by now.
+        with contextlib.suppress(OSError):
             fds[int(name)] = os.readlink(f"{_FD_DIR}/{name}")
-        except OSError:
-            pass  # the directory handle listdir itself used, closed by now
     return fds
 
 

@@ -300,6 +300,9 @@ class HttpbinProcess:
         except BaseException:
             self.stop()
             raise
+        # The child closed its end after the port line; nothing more comes.
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
         return self
 
     def _read_port_line(self, timeout: float) -> bytes:
@@ -338,7 +341,7 @@ class HttpbinProcess:
             proc.kill()
             proc.wait()
         finally:
-            proc.stdout.close()
+            proc.stdout.close()  # a no-op unless start() failed half-way
 
     def __enter__(self) -> HttpbinProcess:
         return self.start()

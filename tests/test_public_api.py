@@ -10,6 +10,8 @@ import asks.response_objects
 import asks.sessions
 
 EXPECTED = {
+    "BasicAuth",
+    "DigestAuth",
     "Headers",
     "Response",
     "Session",

@@ -209,9 +209,15 @@ async def test_unknown_keyword_is_a_type_error_naming_it():
         await s.get("http://127.0.0.1:1", bogus=1)
 
 
-async def test_keywords_not_built_yet_say_so():
-    with pytest.raises(NotImplementedError, match="auth"):
-        await asks.get("http://127.0.0.1:1", auth=("u", "p"))
+async def test_auth_tuple_is_basic_auth(recorder):
+    # As in requests and httpx: a (user, password) pair means Basic.
+    await asks.get(recorder.server.url, auth=("user", "pass"))
+    assert recorder.header(b"authorization") == b"Basic dXNlcjpwYXNz"
+
+
+async def test_auth_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError, match="auth"):
+        await asks.get("http://127.0.0.1:1", auth="user:pass")
 
 
 # -- responses ----------------------------------------------------------------
