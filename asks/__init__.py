@@ -5,10 +5,10 @@ over keep-alive connections. See :mod:`asks.sessions` and :mod:`asks.errors`.
 """
 
 from . import errors
-from .auth import BasicAuth, DigestAuth
 from ._headers import Headers
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
+from .auth import BasicAuth, DigestAuth
 from .response_objects import Response, StreamBody, StreamResponse
 from .sessions import Session
 

@@ -122,11 +122,18 @@ def _one_shot(source: AsyncIterable[Any]) -> Body:
         if used:
             raise RuntimeError("this request body was already consumed")
         used = True
-        async for piece in source:
-            if isinstance(piece, str):
-                raise TypeError("an async iterable body must yield bytes, not str")
-            if piece:
-                yield bytes(piece)
+        try:
+            async for piece in source:
+                if isinstance(piece, str):
+                    raise TypeError("an async iterable body must yield bytes, not str")
+                if piece:
+                    yield bytes(piece)
+        finally:
+            # An async generator left half-run must be closed inside the
+            # kernel (curio refuses to finalise it from the garbage collector).
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     return Body(None, stream, None, None, False)
 

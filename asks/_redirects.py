@@ -18,7 +18,13 @@ from typing import NamedTuple
 
 from ._urls import URL, join_url
 
-__all__ = ["REDIRECT_CODES", "RedirectPlan", "is_credential_header", "plan_redirect", "strips_credentials"]
+__all__ = [
+    "REDIRECT_CODES",
+    "RedirectPlan",
+    "is_credential_header",
+    "plan_redirect",
+    "strips_credentials",
+]
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
@@ -40,7 +46,7 @@ def plan_redirect(status: int, method: str, url: URL, location: str | None) -> R
     if status not in REDIRECT_CODES or not location:
         return None
     target = join_url(url, location.strip())
-    if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         return RedirectPlan("GET", target, keep_body=False)
     return RedirectPlan(method, target, keep_body=True)
 

@@ -1,0 +1,78 @@
+"""Auth end to end: Basic and Digest against httpbin, custom auth, sharing."""
+
+from __future__ import annotations
+
+import curio
+import pytest
+
+import asks
+from asks.auth import AuthRequest, PostResponseAuth, PreResponseAuth
+from tests.servers import read_request
+
+
+async def test_basic_auth_against_httpbin(httpbin):
+    r = await asks.get(httpbin.url + "/basic-auth/alice/s3cret", auth=asks.BasicAuth(("alice", "s3cret")))
+    assert r.status_code == 200
+    assert r.json() == {"authenticated": True, "user": "alice"}
+
+
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
+@pytest.mark.parametrize("qop", ["auth", "auth-int"])
+async def test_digest_auth_against_httpbin(httpbin, qop, algorithm):
+    url = f"{httpbin.url}/digest-auth/{qop}/bob/pw/{algorithm}"
+    async with asks.Session() as s:
+        r = await s.get(url, auth=asks.DigestAuth(("bob", "pw")))
+        assert r.status_code == 200, r.text
+        assert r.json() == {"authenticated": True, "user": "bob"}
+        # The challenge is kept in the history.
+        assert [h.status_code for h in r.history] == [401]
+
+
+async def test_wrong_digest_password_returns_the_second_401(httpbin):
+    r = await asks.get(httpbin.url + "/digest-auth/auth/bob/pw", auth=asks.DigestAuth(("bob", "no")))
+    assert r.status_code == 401
+    assert len(r.history) == 1  # exactly one retry
+
+
+async def test_one_digest_object_shared_by_concurrent_requests(httpbin):
+    auth = asks.DigestAuth(("carol", "pw"))
+    results = []
+    async with asks.Session(httpbin.url, connections=5) as s:
+
+        async def one():
+            r = await s.get(path="/digest-auth/auth/carol/pw", auth=auth)
+            results.append(r.status_code)
+
+        async with curio.TaskGroup() as g:
+            for _ in range(10):
+                await g.spawn(one)
+    assert results == [200] * 10
+
+
+async def test_custom_pre_and_post_response_auth(raw_server):
+    seen = []
+
+    async def handler(sock):
+        while (got := await read_request(sock)) is not None:
+            headers = dict(got[0].headers)
+            seen.append(headers.get(b"x-token"))
+            if headers.get(b"x-token") == b"second":
+                await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            else:
+                await sock.sendall(b"HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\n")
+
+    class Token(PreResponseAuth):
+        async def __call__(self, request: AuthRequest) -> dict[str, str]:
+            assert request.method == "GET"
+            return {"X-Token": "first"}
+
+    class Retry(PostResponseAuth):
+        async def __call__(self, response, request: AuthRequest) -> dict[str, str] | None:
+            assert response.status_code == 401
+            return {"X-Token": "second"}
+
+    server = await raw_server(handler)
+    assert (await asks.get(server.url, auth=Token())).status_code == 401
+    r = await asks.get(server.url, auth=Retry())
+    assert r.status_code == 200
+    assert seen == [b"first", None, b"second"]

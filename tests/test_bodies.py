@@ -1,0 +1,127 @@
+"""Streamed request bodies and response callbacks."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+import asks
+from tests.servers import read_request
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list = []
+
+    async def __call__(self, sock):
+        while (got := await read_request(sock)) is not None:
+            self.requests.append(got)
+            await sock.sendall(OK)
+
+
+@pytest.fixture
+async def rec(raw_server):
+    r = Recorder()
+    r.server = await raw_server(r)
+    return r
+
+
+def header(req, name: bytes):
+    values = [v for n, v in req.headers if n == name]
+    return values[0] if values else None
+
+
+async def test_async_iterable_is_sent_chunked(rec):
+    async def pieces():
+        for i in range(5):
+            yield b"piece%d;" % i
+
+    await asks.post(rec.server.url, data=pieces())
+    req, body = rec.requests[-1]
+    assert body == b"piece0;piece1;piece2;piece3;piece4;"
+    assert header(req, b"transfer-encoding") == b"chunked"
+    assert header(req, b"content-length") is None
+
+
+async def test_real_file_is_sent_with_its_length(rec, tmp_path):
+    path = tmp_path / "upload.bin"
+    data = bytes(range(256)) * 1000
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        f.read(10)  # sending starts where the file is
+        await asks.put(rec.server.url, data=f)
+    req, body = rec.requests[-1]
+    assert body == data[10:]
+    assert header(req, b"content-length") == str(len(data) - 10).encode()
+
+
+async def test_file_like_without_fileno_is_chunked(rec):
+    await asks.post(rec.server.url, data=io.BytesIO(b"in memory"))
+    req, body = rec.requests[-1]
+    assert body == b"in memory"
+
+
+async def test_async_file_object(rec):
+    class AsyncFile:
+        def __init__(self) -> None:
+            self.parts = [b"a" * 10, b"b" * 10]
+
+        async def read(self, n=-1):
+            return self.parts.pop(0) if self.parts else b""
+
+    await asks.post(rec.server.url, data=AsyncFile())
+    assert rec.requests[-1][1] == b"a" * 10 + b"b" * 10
+
+
+async def test_str_yielding_iterable_is_a_type_error(rec):
+    async def bad():
+        yield "text"
+
+    with pytest.raises(TypeError):
+        await asks.post(rec.server.url, data=bad())
+
+
+async def test_callback_receives_decoded_chunks(raw_server):
+    import gzip
+
+    payload = gzip.compress(b"x" * 200_000)
+
+    async def handler(sock):
+        while await read_request(sock) is not None:
+            await sock.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                % len(payload)
+                + payload
+            )
+
+    server = await raw_server(handler)
+    got = []
+
+    async def cb(chunk: bytes) -> None:
+        got.append(chunk)
+
+    async with asks.Session() as s:
+        r = await s.get(server.url, callback=cb)
+        assert b"".join(got) == b"x" * 200_000
+        assert r.body == b""
+        assert s._pool.idle == 1  # read to the end: connection kept
+
+
+async def test_multipart_reaches_httpbin(httpbin, tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_text("file contents")
+    r = await asks.post(
+        httpbin.url + "/post",
+        multipart={"file": path, "field": "value", "num": 3},
+    )
+    body = r.json()
+    assert body["files"] == {"file": "file contents"}
+    assert body["form"] == {"field": "value", "num": "3"}
+
+
+async def test_multipart_and_data_are_exclusive():
+    with pytest.raises(TypeError):
+        await asks.post("http://127.0.0.1:1", data=b"x", multipart={"a": "b"})
