@@ -76,7 +76,6 @@ def _check(url: str) -> None:
             raise ValueError(f"URL must not contain CR, LF or NUL: {url!r}")
 
 
-@functools.lru_cache(maxsize=512)
 def parse_url(url: str) -> URL:
     """Parse an absolute http or https URL.
 
@@ -85,6 +84,11 @@ def parse_url(url: str) -> URL:
     """
     if not isinstance(url, str):
         raise ValueError(f"URL must be a string, not {type(url).__name__}")
+    return _parse_url(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_url(url: str) -> URL:
     _check(url)
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -99,6 +103,8 @@ def parse_url(url: str) -> URL:
         raise ValueError(f"invalid URL {url!r}: {exc}") from None
     if not hostname:
         raise ValueError(f"URL has no host: {url!r}")
+    if port == 0:
+        raise ValueError(f"port 0 cannot be connected to: {url!r}")
     host = _encode_host(hostname, url)
     netloc = parts.netloc
     userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
