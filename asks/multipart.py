@@ -1,0 +1,632 @@
+"""``multipart/form-data`` request bodies (RFC 7578), produced piece by piece.
+
+Pass a mapping to ``multipart=`` and asks encodes it here::
+
+    await asks.post(url, multipart={
+        "title": "holiday",                      # a text field
+        "photo": Path("beach.jpg"),              # a file, read asynchronously
+        "raw": b"\\x00\\x01",                      # bytes, sent as a file named "blob"
+        "log": open("app.log", "rb"),            # an open binary file (sync or async read)
+        "doc": MultipartData(b"{}", mime_type="application/json", basename="d.json"),
+    })
+
+How each value is sent:
+
+* :class:`pathlib.Path` (any :class:`os.PathLike`): a file part; the filename
+  is the path's last component, the Content-Type is guessed from it with
+  :mod:`mimetypes` (``application/octet-stream`` when unknown). The file is
+  opened and read in a worker thread, 64 KiB at a time, while the request is
+  sent.
+* ``bytes`` (or ``bytearray``, ``memoryview``): a file part with Content-Type
+  ``application/octet-stream`` and the filename ``"blob"`` - what browsers
+  send for a ``Blob`` appended to a ``FormData``. Web frameworks (Werkzeug,
+  Django, Starlette, aiohttp) treat a part as an uploaded file exactly when
+  it has a filename, and asks always documented bytes as sent as files.
+* an open binary file object, whose ``read`` is a plain method or a
+  coroutine function: a file part named after the basename of its ``name``
+  attribute (``"blob"`` without one).
+* :class:`MultipartData`: a file part whose Content-Type and filename you
+  choose.
+* anything else: a text field, ``str(value)`` encoded with the request
+  encoding, with no Content-Type header (RFC 7578 section 4.4: it defaults
+  to ``text/plain``).
+
+Field names and filenames travel in quoted strings: ``"`` is sent as
+``%22`` (as browsers do, RFC 7578 section 4.2 and the HTML form encoding),
+``\\`` as ``\\\\`` (a quoted-pair, which every common server-side parser
+unescapes), and non-ASCII characters as raw UTF-8 (again what browsers do;
+RFC 7578 forbids the ``filename*`` form). CR, LF and NUL cannot be sent
+safely and raise :class:`ValueError` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import mimetypes
+import os
+import re
+import secrets
+import stat
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any, NamedTuple, Protocol
+
+import curio
+
+from .errors import AsksException
+
+__all__ = ["MultipartBody", "MultipartData", "build_files", "build_multipart"]
+
+# Files are read in pieces of this size.
+_PIECE = 65536
+
+# In-memory values at least this large stay separate pieces of the body
+# instead of being copied into one buffer with their neighbours.
+_MERGE_LIMIT = 65536
+
+# The filename for file parts with nothing to name them after (the WHATWG
+# FormData name for a Blob that is not a File).
+_DEFAULT_FILENAME = "blob"
+_OCTET_STREAM = "application/octet-stream"
+
+# mimetypes reports compressed files as (type of the content, encoding); what
+# is uploaded is the compressed file itself.
+_COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+}
+
+# RFC 2046 section 5.1.1: 1 to 70 of these, not ending in a space.
+_BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+_TOKEN_RE = re.compile(r"[0-9A-Za-z!#$%&'*+\-.^_`|~]+")
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+class _SyncReadable(Protocol):
+    """A binary file object with a plain ``read``."""
+
+    def read(self, size: int = ..., /) -> bytes:
+        """Read up to *size* bytes; ``b""`` at the end."""
+        ...
+
+
+class _AsyncReadable(Protocol):
+    """A binary file object whose ``read`` is a coroutine function."""
+
+    async def read(self, size: int = ..., /) -> bytes:
+        """Read up to *size* bytes; ``b""`` at the end."""
+        ...
+
+
+_BinarySource = bytes | bytearray | memoryview | os.PathLike[str] | _SyncReadable | _AsyncReadable
+
+
+class MultipartData(NamedTuple):
+    """A file part with a chosen Content-Type and filename.
+
+    Example::
+
+        MultipartData(b"{}", mime_type="application/json", basename="data.json")
+
+    Attributes:
+        binary_source: the content: ``bytes``, a :class:`pathlib.Path`, or an
+            open binary file object whose ``read`` is sync or a coroutine
+            function.
+        mime_type: the part's Content-Type. ``None`` guesses it from the
+            filename, falling back to ``application/octet-stream``.
+        basename: the filename sent. ``None`` uses the path's or file's own
+            name (``"blob"`` for bytes and nameless files); an empty string
+            sends no filename at all, which makes the part an ordinary field
+            with a Content-Type rather than an upload.
+    """
+
+    binary_source: _BinarySource
+    mime_type: str | None = None
+    basename: str | None = None
+
+
+# -- reading sources ----------------------------------------------------------
+
+
+class _Reader(Protocol):
+    async def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _ThreadedReader:
+    """Reads a blocking file in curio's worker threads, one piece per call.
+
+    Closing is safe at any moment, even while a read that was cancelled is
+    still running in its thread: the file is then closed by that thread when
+    the read returns, so no file is leaked and none is closed under a read.
+    """
+
+    def __init__(self, opener: Callable[[], IO[bytes] | _SyncReadable], owns: bool) -> None:
+        self._opener = opener
+        self._owns = owns
+        self._file: Any = None
+        self._lock = threading.Lock()
+        self._busy = False
+        self._closed = False
+
+    def _read_blocking(self) -> Any:
+        with self._lock:
+            if self._closed:
+                return b""
+            self._busy = True
+        try:
+            if self._file is None:
+                self._file = self._opener()
+            return self._file.read(_PIECE)
+        finally:
+            with self._lock:
+                self._busy = False
+                if self._closed:
+                    self._release()
+
+    async def read(self) -> bytes:
+        return _check_piece(await curio.run_in_thread(self._read_blocking))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if not self._busy:
+                self._release()
+
+    def _release(self) -> None:
+        fobj, self._file = self._file, None
+        if fobj is not None and self._owns:
+            fobj.close()
+
+
+class _DirectReader:
+    """Reads an in-memory-like file object (no descriptor) in the calling task."""
+
+    def __init__(self, fobj: Any, start: int | None) -> None:
+        self._fobj = fobj
+        self._start = start
+
+    async def read(self) -> bytes:
+        if self._start is not None:
+            self._fobj.seek(self._start)
+            self._start = None
+        piece = self._fobj.read(_PIECE)
+        if inspect.isawaitable(piece):
+            piece = await piece
+        return _check_piece(piece)
+
+    def close(self) -> None:
+        pass  # the caller's file: it stays open
+
+
+def _check_piece(piece: object) -> bytes:
+    if isinstance(piece, bytes):
+        return piece
+    if isinstance(piece, bytearray | memoryview):
+        return bytes(piece)
+    if isinstance(piece, str):
+        raise TypeError("files sent in a multipart body must be opened in binary mode")
+    raise TypeError(f"read() of a multipart file returned {type(piece).__name__}, not bytes")
+
+
+class _Source:
+    """The content of a file part that is read while the body is sent."""
+
+    def __init__(
+        self,
+        description: str,
+        size: int | None,
+        one_shot: bool,
+        make_reader: Callable[[], _Reader],
+    ) -> None:
+        self.description = description
+        self.size = size
+        self.one_shot = one_shot
+        self.make_reader = make_reader
+        self.started = False
+
+
+def _path_source(path: os.PathLike[Any]) -> _Source:
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"cannot send a directory in a multipart body: {path!s}")
+    regular = stat.S_ISREG(st.st_mode)
+
+    def opener() -> IO[bytes]:
+        return open(path, "rb")  # closed by _ThreadedReader
+
+    return _Source(
+        f"file {os.fsdecode(path)!r}",
+        st.st_size if regular else None,
+        not regular,
+        lambda: _ThreadedReader(opener, owns=True),
+    )
+
+
+def _file_source(fobj: Any) -> _Source:
+    name = getattr(fobj, "name", None)
+    description = f"file {name!r}" if isinstance(name, str | bytes) else repr(fobj)
+    if isinstance(fobj, io.TextIOBase):
+        raise TypeError(f"{description} must be opened in binary mode to be sent")
+    if getattr(fobj, "closed", False) is True:
+        raise ValueError(f"{description} is closed")
+    if inspect.iscoroutinefunction(fobj.read):
+        # Its other methods (tell, seek) are unknown territory: send it once.
+        return _Source(description, None, True, lambda: _DirectReader(fobj, None))
+
+    start: int | None = None
+    try:
+        if fobj.seekable():
+            start = fobj.tell()
+    except (AttributeError, OSError, ValueError):
+        start = None
+    fd: int | None = None
+    size: int | None = None
+    try:
+        fd = fobj.fileno()
+        if not isinstance(fd, int):
+            fd = None
+        elif start is not None and stat.S_ISREG((st := os.fstat(fd)).st_mode):
+            size = max(st.st_size - start, 0)
+    except (AttributeError, OSError, ValueError):
+        fd = None
+
+    if fd is None:
+        # No descriptor (BytesIO and the like): reading cannot block.
+        return _Source(description, size, start is None, lambda: _DirectReader(fobj, start))
+
+    def opener() -> Any:
+        if start is not None:
+            fobj.seek(start)  # a replay starts where the first send did
+        return fobj
+
+    return _Source(description, size, start is None, lambda: _ThreadedReader(opener, owns=False))
+
+
+# -- the body -----------------------------------------------------------------
+
+_Segment = bytes | _Source
+
+
+class _BodyStream:
+    """One pass over a multipart body: an async iterator of byte pieces."""
+
+    def __init__(self, body: MultipartBody, segments: list[_Segment]) -> None:
+        self._body = body
+        self._segments = iter(segments)
+        self._enforce = body.length is not None
+        self._reader: _Reader | None = None
+        self._source: _Source | None = None
+        self._count = 0
+        self._done = False
+
+    def __aiter__(self) -> _BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            while not self._done:
+                if self._reader is not None:
+                    piece = await self._read()
+                    if piece:
+                        return piece
+                    self._finish_source()
+                    continue
+                segment = next(self._segments, None)
+                if segment is None:
+                    self._done = True
+                elif isinstance(segment, bytes):
+                    return segment
+                else:
+                    self._start_source(segment)
+        except BaseException:
+            self._close()
+            raise
+        raise StopAsyncIteration
+
+    def _start_source(self, source: _Source) -> None:
+        if source.one_shot:
+            if source.started:
+                raise RuntimeError(f"{source.description} was already sent and cannot be re-read")
+            source.started = True
+        self._source = source
+        self._count = 0
+        self._reader = source.make_reader()
+
+    async def _read(self) -> bytes:
+        assert self._reader is not None and self._source is not None
+        try:
+            piece = await self._reader.read()
+        except OSError as exc:
+            raise AsksException(
+                f"reading {self._source.description} for a multipart body failed: {exc}"
+            ) from exc
+        if piece and self._enforce:
+            self._count += len(piece)
+            if self._source.size is not None and self._count > self._source.size:
+                raise AsksException(
+                    f"{self._source.description} grew while being sent "
+                    f"(Content-Length announced {self._source.size} bytes)"
+                )
+        return piece
+
+    def _finish_source(self) -> None:
+        source = self._source
+        self._close_reader()
+        if (
+            self._enforce
+            and source is not None
+            and source.size is not None
+            and self._count != source.size
+        ):
+            raise AsksException(
+                f"{source.description} shrank while being sent "
+                f"(Content-Length announced {source.size} bytes, read {self._count})"
+            )
+
+    def _close_reader(self) -> None:
+        reader, self._reader, self._source = self._reader, None, None
+        if reader is not None:
+            reader.close()
+
+    def _close(self) -> None:
+        self._done = True
+        self._close_reader()
+
+    async def aclose(self) -> None:
+        """Stop early and close any file this pass opened."""
+        self._close()
+
+    def __del__(self) -> None:
+        self._close()
+
+
+class MultipartBody:
+    """An encoded ``multipart/form-data`` body, produced on demand.
+
+    Made by :func:`build_multipart` or :func:`build_files`; nothing is read
+    until :meth:`chunks` is iterated.
+
+    Attributes:
+        boundary: the boundary string (random per body unless given).
+        content_type: the value for the Content-Type header.
+        length: the total size in bytes when every part's size is known up
+            front, else ``None`` (then the body must be sent chunked).
+        replayable: whether :meth:`chunks` may be called again and yields
+            the same bytes (false when a part is a one-shot file object).
+    """
+
+    def __init__(self, boundary: str, segments: list[_Segment]) -> None:
+        self.boundary = boundary
+        quoted = boundary if _TOKEN_RE.fullmatch(boundary) else f'"{boundary}"'
+        self.content_type = f"multipart/form-data; boundary={quoted}"
+        self._segments = segments
+        length: int | None = 0
+        replayable = True
+        for segment in segments:
+            if isinstance(segment, bytes):
+                if length is not None:
+                    length += len(segment)
+            else:
+                replayable = replayable and not segment.one_shot
+                length = None if length is None or segment.size is None else length + segment.size
+        self.length = length
+        self.replayable = replayable
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Iterate over the encoded body, piece by piece.
+
+        Files are read 64 KiB at a time as the iteration advances; the
+        iterator must run inside a curio kernel. Close it (``aclose()``) to
+        stop early; files it opened are closed then, or when it is exhausted
+        or fails.
+
+        Raises:
+            RuntimeError: a one-shot file object of this body was already sent.
+        """
+        for segment in self._segments:
+            if isinstance(segment, _Source) and segment.one_shot and segment.started:
+                raise RuntimeError(f"{segment.description} was already sent and cannot be re-read")
+        return _BodyStream(self, self._segments)
+
+    def __repr__(self) -> str:
+        return (
+            f"<MultipartBody boundary={self.boundary!r} length={self.length} "
+            f"replayable={self.replayable}>"
+        )
+
+
+# -- building -------------------------------------------------------------------
+
+
+def _header_text(value: str, what: str) -> bytes:
+    """A name or filename as the inside of a quoted string."""
+    if _FORBIDDEN.search(value):
+        raise ValueError(f"multipart {what} must not contain CR, LF or NUL: {value!r}")
+    escaped = value.replace("\\", "\\\\").replace('"', "%22")
+    return escaped.encode("utf-8", "surrogateescape")
+
+
+def _guess_type(filename: str) -> str:
+    mime, compression = mimetypes.guess_type(filename)
+    if compression is not None:
+        return _COMPRESSED_TYPES.get(compression, _OCTET_STREAM)
+    return mime or _OCTET_STREAM
+
+
+def _own_name(source: object) -> str | None:
+    """The basename a path or file object carries, if any."""
+    if isinstance(source, os.PathLike):
+        name: object = os.fspath(source)
+    else:
+        name = getattr(source, "name", None)
+    if not isinstance(name, str | bytes):
+        return None
+    return os.path.basename(os.fsdecode(name)) or None
+
+
+class _Part(NamedTuple):
+    name: str
+    content: bytes | _Source
+    filename: str | None
+    content_type: str | None
+
+
+def _file_part(name: str, source: object, mime_type: str | None, basename: str | None) -> _Part:
+    for what, given in (("mime_type", mime_type), ("basename", basename)):
+        if given is not None and not isinstance(given, str):
+            raise TypeError(f"MultipartData {what} must be a str or None, not {given!r}")
+    content: bytes | _Source
+    if isinstance(source, bytes | bytearray | memoryview):
+        content = bytes(source)
+    elif isinstance(source, os.PathLike):
+        content = _path_source(source)
+    elif isinstance(source, str):
+        raise TypeError(
+            f"multipart field {name!r}: a str is not a binary source; "
+            "pass bytes, a pathlib.Path or an open binary file"
+        )
+    elif callable(getattr(source, "read", None)):
+        content = _file_source(source)
+    else:
+        raise TypeError(
+            f"multipart field {name!r}: cannot send {type(source).__name__} as a file; "
+            "pass bytes, a pathlib.Path or an open binary file"
+        )
+    filename = (_own_name(source) or _DEFAULT_FILENAME) if basename is None else basename
+    if mime_type is None:
+        mime_type = _guess_type(filename) if filename else _OCTET_STREAM
+    return _Part(name, content, filename or None, mime_type)
+
+
+def _to_part(name: object, value: object, encoding: str) -> _Part:
+    if isinstance(name, bytes):
+        name = name.decode("utf-8")
+    elif not isinstance(name, str):
+        name = str(name)
+    if isinstance(value, MultipartData):
+        return _file_part(name, value.binary_source, value.mime_type, value.basename)
+    if isinstance(value, str):
+        return _Part(name, value.encode(encoding), None, None)
+    if isinstance(value, bytes | bytearray | memoryview | os.PathLike) or callable(
+        getattr(value, "read", None)
+    ):
+        return _file_part(name, value, None, None)
+    return _Part(name, str(value).encode(encoding), None, None)
+
+
+def _part_head(part: _Part) -> bytes:
+    head = b'Content-Disposition: form-data; name="' + _header_text(part.name, "field name")
+    if part.filename is not None:
+        head += b'"; filename="' + _header_text(part.filename, "filename")
+    head += b'"\r\n'
+    if part.content_type is not None:
+        if _FORBIDDEN.search(part.content_type):
+            raise ValueError(
+                f"multipart content type must not contain CR, LF or NUL: {part.content_type!r}"
+            )
+        head += b"Content-Type: " + part.content_type.encode("utf-8") + b"\r\n"
+    return head + b"\r\n"
+
+
+def _items(fields: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Iterable[tuple[Any, Any]]:
+    if isinstance(fields, Mapping):
+        return fields.items()
+    if isinstance(fields, str | bytes) or not isinstance(fields, Iterable):
+        raise TypeError(
+            f"multipart fields must be a mapping of name to value, not {type(fields).__name__}"
+        )
+    return list(fields)
+
+
+def build_multipart(
+    fields: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    encoding: str = "utf-8",
+    boundary: str | None = None,
+) -> MultipartBody:
+    """Encode *fields* as a ``multipart/form-data`` body (see the module docs).
+
+    Nothing is read here: files are only ``os.stat``-ed (or ``os.fstat``-ed)
+    to learn their sizes.
+
+    Args:
+        fields: field name -> value; a sequence of ``(name, value)`` pairs
+            also works and may repeat a name.
+        encoding: the encoding of text field values. Names and filenames
+            are always sent as UTF-8.
+        boundary: the boundary to use instead of a random one (RFC 2046
+            characters, at most 70).
+
+    Returns:
+        the body, ready to be sent.
+
+    Raises:
+        ValueError: a name, filename or content type contains CR, LF or NUL;
+            a given boundary is invalid or occurs in the content.
+        TypeError: a value cannot be sent (e.g. a text-mode file).
+        OSError: a path cannot be ``stat``-ed (missing file) or is a directory.
+    """
+    parts = [_to_part(name, value, encoding) for name, value in _items(fields)]
+    heads = [_part_head(part) for part in parts]
+    in_memory = heads + [part.content for part in parts if isinstance(part.content, bytes)]
+
+    if boundary is None:
+        boundary = secrets.token_hex(16)
+        while any(boundary.encode("ascii") in piece for piece in in_memory):
+            boundary = secrets.token_hex(16)  # pragma: no cover - 2**-128 odds
+    else:
+        if not _BOUNDARY_RE.fullmatch(boundary):
+            raise ValueError(f"invalid multipart boundary: {boundary!r}")
+        if any(boundary.encode("ascii") in piece for piece in in_memory):
+            raise ValueError(f"the multipart boundary {boundary!r} occurs in the content")
+
+    delimiter = b"--" + boundary.encode("ascii") + b"\r\n"
+    segments: list[_Segment] = []
+    pending: list[bytes] = []
+
+    def flush() -> None:
+        if pending:
+            segments.append(b"".join(pending))
+            pending.clear()
+
+    for part, head in zip(parts, heads, strict=True):
+        pending += (delimiter, head)
+        if isinstance(part.content, bytes) and len(part.content) < _MERGE_LIMIT:
+            pending.append(part.content)
+        else:
+            flush()
+            segments.append(part.content)
+        pending.append(b"\r\n")
+    pending.append(b"--" + boundary.encode("ascii") + b"--\r\n")
+    flush()
+    return MultipartBody(boundary, segments)
+
+
+def build_files(
+    files: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str = "utf-8"
+) -> MultipartBody:
+    """Encode asks' older ``files=`` argument as ``multipart/form-data``.
+
+    A ``str`` naming an existing file is sent as that file (like a
+    :class:`pathlib.Path`); every other value is treated as by
+    :func:`build_multipart`, so other strings become text fields.
+
+    Args:
+        files: field name -> path or value.
+        encoding: the encoding of text field values.
+
+    Returns:
+        the body, ready to be sent.
+    """
+    converted = [
+        (name, Path(value) if isinstance(value, str) and os.path.isfile(value) else value)
+        for name, value in _items(files)
+    ]
+    return build_multipart(converted, encoding)
