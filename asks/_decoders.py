@@ -42,20 +42,29 @@ _zstd = _optional("zstandard")
 
 
 class _Codec(Protocol):
-    def decode(self, data: bytes) -> bytes: ...
-    def flush(self) -> bytes: ...
+    """One coding undone incrementally, its output bounded per read.
+
+    ``feed`` hands over compressed input; ``read(n)`` returns at most about
+    *n* decoded bytes, or ``b""`` once it needs more input; ``finish`` checks
+    that the stream ended where the format says it ends.
+    """
+
+    def feed(self, data: bytes) -> None: ...
+    def read(self, limit: int) -> bytes: ...
+    def finish(self) -> None: ...
 
 
 class _Zlib:
-    """gzip, and deflate in both its zlib-wrapped and raw forms."""
+    """gzip (every member), and deflate in both its zlib-wrapped and raw forms."""
 
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
         # 16 + MAX_WBITS: gzip header and trailer; MAX_WBITS: zlib-wrapped.
         self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
         self._first = True
+        self._pending = b""
 
-    def decode(self, data: bytes) -> bytes:
+    def feed(self, data: bytes) -> None:
         if self._first and data:
             self._first = False
             if not self._gzip and (data[0] & 0x0F) != 8:
@@ -63,37 +72,84 @@ class _Zlib:
                 # "deflate" (RFC 9110 section 8.4.1.2 means zlib; reality
                 # differs).
                 self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        return bytes(self._obj.decompress(data))
+        self._pending = self._pending + data if self._pending else data
 
-    def flush(self) -> bytes:
-        out = bytes(self._obj.flush())
+    def read(self, limit: int) -> bytes:
+        while self._pending:
+            # max_length bounds the output: a bomb is inflated only as far as
+            # it is read, never all at once.
+            out = self._obj.decompress(self._pending, limit)
+            self._pending = self._obj.unconsumed_tail
+            if self._gzip and self._obj.eof and self._obj.unused_data:
+                # Several gzip members back to back (RFC 1952 section 2.2).
+                self._pending = self._obj.unused_data
+                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if out:
+                return bytes(out)
+        return b""
+
+    def finish(self) -> None:
         if not self._first and not self._obj.eof:
             raise zlib.error("compressed data ended before the end-of-stream marker")
-        return out
 
 
 class _Brotli:
     def __init__(self) -> None:
         self._obj = _brotli.Decompressor()
+        self._pending = b""
 
-    def decode(self, data: bytes) -> bytes:
-        return bytes(self._obj.process(data))
+    def feed(self, data: bytes) -> None:
+        self._pending += data
 
-    def flush(self) -> bytes:
+    def read(self, limit: int) -> bytes:
+        obj = self._obj
+        if not obj.can_accept_more_data():
+            # Output held back by the last limit comes first.
+            return bytes(obj.process(b"", output_buffer_limit=limit))
+        if not self._pending:
+            return b""
+        data, self._pending = self._pending, b""
+        return bytes(obj.process(data, output_buffer_limit=limit))
+
+    def finish(self) -> None:
         if not self._obj.is_finished():
             raise ValueError("brotli stream ended early")
-        return b""
 
 
 class _Zstd:
+    # zstandard's decompressobj cannot bound its output, so input is fed in
+    # small slices: the output of one slice is bounded by the format's block
+    # size, not by how much compressed data arrived at once.
+    _SLICE = 64
+
     def __init__(self) -> None:
+        self._new()
+        self._pending = b""
+
+    def _new(self) -> None:
         self._obj = _zstd.ZstdDecompressor().decompressobj()
+        self._fed = False
 
-    def decode(self, data: bytes) -> bytes:
-        return bytes(self._obj.decompress(data))
+    def feed(self, data: bytes) -> None:
+        self._pending += data
 
-    def flush(self) -> bytes:
+    def read(self, limit: int) -> bytes:
+        while self._pending:
+            piece, self._pending = self._pending[: self._SLICE], self._pending[self._SLICE :]
+            if self._obj.eof:
+                # Several frames back to back: each one its own decompressor.
+                self._new()
+            self._fed = True
+            out = self._obj.decompress(piece)
+            if self._obj.eof and self._obj.unused_data:
+                self._pending = self._obj.unused_data + self._pending
+            if out:
+                return bytes(out)
         return b""
+
+    def finish(self) -> None:
+        if self._fed and not self._obj.eof:
+            raise ValueError("zstd stream ended early")
 
 
 def _available() -> dict[str, Any]:
@@ -113,8 +169,18 @@ _CODECS = _available()
 ACCEPT_ENCODING = ", ".join(k for k in _CODECS if k != "x-gzip")
 
 
+# Decoded bytes are produced in pieces of at most this size, so one
+# compressed read that expands a thousandfold never lands in memory at once.
+PIECE = 256 * 1024
+
+
 class Decoder:
     """Undo a Content-Encoding (possibly a chain) piece by piece.
+
+    Feed compressed data with :meth:`feed`, take decoded pieces with
+    :meth:`read` until it returns ``b""``, and call :meth:`finish` at the end
+    of the body. :meth:`decode` and :meth:`flush` do both at once for buffered
+    bodies.
 
     Args:
         codings: the codings in the order the server applied them.
@@ -123,12 +189,33 @@ class Decoder:
 
     def __init__(self, codings: list[str], max_size: int | None) -> None:
         # The server applied them left to right, so undo them right to left
-        # (RFC 9110 section 8.4).
+        # (RFC 9110 section 8.4): _chain[0] sees the bytes off the wire.
         self._chain: list[_Codec] = [_CODECS[c]() for c in reversed(codings)]
         self._max = max_size
         self._total = 0
 
-    def _count(self, out: bytes) -> bytes:
+    def feed(self, data: bytes) -> None:
+        """Hand over compressed bytes."""
+        if data:
+            self._chain[0].feed(data)
+
+    def read(self) -> bytes:
+        """The next decoded piece (at most :data:`PIECE` bytes), or ``b""`` for more input.
+
+        Raises:
+            DecodingError: corrupt data.
+            ResponseTooLarge: more than ``max_size`` bytes decoded.
+        """
+        limit = PIECE
+        if self._max is not None:
+            # One byte past the budget is enough to know it was exceeded.
+            limit = max(1, min(limit, self._max - self._total + 1))
+        try:
+            out = self._pull(len(self._chain) - 1, limit)
+        except (DecodingError, ResponseTooLarge):
+            raise
+        except Exception as exc:  # zlib.error, brotli.error, ZstdError, ValueError
+            raise DecodingError(f"could not decode the response body: {exc}") from exc
         self._total += len(out)
         if self._max is not None and self._total > self._max:
             raise ResponseTooLarge(
@@ -136,25 +223,37 @@ class Decoder:
             )
         return out
 
-    def decode(self, data: bytes) -> bytes:
-        try:
-            for codec in self._chain:
-                data = codec.decode(data)
-        except (zlib.error, ValueError, OSError) as exc:
-            raise DecodingError(f"could not decode the response body: {exc}") from exc
-        except Exception as exc:  # brotli.error, zstd.ZstdError are not ValueErrors
-            raise DecodingError(f"could not decode the response body: {exc}") from exc
-        return self._count(data)
+    def _pull(self, stage: int, limit: int) -> bytes:
+        codec = self._chain[stage]
+        while True:
+            out = codec.read(limit)
+            if out or stage == 0:
+                return out
+            upstream = self._pull(stage - 1, PIECE)
+            if not upstream:
+                return b""
+            codec.feed(upstream)
 
-    def flush(self) -> bytes:
-        out = b""
+    def finish(self) -> None:
+        """Check every coding ended properly (a truncated body is an error)."""
         try:
             for codec in self._chain:
-                out = codec.decode(out) if out else b""
-                out += codec.flush()
+                codec.finish()
         except Exception as exc:
             raise DecodingError(f"could not decode the response body: {exc}") from exc
-        return self._count(out)
+
+    def decode(self, data: bytes) -> bytes:
+        """Feed *data* and return everything it decodes to (bounded by ``max_size``)."""
+        self.feed(data)
+        pieces = []
+        while piece := self.read():
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def flush(self) -> bytes:
+        """End of the body: check it was complete. Returns ``b""`` (kept for symmetry)."""
+        self.finish()
+        return b""
 
 
 def make_decoder(content_encoding: str, max_size: int | None) -> Decoder | None:
@@ -191,6 +290,8 @@ def charset_from_content_type(content_type: str | None) -> str | None:
         return None
     charset = charset.strip().strip("'\"")
     try:
-        return codecs.lookup(charset).name
+        info = codecs.lookup(charset)
     except LookupError:
         return None
+    # base64, rot13 and friends are codecs but not text encodings.
+    return info.name if getattr(info, "_is_text_encoding", True) else None

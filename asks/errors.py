@@ -18,7 +18,7 @@ arguments. The tree (new classes sit under the ones asks always had, so
           +-- TLSError              certificate, hostname or handshake failure
 
 The translation from OSError, ssl, h11 and curio errors happens in one place,
-:mod:`asks._errors_boundary`, so nothing else in the package has to care.
+:mod:`asks._boundary`, so nothing else in the package has to care.
 """
 
 from __future__ import annotations

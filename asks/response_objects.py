@@ -203,27 +203,38 @@ class StreamBody:
                     await self.close()
                     raise
         try:
-            if self._timeout is None:
-                data = await conn.receive_data()
-            else:
-                try:
-                    data = await curio.timeout_after(self._timeout, conn.receive_data)
-                except curio.TaskTimeout:
-                    raise RequestTimeout(
-                        f"{self._where}: no body data within {self._timeout} s"
-                    ) from None
             decoder = self._decoder
-            if not data:
-                tail = decoder.flush() if decoder is not None else b""
-                await self._finish(conn)
-                return tail if tail else None
-            return decoder.decode(data) if decoder is not None else data
+            while True:
+                if decoder is not None:
+                    # Pieces already decoded come first: one compressed read
+                    # may expand into many bounded pieces.
+                    piece = decoder.read()
+                    if piece:
+                        return piece
+                data = await self._receive(conn)
+                if not data:
+                    if decoder is not None:
+                        decoder.finish()
+                    await self._finish(conn)
+                    return None
+                if decoder is None:
+                    return data
+                decoder.feed(data)
         except BaseException as exc:
             await self.close()
             new = translate(exc, self._where)
             if new is exc:
                 raise
             raise new from exc
+
+    async def _receive(self, conn: HTTP11Connection) -> bytes:
+        if self._timeout is None:
+            return await conn.receive_data()
+        try:
+            async with curio.timeout_after(self._timeout):
+                return await conn.receive_data()
+        except curio.TaskTimeout:
+            raise RequestTimeout(f"{self._where}: no body data within {self._timeout} s") from None
 
     async def _finish(self, conn: HTTP11Connection) -> None:
         self._conn = None

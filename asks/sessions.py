@@ -308,7 +308,8 @@ class Session:
             parsed = parsed.with_params(params)
         body = encode_body(
             kwargs.get("data"),
-            kwargs.get("json", MISSING),
+            # json=None means no body, as in requests and asks 2.
+            MISSING if kwargs.get("json") is None else kwargs["json"],
             kwargs.get("multipart"),
             kwargs.get("files"),
             kwargs.get("encoding") or self.encoding,

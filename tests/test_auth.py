@@ -11,7 +11,9 @@ from tests.servers import read_request
 
 
 async def test_basic_auth_against_httpbin(httpbin):
-    r = await asks.get(httpbin.url + "/basic-auth/alice/s3cret", auth=asks.BasicAuth(("alice", "s3cret")))
+    r = await asks.get(
+        httpbin.url + "/basic-auth/alice/s3cret", auth=asks.BasicAuth(("alice", "s3cret"))
+    )
     assert r.status_code == 200
     assert r.json() == {"authenticated": True, "user": "alice"}
 
@@ -29,7 +31,9 @@ async def test_digest_auth_against_httpbin(httpbin, qop, algorithm):
 
 
 async def test_wrong_digest_password_returns_the_second_401(httpbin):
-    r = await asks.get(httpbin.url + "/digest-auth/auth/bob/pw", auth=asks.DigestAuth(("bob", "no")))
+    r = await asks.get(
+        httpbin.url + "/digest-auth/auth/bob/pw", auth=asks.DigestAuth(("bob", "no"))
+    )
     assert r.status_code == 401
     assert len(r.history) == 1  # exactly one retry
 

@@ -8,7 +8,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from asks._headers import Headers, check_header_text
 
-# -- construction ------------------------------------------------------------
+# -- construction -------------------------------------------------------------
 
 
 def test_empty_headers_have_no_items():
@@ -67,7 +67,7 @@ def test_from_raw_groups_repeated_names_case_insensitively():
     assert len(headers) == 1
 
 
-# -- lookups ignore case, names keep theirs ------------------------------------
+# -- lookups ignore case, names keep theirs -----------------------------------
 
 
 def test_lookup_ignores_case():
@@ -110,7 +110,7 @@ def test_len_counts_distinct_names_not_values():
     assert len(headers) == 2
 
 
-# -- repeated names --------------------------------------------------------------
+# -- repeated names -----------------------------------------------------------
 
 
 def test_repeated_name_reads_as_values_joined_by_comma_space():
@@ -169,7 +169,7 @@ def test_extend_with_none_changes_nothing():
     assert headers.multi_items() == [("Via", "1")]
 
 
-# -- setting and deleting ------------------------------------------------------
+# -- setting and deleting -----------------------------------------------------
 
 
 def test_setitem_replaces_every_value():
@@ -217,7 +217,7 @@ def test_pop_removes_and_returns_joined_value():
     assert "Via" not in headers
 
 
-# -- copy ------------------------------------------------------------------------
+# -- copy ---------------------------------------------------------------------
 
 
 def test_copy_is_equal():
@@ -245,7 +245,7 @@ def test_original_changes_do_not_reach_the_copy():
     assert copy.get_list("via") == ["1"]
 
 
-# -- equality ----------------------------------------------------------------------
+# -- equality -----------------------------------------------------------------
 
 
 def test_equality_ignores_name_case():
@@ -286,7 +286,7 @@ def test_repr_shows_every_pair():
     assert repr(Headers([("A", "1"), ("a", "2")])) == "Headers([('A', '1'), ('A', '2')])"
 
 
-# -- check_header_text ---------------------------------------------------------------
+# -- check_header_text --------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\0b", "value\r\nX-Injected: yes"])
@@ -296,7 +296,7 @@ def test_check_header_text_refuses_cr_lf_nul(bad):
 
 
 def test_check_header_text_names_what_was_checked():
-    with pytest.raises(ValueError, match="^X-Thing must not"):
+    with pytest.raises(ValueError, match=r"^X-Thing must not"):
         check_header_text("X-Thing", "\n")
 
 
@@ -305,7 +305,7 @@ def test_check_header_text_accepts_ordinary_text(good):
     assert check_header_text("header value", good) is None
 
 
-# -- property: Headers behaves like a case-insensitive multi-dict model ------------------
+# -- property: Headers behaves like a case-insensitive multi-dict model -------
 
 _names = st.sampled_from(["Accept", "accept", "ACCEPT", "Via", "via", "X-Id", "x-ID", "Host"])
 _values = st.text(alphabet="abc ,;=", max_size=5)

@@ -17,9 +17,9 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def redirect(code: int, location: str) -> bytes:
-    return (
-        b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 5\r\n\r\nmoved"
-        % (code, location.encode())
+    return b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 5\r\n\r\nmoved" % (
+        code,
+        location.encode(),
     )
 
 
@@ -191,7 +191,7 @@ async def test_basic_auth_object_does_not_cross_origins(raw_server):
 
 
 async def test_auth_off_domain_allows_it(raw_server):
-    first, second = await _cross(
+    _, second = await _cross(
         raw_server,
         headers={"Authorization": "Bearer t"},
         cookies={"a": "b"},
