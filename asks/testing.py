@@ -230,7 +230,12 @@ class Reply:
 
     @classmethod
     def close(cls) -> Reply:
-        """Close the connection without answering (the request is still recorded)."""
+        """Close the connection without answering (the request is still recorded).
+
+        On a reused keep-alive connection asks takes such a close for a stale
+        socket and resends an idempotent request once on a new connection,
+        whatever ``retries`` says; the route then sees the request twice.
+        """
         reply = cls()
         reply._hang_up = True
         return reply
@@ -351,9 +356,9 @@ class MockServer:
 
     @property
     def port(self) -> int:
-        """The port the server listens on (only inside ``async with``)."""
+        """The port the server listens on (it stays readable after the server stopped)."""
         if self._port is None:
-            raise RuntimeError("the MockServer is not running; use it with 'async with'")
+            raise RuntimeError("the MockServer has not started; use it with 'async with'")
         return self._port
 
     @property
@@ -365,8 +370,8 @@ class MockServer:
     # -- life cycle --------------------------------------------------------
 
     async def __aenter__(self) -> MockServer:
-        if self._listener is not None:
-            raise RuntimeError("this MockServer is already running")
+        if self._port is not None:
+            raise RuntimeError("a MockServer runs once; make a new one")
         listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.bind((_HOST, 0))
@@ -406,7 +411,6 @@ class MockServer:
             if self._listener is not None:
                 await _close_quietly(self._listener)
                 self._listener = None
-            self._port = None
 
     # -- serving -----------------------------------------------------------
 
@@ -573,10 +577,12 @@ async def _send_reply(conn: h11.Connection, sock: Any, request: Request, reply: 
         chunks = body
         chunked = reply.chunked is not False
     else:
-        chunks = [bytes(chunk) for chunk in body]
+        chunks = [_check_chunk(chunk) for chunk in body]
         chunked = reply.chunked is not False
     if not chunked and not isinstance(chunks, list):
-        chunks = [b"".join([bytes(chunk) async for chunk in chunks])]
+        collected = bytearray()
+        await _each_chunk(chunks, _append_to(collected))
+        chunks = [bytes(collected)]
     if not framed and reply.status not in (204, 304):
         if chunked:
             headers["Transfer-Encoding"] = "chunked"
@@ -597,20 +603,48 @@ async def _send_reply(conn: h11.Connection, sock: Any, request: Request, reply: 
         or b""
     )
     if not no_body:
+
+        async def send(chunk: bytes) -> None:
+            if chunk:  # an empty chunk would end a chunked body early
+                await sock.sendall(conn.send(h11.Data(data=chunk)) or b"")
+
         if isinstance(chunks, list):
             for chunk in chunks:
-                await _send_data(conn, sock, chunk)
+                await send(_check_chunk(chunk))
         else:
-            async for chunk in chunks:
-                await _send_data(conn, sock, chunk)
+            await _each_chunk(chunks, send)
     await sock.sendall(conn.send(h11.EndOfMessage()) or b"")
 
 
-async def _send_data(conn: h11.Connection, sock: Any, chunk: bytes) -> None:
+def _check_chunk(chunk: object) -> bytes:
     if not isinstance(chunk, (bytes, bytearray, memoryview)):
         raise TypeError(f"a reply body chunk must be bytes, got {chunk!r}")
-    if chunk:  # an empty chunk would end a chunked body early
-        await sock.sendall(conn.send(h11.Data(data=bytes(chunk))) or b"")
+    return bytes(chunk)
+
+
+def _append_to(buffer: bytearray) -> Callable[[bytes], Awaitable[None]]:
+    async def append(chunk: bytes) -> None:
+        buffer.extend(chunk)
+
+    return append
+
+
+async def _each_chunk(
+    body: AsyncIterable[bytes], action: Callable[[bytes], Awaitable[None]]
+) -> None:
+    """Await ``action`` with each chunk of ``body``; close the iterator however it ends.
+
+    An async generator left suspended would be finalised by the garbage
+    collector, which curio reports as an error.
+    """
+    iterator = aiter(body)
+    try:
+        async for chunk in iterator:
+            await action(_check_chunk(chunk))
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _reason(status: int) -> bytes:
