@@ -25,6 +25,11 @@ from .errors import (
 
 __all__ = ["ConnectFailed", "translate"]
 
+_H11_EOF_MESSAGES = (
+    "peer closed connection without sending complete message body",
+    "peer unexpectedly closed connection",
+)
+
 
 class ConnectFailed(ConnectivityError):
     """The connection could not be established (DNS, refused, unreachable).
@@ -49,8 +54,10 @@ def translate(exc: BaseException, where: str) -> BaseException:
         return ServerClosedConnectionError(f"{where}: {exc}")
     if isinstance(exc, h11.RemoteProtocolError):
         text = str(exc)
-        if "closed" in text:
-            # h11 saw EOF inside a message: the body (or head) was cut short.
+        # h11's own words for EOF inside a message (the body or head was cut
+        # short). Matched exactly: the other messages quote the server's
+        # bytes, which may say anything, "closed" included.
+        if text.startswith(_H11_EOF_MESSAGES):
             return ServerClosedConnectionError(f"{where}: server closed the connection: {text}")
         return BadHttpResponse(f"{where}: invalid HTTP response: {text}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
