@@ -25,10 +25,9 @@ from .errors import (
 
 __all__ = ["ConnectFailed", "translate"]
 
-_H11_EOF_MESSAGES = (
-    "peer closed connection without sending complete message body",
-    "peer unexpectedly closed connection",
-)
+# EOF inside a body: the server closed early. (EOF inside a head, "peer
+# unexpectedly closed connection", is a torn head: BadHttpResponse.)
+_H11_EOF_MESSAGES = ("peer closed connection without sending complete message body",)
 
 
 class ConnectFailed(ConnectivityError):

@@ -27,6 +27,7 @@ import curio.io
 import h11
 
 from ._urls import Origin
+from .errors import ResponseTooLarge
 
 __all__ = ["ConnState", "HTTP11Connection", "PeerClosedEarly"]
 
@@ -81,6 +82,8 @@ class HTTP11Connection:
 
     __slots__ = (
         "_h11",
+        "_max_head_size",
+        "_must_close",
         "_response_started",
         "_sock",
         "cycles",
@@ -100,6 +103,8 @@ class HTTP11Connection:
     ) -> None:
         self._sock = sock
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head_size)
+        self._max_head_size = max_head_size
+        self._must_close = False
         self._response_started = False
         self.origin = origin
         self.pool_key = pool_key
@@ -176,10 +181,19 @@ class HTTP11Connection:
 
     # -- receiving ---------------------------------------------------------
 
-    async def _fill(self) -> None:
+    async def _fill(self) -> int:
         data = await self._sock.recv(READ_SIZE)
         if data:
-            self._response_started = True
+            if not self._response_started:
+                self._response_started = True
+                # Every HTTP/1.x response starts with "HTTP/". Anything else
+                # (an HTTP/0.9 body, TLS bytes, a banner) is refused at once
+                # instead of waiting for a blank line that may never come.
+                prefix = data[:5]
+                if not b"HTTP/".startswith(prefix):
+                    raise h11.RemoteProtocolError(
+                        f"not an HTTP/1.x response: {bytes(data[:32])!r}"
+                    )
         elif not self._response_started:
             # EOF before a single byte of the answer. h11 would call this a
             # protocol error; it is the one case where the request was
@@ -188,16 +202,51 @@ class HTTP11Connection:
         # Otherwise an empty read is EOF inside the response: h11 decides
         # whether that ends the body (HTTP/1.0 style) or cuts it short.
         self._h11.receive_data(data)
+        return len(data)
 
     async def receive_response_head(self) -> h11.Response:
         """Read up to and including the final (non-1xx) response head."""
         conn = self._h11
+        head_bytes = 0
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                await self._fill()
+                # h11 bounds an incomplete event only per buffer check, so a
+                # head arriving in large reads could pass its limit; count.
+                if head_bytes > self._max_head_size:
+                    raise h11.RemoteProtocolError(
+                        f"response head larger than {self._max_head_size} bytes (max_head_size)"
+                    )
+                head_bytes += await self._fill()
                 continue
             if type(event) is h11.Response:
+                if head_bytes > self._max_head_size:
+                    # The head completed within reads that held more than
+                    # the limit: measure the head itself.
+                    size = (
+                        len(event.reason)
+                        + 15
+                        + sum(len(n) + len(v) + 4 for n, v in event.headers.raw_items())
+                    )
+                    if size > self._max_head_size:
+                        raise h11.RemoteProtocolError(
+                            f"response head larger than {self._max_head_size} bytes "
+                            "(max_head_size)"
+                        )
+                if event.http_version not in (b"1.1", b"1.0"):
+                    # h11 parses any digit.digit; an HTTP/2 or HTTP/3 status
+                    # line on this connection means the server speaks
+                    # something else.
+                    raise h11.RemoteProtocolError(
+                        f"unsupported HTTP version {event.http_version.decode('ascii', 'replace')}"
+                    )
+                if b"transfer-encoding" in (names := [n for n, _ in event.headers]) and (
+                    b"content-length" in names
+                ):
+                    # RFC 9112 section 6.3: Transfer-Encoding wins, but such a
+                    # message may be a smuggling attempt; read it, then never
+                    # trust this connection with another request.
+                    self._must_close = True
                 return event
             if type(event) is h11.InformationalResponse:
                 # 100 Continue and friends precede the real answer (RFC 9110
@@ -226,13 +275,17 @@ class HTTP11Connection:
                 raise PeerClosedEarly(before_response=False)
             raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
 
-    async def read_body(self) -> bytes:
-        """Read the rest of the body into memory."""
+    async def read_body(self, limit: int | None = None) -> bytes:
+        """Read the rest of the body into memory, at most *limit* bytes of it."""
         chunks = []
+        total = 0
         while True:
             chunk = await self.receive_data()
             if not chunk:
                 break
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
             chunks.append(chunk)
         if len(chunks) == 1:
             return chunks[0]
@@ -248,6 +301,11 @@ class HTTP11Connection:
         """
         conn = self._h11
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            if conn.trailing_data[0] or self._must_close:
+                # Bytes after the end of the response (a body on a HEAD or
+                # 204, a second unasked-for response, junk): they would be
+                # read as the answer to the next request. Never reuse.
+                return False
             conn.start_next_cycle()
             self.cycles += 1
             self.state = ConnState.IDLE

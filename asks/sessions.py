@@ -177,6 +177,9 @@ class Session:
             headers) may take.
         max_decoded_size: the most bytes a buffered body may decode to
             (``None``: no limit); guards against decompression bombs.
+        max_body_size: the most bytes a buffered body may take as received
+            (``None``: no limit); guards against endless bodies. Streams are
+            never limited: they are read piece by piece.
         source_address: ``(host, port)`` to bind before connecting.
 
     Raises:
@@ -196,6 +199,7 @@ class Session:
         keepalive_expiry: float = 5.0,
         max_head_size: int = 65536,
         max_decoded_size: int | None = 256 * 1024 * 1024,
+        max_body_size: int | None = None,
         source_address: tuple[str, int] | None = None,
     ) -> None:
         self.base_location = base_location
@@ -207,6 +211,7 @@ class Session:
         self.ssl_context = ssl_context
         self.source_address = source_address
         self.max_decoded_size = max_decoded_size
+        self.max_body_size = max_body_size
         self._pool = ConnectionPool(connections, keepalive_expiry, max_head_size)
 
     @property
@@ -528,7 +533,7 @@ class Session:
         self, call: _Call, conn: HTTP11Connection, common: dict[str, Any]
     ) -> Response:
         try:
-            content = await conn.read_body()
+            content = await conn.read_body(self.max_body_size)
         except BaseException as exc:
             await self._pool.discard(conn)
             _reraise(exc, call.where)
