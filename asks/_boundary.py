@@ -59,6 +59,10 @@ def translate(exc: BaseException, where: str) -> BaseException:
         if text.startswith(_H11_EOF_MESSAGES):
             return ServerClosedConnectionError(f"{where}: server closed the connection: {text}")
         return BadHttpResponse(f"{where}: invalid HTTP response: {text}")
+    if isinstance(exc, h11.LocalProtocolError):
+        # The request could not be framed as announced, e.g. a file body
+        # that grew or shrank while it was sent.
+        return AsksException(f"{where}: the request could not be sent: {exc}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return TLSError(f"{where}: TLS failure: {exc}")
     if isinstance(exc, socket.gaierror):

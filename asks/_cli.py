@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -655,12 +655,33 @@ def _body_kwargs(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[
         return {"data": args.data_raw}
     if args.data_file is not None:
         if args.data_file == "-":
-            return {"data": sys.stdin.buffer}
+            return {"data": _upload(sys.stdin.buffer)}
         try:
-            return {"data": stack.enter_context(open(args.data_file, "rb"))}
+            return {"data": _upload(stack.enter_context(open(args.data_file, "rb")))}
         except OSError as exc:
             raise UsageError(f"cannot read --data-file {args.data_file!r}: {exc}") from None
     return {}
+
+
+def _upload(source: IO[bytes]) -> Any:
+    """A body for *source*: the file itself if its size is known, else its chunks.
+
+    A regular file with a size is sent with Content-Length. Pipes, terminals
+    and files that report no size (``/proc``, devices) are streamed chunked,
+    read in a thread so that the kernel (and Ctrl-C) stays responsive.
+    """
+    try:
+        info = os.fstat(source.fileno())
+    except (OSError, ValueError):
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return source
+    return _chunks(source)
+
+
+async def _chunks(source: IO[bytes]) -> AsyncIterator[bytes]:
+    while chunk := await curio.run_in_thread(source.read, 65536):
+        yield chunk
 
 
 def _single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> _SinglePlan:
@@ -695,8 +716,9 @@ class _BodyTarget:
     """Where a body goes: stdout, or a file replaced only when the body is whole."""
 
     def __init__(self, output: str | None) -> None:
-        self.name = "stdout" if output in (None, "-") else str(output)
-        self._path = None if output in (None, "-") else Path(str(output))
+        self.is_stdout = output in (None, "-")
+        self.name = "stdout" if self.is_stdout else str(output)
+        self._path = None if self.is_stdout else Path(str(output))
         self._temp: Path | None = None
         self._file: IO[bytes] | None = None
 
@@ -775,7 +797,7 @@ async def _write_body(plan: _SinglePlan, response: StreamResponse, console: Cons
             progress = _download_progress(console, os.path.basename(target.name), size)
         async for chunk in body:
             out.write(chunk)
-            if target.name == "stdout":
+            if target.is_stdout:
                 out.flush()
             progress.advance(len(chunk))
         out.flush()
@@ -824,6 +846,9 @@ async def _single(plan: _SinglePlan) -> int:
         return EXIT_BROKEN_PIPE
     except OSError as exc:
         _error(f"writing {plan.output or 'stdout'}: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:  # a library bug: still one line, not a traceback
+        _error(f"{where}: unexpected {_describe(exc)}")
         return EXIT_FAILED
 
 

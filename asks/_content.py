@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import json as _json
 import os
+import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -146,7 +147,11 @@ def _file_body(fobj: Any) -> Body:
     if not is_async:
         try:
             start = fobj.tell()
-            length = os.fstat(fobj.fileno()).st_size - start
+            info = os.fstat(fobj.fileno())
+            # Only a regular file's size is its length: /proc files say 0,
+            # pipes and devices say nothing useful. Those go chunked.
+            if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+                length = max(0, info.st_size - start)
         except (AttributeError, OSError, ValueError):
             start, length = None, None
 

@@ -20,6 +20,7 @@ import contextlib
 import enum
 import functools
 import select
+import ssl
 import time
 from collections.abc import AsyncIterator
 
@@ -182,7 +183,15 @@ class HTTP11Connection:
     # -- receiving ---------------------------------------------------------
 
     async def _fill(self) -> int:
-        data = await self._sock.recv(READ_SIZE)
+        try:
+            data = await self._sock.recv(READ_SIZE)
+        except ssl.SSLEOFError:
+            # TCP closed without TLS close_notify (see _net). Before any
+            # answer that is simply a dead connection; inside one it is a
+            # truncation and must not pass for the end of the body.
+            if not self._response_started:
+                raise PeerClosedEarly(before_response=True) from None
+            raise
         if data:
             if not self._response_started:
                 self._response_started = True

@@ -123,7 +123,15 @@ async def open_stream(
     try:
         # server_hostname drives both SNI and the hostname check; an IP
         # literal is checked against the certificate's IP addresses.
-        tls_raw = context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
+        # suppress_ragged_eofs=False: a TCP close without TLS close_notify
+        # must not pass for the end of a close-delimited body (RFC 9112
+        # section 9.8), or an attacker could truncate it unseen.
+        tls_raw = context.wrap_socket(
+            raw,
+            server_hostname=host,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=False,
+        )
     except BaseException:
         await _close_quietly(sock)
         raise

@@ -143,8 +143,9 @@ def build_url(base_location: str | None, endpoint: str | None, path: str) -> str
     if not base_location:
         raise ValueError("no URL given and the Session has no base_location")
     url = base_location.rstrip("/")
+    endpoint = (endpoint or "").strip("/")
     if endpoint:
-        url += "/" + endpoint.strip("/")
+        url += "/" + endpoint
     if path:
         url += path if path.startswith("/") else "/" + path
     return url

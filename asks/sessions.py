@@ -27,6 +27,7 @@ Failures are translated into :mod:`asks.errors` in one place
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
 import socket
 import ssl
@@ -675,7 +676,13 @@ class Session:
         except ssl.SSLError:
             raise  # translated as a TLS failure; retrying will not help
         except OSError as exc:
-            reason = "cannot resolve host" if isinstance(exc, socket.gaierror) else "failed"
+            if isinstance(exc, socket.gaierror):
+                reason = "cannot resolve host"
+            elif exc.errno:
+                # curio raises a plain OSError for a refused connect; say so.
+                reason = os.strerror(exc.errno)
+            else:
+                reason = "failed"
             raise ConnectFailed(f"{where}: {reason}: {exc}") from exc
 
     # -- closing ---------------------------------------------------------------

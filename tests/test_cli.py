@@ -1,0 +1,832 @@
+"""The command line (``asks/_cli.py``), driven in a subprocess as a user would.
+
+``asks._cli.main`` runs its own curio kernel, so every test starts
+``python -m asks`` as a child process: sync tests against the session-scoped
+httpbin, async tests against a ``raw_server`` in the test's kernel (the child
+is then waited for in a thread, so the server keeps serving meanwhile).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import gzip
+import json
+import os
+import pty
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+from pathlib import Path
+from typing import Any
+
+import curio
+import curio.io
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from asks._cli import safe_filename
+from tests.servers import canned, read_request
+
+ASKS = [sys.executable, "-m", "asks"]
+# Bounds a child that hangs; no test waits for it on purpose.
+CHILD_TIMEOUT = 60.0
+
+BINARY = bytes(range(256)) * 64  # 16 KiB, every byte value
+OK_BINARY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BINARY) + BINARY
+OK_HELLO = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+
+def run_asks(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m asks ARGS`` to completion and capture its output."""
+    return subprocess.run(
+        [*ASKS, *args],
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+        env=env,
+    )
+
+
+async def arun_asks(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``run_asks`` from an async test: the child runs while the kernel serves."""
+    return await curio.run_in_thread(functools.partial(run_asks, *args, input=input))
+
+
+def error_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:
+    return result.stderr.decode().splitlines()
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[bytes], *fragments: str) -> None:
+    lines = error_lines(result)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("asks: error: "), lines
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def json_lines(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def response(status: str, body: bytes = b"", extra: bytes = b"") -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Length: %d\r\n%s\r\n" % (status.encode(), len(body), extra)
+    return head + body
+
+
+SUMMARY = re.compile(
+    r"asks fetch: (?P<interrupted>interrupted: )?(?P<total>\d+) URLs, (?P<ok>\d+) ok, "
+    r"(?P<failed>\d+) failed, (?P<bytes>\d+) bytes \([^)]*\) in [\d.]+ s, [\d.]+ req/s"
+)
+
+
+def summary(result_stderr: bytes) -> dict[str, str | None]:
+    match = SUMMARY.search(result_stderr.decode())
+    assert match is not None, result_stderr
+    return match.groupdict()
+
+
+# --------------------------------------------------------------------------
+# The program itself
+
+
+def test_version() -> None:
+    from asks import __version__
+
+    result = run_asks("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == f"asks {__version__}"
+
+
+def test_console_script_entry_returns_the_exit_code() -> None:
+    code = "import sys, asks.__main__ as m; sys.exit(m.main(['--version']) + 7)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=CHILD_TIMEOUT
+    )
+    assert result.returncode == 7
+    assert result.stdout.startswith(b"asks ")
+
+
+def test_import_asks_does_not_import_rich() -> None:
+    code = (
+        "import sys, asks, asks.__main__, asks._cli\n"
+        "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if 'rich' in m)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=CHILD_TIMEOUT
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_without_rich_a_clear_message() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['rich'] = None  # import rich now raises ImportError\n"
+        "from asks._cli import main\n"
+        "sys.exit(main(['get', 'http://127.0.0.1:9/']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=CHILD_TIMEOUT
+    )
+    assert result.returncode == 1
+    assert_one_error_line(result, "rich", "pip install 'asks[cli]'")
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_asks("--help")
+    assert result.returncode == 0
+    for command in ("get", "post", "request", "fetch", "exit codes"):
+        assert command in result.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["get"],
+        ["frobnicate", "http://x/"],
+        ["get", "http://x/", "--retries", "-1"],
+        ["get", "http://x/", "--timeout", "0"],
+        ["get", "http://x/", "--timeout", "soon"],
+        ["get", "http://x/", "-H", "no colon"],
+        ["get", "http://x/", "-q", "novalue"],
+        ["post", "http://x/", "--json", "{not json"],
+        ["post", "http://x/", "--json", "{}", "-d", "a=1"],
+        ["post", "http://x/", "-j", "a:=nope"],
+        ["get", "http://x/", "--auth", "nocolon"],
+        ["get", "http://x/", "--digest"],
+        ["get", "http://x/", "--data-file", "/nonexistent/file"],
+        ["get", "http://x/", "--cacert", "/nonexistent/ca.pem"],
+        ["get", "not a url"],
+        ["get", "ftp://example.com/"],
+        ["fetch", "/nonexistent/urls.txt"],
+        ["fetch", "--connections", "0"],
+        ["fetch", "-", "--method", "BAD METHOD"],
+    ],
+    ids=lambda args: " ".join(args) or "(nothing)",
+)
+def test_bad_arguments_exit_2(args: list[str]) -> None:
+    result = run_asks(*args)
+    assert result.returncode == 2, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert b"error:" in result.stderr
+    assert result.stdout == b""
+
+
+# --------------------------------------------------------------------------
+# One request, against httpbin
+
+
+def test_get_writes_the_body_to_stdout(httpbin: Any) -> None:
+    result = run_asks("get", f"{httpbin.url}/get?x=1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["args"] == {"x": "1"}
+    assert result.stderr == b""
+
+
+def test_headers_and_query_reach_the_server(httpbin: Any) -> None:
+    result = run_asks(
+        "get",
+        f"{httpbin.url}/anything?keep=1",
+        "-H",
+        "X-Test: one two",
+        "-H",
+        "User-Agent: asks-cli-test",
+        "-q",
+        "a=1",
+        "-q",
+        "a=2",
+        "--query",
+        "b=x y&z",
+    )
+    assert result.returncode == 0, result.stderr
+    echoed = json.loads(result.stdout)
+    assert echoed["headers"]["X-Test"] == "one two"
+    assert echoed["headers"]["User-Agent"] == "asks-cli-test"
+    assert echoed["args"] == {"keep": "1", "a": ["1", "2"], "b": "x y&z"}
+
+
+@pytest.mark.parametrize(
+    ("body_args", "field", "expected"),
+    [
+        (["--json", '{"a": 1, "b": [true, null]}'], "json", {"a": 1, "b": [True, None]}),
+        (["--json", "[]"], "json", []),
+        (
+            ["-j", "a=1", "-j", "b:=2", "--json-item", "c:=[1]"],
+            "json",
+            {"a": "1", "b": 2, "c": [1]},
+        ),
+        (["-d", "k=v", "-d", "k=w", "--data", "e=a&b"], "form", {"k": ["v", "w"], "e": "a&b"}),
+        (["--data-raw", "plain text é"], "data", "plain text é"),
+    ],
+    ids=["json", "json-empty-list", "json-items", "form", "raw"],
+)
+def test_bodies_reach_the_server(
+    httpbin: Any, body_args: list[str], field: str, expected: object
+) -> None:
+    result = run_asks("post", f"{httpbin.url}/anything", *body_args)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[field] == expected
+
+
+def test_data_file_is_sent(httpbin: Any, tmp_path: Path) -> None:
+    payload = b"line of text\n" * 5000
+    path = tmp_path / "payload.txt"
+    path.write_bytes(payload)
+    result = run_asks("put", f"{httpbin.url}/anything", "--data-file", str(path))
+    assert result.returncode == 0, result.stderr
+    echoed = json.loads(result.stdout)
+    assert echoed["method"] == "PUT"
+    assert echoed["data"] == payload.decode()
+    assert echoed["headers"]["Content-Length"] == str(len(payload))
+
+
+@pytest.mark.parametrize(
+    ("args", "method"),
+    [
+        (["put"], "PUT"),
+        (["patch"], "PATCH"),
+        (["delete"], "DELETE"),
+        (["request", "delete"], "DELETE"),
+        (["request", "PATCH"], "PATCH"),
+    ],
+)
+def test_methods(httpbin: Any, args: list[str], method: str) -> None:
+    result = run_asks(*args, f"{httpbin.url}/anything")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["method"] == method
+
+
+async def test_head_prints_no_body(raw_server: Any) -> None:
+    handler = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")  # HEAD: no body
+    server = await raw_server(handler)
+    result = await arun_asks("head", server.url, "-i")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    assert result.stderr == b"HTTP/1.1 200 OK\nContent-Length: 5\n\n"
+    assert handler.requests[0][0].method == b"HEAD"
+
+
+def test_basic_auth(httpbin: Any) -> None:
+    ok = run_asks("get", f"{httpbin.url}/basic-auth/user/pa:ss", "--auth", "user:pa:ss")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"authenticated": True, "user": "user"}
+
+
+async def test_basic_auth_header_and_a_401(raw_server: Any) -> None:
+    handler = canned(response("401 Unauthorized", b"no", b"WWW-Authenticate: Basic\r\n"))
+    server = await raw_server(handler)
+    result = await arun_asks("get", server.url, "--auth", "user:pa:ss")
+    assert result.returncode == 4
+    assert (result.stdout, result.stderr) == (b"no", b"")
+    [(request, _)] = handler.requests
+    assert (b"authorization", b"Basic dXNlcjpwYTpzcw==") in request.headers
+
+
+def test_digest_auth(httpbin: Any) -> None:
+    url = f"{httpbin.url}/digest-auth/auth/user/pass"
+    ok = run_asks("get", url, "--auth", "user:pass", "--digest", "-i")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"authenticated": True, "user": "user"}
+    # -i shows the challenge too: the 401, then the 200.
+    statuses = re.findall(rb"^HTTP/1\.1 (\d+)", ok.stderr, re.M)
+    assert statuses == [b"401", b"200"]
+    basic_only = run_asks("get", url, "--auth", "user:pass")
+    assert basic_only.returncode == 4
+
+
+def test_include_prints_every_head_to_stderr(httpbin: Any) -> None:
+    result = run_asks("get", f"{httpbin.url}/redirect/2", "-i")
+    assert result.returncode == 0, result.stderr
+    heads = result.stderr.decode().split("\n\n")
+    assert [h.splitlines()[0] for h in heads if h.strip()] == [
+        "HTTP/1.1 302",
+        "HTTP/1.1 302",
+        "HTTP/1.1 200",
+    ]
+    assert "content-type: application/json" in heads[2].lower()
+    assert json.loads(result.stdout)["url"].endswith("/get")
+
+
+def test_redirect_limits(httpbin: Any) -> None:
+    not_followed = run_asks("get", f"{httpbin.url}/redirect/3", "--no-follow", "-i")
+    assert not_followed.returncode == 0
+    assert not_followed.stderr.startswith(b"HTTP/1.1 302")
+    too_many = run_asks("get", f"{httpbin.url}/redirect/3", "--max-redirects", "2")
+    assert too_many.returncode == 1
+    assert_one_error_line(too_many, "more than 2 redirects")
+
+
+def test_gzip_is_decoded_unless_asked_not_to(httpbin: Any) -> None:
+    decoded = run_asks("get", f"{httpbin.url}/gzip")
+    assert json.loads(decoded.stdout)["gzipped"] is True
+    raw = run_asks("get", f"{httpbin.url}/gzip", "--no-decompress")
+    assert json.loads(gzip.decompress(raw.stdout))["gzipped"] is True
+
+
+def test_cacert_trusts_that_ca_and_tls_always_verifies(
+    httpbin_secure: Any, ca: Any, tmp_path: Path
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    trusted = run_asks("get", f"{httpbin_secure.url}/get", "--cacert", str(ca_file))
+    assert trusted.returncode == 0, trusted.stderr
+    assert json.loads(trusted.stdout)["url"].startswith("https://")
+    untrusted = run_asks("get", f"{httpbin_secure.url}/get")
+    assert untrusted.returncode == 1
+    assert_one_error_line(untrusted, "certificate")
+    assert untrusted.stdout == b""
+    assert b"insecure" not in run_asks("get", "--help").stdout
+
+
+def test_refused_connection_is_one_clear_line() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_asks("get", f"http://127.0.0.1:{port}/", "--retries", "0")
+    assert result.returncode == 1
+    assert_one_error_line(result, f"127.0.0.1:{port}", "Connection refused")
+    assert result.stdout == b""
+
+
+def test_unresolvable_host_is_one_clear_line() -> None:
+    result = run_asks("get", "http://name.invalid/", "--retries", "0")
+    assert result.returncode == 1
+    assert_one_error_line(result, "name.invalid")
+
+
+# --------------------------------------------------------------------------
+# One request, against scripted servers
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("200 OK", 0),
+        ("201 Created", 0),
+        ("204 No Content", 0),
+        ("301 Moved Permanently", 0),  # no Location: returned as is
+        ("304 Not Modified", 0),
+        ("400 Bad Request", 4),
+        ("404 Not Found", 4),
+        ("418 I'm a teapot", 4),
+        ("499 Whatever", 4),
+        ("500 Internal Server Error", 5),
+        ("503 Service Unavailable", 5),
+    ],
+)
+async def test_exit_code_follows_the_status(raw_server: Any, status: str, code: int) -> None:
+    body = b"" if status.startswith(("204", "304")) else b"body of " + status.encode()
+    server = await raw_server(canned(response(status, body)))
+    result = await arun_asks("get", server.url)
+    assert result.returncode == code, result.stderr
+    assert result.stdout == body
+    assert result.stderr == b""
+
+
+async def test_binary_body_to_stdout_is_exact(raw_server: Any) -> None:
+    server = await raw_server(canned(OK_BINARY))
+    result = await arun_asks("get", server.url)
+    assert result.returncode == 0
+    assert result.stdout == BINARY
+
+
+async def test_output_file_gets_the_exact_bytes(raw_server: Any, tmp_path: Path) -> None:
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(BINARY[i : i + 1000]), BINARY[i : i + 1000])
+        for i in range(0, len(BINARY), 1000)
+    )
+    bodies = [
+        OK_BINARY,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n",
+    ]
+    for index, raw in enumerate(bodies):
+        server = await raw_server(canned(raw))
+        target = tmp_path / f"out{index}.bin"
+        result = await arun_asks("get", server.url, "-o", str(target))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == b""
+        assert result.stderr == b""  # no progress bar without a terminal
+        assert target.read_bytes() == BINARY
+    assert sorted(os.listdir(tmp_path)) == ["out0.bin", "out1.bin"]
+
+
+async def test_output_dash_is_stdout(raw_server: Any) -> None:
+    server = await raw_server(canned(OK_BINARY))
+    result = await arun_asks("get", server.url, "-o", "-", "-i")
+    assert result.returncode == 0
+    assert result.stdout == BINARY
+    assert result.stderr.startswith(b"HTTP/1.1 200 OK\n")
+    assert b"content-length: 16384" in result.stderr.lower()
+
+
+async def test_output_file_is_not_replaced_by_a_cut_body(raw_server: Any, tmp_path: Path) -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50
+    server = await raw_server(canned(cut, keep_alive=False))
+    target = tmp_path / "keep.txt"
+    target.write_bytes(b"old content")
+    result = await arun_asks("get", server.url, "-o", str(target), "--retries", "0")
+    assert result.returncode == 1
+    assert_one_error_line(result, "closed")
+    assert target.read_bytes() == b"old content"
+    assert os.listdir(tmp_path) == ["keep.txt"]  # no partial file left
+
+
+async def test_data_file_from_stdin_is_streamed(raw_server: Any) -> None:
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    payload = os.urandom(200_000)
+    result = await arun_asks("post", server.url, "--data-file", "-", input=payload)
+    assert result.returncode == 0, result.stderr
+    [(request, body)] = handler.requests
+    assert body == payload
+    assert request.method == b"POST"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs procfs")
+async def test_data_file_without_a_size_is_sent_chunked(raw_server: Any) -> None:
+    # procfs files are regular files that report size 0: sending them with
+    # "Content-Length: 0" would be wrong, so the CLI streams them chunked.
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    result = await arun_asks("post", server.url, "--data-file", "/proc/self/status")
+    assert result.returncode == 0, result.stderr
+    [(request, body)] = handler.requests
+    assert (b"transfer-encoding", b"chunked") in request.headers
+    assert body.startswith(b"Name:")
+
+
+async def test_any_method_with_request(raw_server: Any) -> None:
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    result = await arun_asks("request", "propfind", server.url + "/dav?x=1", "-q", "y=2")
+    assert result.returncode == 0, result.stderr
+    [(request, _)] = handler.requests
+    assert (request.method, request.target) == (b"PROPFIND", b"/dav?x=1&y=2")
+
+
+async def test_timeout_bounds_the_whole_transfer(raw_server: Any) -> None:
+    async def trickle(sock: curio.io.Socket) -> None:
+        # The head at once, then the body never finishes.
+        await read_request(sock)
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        await curio.Event().wait()
+
+    server = await raw_server(trickle)
+    result = await arun_asks("get", server.url, "--timeout", "0.5")
+    assert result.returncode == 1
+    assert_one_error_line(result, "within 0.5 s")
+
+
+async def test_ctrl_c_stops_a_single_request(raw_server: Any) -> None:
+    arrived = threading.Event()
+
+    async def stall(sock: curio.io.Socket) -> None:
+        await read_request(sock)
+        arrived.set()
+        await curio.Event().wait()
+
+    server = await raw_server(stall)
+
+    def drive() -> tuple[int | None, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, "get", server.url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            if arrived.wait(CHILD_TIMEOUT):
+                proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate()
+        finally:
+            killer.cancel()
+        return proc.returncode, err
+
+    code, err = await curio.run_in_thread(drive)
+    assert code == 130, err
+    assert b"Traceback" not in err
+
+
+# --------------------------------------------------------------------------
+# Bulk fetch
+
+
+@pytest.mark.slow
+@pytest.mark.curio_timeout(90)
+async def test_fetch_1000_urls_through_20_connections(raw_server: Any, tmp_path: Path) -> None:
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    urls = [f"{server.url}/item/{i}" for i in range(1000)]
+    listing = tmp_path / "urls.txt"
+    listing.write_text("# a thousand URLs\n\n" + "\n".join(urls) + "\n")
+    result = await arun_asks(
+        "fetch", str(listing), "--connections", "20", "--retries", "1", "--timeout", "30"
+    )
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stdout)
+    assert len(records) == 1000
+    assert sorted(r["url"] for r in records) == sorted(urls)
+    for record in records:
+        assert set(record) == {"url", "status", "bytes", "elapsed", "error"}
+        assert (record["status"], record["bytes"], record["error"]) == (200, 5, None)
+        assert record["elapsed"] >= 0
+    assert summary(result.stderr) == {
+        "interrupted": None,
+        "total": "1000",
+        "ok": "1000",
+        "failed": "0",
+        "bytes": "5000",
+    }
+    # Every request arrived, over at most 20 connections.
+    assert sorted(r.target for r, _ in handler.requests) == sorted(
+        f"/item/{i}".encode() for i in range(1000)
+    )
+    assert server.accepted <= 20
+
+
+async def test_fetch_reports_failures_and_reads_stdin(raw_server: Any) -> None:
+    import socket
+
+    server = await raw_server(canned(response("404 Not Found", b"nope")))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    listing = "\n".join(
+        [
+            "\ufeff# comments and blank lines are skipped",
+            "",
+            f"   {server.url}/a   ",
+            "  # indented comment",
+            "not a url",
+            dead,
+            f"{server.url}/b",
+            "",
+        ]
+    )
+    result = await arun_asks(
+        "fetch", "-", "--connections", "3", "--retries", "0", input=listing.encode()
+    )
+    assert result.returncode == 1
+    records = {r["url"]: r for r in json_lines(result.stdout)}
+    assert set(records) == {f"{server.url}/a", f"{server.url}/b", "not a url", dead}
+    for url in (f"{server.url}/a", f"{server.url}/b"):
+        # Any HTTP status counts as fetched.
+        assert (records[url]["status"], records[url]["bytes"], records[url]["error"]) == (
+            404,
+            4,
+            None,
+        )
+    assert records["not a url"]["status"] is None
+    assert records["not a url"]["error"].startswith("ValueError: ")
+    assert records[dead]["status"] is None
+    assert records[dead]["error"].startswith("ConnectivityError: ")
+    assert summary(result.stderr) == {
+        "interrupted": None,
+        "total": "4",
+        "ok": "2",
+        "failed": "2",
+        "bytes": "8",
+    }
+
+
+async def test_fetch_jsonl_to_a_file_and_quiet(raw_server: Any, tmp_path: Path) -> None:
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{server.url}/1\n{server.url}/2")  # no final newline
+    out = tmp_path / "out.jsonl"
+    result = await arun_asks("fetch", str(listing), "--jsonl", str(out), "--quiet")
+    assert result.returncode == 0
+    assert (result.stdout, result.stderr) == (b"", b"")
+    assert sorted(r["url"] for r in json_lines(out.read_bytes())) == [
+        f"{server.url}/1",
+        f"{server.url}/2",
+    ]
+
+
+async def test_fetch_empty_list(tmp_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text("# nothing\n\n")
+    result = await arun_asks("fetch", str(listing))
+    assert result.returncode == 0
+    assert result.stdout == b""
+    assert summary(result.stderr)["total"] == "0"
+
+
+async def test_fetch_timeout_per_url(raw_server: Any) -> None:
+    async def stall(sock: curio.io.Socket) -> None:
+        await read_request(sock)
+        await curio.Event().wait()
+
+    server = await raw_server(stall)
+    result = await arun_asks("fetch", "-", "--timeout", "0.3", input=f"{server.url}/\n".encode())
+    assert result.returncode == 1
+    [record] = json_lines(result.stdout)
+    assert record["status"] is None
+    assert record["error"] == "RequestTimeout: no complete response within 0.3 s"
+
+
+async def test_fetch_output_dir_uses_safe_unique_names(raw_server: Any, tmp_path: Path) -> None:
+    async def echo_target(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            target = received[0].target
+            await sock.sendall(response("200 OK", target))
+
+    server = await raw_server(echo_target)
+    base = server.url
+    urls = [
+        f"{base}/docs/page.html",
+        f"{base}/../../etc/passwd",
+        f"{base}/%2e%2e/%2e%2e/escape",
+        f"{base}/..%2f..%2fescape",
+        f"{base}/x?q=../../y",
+        f"{base}/x?q=2",
+        f"{base}/",
+        f"{base}/.hidden",
+        f"{base}/" + "long" * 100 + ".txt",
+        f"{base}/docs/page.html",  # a duplicate: same name, same content
+    ]
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(urls))
+    out_dir = tmp_path / "saved"
+    result = await arun_asks("fetch", str(listing), "--output-dir", str(out_dir))
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stdout)
+    assert len(records) == len(urls)
+    names = {r["url"]: r["file"] for r in records}
+    assert len(set(names.values())) == len(set(urls))  # distinct URLs, distinct names
+    assert sorted(os.listdir(out_dir)) == sorted(set(names.values()))
+    for record in records:
+        name = record["file"]
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name), name
+        assert len(name) <= 120
+        saved = (out_dir / name).read_bytes()
+        assert saved.startswith(b"/")  # the request target, echoed
+        assert len(saved) == record["bytes"]
+    assert names[f"{base}/docs/page.html"].endswith(".html")
+    assert names[f"{base}/" + "long" * 100 + ".txt"].endswith(".txt")
+    # Nothing was written anywhere else.
+    assert sorted(os.listdir(tmp_path)) == ["saved", "urls.txt"]
+
+
+@pytest.mark.curio_timeout(60)
+async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: Path) -> None:
+    answered = 10
+    served = 0
+
+    async def answer_then_stall(sock: curio.io.Socket) -> None:
+        nonlocal served
+        while await read_request(sock) is not None:
+            if served >= answered:
+                await curio.Event().wait()
+            served += 1
+            await sock.sendall(OK_HELLO)
+
+    server = await raw_server(answer_then_stall)
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(f"{server.url}/{i}\n" for i in range(100)))
+
+    def drive() -> tuple[int | None, list[bytes], bytes, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, "fetch", str(listing), "--connections", "4"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            assert proc.stdout is not None
+            # Synchronise on the output itself: once these lines are out, the
+            # run is stuck on the stalled requests.
+            lines = [proc.stdout.readline() for _ in range(answered)]
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate()
+        finally:
+            killer.cancel()
+        return proc.returncode, lines, rest, err
+
+    code, lines, rest, err = await curio.run_in_thread(drive)
+    assert code == 130, err
+    assert b"Traceback" not in err
+    records = json_lines(b"".join(lines) + rest)
+    assert len(records) == answered
+    assert all(r["status"] == 200 and r["error"] is None for r in records)
+    assert summary(err) == {
+        "interrupted": "interrupted: ",
+        "total": str(answered),
+        "ok": str(answered),
+        "failed": "0",
+        "bytes": str(5 * answered),
+    }
+
+
+# --------------------------------------------------------------------------
+# Progress bars on a terminal
+
+
+def run_with_terminal_stderr(args: list[str]) -> tuple[int, bytes, bytes]:
+    """Run asks with stderr on a pseudo-terminal; returns (code, stdout, terminal)."""
+    master, slave = pty.openpty()
+    # 40 rows, 120 columns: room for every column of the bars.
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    try:
+        proc = subprocess.Popen(
+            [*ASKS, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
+        )
+    finally:
+        os.close(slave)
+    killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+    killer.start()
+    screen = bytearray()
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not data:
+                break
+            screen += data
+        out, _ = proc.communicate()
+    finally:
+        killer.cancel()
+        os.close(master)
+    return proc.returncode, out, bytes(screen)
+
+
+async def test_download_progress_bar_on_a_terminal(raw_server: Any, tmp_path: Path) -> None:
+    server = await raw_server(canned(OK_BINARY))
+    target = tmp_path / "download.bin"
+    code, out, screen = await curio.run_in_thread(
+        run_with_terminal_stderr, ["get", server.url, "-o", str(target)]
+    )
+    assert code == 0, screen
+    assert out == b""
+    assert target.read_bytes() == BINARY
+    assert b"download.bin" in screen
+    assert b"16.4" in screen  # rich's DownloadColumn: 16.4/16.4 kB
+
+
+async def test_fetch_progress_bar_on_a_terminal(raw_server: Any, tmp_path: Path) -> None:
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(f"{server.url}/{i}\n" for i in range(50)))
+    code, out, screen = await curio.run_in_thread(
+        run_with_terminal_stderr, ["fetch", str(listing), "--connections", "5"]
+    )
+    assert code == 0, screen
+    assert len(json_lines(out)) == 50
+    assert b"fetching" in screen
+    assert b"50/50" in screen
+    assert b"50 URLs" in screen
+
+
+# --------------------------------------------------------------------------
+# Safe file names
+
+
+@pytest.mark.parametrize(
+    ("url", "start", "end"),
+    [
+        ("https://example.com/docs/index.html", "example.com_docs_index-", ".html"),
+        ("http://h/../../etc/passwd", "h_etc_passwd-", ""),
+        ("http://h/./a/../b.tar.gz/", "h_a_b.tar.gz-", ""),
+        ("http://h/a/..%2F..%2Fb", "h_a_.._2F.._2Fb-", ""),
+        ("http://h/", "h-", ""),
+        ("", "index-", ""),
+        ("http://[::1/", "http_1-", ""),  # not even parseable
+        ("http://h/photo.JPEG?x=1", "h_photo-", ".jpeg"),
+    ],
+)
+def test_safe_filename_examples(url: str, start: str, end: str) -> None:
+    name = safe_filename(url)
+    assert name.startswith(start)
+    assert name.endswith(end)
+    assert re.fullmatch(start.replace(".", r"\.") + "[0-9a-f]{12}" + re.escape(end), name)
+
+
+@given(st.text())
+def test_safe_filename_is_always_safe(url: str) -> None:
+    name = safe_filename(url)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
+    assert len(name) <= 110
+    assert name not in (".", "..")
+
+
+@given(st.text(), st.text())
+def test_safe_filename_differs_for_different_urls(a: str, b: str) -> None:
+    if a != b:
+        assert safe_filename(a) != safe_filename(b)

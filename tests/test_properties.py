@@ -1,0 +1,424 @@
+"""Property tests: what must hold for every input, not just the chosen ones.
+
+* Whatever bytes a server answers with - random, almost-HTTP, or HTTP with
+  a few bytes flipped, sent whole or dribbled in small pieces - the call
+  returns a response or raises an asks exception. Nothing else escapes,
+  nothing hangs, no socket or slot is left behind.
+* Redirect planning (``asks._redirects.plan_redirect``): which statuses
+  redirect, how the method changes, when the body goes, which moves cross an
+  origin (and so drop credentials).
+* URL building (``asks._urls.build_url``): ``base_location + endpoint +
+  path`` with the slashes normalised.
+* Query parameters (``asks._urls.encode_params``): what goes in comes back
+  out of the query string.
+
+The network property runs a sync test that calls ``curio.run`` itself, one
+kernel and one self-made loopback server per example: the harness gives
+hypothesis tests no async fixtures.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+import socket
+import string
+import time
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+
+import curio
+import curio.socket
+import h11
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import asks
+from asks._redirects import REDIRECT_CODES, plan_redirect, strips_credentials
+from asks._urls import build_url, encode_params, parse_url
+from asks.errors import AsksException
+from tests.servers import read_request
+
+# --------------------------------------------------------------------------
+# Any bytes from the server: a response or an asks exception
+
+
+STATUS_LINES = [
+    b"HTTP/1.1 200 OK",
+    b"HTTP/1.1 204 No Content",
+    b"HTTP/1.1 304 Not Modified",
+    b"HTTP/1.1 302 Found",
+    b"HTTP/1.1 401 Unauthorized",
+    b"HTTP/1.1 503 Busy",
+    b"HTTP/1.1 100 Continue",
+    b"HTTP/1.1 101 Switching Protocols",
+    b"HTTP/1.0 200 OK",
+    b"HTTP/1.1 200",
+    b"HTTP/2.0 200 OK",
+    b"ICY 200 OK",
+]
+
+USUAL_HEADERS = [
+    (b"Content-Length", b"0"),
+    (b"Content-Length", b"5"),
+    (b"Content-Length", b"100"),
+    (b"Transfer-Encoding", b"chunked"),
+    (b"Content-Encoding", b"gzip"),
+    (b"Content-Encoding", b"deflate"),
+    (b"Content-Encoding", b"br"),
+    (b"Connection", b"close"),
+    (b"Connection", b"keep-alive"),
+    (b"Content-Type", b"text/plain; charset=utf-8"),
+    (b"Content-Type", b"application/json; charset=nonsense"),
+    (b"Set-Cookie", b"a=b; Path=/; Max-Age=10"),
+    (b"Set-Cookie", b"=; Domain=..; Expires=yesterday"),
+    (b"Location", b"/elsewhere"),
+    (b"Location", b"http://127.0.0.1:1/"),
+    (b"WWW-Authenticate", b'Digest realm="r", nonce="n"'),
+]
+
+header_names = st.sampled_from(
+    [b"Content-Length", b"Transfer-Encoding", b"Content-Encoding", b"Set-Cookie", b"X-Any"]
+)
+headers = st.lists(
+    st.one_of(
+        st.sampled_from(USUAL_HEADERS),
+        st.tuples(header_names, st.binary(max_size=24)),
+    ),
+    max_size=6,
+)
+
+
+def chunked(pieces: list[bytes]) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+bodies = st.one_of(
+    st.binary(max_size=120),
+    st.lists(st.binary(min_size=1, max_size=40), max_size=4).map(chunked),
+    st.binary(max_size=200).map(gzip.compress),
+)
+
+
+@st.composite
+def almost_http(draw) -> bytes:
+    """An HTTP response put together from plausible and odd parts."""
+    status = draw(st.sampled_from(STATUS_LINES))
+    head = status + b"\r\n" + b"".join(n + b": " + v + b"\r\n" for n, v in draw(headers))
+    return head + b"\r\n" + draw(bodies)
+
+
+@st.composite
+def mutated(draw) -> bytes:
+    """An almost-HTTP response with a few bytes replaced, inserted or removed."""
+    data = bytearray(draw(almost_http()))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = draw(st.sampled_from([0, 9, 10, 13, 32, 48, 58, 127, 255]) | st.integers(0, 255))
+        if op == "insert" or at == len(data):
+            data[at:at] = bytes([byte])
+        elif op == "replace":
+            data[at] = byte
+        else:
+            del data[at]
+    return bytes(data)
+
+
+server_bytes = st.one_of(st.binary(max_size=300), almost_http(), mutated())
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def open_fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def exchange(data: bytes, cuts: list[int], stream: bool) -> str:
+    """One request to a loopback server that answers ``data`` and closes.
+
+    Returns a word for the outcome; raises whatever escaped that is not an
+    asks exception.
+    """
+    pieces = split(data, cuts)
+
+    async def serve(client) -> None:
+        try:
+            if await read_request(client) is None:
+                return
+            for piece in pieces:
+                await client.sendall(piece)
+                if len(pieces) > 1:
+                    # Let the client read each piece on its own.
+                    await curio.sleep(0.001)
+        except (OSError, h11.RemoteProtocolError):
+            pass  # the client gave up first
+        finally:
+            await client.close()
+
+    async def accept_loop(listener) -> None:
+        async with curio.TaskGroup() as connections:
+            while True:
+                client, _ = await listener.accept()
+                await connections.spawn(serve, client)
+
+    async def main() -> str:
+        listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(8)
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+            server = await curio.spawn(accept_loop, listener)
+            session = asks.Session()
+            try:
+                outcome = await ask(session, url)
+            finally:
+                await session.close()
+                await server.cancel()
+            assert session._pool.open == 0
+            return outcome
+        finally:
+            await listener.close()
+
+    async def ask(session: asks.Session, url: str) -> str:
+        try:
+            r = await session.get(url, stream=stream, timeout=5, retries=0, max_redirects=2)
+            if stream:
+                async with r.body:
+                    async for _chunk in r.body(timeout=5):
+                        pass
+            else:
+                r.content  # noqa: B018 - decoding may fail, with an asks exception
+                r.text  # noqa: B018
+            return f"response {r.status_code}"
+        except AsksException as exc:
+            return type(exc).__name__
+
+    return curio.run(main)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=server_bytes, cuts=st.lists(st.integers(0, 400), max_size=6), stream=st.booleans())
+def test_any_server_bytes_give_a_response_or_an_asks_exception(data, cuts, stream):
+    fds = open_fd_count()
+    start = time.monotonic()
+    outcome = exchange(data, cuts, stream)
+    event(outcome)
+    # The server always closes after its bytes: nothing may wait for the
+    # 5 s timeout.
+    assert time.monotonic() - start < 3
+    assert open_fd_count() == fds
+
+
+# --------------------------------------------------------------------------
+# Redirect planning
+
+METHODS = st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+BASE = parse_url("http://example.com:8080/dir/page?q=1")
+
+segment = st.text(alphabet=string.ascii_letters + string.digits + "-._~", min_size=1, max_size=8)
+paths = st.lists(segment, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
+hosts = st.sampled_from(["example.com", "EXAMPLE.com", "other.example", "127.0.0.1", "[::1]"])
+schemes = st.sampled_from(["http", "https"])
+ports = st.one_of(st.none(), st.sampled_from([80, 443, 8080, 9999]))
+
+
+@st.composite
+def absolute_locations(draw) -> tuple[str, tuple[str, str, int]]:
+    """An absolute http(s) Location and the origin it names."""
+    scheme, host, port = draw(schemes), draw(hosts), draw(ports)
+    netloc = host if port is None else f"{host}:{port}"
+    origin_port = port if port is not None else {"http": 80, "https": 443}[scheme]
+    origin = (scheme, host.strip("[]").lower(), origin_port)
+    return f"{scheme}://{netloc}{draw(paths)}", origin
+
+
+relative_locations = st.one_of(
+    paths,
+    segment,  # relative to the base's directory
+    paths.map(lambda p: p + "?x=1"),
+    paths.map(lambda p: p + "#fragment"),
+    st.just("?only=query"),
+    st.just("../up"),
+)
+
+
+@given(
+    status=st.integers(100, 599).filter(lambda s: s not in REDIRECT_CODES),
+    method=METHODS,
+    location=st.text(),
+)
+def test_only_redirect_statuses_redirect(status, method, location):
+    assert plan_redirect(status, method, BASE, location) is None
+
+
+@given(status=st.sampled_from(sorted(REDIRECT_CODES)), method=METHODS)
+def test_a_redirect_without_location_is_not_followed(status, method):
+    assert plan_redirect(status, method, BASE, None) is None
+    assert plan_redirect(status, method, BASE, "") is None
+
+
+@given(status=st.sampled_from(sorted(REDIRECT_CODES)), method=METHODS, location=st.text())
+def test_any_location_text_plans_or_raises_value_error(status, method, location):
+    try:
+        plan = plan_redirect(status, method, BASE, location)
+    except ValueError:
+        return
+    assert plan is None or plan.url.scheme in ("http", "https")
+
+
+@given(
+    status=st.sampled_from(sorted(REDIRECT_CODES)),
+    method=METHODS,
+    location=relative_locations,
+)
+def test_method_and_body_follow_the_status(status, method, location):
+    plan = plan_redirect(status, method, BASE, location)
+    assert plan is not None
+    becomes_get = (status == 303 and method != "HEAD") or (
+        status in (301, 302) and method == "POST"
+    )
+    assert plan.method == ("GET" if becomes_get else method)
+    # The body goes exactly when the request turns into a GET.
+    assert plan.keep_body is not becomes_get
+
+
+@given(status=st.sampled_from(sorted(REDIRECT_CODES)), location=relative_locations)
+def test_a_relative_location_stays_on_the_origin_and_drops_the_fragment(status, location):
+    plan = plan_redirect(status, "GET", BASE, location)
+    assert plan is not None
+    assert plan.url.origin == BASE.origin
+    assert not strips_credentials(BASE, plan.url)
+    assert "#" not in plan.url.target
+    expected = urlsplit(urljoin(str(BASE), location))
+    assert plan.url.target.split("?")[0] == (expected.path or "/")
+
+
+@given(status=st.sampled_from(sorted(REDIRECT_CODES)), located=absolute_locations())
+def test_an_absolute_location_names_the_next_origin(status, located):
+    location, origin = located
+    plan = plan_redirect(status, "GET", BASE, location)
+    assert plan is not None
+    assert tuple(plan.url.origin) == origin
+    # Credentials stay exactly when scheme, host and port all stay.
+    assert strips_credentials(BASE, plan.url) is (origin != tuple(BASE.origin))
+
+
+@given(host=hosts, port=ports, path=paths)
+def test_https_to_http_always_drops_credentials(host, port, path):
+    netloc = host if port is None else f"{host}:{port}"
+    secure = parse_url(f"https://{netloc}{path}")
+    plan = plan_redirect(302, "GET", secure, f"http://{netloc}{path}")
+    assert plan is not None
+    assert strips_credentials(secure, plan.url)
+
+
+@given(
+    status=st.sampled_from(sorted(REDIRECT_CODES)),
+    location=st.one_of(relative_locations, absolute_locations().map(lambda x: x[0])),
+)
+def test_a_planned_url_survives_being_written_out_and_read_back(status, location):
+    plan = plan_redirect(status, "GET", BASE, location)
+    assert plan is not None
+    assert parse_url(str(plan.url)) == plan.url._replace(userinfo="")
+
+
+# --------------------------------------------------------------------------
+# URL building: base_location + endpoint + path
+
+bases = st.tuples(schemes, st.sampled_from(["example.com", "127.0.0.1:8080", "[::1]"])).map(
+    lambda t: f"{t[0]}://{t[1]}"
+)
+slashes = st.integers(0, 3).map(lambda n: "/" * n)
+words = st.lists(segment, min_size=0, max_size=3).map("/".join)
+
+
+@given(
+    base=bases, trailing=slashes, endpoint=words, around=st.tuples(slashes, slashes), path=words
+)
+def test_build_url_joins_with_exactly_one_slash(base, trailing, endpoint, around, path):
+    # The endpoint may come with any slashes around it (even be only
+    # slashes), the path with or without its leading one.
+    lead, tail = around
+    target = (f"/{endpoint}" if endpoint else "") + (f"/{path}" if path else "")
+    for given_path in (path, "/" + path):
+        url = build_url(base + trailing, lead + endpoint + tail, given_path if path else "")
+        assert url.startswith(base)
+        assert "//" not in url[len(base) :]
+        # "http://host" and "http://host/" are the same resource.
+        assert parse_url(url).target == (target or "/")
+
+
+@given(endpoint=st.one_of(st.none(), words), path=words)
+def test_build_url_without_a_base_location_is_value_error(endpoint, path):
+    for base in (None, ""):
+        with pytest.raises(ValueError):
+            build_url(base, endpoint, path)
+
+
+# --------------------------------------------------------------------------
+# Query parameters
+
+# Lone surrogates cannot be encoded as UTF-8 at all; everything else can.
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+scalars = st.one_of(text, st.integers(), st.booleans(), st.floats(allow_nan=False))
+
+
+def as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@given(pairs=st.lists(st.tuples(text, scalars), max_size=6))
+def test_params_pairs_round_trip_through_the_query_string(pairs):
+    encoded = encode_params(pairs)
+    assert parse_qsl(encoded, keep_blank_values=True) == [(k, as_text(v)) for k, v in pairs]
+
+
+@given(
+    params=st.dictionaries(
+        text,
+        st.one_of(st.none(), scalars, st.lists(st.one_of(st.none(), scalars), max_size=3)),
+        max_size=5,
+    )
+)
+def test_params_dict_skips_none_and_repeats_list_values(params):
+    expected = []
+    for key, value in params.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                expected.append((key, as_text(v)))
+    assert parse_qsl(encode_params(params), keep_blank_values=True) == expected
+
+
+@given(
+    query=st.sampled_from(["", "?a=1"]),
+    pairs=st.lists(st.tuples(text, text), min_size=1, max_size=5),
+)
+def test_params_appended_to_a_url_come_back_from_its_query(query, pairs):
+    url = parse_url("http://example.com/p" + query).with_params(pairs)
+    before = [("a", "1")] if query else []
+    assert parse_qsl(urlsplit(str(url)).query, keep_blank_values=True) == before + pairs
+    # Written out and parsed again, nothing is re-encoded.
+    assert parse_url(str(url)) == url
+
+
+QUERY_SAFE = set(string.ascii_letters + string.digits + "/:@!$&'()*+,;=-._~%?")
+
+
+@given(value=text.filter(lambda t: not any(c in t for c in "\r\n\0%")))
+def test_params_string_is_percent_encoded_and_otherwise_kept(value):
+    encoded = encode_params(value)
+    assert set(encoded) <= QUERY_SAFE
+    assert unquote(encoded) == value.lstrip("?")
+
+
+@given(value=text, bad=st.sampled_from(["\r", "\n", "\0"]), at=st.integers(0, 12))
+def test_params_string_with_cr_lf_nul_is_value_error(value, bad, at):
+    with pytest.raises(ValueError):
+        encode_params(value[:at] + bad + value[at:])
