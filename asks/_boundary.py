@@ -18,6 +18,7 @@ from ._http11 import PeerClosedEarly
 from .errors import (
     AsksException,
     BadHttpResponse,
+    ConnectFailed,
     ConnectivityError,
     ServerClosedConnectionError,
     TLSError,
@@ -28,13 +29,6 @@ __all__ = ["ConnectFailed", "translate"]
 # EOF inside a body: the server closed early. (EOF inside a head, "peer
 # unexpectedly closed connection", is a torn head: BadHttpResponse.)
 _H11_EOF_MESSAGES = ("peer closed connection without sending complete message body",)
-
-
-class ConnectFailed(ConnectivityError):
-    """The connection could not be established (DNS, refused, unreachable).
-
-    Nothing was sent, so any request may be retried.
-    """
 
 
 def translate(exc: BaseException, where: str) -> BaseException:

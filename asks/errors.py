@@ -7,12 +7,13 @@ arguments. The tree (new classes sit under the ones asks always had, so
 
     AsksException
      +-- TooManyRedirects
-     +-- UnreplayableBody           a 307/308 needs a body that was a one-shot stream
+     +-- UnreplayableBody           a redirect keeps a body that was a one-shot stream
      +-- BadHttpResponse            the server broke the protocol
      |    +-- DecodingError         a body that cannot be decompressed
      |    +-- ResponseTooLarge      a body over the configured limit
      +-- BadStatus                  raise_for_status(); .response, .status_code
      +-- ConnectivityError          could not talk to the server
+          +-- ConnectFailed         DNS failure, refused, unreachable (nothing sent)
           +-- RequestTimeout
           +-- ServerClosedConnectionError
           +-- TLSError              certificate, hostname or handshake failure
@@ -32,6 +33,7 @@ __all__ = [
     "AsksException",
     "BadHttpResponse",
     "BadStatus",
+    "ConnectFailed",
     "ConnectivityError",
     "DecodingError",
     "RequestTimeout",
@@ -52,7 +54,8 @@ class TooManyRedirects(AsksException):
 
 
 class UnreplayableBody(AsksException):
-    """A redirect (307/308) or retry must send the body again, and it cannot be.
+    """A redirect that keeps the body (307, 308, or 301/302 for methods other
+    than POST) must send it again, and it was a one-shot stream.
 
     Pass bytes, a mapping or a real file instead of a one-shot stream if the
     request may be redirected.
@@ -87,6 +90,13 @@ class BadStatus(AsksException):
 
 class ConnectivityError(AsksException):
     """The server could not be reached or the connection failed."""
+
+
+class ConnectFailed(ConnectivityError):
+    """The connection could not be established (DNS, refused, unreachable).
+
+    Nothing was sent, so any request may be retried; ``retries`` does.
+    """
 
 
 class RequestTimeout(ConnectivityError):

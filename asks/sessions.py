@@ -205,7 +205,7 @@ class Session:
     ) -> None:
         self.base_location = base_location
         self.endpoint = endpoint
-        self.headers = Headers(headers)
+        self._headers = Headers(headers)
         self.encoding = encoding
         self.persist_cookies = persist_cookies
         self._cookie_tracker: CookieTracker | None = _make_tracker(persist_cookies)
@@ -214,6 +214,16 @@ class Session:
         self.max_decoded_size = max_decoded_size
         self.max_body_size = max_body_size
         self._pool = ConnectionPool(connections, keepalive_expiry, max_head_size)
+
+    @property
+    def headers(self) -> Headers:
+        """Session-wide headers: a case-insensitive mutable mapping."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: HeadersInput) -> None:
+        # `s.headers = {...}` works as in asks: any mapping or pairs.
+        self._headers = Headers(value)
 
     @property
     def connections(self) -> int:

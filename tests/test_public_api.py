@@ -85,3 +85,11 @@ def test_error_tree():
     assert issubclass(e.TLSError, e.ConnectivityError)
     for cls in (e.TooManyRedirects, e.BadHttpResponse, e.BadStatus, e.ConnectivityError):
         assert issubclass(cls, e.AsksException)
+
+
+def test_session_headers_may_be_replaced_with_a_plain_dict():
+    s = asks.Session(headers={"A": "1"})
+    s.headers = {"B": "2"}
+    assert isinstance(s.headers, asks.Headers)
+    assert dict(s.headers) == {"B": "2"}
+    assert s.headers["b"] == "2"
