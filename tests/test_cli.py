@@ -592,7 +592,7 @@ async def test_fetch_reports_failures_and_reads_stdin(raw_server: Any) -> None:
     assert records["not a url"]["status"] is None
     assert records["not a url"]["error"].startswith("ValueError: ")
     assert records[dead]["status"] is None
-    assert records[dead]["error"].startswith("ConnectivityError: ")
+    assert records[dead]["error"].startswith("ConnectFailed: ")
     assert summary(result.stderr) == {
         "interrupted": None,
         "total": "4",
