@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from typing import NoReturn
 
 import h11
 
@@ -24,7 +25,7 @@ from .errors import (
     TLSError,
 )
 
-__all__ = ["ConnectFailed", "translate"]
+__all__ = ["ConnectFailed", "reraise", "translate"]
 
 # EOF inside a body: the server closed early. (EOF inside a head, "peer
 # unexpectedly closed connection", is a torn head: BadHttpResponse.)
@@ -66,3 +67,11 @@ def translate(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, OSError):
         return ConnectivityError(f"{where}: {exc}")
     return exc
+
+
+def reraise(exc: BaseException, where: str) -> NoReturn:
+    """Raise *exc* as its translation (the same object when it needs none)."""
+    new = translate(exc, where)
+    if new is exc:
+        raise exc
+    raise new from exc

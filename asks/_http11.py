@@ -16,7 +16,6 @@ The state is explicit (:class:`ConnState`) so the pool can reason about it::
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import select
@@ -27,6 +26,7 @@ from collections.abc import AsyncIterator
 import curio.io
 import h11
 
+from ._net import close_quietly
 from ._urls import Origin
 from .errors import ResponseTooLarge
 
@@ -343,6 +343,4 @@ class HTTP11Connection:
         if self.state is ConnState.CLOSED:
             return
         self.state = ConnState.CLOSED
-        async with curio.disable_cancellation():
-            with contextlib.suppress(OSError):
-                await self._sock.close()
+        await close_quietly(self._sock)

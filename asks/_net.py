@@ -26,7 +26,7 @@ from typing import Any
 import curio
 import curio.io
 
-__all__ = ["default_ssl_context", "open_stream"]
+__all__ = ["close_quietly", "default_ssl_context", "open_stream"]
 
 _default_context: ssl.SSLContext | None = None
 
@@ -76,12 +76,13 @@ async def _connect_one(
             raw.bind(source_address)
         await sock.connect(sockaddr)
     except BaseException:
-        await _close_quietly(sock)
+        await close_quietly(sock)
         raise
     return sock
 
 
-async def _close_quietly(sock: curio.io.Socket) -> None:
+async def close_quietly(sock: curio.io.Socket) -> None:
+    """Close *sock*, finishing even under cancellation and ignoring OSError."""
     async with curio.disable_cancellation():
         with contextlib.suppress(OSError):
             await sock.close()
@@ -133,7 +134,7 @@ async def open_stream(
             suppress_ragged_eofs=False,
         )
     except BaseException:
-        await _close_quietly(sock)
+        await close_quietly(sock)
         raise
     # wrap_socket detached the plain socket's descriptor into tls_raw; the
     # curio wrapper around it must not close it a second time.
@@ -141,6 +142,6 @@ async def open_stream(
     try:
         await tls_sock.do_handshake()
     except BaseException:
-        await _close_quietly(tls_sock)
+        await close_quietly(tls_sock)
         raise
     return tls_sock

@@ -21,14 +21,11 @@ from ._urls import URL, join_url
 __all__ = [
     "REDIRECT_CODES",
     "RedirectPlan",
-    "is_credential_header",
     "plan_redirect",
     "strips_credentials",
 ]
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-
-_CREDENTIALS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 
 
 class RedirectPlan(NamedTuple):
@@ -58,7 +55,3 @@ def strips_credentials(old: URL, new: URL) -> bool:
     https -> http downgrade.
     """
     return old.origin != new.origin
-
-
-def is_credential_header(name: bytes) -> bool:
-    return name.lower() in _CREDENTIALS

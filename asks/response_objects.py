@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import curio
 
-from ._boundary import translate
+from ._boundary import reraise
 from ._decoders import Decoder, charset_from_content_type, make_decoder
 from ._headers import Headers
 from .errors import BadStatus, RequestTimeout
@@ -222,10 +222,7 @@ class StreamBody:
                 decoder.feed(data)
         except BaseException as exc:
             await self.close()
-            new = translate(exc, self._where)
-            if new is exc:
-                raise
-            raise new from exc
+            reraise(exc, self._where)
 
     async def _receive(self, conn: HTTP11Connection) -> bytes:
         if self._timeout is None:

@@ -32,14 +32,14 @@ import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 import curio
 import curio.io
 import h11
 
 from . import _net
-from ._boundary import ConnectFailed, translate
+from ._boundary import ConnectFailed, reraise
 from ._content import MISSING, Body, encode_body
 from ._decoders import ACCEPT_ENCODING
 from ._headers import Headers, HeadersInput, ResponseHeaders, check_header_text
@@ -547,7 +547,7 @@ class Session:
             content = await conn.read_body(self.max_body_size)
         except BaseException as exc:
             await self._pool.discard(conn)
-            _reraise(exc, call.where)
+            reraise(exc, call.where)
         conn.finish_cycle()
         await self._pool.checkin(conn)
         response = Response(body=content, max_decoded_size=self.max_decoded_size, **common)
@@ -605,7 +605,7 @@ class Session:
         try:
             return await self._exchange_raw(call, wire, connection_timeout)
         except Exception as exc:
-            _reraise(exc, call.where)
+            reraise(exc, call.where)
 
     async def _exchange_raw(
         self, call: _Call, wire: list[tuple[bytes, bytes]], connection_timeout: float | None
@@ -735,11 +735,3 @@ def _latin1(name: str, value: str) -> bytes:
         raise ValueError(
             f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
         ) from None
-
-
-def _reraise(exc: BaseException, where: str) -> NoReturn:
-    """Raise *exc* as its asks translation (the error boundary)."""
-    new = translate(exc, where)
-    if new is exc:
-        raise exc
-    raise new from exc

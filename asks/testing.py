@@ -99,6 +99,7 @@ import curio.socket
 import h11
 
 from ._headers import Headers, check_header_text
+from ._net import close_quietly
 
 __all__ = ["Answer", "Handler", "MockServer", "Reply", "Request"]
 
@@ -381,7 +382,7 @@ class MockServer:
             self._accept_task = await curio.spawn(self._accept_loop, daemon=True)
         except BaseException:
             await self._aclose()
-            await _close_quietly(listener)
+            await close_quietly(listener)
             raise
         return self
 
@@ -406,10 +407,10 @@ class MockServer:
                 await task.cancel()
             self._tasks.clear()
             for sock in list(self._sockets):
-                await _close_quietly(sock)
+                await close_quietly(sock)
             self._sockets.clear()
             if self._listener is not None:
-                await _close_quietly(self._listener)
+                await close_quietly(self._listener)
                 self._listener = None
 
     # -- serving -----------------------------------------------------------
@@ -445,7 +446,7 @@ class MockServer:
         finally:
             self._sockets.discard(sock)
             self._tasks.discard(me)
-            await _close_quietly(sock)
+            await close_quietly(sock)
 
     async def _converse(self, sock: Any, number: int) -> None:
         conn = h11.Connection(h11.SERVER)
@@ -652,9 +653,3 @@ def _reason(status: int) -> bytes:
         return http.HTTPStatus(status).phrase.encode("ascii")
     except ValueError:
         return b""
-
-
-async def _close_quietly(sock: Any) -> None:
-    async with curio.disable_cancellation():
-        with contextlib.suppress(OSError):
-            await sock.close()
