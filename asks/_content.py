@@ -16,7 +16,6 @@ Content-Length announced.
 from __future__ import annotations
 
 import inspect
-import json as _json
 import os
 import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
@@ -76,6 +75,8 @@ def encode_body(
     if len(given) > 1:
         raise TypeError(f"{' and '.join(given)} are mutually exclusive")
     if json is not MISSING:
+        import json as _json  # on first use: see docs/performance.md, import time
+
         text = _json.dumps(json, separators=(",", ":"), ensure_ascii=False)
         return _memory(text.encode("utf-8"), "application/json")
     if multipart is not None or files is not None:

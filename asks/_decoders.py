@@ -14,8 +14,9 @@ Accept-Encoding then.
 from __future__ import annotations
 
 import codecs
+import importlib
+import importlib.util
 import zlib
-from email.message import Message
 from typing import Any, Protocol
 
 from .errors import DecodingError, ResponseTooLarge
@@ -27,18 +28,15 @@ __all__ = [
     "make_decoder",
 ]
 
-import importlib
 
-
-def _optional(name: str) -> Any:
+def _installed(name: str) -> bool:
+    # Only looked up, not imported: brotli and zstandard cost milliseconds
+    # to import, and most responses are gzip or nothing (see the import
+    # time notes in docs/performance.md). They are imported on first use.
     try:
-        return importlib.import_module(name)
-    except ImportError:  # pragma: no cover - depends on the extra
-        return None
-
-
-_brotli = _optional("brotli")
-_zstd = _optional("zstandard")
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # pragma: no cover - a broken install
+        return False
 
 
 class _Codec(Protocol):
@@ -95,7 +93,7 @@ class _Zlib:
 
 class _Brotli:
     def __init__(self) -> None:
-        self._obj = _brotli.Decompressor()
+        self._obj = importlib.import_module("brotli").Decompressor()
         self._pending = b""
 
     def feed(self, data: bytes) -> None:
@@ -127,7 +125,7 @@ class _Zstd:
         self._pending = b""
 
     def _new(self) -> None:
-        self._obj = _zstd.ZstdDecompressor().decompressobj()
+        self._obj = importlib.import_module("zstandard").ZstdDecompressor().decompressobj()
         self._fed = False
 
     def feed(self, data: bytes) -> None:
@@ -158,9 +156,9 @@ def _available() -> dict[str, Any]:
         "x-gzip": lambda: _Zlib(gzip=True),
         "deflate": lambda: _Zlib(gzip=False),
     }
-    if _brotli is not None:
+    if _installed("brotli"):
         table["br"] = _Brotli
-    if _zstd is not None:
+    if _installed("zstandard"):
         table["zstd"] = _Zstd
     return table
 
@@ -283,6 +281,11 @@ def charset_from_content_type(content_type: str | None) -> str | None:
     """
     if not content_type:
         return None
+    # email's parameter parser handles quoting and RFC 2231; it is imported
+    # here, on first use, because importing it costs more than the rest of
+    # asks' own modules together.
+    from email.message import Message
+
     msg = Message()
     msg["content-type"] = content_type
     charset = msg.get_param("charset")

@@ -12,16 +12,20 @@ response headers. It is plain data: no I/O, no curio.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeAlias
 
-__all__ = ["Headers", "HeadersInput", "ResponseHeaders", "check_header_text"]
+__all__ = ["Headers", "HeadersInput", "ResponseHeaders", "check_header_text", "encode_value"]
 
 HeadersInput: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None"
 
 # Characters that would let a value end a header line early or smuggle a new
 # one in (RFC 9110 section 5.5 forbids CR, LF and NUL in field values).
 _FORBIDDEN = ("\r", "\n", "\0")
+
+# RFC 9110 section 5.6.2: a field name is a token.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_header_text(what: str, text: str) -> None:
@@ -35,6 +39,20 @@ def check_header_text(what: str, text: str) -> None:
             raise ValueError(f"{what} must not contain CR, LF or NUL: {text!r}")
 
 
+def encode_value(name: str, value: str) -> bytes:
+    """A header value as sent: Latin-1 (RFC 9110 section 5.5).
+
+    Raises:
+        ValueError: a character Latin-1 cannot carry.
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
+        ) from None
+
+
 class Headers(MutableMapping[str, str]):
     """A case-insensitive mapping of header names to values, keeping repeats.
 
@@ -43,14 +61,17 @@ class Headers(MutableMapping[str, str]):
             ``Headers``; values are converted with ``str()``.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_encoded", "_entries")
 
     # lower-case name -> [name as first given, [values...]]; dicts keep
     # insertion order, so iteration follows the order names first appeared.
     _entries: dict[str, tuple[str, list[str]]]
+    # What encoded() last returned; every mutation clears it.
+    _encoded: tuple[tuple[bytes, bytes], ...] | None
 
     def __init__(self, headers: HeadersInput = None) -> None:
         self._entries = {}
+        self._encoded = None
         if headers is not None:
             self.extend(headers)
 
@@ -62,17 +83,8 @@ class Headers(MutableMapping[str, str]):
         character and so never fails (RFC 9110 section 5.5).
         """
         self = cls.__new__(cls)
-        entries: dict[str, tuple[str, list[str]]] = {}
-        for bname, bvalue in raw:
-            name = bname.decode("latin-1")
-            value = bvalue.decode("latin-1")
-            key = name.lower()
-            entry = entries.get(key)
-            if entry is None:
-                entries[key] = (name, [value])
-            else:
-                entry[1].append(value)
-        self._entries = entries
+        self._entries = _entries_from_raw(raw)
+        self._encoded = None
         return self
 
     def extend(self, headers: HeadersInput) -> None:
@@ -89,12 +101,36 @@ class Headers(MutableMapping[str, str]):
 
     def add(self, name: str, value: str) -> None:
         """Append a value for *name*, keeping those already there."""
+        self._encoded = None
         key = name.lower()
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = (name, [value])
         else:
             entry[1].append(value)
+
+    def encoded(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Every ``(name, value)`` pair as bytes for the wire, checked.
+
+        Raises:
+            ValueError: a name that is not a token, or a value with CR, LF,
+                NUL or a character outside Latin-1 (header injection).
+
+        The result is kept until the headers change: a Session's headers are
+        checked and encoded once, not once per request.
+        """
+        encoded = self._encoded
+        if encoded is None:
+            out = []
+            for name, values in self._entries.values():
+                if not TOKEN.fullmatch(name):
+                    raise ValueError(f"invalid header name: {name!r}")
+                bname = name.encode("ascii")
+                for value in values:
+                    check_header_text("header value", value)
+                    out.append((bname, encode_value(name, value)))
+            encoded = self._encoded = tuple(out)
+        return encoded
 
     def get_list(self, name: str) -> list[str]:
         """Every value sent for *name*, in order (empty if absent)."""
@@ -109,6 +145,7 @@ class Headers(MutableMapping[str, str]):
         """An independent copy."""
         new = Headers.__new__(Headers)
         new._entries = {k: (n, list(vs)) for k, (n, vs) in self._entries.items()}
+        new._encoded = self._encoded
         return new
 
     # -- MutableMapping --------------------------------------------------
@@ -121,9 +158,11 @@ class Headers(MutableMapping[str, str]):
         return values[0] if len(values) == 1 else ", ".join(values)
 
     def __setitem__(self, name: str, value: str) -> None:
+        self._encoded = None
         self._entries[name.lower()] = (name, [str(value)])
 
     def __delitem__(self, name: str) -> None:
+        self._encoded = None
         del self._entries[name.lower()]
 
     def __contains__(self, name: object) -> bool:
@@ -153,6 +192,19 @@ class Headers(MutableMapping[str, str]):
         return f"Headers({self.multi_items()!r})"
 
 
+def _entries_from_raw(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, tuple[str, list[str]]]:
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for bname, bvalue in raw:
+        name = bname.decode("latin-1")
+        key = name.lower()
+        entry = entries.get(key)
+        if entry is None:
+            entries[key] = (name, [bvalue.decode("latin-1")])
+        else:
+            entry[1].append(bvalue.decode("latin-1"))
+    return entries
+
+
 class ResponseHeaders(Headers):
     """Response headers, with asks' one exception to comma-joining.
 
@@ -160,9 +212,65 @@ class ResponseHeaders(Headers):
     commas, RFC 6265 section 3), so a Set-Cookie sent more than once reads as
     a list of its values, as it always did in asks. Every other header reads
     as one string; :meth:`get_list` gives any header's values one by one.
+
+    Built lazily: most responses are asked only whether they carry a header
+    or two (Set-Cookie, Content-Encoding, Location), and the answer is "no".
+    Until a value is wanted the raw pairs are kept with an index of their
+    lower-case names, which answers those questions without decoding a thing.
     """
 
-    __slots__ = ()
+    __slots__ = ("_names", "_raw")
+
+    # The raw pairs, until the mapping is built (then None).
+    _raw: list[tuple[bytes, bytes]] | None
+    # b"\0name\0name\0": every name, lower case, between NULs (no header
+    # name can contain one, so a match is a whole name).
+    _names: bytes
+
+    def __init__(self, headers: HeadersInput = None) -> None:
+        self._raw = None
+        super().__init__(headers)
+
+    @classmethod
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> ResponseHeaders:
+        self = cls.__new__(cls)
+        pairs = raw if isinstance(raw, list) else list(raw)
+        self._raw = pairs
+        self._names = b"\0" + b"\0".join([name for name, _ in pairs]).lower() + b"\0"
+        self._encoded = None
+        return self
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only reached for a slot never set: the mapping of a lazy instance.
+        if attr == "_entries":
+            raw = self._raw
+            assert raw is not None
+            entries = self._entries = _entries_from_raw(raw)
+            self._raw = None
+            return entries
+        raise AttributeError(attr)
+
+    def has(self, lower_name: bytes) -> bool:
+        """Whether a header of this lower-case name (as bytes) is present."""
+        if self._raw is not None:
+            return b"\0" + lower_name + b"\0" in self._names
+        return lower_name.decode("latin-1") in self._entries
+
+    def __contains__(self, name: object) -> bool:
+        if self._raw is not None and isinstance(name, str):
+            if "\0" in name:
+                return False  # not a header name, and NUL delimits the index
+            try:
+                key = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return False
+            return b"\0" + key + b"\0" in self._names
+        return super().__contains__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self:
+            return default
+        return self[name]
 
     def __getitem__(self, name: str) -> Any:
         values = self._entries[name.lower()][1]

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 import curio.io
 import h11
 
+from ._headers import ResponseHeaders
 from ._net import close_quietly
 from ._urls import Origin
 from .errors import ResponseTooLarge
@@ -85,6 +86,7 @@ class HTTP11Connection:
         "_h11",
         "_max_head_size",
         "_must_close",
+        "_poller",
         "_response_started",
         "_sock",
         "cycles",
@@ -107,6 +109,7 @@ class HTTP11Connection:
         self._max_head_size = max_head_size
         self._must_close = False
         self._response_started = False
+        self._poller: select.poll | None = None  # made on the first stale check
         self.origin = origin
         self.pool_key = pool_key
         self.state = ConnState.ACTIVE
@@ -130,7 +133,7 @@ class HTTP11Connection:
         self,
         method: bytes,
         target: bytes,
-        headers: list[tuple[bytes, bytes]],
+        headers: tuple[tuple[bytes, bytes], ...],
         body: bytes | None,
         stream: AsyncIterator[bytes] | None = None,
     ) -> None:
@@ -143,7 +146,7 @@ class HTTP11Connection:
         """
         conn = self._h11
         self._response_started = False
-        data = conn.send(_request_event(method, target, tuple(headers)))
+        data = conn.send(_request_event(method, target, headers))
         assert data is not None
         if body:
             # Small bodies ride in the same write as the head (one syscall,
@@ -213,8 +216,12 @@ class HTTP11Connection:
         self._h11.receive_data(data)
         return len(data)
 
-    async def receive_response_head(self) -> h11.Response:
-        """Read up to and including the final (non-1xx) response head."""
+    async def receive_response_head(self) -> tuple[h11.Response, ResponseHeaders]:
+        """Read up to and including the final (non-1xx) response head.
+
+        Returns:
+            h11's event and the headers as a case-insensitive mapping.
+        """
         conn = self._h11
         head_bytes = 0
         while True:
@@ -229,14 +236,11 @@ class HTTP11Connection:
                 head_bytes += await self._fill()
                 continue
             if type(event) is h11.Response:
+                raw = event.headers.raw_items()
                 if head_bytes > self._max_head_size:
                     # The head completed within reads that held more than
                     # the limit: measure the head itself.
-                    size = (
-                        len(event.reason)
-                        + 15
-                        + sum(len(n) + len(v) + 4 for n, v in event.headers.raw_items())
-                    )
+                    size = len(event.reason) + 15 + sum(len(n) + len(v) + 4 for n, v in raw)
                     if size > self._max_head_size:
                         raise h11.RemoteProtocolError(
                             f"response head larger than {self._max_head_size} bytes "
@@ -249,14 +253,13 @@ class HTTP11Connection:
                     raise h11.RemoteProtocolError(
                         f"unsupported HTTP version {event.http_version.decode('ascii', 'replace')}"
                     )
-                if b"transfer-encoding" in (names := [n for n, _ in event.headers]) and (
-                    b"content-length" in names
-                ):
+                headers = ResponseHeaders.from_raw(raw)
+                if headers.has(b"transfer-encoding") and headers.has(b"content-length"):
                     # RFC 9112 section 6.3: Transfer-Encoding wins, but such a
                     # message may be a smuggling attempt; read it, then never
                     # trust this connection with another request.
                     self._must_close = True
-                return event
+                return event, headers
             if type(event) is h11.InformationalResponse:
                 # 100 Continue and friends precede the real answer (RFC 9110
                 # section 15.2); nothing to do with them.
@@ -286,18 +289,31 @@ class HTTP11Connection:
 
     async def read_body(self, limit: int | None = None) -> bytes:
         """Read the rest of the body into memory, at most *limit* bytes of it."""
+        # receive_data's loop, inlined: a small body is one Data and one
+        # EndOfMessage already in h11's buffer, and the call per event
+        # showed in profiles.
+        conn = self._h11
         chunks = []
         total = 0
         while True:
-            chunk = await self.receive_data()
-            if not chunk:
+            event = conn.next_event()
+            if type(event) is h11.Data:
+                data = event.data
+                total += len(data)
+                if limit is not None and total > limit:
+                    raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
+                chunks.append(data)
+            elif type(event) is h11.EndOfMessage:
                 break
-            total += len(chunk)
-            if limit is not None and total > limit:
-                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
-            chunks.append(chunk)
+            elif event is h11.NEED_DATA:
+                await self._fill()
+            elif type(event) is h11.ConnectionClosed:
+                raise PeerClosedEarly(before_response=False)
+            else:
+                raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
         if len(chunks) == 1:
-            return chunks[0]
+            data = chunks[0]
+            return data if type(data) is bytes else bytes(data)
         return b"".join(chunks)
 
     # -- life cycle --------------------------------------------------------
@@ -309,18 +325,21 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            if conn.trailing_data[0] or self._must_close:
-                # Bytes after the end of the response (a body on a HEAD or
-                # 204, a second unasked-for response, junk): they would be
-                # read as the answer to the next request. Never reuse.
-                return False
+        if self._must_close or conn.trailing_data[0]:
+            # Bytes after the end of the response (a body on a HEAD or 204, a
+            # second unasked-for response, junk): they would be read as the
+            # answer to the next request. Never reuse.
+            return False
+        try:
+            # h11 itself refuses unless both sides are DONE (a response that
+            # said "Connection: close", an HTTP/1.0 one, a body cut short).
             conn.start_next_cycle()
-            self.cycles += 1
-            self.state = ConnState.IDLE
-            self.idle_since = time.monotonic()
-            return True
-        return False
+        except h11.LocalProtocolError:
+            return False
+        self.cycles += 1
+        self.state = ConnState.IDLE
+        self.idle_since = time.monotonic()
+        return True
 
     def is_dropped(self) -> bool:
         """True if an idle connection can no longer be used.
@@ -330,13 +349,19 @@ class HTTP11Connection:
         belong to no request. Any of those means it must not be reused.
         """
         try:
-            fd = self._sock.fileno()
-            if fd < 0:
-                return True
-            readable, _, _ = select.select([fd], [], [], 0)
+            poller = self._poller
+            if poller is None:
+                fd = self._sock.fileno()
+                if fd < 0:
+                    return True
+                # A poll object holds no descriptor of its own (unlike
+                # epoll), and polling one registered fd is the cheapest
+                # readiness check there is.
+                poller = self._poller = select.poll()
+                poller.register(fd, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     async def close(self) -> None:
         """Close the socket. Safe to call more than once, and under cancellation."""

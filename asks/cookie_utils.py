@@ -102,6 +102,12 @@ class CookieTracker:
         self.jar.add_cookie_header(view)  # type: ignore[arg-type]
         return view.added.get("Cookie")
 
+    def is_empty(self) -> bool:
+        """Whether the jar holds no cookie (cheaper than ``len()``)."""
+        for _ in self.jar:
+            return False
+        return True
+
     def store(self, headers: Headers, url: str, host: str, scheme: str) -> None:
         """Keep the cookies a response set, as the jar's rules allow."""
         if "set-cookie" in headers:

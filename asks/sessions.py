@@ -26,30 +26,34 @@ Failures are translated into :mod:`asks.errors` in one place
 
 from __future__ import annotations
 
-import http.cookiejar
 import os
-import re
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import curio
 import curio.io
 import h11
 
 from . import _net
-from ._boundary import ConnectFailed, reraise
+from ._boundary import ConnectFailed, reraise, translate
 from ._content import MISSING, Body, encode_body
 from ._decoders import ACCEPT_ENCODING
-from ._headers import Headers, HeadersInput, ResponseHeaders, check_header_text
+from ._headers import (
+    TOKEN,
+    Headers,
+    HeadersInput,
+    ResponseHeaders,
+    check_header_text,
+    encode_value,
+)
 from ._http11 import HTTP11Connection, PeerClosedEarly
 from ._pool import ConnectionPool
-from ._redirects import RedirectPlan, plan_redirect, strips_credentials
+from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._urls import URL, build_url, parse_url
 from ._version import __version__
 from .auth import AuthBase, AuthRequest, BasicAuth, PostResponseAuth, PreResponseAuth
-from .cookie_utils import CookieTracker, parse_response_cookies
 from .errors import (
     BadHttpResponse,
     RequestTimeout,
@@ -58,6 +62,11 @@ from .errors import (
     UnreplayableBody,
 )
 from .response_objects import BaseResponse, Response, StreamBody, StreamResponse
+
+if TYPE_CHECKING:
+    # Imported on first use: http.cookiejar costs milliseconds to import and
+    # only sessions that keep or receive cookies need it.
+    from .cookie_utils import CookieTracker
 
 __all__ = ["Session"]
 
@@ -87,8 +96,15 @@ _KWARGS = frozenset(
 # again without changing what it does.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
-# RFC 9110 section 5.6.2: a method and a header name are tokens.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Methods already checked (RFC 9110 section 9.1: a method is a token), mapped
+# to their upper-case form; the common ones need no regex per request.
+_METHODS: dict[str, str] = {
+    m: m.upper()
+    for name in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")
+    for m in (name, name.lower())
+}
+# Methods whose request says "Content-Length: 0" when it has no body.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 # Headers that describe a body; they go when a redirect drops the body.
 _BODY_HEADERS = frozenset(
@@ -104,6 +120,18 @@ _BODY_HEADERS = frozenset(
 _CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
 
 _USER_AGENT = f"python-asks/{__version__}"
+
+# Sent unless the caller's headers name them; Host comes first (RFC 9112
+# section 3.2 says it should), built per URL.
+_DEFAULT_HEADERS = (
+    ("User-Agent", b"User-Agent", _USER_AGENT.encode("ascii")),
+    ("Accept", b"Accept", b"*/*"),
+    ("Accept-Encoding", b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
+)
+
+# Header blocks kept per (host, method kind) for calls that add nothing of
+# their own; a scraper over many hosts just starts again when it fills up.
+_WIRE_CACHE_SIZE = 256
 
 
 class _Call:
@@ -214,6 +242,13 @@ class Session:
         self.max_decoded_size = max_decoded_size
         self.max_body_size = max_body_size
         self._pool = ConnectionPool(connections, keepalive_expiry, max_head_size)
+        # Hot-path caches for calls that pass nothing but a URL (see
+        # _options and _wire_headers); both check what they depend on.
+        self._plain_options: _Options | None = None
+        self._wire_cache: dict[
+            tuple[str, bool],
+            tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]],
+        ] = {}
 
     @property
     def headers(self) -> Headers:
@@ -295,14 +330,15 @@ class Session:
             asks.errors.AsksException: the request failed (see
                 :mod:`asks.errors`).
         """
-        unknown = kwargs.keys() - _KWARGS
-        if unknown:
-            raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
+        if kwargs:
+            unknown = kwargs.keys() - _KWARGS
+            if unknown:
+                raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
         call = self._prepare(method, url, path, kwargs)
         options = self._options(kwargs, retries, connection_timeout)
-        timeout = kwargs.get("timeout")
+        timeout = kwargs.get("timeout") if kwargs else None
         if timeout is None:
             return await self._run(call, options)
         try:
@@ -314,11 +350,21 @@ class Session:
     # -- preparing -------------------------------------------------------------
 
     def _prepare(self, method: str, url: str | None, path: str, kwargs: dict[str, Any]) -> _Call:
-        if not isinstance(method, str) or not _TOKEN.fullmatch(method):
-            raise ValueError(f"invalid HTTP method: {method!r}")
+        upper = _METHODS.get(method) if type(method) is str else None
+        if upper is None:
+            if not isinstance(method, str) or not TOKEN.fullmatch(method):
+                raise ValueError(f"invalid HTTP method: {method!r}")
+            upper = method.upper()
         if url is None:
             url = build_url(self.base_location, self.endpoint, path)
         parsed = parse_url(url)
+        headers = self._headers
+        if not kwargs:
+            # The common call, a bare URL: the session's headers serve as
+            # they are (checked and encoded once until they change, see
+            # Headers.encoded); _follow copies them before changing any.
+            headers.encoded()
+            return _Call(upper, parsed, headers, None, None)
         params = kwargs.get("params")
         if params is not None:
             parsed = parsed.with_params(params)
@@ -330,18 +376,15 @@ class Session:
             kwargs.get("files"),
             kwargs.get("encoding") or self.encoding,
         )
-        headers = self.headers.copy()
         call_headers = kwargs.get("headers")
         if call_headers:
+            headers = headers.copy()
             layer = Headers(call_headers)
             for name in layer:
                 # Per-call headers replace the session's of the same name.
                 headers.pop(name, None)
             headers.extend(layer)
-        for name, value in headers.multi_items():
-            if not _TOKEN.fullmatch(name):
-                raise ValueError(f"invalid header name: {name!r}")
-            check_header_text("header value", value)
+        headers.encoded()  # a bad name or value fails here, before any socket
         cookies = kwargs.get("cookies")
         if cookies:
             cookies = {str(k): str(v) for k, v in dict(cookies).items()}
@@ -349,11 +392,23 @@ class Session:
                 check_header_text("cookie", k + v)
                 if not k or ";" in k or "=" in k or ";" in v:
                     raise ValueError(f"invalid cookie {k!r}={v!r}")
-        return _Call(method.upper(), parsed, headers, body, cookies or None)
+        return _Call(upper, parsed, headers, body, cookies or None)
 
     def _options(
         self, kwargs: dict[str, Any], retries: int, connection_timeout: float | None
     ) -> _Options:
+        if not kwargs:
+            # A bare call's options are the session's; reuse the last set
+            # while nothing they came from has changed.
+            plain = self._plain_options
+            if (
+                plain is not None
+                and plain.retries == retries
+                and plain.connection_timeout == connection_timeout
+                and plain.encoding == self.encoding
+                and plain.jar is self._cookie_tracker
+            ):
+                return plain
         auth = kwargs.get("auth")
         if isinstance(auth, tuple) and len(auth) == 2:
             # As in requests and httpx: a (user, password) pair means Basic.
@@ -369,7 +424,7 @@ class Session:
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
-        return _Options(
+        options = _Options(
             stream=bool(kwargs.get("stream")),
             callback=kwargs.get("callback"),
             encoding=kwargs.get("encoding") or self.encoding,
@@ -381,62 +436,40 @@ class Session:
             connection_timeout=connection_timeout,
             jar=self._cookie_tracker,
         )
+        if not kwargs:
+            self._plain_options = options
+        return options
 
-    def _wire_headers(self, call: _Call, jar: CookieTracker | None) -> list[tuple[bytes, bytes]]:
+    def _wire_headers(
+        self, call: _Call, jar: CookieTracker | None
+    ) -> tuple[tuple[bytes, bytes], ...]:
         """The headers as sent: defaults, the call's, cookies, auth and framing."""
         url = call.url
-        out: list[tuple[bytes, bytes]] = []
         given = call.headers
-        defaults = (
-            ("Host", url.host_header),
-            ("User-Agent", _USER_AGENT),
-            ("Accept", "*/*"),
-            ("Accept-Encoding", ACCEPT_ENCODING),
-        )
-        for name, value in defaults:
-            if name not in given:
-                out.append((name.encode("ascii"), value.encode("ascii")))
-        skip: set[str] = set()
-        body = call.body
-        if body is not None:
-            skip.update(("content-length", "transfer-encoding"))
-        auth_headers = call.auth_headers
-        if auth_headers:
-            skip.update(k.lower() for k in auth_headers)
-        cookie_parts: list[str] = []
-        if "cookie" in given:
-            skip.add("cookie")
-            cookie_parts.extend(given.get_list("cookie"))
-        if call.cookies:
-            cookie_parts.extend(f"{k}={v}" for k, v in call.cookies.items())
-        if jar is not None:
+        encoded = given.encoded()
+        stored = None
+        if jar is not None and not jar.is_empty():
             stored = jar.cookie_header(str(url), url.host, url.scheme)
-            if stored:
-                cookie_parts.append(stored)
-        for name, value in given.multi_items():
-            if name.lower() not in skip:
-                out.append((name.encode("ascii"), _latin1(name, value)))
-        for name, value in auth_headers.items():
-            check_header_text("auth header", value)
-            out.append((name.encode("ascii"), _latin1(name, value)))
-        if cookie_parts:
-            out.append((b"Cookie", _latin1("Cookie", "; ".join(cookie_parts))))
-        if body is not None:
-            # Our framing wins: h11 refuses to send a body that disagrees
-            # with Content-Length.
-            if body.length is not None:
-                out.append((b"Content-Length", str(body.length).encode("ascii")))
-            else:
-                out.append((b"Transfer-Encoding", b"chunked"))
-            if body.content_type and "content-type" not in given:
-                out.append((b"Content-Type", body.content_type.encode("latin-1")))
-        elif call.method in ("POST", "PUT", "PATCH") and not (
-            "content-length" in given or "transfer-encoding" in given
+        if (
+            given is self._headers
+            and call.body is None
+            and not call.auth_headers
+            and not call.cookies
+            and not stored
         ):
-            # RFC 9110 section 8.6: a body-carrying method without a body
-            # should say so, or some servers wait for one.
-            out.append((b"Content-Length", b"0"))
-        return out
+            # Nothing of this call's own: the block depends only on the
+            # session's headers (the very tuple Headers.encoded returned, so
+            # any change to them misses), the host and the method's kind.
+            key = (url.host_header, call.method in _BODY_METHODS)
+            hit = self._wire_cache.get(key)
+            if hit is not None and hit[0] is encoded:
+                return hit[1]
+            wire = _encode_headers(call, encoded, None)
+            if len(self._wire_cache) >= _WIRE_CACHE_SIZE:
+                self._wire_cache.clear()
+            self._wire_cache[key] = (encoded, wire)
+            return wire
+        return _encode_headers(call, encoded, stored)
 
     # -- the request loop: redirects and auth retries --------------------------
 
@@ -450,15 +483,15 @@ class Session:
             if isinstance(auth, PreResponseAuth) and not call.crossed:
                 call.auth_headers = dict(await auth(call.auth_request()))
             wire = self._wire_headers(call, jar)
-            call.auth_headers = {}
-            conn, head = await self._send_with_retries(call, wire, options)
-            headers = ResponseHeaders.from_raw(head.headers.raw_items())
+            if call.auth_headers:
+                call.auth_headers = {}
+            conn, head, headers = await self._exchange(call, wire, options)
             if jar is not None:
                 jar.store(headers, str(call.url), call.url.host, call.url.scheme)
             status = head.status_code
 
             plan: RedirectPlan | None = None
-            if options.follow_redirects and call.method != "HEAD":
+            if status in REDIRECT_CODES and options.follow_redirects and call.method != "HEAD":
                 try:
                     plan = plan_redirect(status, call.method, call.url, headers.get("location"))
                 except ValueError as exc:
@@ -471,15 +504,14 @@ class Session:
                 and not call.crossed
                 and call.can_resend
             )
-            common = self._response_fields(call, head, headers, options.encoding)
             if plan is None and not challenge:
-                response = await self._final_response(call, conn, headers, common, options)
+                response = await self._final_response(call, conn, head, headers, options)
                 response.history = history
                 return response
 
             # An intermediate response: read it whole so its connection can
             # serve the next request of this call.
-            response = await self._buffered(call, conn, common)
+            response = await self._buffered(call, conn, head, headers, options.encoding)
             if challenge:
                 assert isinstance(auth, PostResponseAuth)
                 retry_headers = await auth(response, call.auth_request())
@@ -501,39 +533,28 @@ class Session:
             self._follow(call, plan, options)
 
     def _follow(self, call: _Call, plan: RedirectPlan, options: _Options) -> None:
+        # The call's headers may be the session's own object: change a copy.
+        headers = call.headers.copy()
         if strips_credentials(call.url, plan.url) and not options.auth_off_domain:
             # Credentials were meant for the origin the caller named, not for
             # wherever it points (a leak many clients have shipped as a CVE).
             call.crossed = True
             for name in _CREDENTIALS:
-                call.headers.pop(name, None)
+                headers.pop(name, None)
             call.cookies = None
         if not plan.keep_body:
             call.body = None
-            for name in list(call.headers):
+            for name in list(headers):
                 if name.lower() in _BODY_HEADERS:
-                    del call.headers[name]
+                    del headers[name]
         elif not call.can_resend:
             raise UnreplayableBody(
                 f"{call.where}: redirected with {plan.method} to {plan.url}, but the body "
                 "was a one-shot stream that cannot be sent again"
             )
+        call.headers = headers
         call.method = plan.method
         call.url = plan.url
-
-    @staticmethod
-    def _response_fields(
-        call: _Call, head: h11.Response, headers: Headers, encoding: str
-    ) -> dict[str, Any]:
-        return {
-            "method": call.method,
-            "url": str(call.url),
-            "status_code": head.status_code,
-            "reason_phrase": head.reason.decode("latin-1"),
-            "http_version": head.http_version.decode("ascii"),
-            "headers": headers,
-            "encoding": encoding,
-        }
 
     def _stream_body(self, call: _Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
         return StreamBody(
@@ -541,7 +562,12 @@ class Session:
         )
 
     async def _buffered(
-        self, call: _Call, conn: HTTP11Connection, common: dict[str, Any]
+        self,
+        call: _Call,
+        conn: HTTP11Connection,
+        head: h11.Response,
+        headers: ResponseHeaders,
+        encoding: str,
     ) -> Response:
         try:
             content = await conn.read_body(self.max_body_size)
@@ -550,115 +576,135 @@ class Session:
             reraise(exc, call.where)
         conn.finish_cycle()
         await self._pool.checkin(conn)
-        response = Response(body=content, max_decoded_size=self.max_decoded_size, **common)
-        _attach_cookies(response, call.url)
+        response = Response(
+            method=call.method,
+            url=str(call.url),
+            status_code=head.status_code,
+            reason_phrase=head.reason.decode("latin-1"),
+            http_version=head.http_version.decode("ascii"),
+            headers=headers,
+            encoding=encoding,
+            body=content,
+            max_decoded_size=self.max_decoded_size,
+        )
+        if headers.has(b"set-cookie"):
+            _attach_cookies(response, call.url)
         return response
 
     async def _final_response(
         self,
         call: _Call,
         conn: HTTP11Connection,
-        headers: Headers,
-        common: dict[str, Any],
+        head: h11.Response,
+        headers: ResponseHeaders,
         options: _Options,
     ) -> BaseResponse:
+        if not options.stream and options.callback is None:
+            return await self._buffered(call, conn, head, headers, options.encoding)
         response: BaseResponse
         if options.stream:
-            response = StreamResponse(body=self._stream_body(call, conn, headers), **common)
-        elif options.callback is not None:
+            response = StreamResponse(
+                method=call.method,
+                url=str(call.url),
+                status_code=head.status_code,
+                reason_phrase=head.reason.decode("latin-1"),
+                http_version=head.http_version.decode("ascii"),
+                headers=headers,
+                encoding=options.encoding,
+                body=self._stream_body(call, conn, headers),
+            )
+        else:
+            assert options.callback is not None
             # Decoded pieces go to the callback as they arrive; nothing is kept.
             async with self._stream_body(call, conn, headers) as body:
                 async for chunk in body:
                     await options.callback(chunk)
-            response = Response(body=b"", max_decoded_size=self.max_decoded_size, **common)
-        else:
-            return await self._buffered(call, conn, common)
+            response = Response(
+                method=call.method,
+                url=str(call.url),
+                status_code=head.status_code,
+                reason_phrase=head.reason.decode("latin-1"),
+                http_version=head.http_version.decode("ascii"),
+                headers=headers,
+                encoding=options.encoding,
+                body=b"",
+                max_decoded_size=self.max_decoded_size,
+            )
         _attach_cookies(response, call.url)
         return response
 
     # -- sending ---------------------------------------------------------------
 
-    async def _send_with_retries(
-        self, call: _Call, wire: list[tuple[bytes, bytes]], options: _Options
-    ) -> tuple[HTTP11Connection, h11.Response]:
-        attempt = 0
-        while True:
-            try:
-                return await self._exchange(call, wire, options.connection_timeout)
-            except ConnectFailed:
-                # Nothing was sent: safe to try again whatever the method.
-                if attempt >= options.retries:
-                    raise
-            except ServerClosedConnectionError:
-                if (
-                    attempt >= options.retries
-                    or call.method not in _IDEMPOTENT
-                    or not call.can_resend
-                ):
-                    raise
-            attempt += 1
-
     async def _exchange(
-        self, call: _Call, wire: list[tuple[bytes, bytes]], connection_timeout: float | None
-    ) -> tuple[HTTP11Connection, h11.Response]:
-        """Send the request and read the response head, on a pooled or new connection."""
-        try:
-            return await self._exchange_raw(call, wire, connection_timeout)
-        except Exception as exc:
-            reraise(exc, call.where)
+        self, call: _Call, wire: tuple[tuple[bytes, bytes], ...], options: _Options
+    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders]:
+        """Send the request and read the response head, on a pooled or new connection.
 
-    async def _exchange_raw(
-        self, call: _Call, wire: list[tuple[bytes, bytes]], connection_timeout: float | None
-    ) -> tuple[HTTP11Connection, h11.Response]:
+        Both kinds of retry (see the module docstring) happen here, and
+        whatever goes wrong leaves as an asks exception (``_boundary``).
+        """
         url = call.url
         tls = url.scheme == "https"
+        origin = url.origin
         # Connections made under different TLS settings never mix.
-        key: Hashable = (url.origin, id(self.ssl_context)) if tls else url.origin
+        key: Hashable = (origin, id(self.ssl_context)) if tls else origin
+        method = call.method.encode("ascii")
+        target = url.target.encode("ascii")
+        body = call.body
+        connection_timeout = options.connection_timeout
 
         async def open_socket() -> curio.io.Socket:
             return await self._open_socket(url, tls, connection_timeout)
 
-        conn = await self._pool.checkout(url.origin, key, open_socket)
-        try:
-            return conn, await self._send_on(conn, call, wire)
-        except (PeerClosedEarly, OSError):
-            # Only when not one byte of a response came back: then the
-            # server never processed the request.
-            retry = (
-                conn.reused
-                and call.method in _IDEMPOTENT
-                and call.can_resend
-                and not conn.response_started
-            )
-            await self._pool.discard(conn)
-            if not retry:
-                raise
-        except BaseException:
-            await self._pool.discard(conn)
-            raise
-        # The pooled connection had died while idle (the server's keep-alive
-        # timeout, a restart): one more try on a new connection.
-        conn = await self._pool.checkout(url.origin, key, open_socket, fresh=True)
-        try:
-            return conn, await self._send_on(conn, call, wire)
-        except BaseException:
-            await self._pool.discard(conn)
-            raise
-
-    @staticmethod
-    async def _send_on(
-        conn: HTTP11Connection, call: _Call, wire: list[tuple[bytes, bytes]]
-    ) -> h11.Response:
-        body = call.body
-        content = stream = None
-        if body is not None:
-            content = body.content
-            if body.stream is not None:
-                stream = body.stream()
-        await conn.send_request(
-            call.method.encode("ascii"), call.url.target.encode("ascii"), wire, content, stream
-        )
-        return await conn.receive_response_head()
+        attempt = 0
+        fresh = False
+        while True:
+            try:
+                conn = await self._pool.checkout(origin, key, open_socket, fresh=fresh)
+                try:
+                    if body is None:
+                        await conn.send_request(method, target, wire, None)
+                    else:
+                        stream = body.stream() if body.stream is not None else None
+                        await conn.send_request(method, target, wire, body.content, stream)
+                    head, headers = await conn.receive_response_head()
+                    return conn, head, headers
+                except (PeerClosedEarly, OSError):
+                    # Only when not one byte of a response came back: then
+                    # the server never processed the request.
+                    silent = (
+                        conn.reused
+                        and call.method in _IDEMPOTENT
+                        and call.can_resend
+                        and not conn.response_started
+                    )
+                    await self._pool.discard(conn)
+                    if not silent:
+                        raise
+                except BaseException:
+                    await self._pool.discard(conn)
+                    raise
+                # The pooled connection had died while idle (the server's
+                # keep-alive timeout, a restart): one more try on a new one,
+                # which does not count against ``retries``.
+                fresh = True
+            except Exception as exc:
+                error = translate(exc, call.where)
+                if attempt < options.retries and (
+                    # Nothing was sent: safe to try again whatever the method.
+                    isinstance(error, ConnectFailed)
+                    or (
+                        isinstance(error, ServerClosedConnectionError)
+                        and call.method in _IDEMPOTENT
+                        and call.can_resend
+                    )
+                ):
+                    attempt += 1
+                    fresh = False
+                    continue
+                if error is exc:
+                    raise
+                raise error from exc
 
     async def _open_socket(
         self, url: URL, tls: bool, connection_timeout: float | None
@@ -711,6 +757,10 @@ class Session:
 def _make_tracker(persist: Any) -> CookieTracker | None:
     if persist is None or persist is False:
         return None
+    import http.cookiejar
+
+    from .cookie_utils import CookieTracker
+
     if persist is True:
         return CookieTracker()
     if isinstance(persist, CookieTracker):
@@ -724,14 +774,62 @@ def _make_tracker(persist: Any) -> CookieTracker | None:
 
 
 def _attach_cookies(response: BaseResponse, url: URL) -> None:
+    from .cookie_utils import parse_response_cookies
+
     if "set-cookie" in response.headers:
         response.cookies = parse_response_cookies(response.headers, str(url), url.host, url.scheme)
 
 
-def _latin1(name: str, value: str) -> bytes:
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
-        ) from None
+def _encode_headers(
+    call: _Call, encoded: tuple[tuple[bytes, bytes], ...], stored_cookies: str | None
+) -> tuple[tuple[bytes, bytes], ...]:
+    """Build the header block of *call* from its checked, encoded headers."""
+    url = call.url
+    given = call.headers
+    out: list[tuple[bytes, bytes]] = []
+    if "host" not in given:
+        out.append((b"Host", url.host_header.encode("ascii")))
+    for name, bname, bvalue in _DEFAULT_HEADERS:
+        if name not in given:
+            out.append((bname, bvalue))
+    skip: set[bytes] = set()
+    body = call.body
+    if body is not None:
+        skip.update((b"content-length", b"transfer-encoding"))
+    auth_headers = call.auth_headers
+    if auth_headers:
+        skip.update(k.lower().encode("ascii") for k in auth_headers)
+    cookie_parts: list[str] = []
+    if "cookie" in given:
+        # Every cookie travels in one Cookie header (RFC 6265 section 5.4).
+        skip.add(b"cookie")
+        cookie_parts.extend(given.get_list("cookie"))
+    if call.cookies:
+        cookie_parts.extend(f"{k}={v}" for k, v in call.cookies.items())
+    if stored_cookies:
+        cookie_parts.append(stored_cookies)
+    if skip:
+        out.extend(pair for pair in encoded if pair[0].lower() not in skip)
+    else:
+        out.extend(encoded)
+    for name, value in auth_headers.items():
+        check_header_text("auth header", value)
+        out.append((name.encode("ascii"), encode_value(name, value)))
+    if cookie_parts:
+        out.append((b"Cookie", encode_value("Cookie", "; ".join(cookie_parts))))
+    if body is not None:
+        # Our framing wins: h11 refuses to send a body that disagrees with
+        # Content-Length.
+        if body.length is not None:
+            out.append((b"Content-Length", str(body.length).encode("ascii")))
+        else:
+            out.append((b"Transfer-Encoding", b"chunked"))
+        if body.content_type and "content-type" not in given:
+            out.append((b"Content-Type", body.content_type.encode("latin-1")))
+    elif call.method in _BODY_METHODS and not (
+        "content-length" in given or "transfer-encoding" in given
+    ):
+        # RFC 9110 section 8.6: a body-carrying method without a body should
+        # say so, or some servers wait for one.
+        out.append((b"Content-Length", b"0"))
+    return tuple(out)

@@ -1,0 +1,177 @@
+"""Micro-benchmarks of the request hot path, without a network.
+
+A scripted socket answers every request at once with the same canned
+response, so nothing waits and every microsecond measured is CPU spent in
+Python: the bare h11 loop (the ceiling the end-to-end benchmark compares
+against), asks' connection layer, and a whole ``Session.get``. The
+difference between the rows is what each asks layer costs per request.
+
+    python benchmarks/micro.py            # all rows
+    python benchmarks/micro.py --n 20000  # more requests per round
+
+Numbers are per request, the best of several rounds (the least disturbed
+by other work on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import curio
+import h11
+
+import asks
+from asks._headers import ResponseHeaders
+from asks._http11 import HTTP11Connection
+
+# What nginx sends for a 100-byte static file.
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"Server: nginx/1.22.1\r\n"
+    b"Date: Tue, 24 Nov 2026 14:33:13 GMT\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Length: 100\r\n"
+    b"Last-Modified: Tue, 24 Nov 2026 14:33:13 GMT\r\n"
+    b"Connection: keep-alive\r\n"
+    b'ETag: "6744c0a9-64"\r\n'
+    b"Accept-Ranges: bytes\r\n"
+    b"\r\n" + b"x" * 100
+)
+
+
+class ScriptedSocket:
+    """Just enough of a curio socket: every recv returns the canned response."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()  # a descriptor that is never readable
+        self.sent = 0
+
+    def fileno(self) -> int:
+        return self._r
+
+    async def sendall(self, data: bytes) -> None:
+        self.sent += len(data)
+
+    async def recv(self, size: int) -> bytes:
+        return RESPONSE
+
+    async def close(self) -> None:
+        if self._r >= 0:
+            os.close(self._r)
+            os.close(self._w)
+            self._r = self._w = -1
+
+
+async def bare_h11(n: int) -> float:
+    """The end-to-end benchmark's ceiling loop, on the scripted socket."""
+    sock = ScriptedSocket()
+    conn = h11.Connection(h11.CLIENT)
+    req = h11.Request(
+        method="GET", target="/small", headers=[("Host", "bench:80"), ("User-Agent", "x")]
+    )
+    start = time.process_time()
+    for _ in range(n):
+        await sock.sendall(conn.send(req) + conn.send(h11.EndOfMessage()))  # type: ignore[operator]
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                conn.receive_data(await sock.recv(65536))
+                continue
+            if type(ev) is h11.EndOfMessage:
+                break
+        conn.start_next_cycle()
+    elapsed = time.process_time() - start
+    await sock.close()
+    return elapsed
+
+
+async def connection_layer(n: int) -> float:
+    """asks' HTTP11Connection: send, head (with headers mapping), body, reuse."""
+    sock = ScriptedSocket()
+    conn = HTTP11Connection(sock, ("http", "bench", 80), None, 65536)  # type: ignore[arg-type]
+    wire = (
+        (b"Host", b"bench"),
+        (b"User-Agent", b"x"),
+        (b"Accept", b"*/*"),
+        (b"Accept-Encoding", b"gzip, deflate"),
+    )
+    start = time.process_time()
+    for _ in range(n):
+        await conn.send_request(b"GET", b"/small", wire, None)
+        await conn.receive_response_head()
+        await conn.read_body()
+        conn.finish_cycle()
+    elapsed = time.process_time() - start
+    await sock.close()
+    return elapsed
+
+
+async def session_get(n: int) -> float:
+    """A whole ``Session.get`` and ``.content``, pool and all."""
+    session = asks.Session(connections=1)
+
+    async def scripted_open(*args: Any) -> ScriptedSocket:
+        return ScriptedSocket()
+
+    session._open_socket = scripted_open  # type: ignore[method-assign,assignment]
+    url = "http://bench/small"
+    await session.get(url)
+    start = time.process_time()
+    for _ in range(n):
+        r = await session.get(url)
+        r.content  # noqa: B018
+    elapsed = time.process_time() - start
+    await session.close()
+    return elapsed
+
+
+def headers_from_raw(n: int) -> float:
+    """Building the response headers mapping from h11's raw pairs."""
+    raw = [
+        tuple(line.split(b": ", 1)) for line in RESPONSE.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    ]
+    start = time.process_time()
+    for _ in range(n):
+        ResponseHeaders.from_raw(raw)  # type: ignore[arg-type]
+    return time.process_time() - start
+
+
+ROWS: dict[str, Callable[[int], Awaitable[float] | float]] = {
+    "bare h11 loop (ceiling)": bare_h11,
+    "asks connection layer": connection_layer,
+    "asks Session.get": session_get,
+    "ResponseHeaders.from_raw": headers_from_raw,
+}
+
+
+async def measure(fn: Callable[[int], Awaitable[float] | float], n: int, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        result = fn(n)
+        elapsed = await result if not isinstance(result, float) else result
+        best = min(best, elapsed)
+    return best / n * 1e6
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"python {sys.version.split()[0]}, h11 {h11.__version__}, curio {curio.__version__}")
+    print(f"{'row':28} {'us/request':>10} {'x ceiling':>10}")
+    ceiling = None
+    for name, fn in ROWS.items():
+        us = await measure(fn, args.n, args.rounds)
+        ceiling = ceiling or us
+        print(f"{name:28} {us:10.2f} {us / ceiling:10.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the best counts")
+    curio.run(main, parser.parse_args())

@@ -1,0 +1,211 @@
+"""The speed-ups of the request hot path change nothing a caller can see.
+
+Each cache or shortcut (docs/performance.md) has a test here that would
+fail if it served stale data: session headers checked and encoded once but
+re-read after every change, a header block cached per host and method kind,
+response headers built lazily, the pool's inline idle check, and the
+imports left for first use.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import asks
+from asks._headers import Headers, ResponseHeaders
+from tests.servers import canned
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def sent_headers(handler, index: int = -1) -> dict[bytes, bytes]:
+    request, _body = handler.requests[index]
+    return {name: value for name, value in request.headers}
+
+
+# -- session headers: encoded once, re-read after every change ----------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda h: h.__setitem__("X-Tag", "two"),
+        lambda h: h.update({"X-Tag": "two"}),
+        lambda h: (h.pop("X-Tag"), h.add("X-Tag", "two")),
+        lambda h: (h.clear(), h.add("x-tag", "two")),
+    ],
+    ids=["setitem", "update", "pop-add", "clear-add"],
+)
+async def test_a_change_to_session_headers_reaches_the_next_request(raw_server, change):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "one"}) as s:
+        await s.get(server.url)
+        change(s.headers)
+        await s.get(server.url)
+    assert sent_headers(handler, 0)[b"x-tag"] == b"one"
+    assert sent_headers(handler, 1)[b"x-tag"] == b"two"
+
+
+async def test_deleting_a_session_header_stops_sending_it(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "one"}) as s:
+        await s.get(server.url)
+        del s.headers["x-tag"]
+        await s.get(server.url)
+    assert b"x-tag" in sent_headers(handler, 0)
+    assert b"x-tag" not in sent_headers(handler, 1)
+
+
+async def test_a_bad_value_added_after_a_good_request_is_refused(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        s.headers["X-Bad"] = "a\r\nInjected: yes"
+        with pytest.raises(ValueError, match="CR, LF or NUL"):
+            await s.get(server.url)
+    assert len(handler.requests) == 1
+
+
+def test_encoded_is_kept_until_a_change_and_copied_with_the_headers():
+    headers = Headers({"A": "1"})
+    first = headers.encoded()
+    assert headers.encoded() is first
+    copy = headers.copy()
+    assert copy.encoded() is first
+    copy["B"] = "2"
+    assert copy.encoded() == ((b"A", b"1"), (b"B", b"2"))
+    assert headers.encoded() is first  # the original is untouched
+
+
+# -- the header block cached per host and method kind -----------------------------
+
+
+async def test_each_host_gets_its_own_host_header(raw_server):
+    one, two = canned(OK), canned(OK)
+    first, second = await raw_server(one), await raw_server(two)
+    async with asks.Session(connections=2) as s:
+        for _ in range(2):
+            await s.get(first.url)
+            await s.get(second.url)
+    assert {sent_headers(one, i)[b"host"] for i in range(2)} == {
+        f"127.0.0.1:{first.port}".encode()
+    }
+    assert {sent_headers(two, i)[b"host"] for i in range(2)} == {
+        f"127.0.0.1:{second.port}".encode()
+    }
+
+
+async def test_bodiless_post_says_content_length_0_and_get_does_not(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        await s.post(server.url)
+        await s.get(server.url)
+    assert b"content-length" not in sent_headers(handler, 0)
+    assert sent_headers(handler, 1)[b"content-length"] == b"0"
+    assert b"content-length" not in sent_headers(handler, 2)
+
+
+async def test_per_call_headers_do_not_leak_into_the_next_bare_call(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "session"}) as s:
+        await s.get(server.url)
+        await s.get(server.url, headers={"X-Tag": "call", "X-Only": "call"})
+        await s.get(server.url)
+    assert sent_headers(handler, 1)[b"x-tag"] == b"call"
+    assert sent_headers(handler, 2)[b"x-tag"] == b"session"
+    assert b"x-only" not in sent_headers(handler, 2)
+    assert s.headers == {"X-Tag": "session"}
+
+
+async def test_a_cross_origin_redirect_leaves_the_session_headers_alone(raw_server):
+    target = canned(OK)
+    other = await raw_server(target)
+    moved = (
+        f"HTTP/1.1 302 Found\r\nLocation: {other.url}/there\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+    origin = await raw_server(canned(moved))
+    async with asks.Session(headers={"Authorization": "Bearer secret"}) as s:
+        r = await s.get(origin.url)
+        assert r.status_code == 200
+        # Dropped for the other origin...
+        assert b"authorization" not in sent_headers(target)
+        # ...but still the session's for the next call.
+        assert s.headers["authorization"] == "Bearer secret"
+
+
+# -- response headers built lazily ---------------------------------------------
+
+
+RAW = [(b"Content-Type", b"text/plain"), (b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2")]
+
+
+def test_lazy_response_headers_answer_membership_without_building():
+    headers = ResponseHeaders.from_raw(RAW)
+    assert "content-type" in headers and "CONTENT-TYPE" in headers
+    assert "location" not in headers
+    assert headers.get("location", "none") == "none"
+    assert headers.has(b"set-cookie") and not headers.has(b"content-encoding")
+    assert headers._raw is not None  # nothing was built
+
+
+def test_a_name_can_only_match_a_whole_name():
+    headers = ResponseHeaders.from_raw(RAW)
+    assert "type" not in headers
+    assert "content-type\0set-cookie" not in headers
+    assert "ünïcode" not in headers
+
+
+def test_lazy_response_headers_read_like_built_ones():
+    lazy = ResponseHeaders.from_raw(RAW)
+    assert lazy["Set-Cookie"] == ["a=1", "b=2"]
+    assert lazy.get("content-type") == "text/plain"
+    assert list(lazy) == ["Content-Type", "Set-Cookie"]
+    assert lazy == {"content-type": "text/plain", "set-cookie": "a=1, b=2"}
+
+
+def test_a_changed_response_header_is_seen_by_membership():
+    headers = ResponseHeaders.from_raw(RAW)
+    del headers["set-cookie"]
+    assert "set-cookie" not in headers
+    assert not headers.has(b"set-cookie")
+    headers["Location"] = "/x"
+    assert "location" in headers and headers.has(b"location")
+
+
+# -- imports left for first use --------------------------------------------------
+
+
+def test_import_asks_leaves_the_costly_modules_for_first_use():
+    # docs/performance.md: these cost more to import than asks' own modules
+    # together, and a plain request needs none of them.
+    code = (
+        "import sys, asks; "
+        "print(','.join(m for m in ('http.cookiejar', 'email.message', 'json', "
+        "'brotli', 'zstandard', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
+
+
+async def test_first_use_imports_what_it_needs(raw_server):
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+        b'Set-Cookie: k=v\r\nContent-Length: 8\r\n\r\n{"a": 1}'
+    )
+    server = await raw_server(canned(reply))
+    async with asks.Session(persist_cookies=True) as s:
+        r = await s.post(server.url, json={"x": 1})
+        assert r.json() == {"a": 1}
+        assert r.encoding == "utf-8"
+        assert [c.name for c in r.cookies] == ["k"]
