@@ -505,7 +505,10 @@ class Session:
                 and call.can_resend
             )
             if plan is None and not challenge:
-                response = await self._final_response(call, conn, head, headers, options)
+                if options.stream or options.callback is not None:
+                    response = await self._final_response(call, conn, head, headers, options)
+                else:
+                    response = await self._buffered(call, conn, head, headers, options.encoding)
                 response.history = history
                 return response
 
@@ -599,8 +602,7 @@ class Session:
         headers: ResponseHeaders,
         options: _Options,
     ) -> BaseResponse:
-        if not options.stream and options.callback is None:
-            return await self._buffered(call, conn, head, headers, options.encoding)
+        """A streamed response, or one whose body goes to the callback."""
         response: BaseResponse
         if options.stream:
             response = StreamResponse(
