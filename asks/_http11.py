@@ -354,9 +354,11 @@ class HTTP11Connection:
                 fd = self._sock.fileno()
                 if fd < 0:
                     return True
+                if not hasattr(select, "poll"):  # pragma: no cover - Windows
+                    return bool(select.select([fd], [], [], 0)[0])
                 # A poll object holds no descriptor of its own (unlike
                 # epoll), and polling one registered fd is the cheapest
-                # readiness check there is.
+                # readiness check there is; it is kept for the next reuse.
                 poller = self._poller = select.poll()
                 poller.register(fd, select.POLLIN)
             return bool(poller.poll(0))
