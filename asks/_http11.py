@@ -83,8 +83,11 @@ class HTTP11Connection:
     """
 
     __slots__ = (
+        "_body_left",
+        "_direct",
         "_h11",
         "_max_head_size",
+        "_method",
         "_must_close",
         "_poller",
         "_response_started",
@@ -109,6 +112,12 @@ class HTTP11Connection:
         self._max_head_size = max_head_size
         self._must_close = False
         self._response_started = False
+        self._method = b""
+        # The body fast path (see _receive_direct): bytes of a fixed-length
+        # body not yet received (-1: not a fixed-length body), and whether
+        # they are being read straight from the socket.
+        self._body_left = -1
+        self._direct = False
         self._poller: select.poll | None = None  # made on the first stale check
         self.origin = origin
         self.pool_key = pool_key
@@ -146,6 +155,7 @@ class HTTP11Connection:
         """
         conn = self._h11
         self._response_started = False
+        self._method = method
         data = conn.send(_request_event(method, target, headers))
         assert data is not None
         if body:
@@ -254,11 +264,24 @@ class HTTP11Connection:
                         f"unsupported HTTP version {event.http_version.decode('ascii', 'replace')}"
                     )
                 headers = ResponseHeaders.from_raw(raw)
-                if headers.has(b"transfer-encoding") and headers.has(b"content-length"):
-                    # RFC 9112 section 6.3: Transfer-Encoding wins, but such a
-                    # message may be a smuggling attempt; read it, then never
-                    # trust this connection with another request.
-                    self._must_close = True
+                self._direct = False
+                self._body_left = -1
+                if headers.has(b"transfer-encoding"):
+                    if headers.has(b"content-length"):
+                        # RFC 9112 section 6.3: Transfer-Encoding wins, but
+                        # such a message may be a smuggling attempt; read it,
+                        # then never trust this connection with another request.
+                        self._must_close = True
+                elif (
+                    headers.has(b"content-length")
+                    and self._method != b"HEAD"
+                    and event.status_code not in (204, 304)
+                ):
+                    # RFC 9112 section 6.3 rules 1-5 all end in "the body is
+                    # Content-Length bytes" here (no CONNECT is ever sent), as
+                    # h11 decided too; h11 has checked the value (one number,
+                    # duplicates equal) and left exactly one in its headers.
+                    self._body_left = int(headers["content-length"])
                 return event, headers
             if type(event) is h11.InformationalResponse:
                 # 100 Continue and friends precede the real answer (RFC 9110
@@ -270,14 +293,21 @@ class HTTP11Connection:
 
     async def receive_data(self) -> bytes:
         """The next piece of the body, or ``b""`` once the response is complete."""
+        if self._direct:
+            return await self._receive_direct()
         conn = self._h11
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
+                if self._body_left > 0:
+                    self._direct = True
+                    return await self._receive_direct()
                 await self._fill()
                 continue
             if type(event) is h11.Data:
                 data = event.data
+                if self._body_left > 0:
+                    self._body_left -= len(data)
                 # h11 may hand out a memoryview-backed bytearray slice; the
                 # caller keeps what we return, so make it bytes.
                 return data if type(data) is bytes else bytes(data)
@@ -300,12 +330,24 @@ class HTTP11Connection:
             if type(event) is h11.Data:
                 data = event.data
                 total += len(data)
+                if self._body_left > 0:
+                    self._body_left -= len(data)
                 if limit is not None and total > limit:
                     raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
                 chunks.append(data)
             elif type(event) is h11.EndOfMessage:
                 break
             elif event is h11.NEED_DATA:
+                if self._body_left > 0:
+                    self._direct = True
+                    while data := await self._receive_direct():
+                        total += len(data)
+                        if limit is not None and total > limit:
+                            raise ResponseTooLarge(
+                                f"response body exceeds {limit} bytes (max_body_size)"
+                            )
+                        chunks.append(data)
+                    break
                 await self._fill()
             elif type(event) is h11.ConnectionClosed:
                 raise PeerClosedEarly(before_response=False)
@@ -316,6 +358,29 @@ class HTTP11Connection:
             return data if type(data) is bytes else bytes(data)
         return b"".join(chunks)
 
+    async def _receive_direct(self) -> bytes:
+        # The body fast path. h11 decided the framing (a fixed-length body,
+        # see receive_response_head) and has handed over every byte it held:
+        # it asked for more data with the body still short. Feeding it the
+        # rest would cost two copies of every piece (into its buffer, out of
+        # it) and a conversion to bytes; instead the socket's own bytes go to
+        # the caller, never past the end of the body, so the next response
+        # stays in the socket. finish_cycle then does what h11 would have
+        # done at the end of the message.
+        left = self._body_left
+        if left == 0:
+            return b""
+        data: bytes = await self._sock.recv(left if left < READ_SIZE else READ_SIZE)
+        if not data:
+            # The words h11 uses for a body cut short: the same exception,
+            # the same translation into an asks error.
+            raise h11.RemoteProtocolError(
+                f"peer closed connection without sending complete message body: "
+                f"{left} bytes missing"
+            )
+        self._body_left = left - len(data)
+        return data
+
     # -- life cycle --------------------------------------------------------
 
     def finish_cycle(self) -> bool:
@@ -325,17 +390,34 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
-        if self._must_close or conn.trailing_data[0]:
-            # Bytes after the end of the response (a body on a HEAD or 204, a
-            # second unasked-for response, junk): they would be read as the
-            # answer to the next request. Never reuse.
-            return False
-        try:
-            # h11 itself refuses unless both sides are DONE (a response that
-            # said "Connection: close", an HTTP/1.0 one, a body cut short).
-            conn.start_next_cycle()
-        except h11.LocalProtocolError:
-            return False
+        if self._direct:
+            # The body came straight from the socket (_receive_direct), so
+            # h11 never saw its end and cannot start the next cycle. Whether
+            # the connection may carry another request was h11's call,
+            # made when the response head arrived: keep-alive off ("close",
+            # HTTP/1.0) turned our DONE into MUST_CLOSE. If it is still DONE,
+            # a new h11 connection is exactly what start_next_cycle() leaves:
+            # both sides IDLE, nothing buffered (h11 held no bytes; anything
+            # the server sent past the body is still in the socket, where
+            # the stale check before reuse finds it).
+            if self._body_left != 0 or conn.our_state is not h11.DONE:
+                return False
+            self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
+            self._direct = False
+            self._body_left = -1
+        else:
+            if self._must_close or conn.trailing_data[0]:
+                # Bytes after the end of the response (a body on a HEAD or
+                # 204, a second unasked-for response, junk): they would be
+                # read as the answer to the next request. Never reuse.
+                return False
+            try:
+                # h11 itself refuses unless both sides are DONE (a response
+                # that said "Connection: close", an HTTP/1.0 one, a body cut
+                # short).
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return False
         self.cycles += 1
         self.state = ConnState.IDLE
         self.idle_since = time.monotonic()

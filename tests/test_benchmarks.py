@@ -30,3 +30,41 @@ def test_micro_benchmark_measures_every_row():
         line = next(line for line in out.splitlines() if line.startswith(row))
         us_per_request = float(line[len(row) :].split()[0])
         assert us_per_request > 0
+
+
+def test_e2e_benchmark_help_lists_its_options():
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "e2e.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--scenarios" in proc.stdout
+
+
+def test_e2e_benchmark_runs_ceiling_and_asks_without_errors():
+    # The Python server, so the test needs no nginx; a few requests per peer.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "e2e.py"),
+            *("--server", "python", "--peers", "ceiling,asks", "--scenarios", "seq,upload"),
+            *("--n-seq", "20", "--n-upload", "3", "--rounds", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # | peer | throughput | x ceiling | CPU | CPU x ceiling | errors | failed runs | spread |
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in proc.stdout.splitlines()
+        if line.startswith(("| ceiling ", "| asks "))
+    ]
+    assert sorted(row[0] for row in rows) == ["asks", "asks", "ceiling", "ceiling"]
+    for row in rows:
+        assert row[5] == "0", row  # errors
+        assert row[6] == "0/1", row  # failed runs
+        assert float(row[1].replace(",", "")) > 0, row
