@@ -84,7 +84,9 @@ class HTTP11Connection:
 
     __slots__ = (
         "_body_left",
+        "_body_seen",
         "_direct",
+        "_fixed_length",
         "_h11",
         "_max_head_size",
         "_method",
@@ -113,11 +115,14 @@ class HTTP11Connection:
         self._must_close = False
         self._response_started = False
         self._method = b""
-        # The body fast path (see _receive_direct): bytes of a fixed-length
-        # body not yet received (-1: not a fixed-length body), and whether
-        # they are being read straight from the socket.
-        self._body_left = -1
+        # The body fast path (see _receive_direct): the response headers if
+        # its body is Content-Length bytes, the body bytes h11 has handed
+        # over, whether the rest is being read straight from the socket,
+        # and how much of it is left then.
+        self._fixed_length: ResponseHeaders | None = None
+        self._body_seen = 0
         self._direct = False
+        self._body_left = 0
         self._poller: select.poll | None = None  # made on the first stale check
         self.origin = origin
         self.pool_key = pool_key
@@ -265,7 +270,8 @@ class HTTP11Connection:
                     )
                 headers = ResponseHeaders.from_raw(raw)
                 self._direct = False
-                self._body_left = -1
+                self._fixed_length = None
+                self._body_seen = 0
                 if headers.has(b"transfer-encoding"):
                     if headers.has(b"content-length"):
                         # RFC 9112 section 6.3: Transfer-Encoding wins, but
@@ -279,9 +285,9 @@ class HTTP11Connection:
                 ):
                     # RFC 9112 section 6.3 rules 1-5 all end in "the body is
                     # Content-Length bytes" here (no CONNECT is ever sent), as
-                    # h11 decided too; h11 has checked the value (one number,
-                    # duplicates equal) and left exactly one in its headers.
-                    self._body_left = int(headers["content-length"])
+                    # h11 decided too. The length itself is read only if the
+                    # body outgrows h11's buffer (see _go_direct).
+                    self._fixed_length = headers
                 return event, headers
             if type(event) is h11.InformationalResponse:
                 # 100 Continue and friends precede the real answer (RFC 9110
@@ -299,15 +305,13 @@ class HTTP11Connection:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                if self._body_left > 0:
-                    self._direct = True
+                if self._go_direct():
                     return await self._receive_direct()
                 await self._fill()
                 continue
             if type(event) is h11.Data:
                 data = event.data
-                if self._body_left > 0:
-                    self._body_left -= len(data)
+                self._body_seen += len(data)
                 # h11 may hand out a memoryview-backed bytearray slice; the
                 # caller keeps what we return, so make it bytes.
                 return data if type(data) is bytes else bytes(data)
@@ -330,16 +334,14 @@ class HTTP11Connection:
             if type(event) is h11.Data:
                 data = event.data
                 total += len(data)
-                if self._body_left > 0:
-                    self._body_left -= len(data)
                 if limit is not None and total > limit:
                     raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
                 chunks.append(data)
             elif type(event) is h11.EndOfMessage:
                 break
             elif event is h11.NEED_DATA:
-                if self._body_left > 0:
-                    self._direct = True
+                self._body_seen = total
+                if self._go_direct():
                     while data := await self._receive_direct():
                         total += len(data)
                         if limit is not None and total > limit:
@@ -357,6 +359,20 @@ class HTTP11Connection:
             data = chunks[0]
             return data if type(data) is bytes else bytes(data)
         return b"".join(chunks)
+
+    def _go_direct(self) -> bool:
+        """h11 wants more of a fixed-length body: read the rest directly?"""
+        headers = self._fixed_length
+        if headers is None:
+            return False
+        # h11 has checked the value (digits only, duplicates equal) and left
+        # exactly one Content-Length in its headers.
+        left = int(headers["content-length"]) - self._body_seen
+        if left <= 0:
+            return False
+        self._body_left = left
+        self._direct = True
+        return True
 
     async def _receive_direct(self) -> bytes:
         # The body fast path. h11 decided the framing (a fixed-length body,
@@ -404,7 +420,6 @@ class HTTP11Connection:
                 return False
             self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
             self._direct = False
-            self._body_left = -1
         else:
             if self._must_close or conn.trailing_data[0]:
                 # Bytes after the end of the response (a body on a HEAD or
