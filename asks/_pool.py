@@ -107,22 +107,9 @@ class ConnectionPool:
             fresh: skip idle connections (used for the retry after a reused
                 connection turned out dead).
         """
-        if not fresh:
-            # The steady state of a busy session, inline: the most recently
-            # used idle connection of this key, if it is still good.
-            idle = self._idle.get(key)
-            if idle:
-                now = time.monotonic()
-                if now - self._last_sweep <= self.keepalive_expiry:
-                    last = idle[-1]
-                    if now - last.idle_since <= self.keepalive_expiry and not last.is_dropped():
-                        idle.pop()
-                        self._idle_count -= 1
-                        last.state = ConnState.ACTIVE
-                        return last
-        taken = await self._take(key, fresh)
-        if taken is not None:
-            return taken
+        conn = await self._take(key, fresh)
+        if conn is not None:
+            return conn
         # We hold a slot with nothing in it yet.
         try:
             sock = await open_socket()
@@ -185,18 +172,9 @@ class ConnectionPool:
             await self.discard(conn)
             return
         key = conn.pool_key
-        if not self._waiters:
-            # Nobody waits (the usual case): straight back to the idle list.
-            if self._waiters_by_key:
-                # Every waiter left in these was served through _waiters.
-                self._waiters_by_key.clear()
-            idle = self._idle.get(key)
-            if idle is None:
-                self._idle[key] = [conn]
-            else:
-                idle.append(conn)
-            self._idle_count += 1
-            return
+        if not self._waiters and self._waiters_by_key:
+            # Every waiter left in these was served through _waiters.
+            self._waiters_by_key.clear()
         waiter = self._next_waiter(self._waiters_by_key.get(key))
         if waiter is not None:
             conn.state = ConnState.ACTIVE
