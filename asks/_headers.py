@@ -264,7 +264,7 @@ class ResponseHeaders(Headers):
                 key = name.lower().encode("latin-1")
             except UnicodeEncodeError:
                 return False
-            return b"\0" + key + b"\0" in self._names
+            return self.has(key)
         return super().__contains__(name)
 
     def get(self, name: str, default: Any = None) -> Any:

@@ -85,7 +85,6 @@ class HTTP11Connection:
     __slots__ = (
         "_body_left",
         "_body_seen",
-        "_direct",
         "_fixed_length",
         "_h11",
         "_max_head_size",
@@ -117,12 +116,11 @@ class HTTP11Connection:
         self._method = b""
         # The body fast path (see _receive_direct): the response headers if
         # its body is Content-Length bytes, the body bytes h11 has handed
-        # over, whether the rest is being read straight from the socket,
-        # and how much of it is left then.
+        # over, and - once the rest is read straight from the socket - how
+        # much of it is left (None while h11 reads the body).
         self._fixed_length: ResponseHeaders | None = None
         self._body_seen = 0
-        self._direct = False
-        self._body_left = 0
+        self._body_left: int | None = None
         self._poller: select.poll | None = None  # made on the first stale check
         self.origin = origin
         self.pool_key = pool_key
@@ -269,7 +267,7 @@ class HTTP11Connection:
                         f"unsupported HTTP version {event.http_version.decode('ascii', 'replace')}"
                     )
                 headers = ResponseHeaders.from_raw(raw)
-                self._direct = False
+                self._body_left = None
                 self._fixed_length = None
                 self._body_seen = 0
                 if headers.has(b"transfer-encoding"):
@@ -299,7 +297,7 @@ class HTTP11Connection:
 
     async def receive_data(self) -> bytes:
         """The next piece of the body, or ``b""`` once the response is complete."""
-        if self._direct:
+        if self._body_left is not None:
             return await self._receive_direct()
         conn = self._h11
         while True:
@@ -330,31 +328,29 @@ class HTTP11Connection:
         chunks = []
         total = 0
         while True:
-            event = conn.next_event()
-            if type(event) is h11.Data:
-                data = event.data
-                total += len(data)
-                if limit is not None and total > limit:
-                    raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
-                chunks.append(data)
-            elif type(event) is h11.EndOfMessage:
-                break
-            elif event is h11.NEED_DATA:
-                self._body_seen = total
-                if self._go_direct():
-                    while data := await self._receive_direct():
-                        total += len(data)
-                        if limit is not None and total > limit:
-                            raise ResponseTooLarge(
-                                f"response body exceeds {limit} bytes (max_body_size)"
-                            )
-                        chunks.append(data)
+            if self._body_left is not None:
+                data = await self._receive_direct()
+                if not data:
                     break
-                await self._fill()
-            elif type(event) is h11.ConnectionClosed:
-                raise PeerClosedEarly(before_response=False)
             else:
-                raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
+                event = conn.next_event()
+                if type(event) is h11.Data:
+                    data = event.data
+                elif type(event) is h11.EndOfMessage:
+                    break
+                elif event is h11.NEED_DATA:
+                    self._body_seen = total
+                    if not self._go_direct():
+                        await self._fill()
+                    continue
+                elif type(event) is h11.ConnectionClosed:
+                    raise PeerClosedEarly(before_response=False)
+                else:
+                    raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
+            total += len(data)
+            if limit is not None and total > limit:
+                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
+            chunks.append(data)
         if len(chunks) == 1:
             data = chunks[0]
             return data if type(data) is bytes else bytes(data)
@@ -371,7 +367,6 @@ class HTTP11Connection:
         if left <= 0:
             return False
         self._body_left = left
-        self._direct = True
         return True
 
     async def _receive_direct(self) -> bytes:
@@ -384,6 +379,7 @@ class HTTP11Connection:
         # stays in the socket. finish_cycle then does what h11 would have
         # done at the end of the message.
         left = self._body_left
+        assert left is not None
         if left == 0:
             return b""
         data: bytes = await self._sock.recv(left if left < READ_SIZE else READ_SIZE)
@@ -406,7 +402,7 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
-        if self._direct:
+        if self._body_left is not None:
             # The body came straight from the socket (_receive_direct), so
             # h11 never saw its end and cannot start the next cycle. Whether
             # the connection may carry another request was h11's call,
@@ -419,7 +415,7 @@ class HTTP11Connection:
             if self._body_left != 0 or conn.our_state is not h11.DONE:
                 return False
             self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
-            self._direct = False
+            self._body_left = None
         else:
             if self._must_close or conn.trailing_data[0]:
                 # Bytes after the end of the response (a body on a HEAD or

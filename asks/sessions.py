@@ -603,35 +603,27 @@ class Session:
         options: _Options,
     ) -> BaseResponse:
         """A streamed response, or one whose body goes to the callback."""
+        # Not the hot path (that is _buffered, spelled out there), so the
+        # fields the two kinds share are gathered once.
+        fields: dict[str, Any] = {
+            "method": call.method,
+            "url": str(call.url),
+            "status_code": head.status_code,
+            "reason_phrase": head.reason.decode("latin-1"),
+            "http_version": head.http_version.decode("ascii"),
+            "headers": headers,
+            "encoding": options.encoding,
+        }
         response: BaseResponse
         if options.stream:
-            response = StreamResponse(
-                method=call.method,
-                url=str(call.url),
-                status_code=head.status_code,
-                reason_phrase=head.reason.decode("latin-1"),
-                http_version=head.http_version.decode("ascii"),
-                headers=headers,
-                encoding=options.encoding,
-                body=self._stream_body(call, conn, headers),
-            )
+            response = StreamResponse(body=self._stream_body(call, conn, headers), **fields)
         else:
             assert options.callback is not None
             # Decoded pieces go to the callback as they arrive; nothing is kept.
             async with self._stream_body(call, conn, headers) as body:
                 async for chunk in body:
                     await options.callback(chunk)
-            response = Response(
-                method=call.method,
-                url=str(call.url),
-                status_code=head.status_code,
-                reason_phrase=head.reason.decode("latin-1"),
-                http_version=head.http_version.decode("ascii"),
-                headers=headers,
-                encoding=options.encoding,
-                body=b"",
-                max_decoded_size=self.max_decoded_size,
-            )
+            response = Response(body=b"", max_decoded_size=self.max_decoded_size, **fields)
         _attach_cookies(response, call.url)
         return response
 
