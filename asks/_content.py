@@ -65,6 +65,9 @@ def encode_body(
     Raises:
         TypeError: more than one body argument, or a value that cannot be a body.
     """
+    if type(data) is bytes and json is MISSING and multipart is None and files is None:
+        # The common upload, checked first: bytes are sent as they are.
+        return _memory(data, None)
     given = [
         name
         for name, value in (("data", data), ("multipart", multipart), ("files", files))

@@ -50,6 +50,11 @@ def _request_event(
     return h11.Request(method=method, target=target, headers=list(headers))
 
 
+# h11 events are immutable, so one end-of-message event serves every request
+# (building one re-validates its empty trailers each time).
+_END_OF_MESSAGE = h11.EndOfMessage()
+
+
 class ConnState(enum.Enum):
     ACTIVE = "active"  # a request/response cycle is in progress
     IDLE = "idle"  # between cycles, in the pool
@@ -182,7 +187,7 @@ class HTTP11Connection:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
-        end = conn.send(h11.EndOfMessage())
+        end = conn.send(_END_OF_MESSAGE)
         if end:
             data += end
         if data:

@@ -91,6 +91,20 @@ _KWARGS = frozenset(
         "encoding",
     }
 )
+# The keywords that shape a call's options (see Session._options); a call
+# without any of them runs with the session's defaults.
+_OPTION_KWARGS = frozenset(
+    {
+        "auth",
+        "auth_off_domain",
+        "max_redirects",
+        "follow_redirects",
+        "stream",
+        "callback",
+        "persist_cookies",
+        "encoding",
+    }
+)
 
 # RFC 9110 section 9.2.2: a request with one of these methods may be sent
 # again without changing what it does.
@@ -129,9 +143,12 @@ _DEFAULT_HEADERS = (
     ("Accept-Encoding", b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
 )
 
-# Header blocks kept per (host, method kind) for calls that add nothing of
-# their own; a scraper over many hosts just starts again when it fills up.
+# Header blocks kept per (headers, host, method kind, body framing) for
+# calls without cookies or auth, and the session's headers merged with a
+# call's own: a scraper over many hosts, or a caller whose headers change
+# with every call, just starts again when one fills up.
 _WIRE_CACHE_SIZE = 256
+_MERGE_CACHE_SIZE = 64
 
 
 class _Call:
@@ -246,8 +263,11 @@ class Session:
         # _options and _wire_headers); both check what they depend on.
         self._plain_options: _Options | None = None
         self._wire_cache: dict[
-            tuple[str, bool],
+            tuple[str, bool, tuple[int | None, str | None] | None],
             tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]],
+        ] = {}
+        self._merge_cache: dict[
+            tuple[tuple[str, str], ...], tuple[tuple[tuple[bytes, bytes], ...], Headers]
         ] = {}
 
     @property
@@ -330,7 +350,7 @@ class Session:
             asks.errors.AsksException: the request failed (see
                 :mod:`asks.errors`).
         """
-        if kwargs:
+        if kwargs and not _KWARGS.issuperset(kwargs):
             unknown = kwargs.keys() - _KWARGS
             if unknown:
                 raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
@@ -378,13 +398,9 @@ class Session:
         )
         call_headers = kwargs.get("headers")
         if call_headers:
-            headers = headers.copy()
-            layer = Headers(call_headers)
-            for name in layer:
-                # Per-call headers replace the session's of the same name.
-                headers.pop(name, None)
-            headers.extend(layer)
-        headers.encoded()  # a bad name or value fails here, before any socket
+            headers = self._merge_headers(call_headers)
+        else:
+            headers.encoded()  # a bad name or value fails here, before any socket
         cookies = kwargs.get("cookies")
         if cookies:
             cookies = {str(k): str(v) for k, v in dict(cookies).items()}
@@ -394,12 +410,48 @@ class Session:
                     raise ValueError(f"invalid cookie {k!r}={v!r}")
         return _Call(upper, parsed, headers, body, cookies or None)
 
+    def _merge_headers(self, call_headers: HeadersInput) -> Headers:
+        """The session's headers with a call's on top, checked and encoded.
+
+        A call's header replaces the session's of the same name (any case).
+        The result is never changed afterwards (``_follow`` copies it), so
+        when a call passes the same plain ``str`` headers as an earlier one,
+        against unchanged session headers, the earlier result serves again.
+        """
+        base = self._headers.encoded()
+        key: tuple[tuple[str, str], ...] | None = None
+        if type(call_headers) is dict:
+            key = tuple(call_headers.items())
+            for name, value in key:
+                # Only str: other values go through str(), and keys that
+                # compare equal (1, 1.0, True) would not give equal headers.
+                if type(name) is not str or type(value) is not str:
+                    key = None
+                    break
+            if key is not None:
+                hit = self._merge_cache.get(key)
+                if hit is not None and hit[0] is base:
+                    return hit[1]
+        headers = self._headers.copy()
+        layer = Headers(call_headers)
+        for name in layer:
+            headers.pop(name, None)
+        headers.extend(layer)
+        headers.encoded()  # a bad name or value fails here, before any socket
+        if key is not None:
+            if len(self._merge_cache) >= _MERGE_CACHE_SIZE:
+                self._merge_cache.clear()
+            self._merge_cache[key] = (base, headers)
+        return headers
+
     def _options(
         self, kwargs: dict[str, Any], retries: int, connection_timeout: float | None
     ) -> _Options:
-        if not kwargs:
-            # A bare call's options are the session's; reuse the last set
-            # while nothing they came from has changed.
+        plain_call = not kwargs or _OPTION_KWARGS.isdisjoint(kwargs)
+        if plain_call:
+            # A call that sets no option (a bare URL, or just a body and
+            # headers) runs with the session's; reuse the last set while
+            # nothing they came from has changed.
             plain = self._plain_options
             if (
                 plain is not None
@@ -436,7 +488,7 @@ class Session:
             connection_timeout=connection_timeout,
             jar=self._cookie_tracker,
         )
-        if not kwargs:
+        if plain_call:
             self._plain_options = options
         return options
 
@@ -450,17 +502,16 @@ class Session:
         stored = None
         if jar is not None and not jar.is_empty():
             stored = jar.cookie_header(str(url), url.host, url.scheme)
-        if (
-            given is self._headers
-            and call.body is None
-            and not call.auth_headers
-            and not call.cookies
-            and not stored
-        ):
-            # Nothing of this call's own: the block depends only on the
-            # session's headers (the very tuple Headers.encoded returned, so
-            # any change to them misses), the host and the method's kind.
-            key = (url.host_header, call.method in _BODY_METHODS)
+        if not call.auth_headers and not call.cookies and not stored:
+            # No cookies or auth: the block depends only on the headers (the
+            # very tuple Headers.encoded returned, so any change to them
+            # misses), the host, the method's kind and the body's framing.
+            body = call.body
+            key = (
+                url.host_header,
+                call.method in _BODY_METHODS,
+                None if body is None else (body.length, body.content_type),
+            )
             hit = self._wire_cache.get(key)
             if hit is not None and hit[0] is encoded:
                 return hit[1]

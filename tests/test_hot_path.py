@@ -2,9 +2,10 @@
 
 Each cache or shortcut (docs/performance.md) has a test here that would
 fail if it served stale data: session headers checked and encoded once but
-re-read after every change, a header block cached per host and method kind,
-response headers built lazily, the pool's inline idle check, and the
-imports left for first use.
+re-read after every change, a header block cached per host, method kind and
+body framing, a call's headers merged once per distinct set, options reused
+by calls that set none, response headers built lazily, and the imports left
+for first use.
 """
 
 from __future__ import annotations
@@ -140,6 +141,128 @@ async def test_a_cross_origin_redirect_leaves_the_session_headers_alone(raw_serv
         assert b"authorization" not in sent_headers(target)
         # ...but still the session's for the next call.
         assert s.headers["authorization"] == "Bearer secret"
+
+
+async def test_each_body_gets_its_own_length_and_type(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        for _ in range(2):
+            await s.post(server.url, data=b"abc")
+            await s.post(server.url, data=b"abcdef")
+            await s.post(server.url, json={"a": 1})
+            await s.post(server.url, data={"a": "1"})
+            await s.put(server.url, data=b"")
+    sent = [sent_headers(handler, i) for i in range(10)]
+    lengths = [h[b"content-length"] for h in sent]
+    assert lengths == [b"3", b"6", b"7", b"3", b"0"] * 2
+    types = [h.get(b"content-type") for h in sent]
+    form = b"application/x-www-form-urlencoded"
+    assert types == [None, None, b"application/json", form, None] * 2
+    assert [body for _, body in handler.requests[:5]] == [
+        b"abc",
+        b"abcdef",
+        b'{"a":1}',
+        b"a=1",
+        b"",
+    ]
+
+
+async def test_a_body_block_changes_with_the_session_headers(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "one"}) as s:
+        await s.post(server.url, data=b"x")
+        s.headers["X-Tag"] = "two"
+        await s.post(server.url, data=b"x")
+    assert sent_headers(handler, 0)[b"x-tag"] == b"one"
+    assert sent_headers(handler, 1)[b"x-tag"] == b"two"
+
+
+# -- a call's headers merged once per distinct set ------------------------------
+
+
+async def test_the_same_call_headers_see_a_change_to_the_session_headers(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    call = {"X-Call": "c"}
+    async with asks.Session(headers={"X-Tag": "one"}) as s:
+        await s.get(server.url, headers=call)
+        s.headers["X-Tag"] = "two"
+        await s.get(server.url, headers=call)
+        del s.headers["X-Tag"]
+        await s.get(server.url, headers=call)
+    assert [sent_headers(handler, i).get(b"x-tag") for i in range(3)] == [b"one", b"two", None]
+    assert {sent_headers(handler, i)[b"x-call"] for i in range(3)} == {b"c"}
+
+
+async def test_call_headers_that_differ_in_any_way_are_merged_afresh(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "session"}) as s:
+        await s.get(server.url, headers={"X-Tag": "a"})
+        await s.get(server.url, headers={"X-Tag": "b"})
+        await s.get(server.url, headers={"x-tag": "a", "X-More": "m"})
+        # Equal as dict keys but not as headers: 1 == True, str(1) != str(True).
+        await s.get(server.url, headers={"X-Num": 1})
+        await s.get(server.url, headers={"X-Num": True})
+        await s.get(server.url, headers=[("X-Tag", "pairs")])
+    tags = [sent_headers(handler, i).get(b"x-tag") for i in range(6)]
+    assert tags == [b"a", b"b", b"a", b"session", b"session", b"pairs"]
+    assert sent_headers(handler, 2)[b"x-more"] == b"m"
+    assert sent_headers(handler, 3)[b"x-num"] == b"1"
+    assert sent_headers(handler, 4)[b"x-num"] == b"True"
+
+
+async def test_a_call_headers_dict_changed_between_calls_is_read_again(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    call = {"X-Call": "one"}
+    async with asks.Session() as s:
+        await s.get(server.url, headers=call)
+        call["X-Call"] = "two"
+        await s.get(server.url, headers=call)
+    assert [sent_headers(handler, i)[b"x-call"] for i in range(2)] == [b"one", b"two"]
+
+
+async def test_bad_call_headers_are_refused_every_time(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        for _ in range(2):
+            with pytest.raises(ValueError, match="CR, LF or NUL"):
+                await s.get(server.url, headers={"X-Bad": "a\r\nInjected: yes"})
+    assert handler.requests == []
+
+
+# -- options reused by calls that set none -----------------------------------------
+
+
+async def test_a_call_with_a_body_uses_the_session_encoding_as_it_is_now(raw_server):
+    handler = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xe9!")
+    server = await raw_server(handler)
+    async with asks.Session(encoding="utf-8") as s:
+        first = await s.post(server.url, data=b"x")
+        s.encoding = "latin-1"
+        second = await s.post(server.url, data=b"x")
+        third = await s.post(server.url, data=b"x", encoding="cp1252")
+    assert first.text == "\ufffd!"
+    assert second.text == "\xe9!"
+    assert third.text == "\xe9!"
+
+
+async def test_options_of_one_call_never_carry_over_to_the_next(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        plain = await s.post(server.url, data=b"x")
+        streamed = await s.post(server.url, data=b"x", stream=True)
+        async with streamed.body:
+            assert b"".join([chunk async for chunk in streamed.body]) == b"ok"
+        again = await s.post(server.url, data=b"x")
+    assert type(plain) is asks.Response
+    assert type(streamed) is asks.StreamResponse
+    assert type(again) is asks.Response
 
 
 # -- response headers built lazily ---------------------------------------------
