@@ -33,24 +33,35 @@ class Origin(NamedTuple):
     port: int
 
 
-class URL(NamedTuple):
-    """A parsed absolute http(s) URL.
-
-    ``target`` is the request-target sent on the request line: path and query,
-    already percent-encoded; the fragment is dropped (RFC 9110 section 4.2.4).
-    """
-
+class _URLFields(NamedTuple):
     scheme: str
     host: str  # IDNA-encoded, lower case; IPv6 without brackets
     port: int
     target: str
     userinfo: str
 
-    @property
+
+class URL(_URLFields):
+    """A parsed absolute http(s) URL.
+
+    ``target`` is the request-target sent on the request line: path and query,
+    already percent-encoded; the fragment is dropped (RFC 9110 section 4.2.4).
+
+    A tuple of its five parts (compared and replaced as one), plus what every
+    request derives from them - the origin, the Host header, the text, the
+    target as bytes - each computed on first use and kept: parse_url hands
+    out the same instance for the same string, so a URL requested again and
+    again derives them once.
+    """
+
+    # No __slots__: the instance dict holds the derived values (a tuple
+    # subclass cannot have slots of its own).
+
+    @functools.cached_property
     def origin(self) -> Origin:
         return Origin(self.scheme, self.host, self.port)
 
-    @property
+    @functools.cached_property
     def host_header(self) -> str:
         """The ``Host`` header value: the port only when it is not the default."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -58,8 +69,18 @@ class URL(NamedTuple):
             return host
         return f"{host}:{self.port}"
 
-    def __str__(self) -> str:
+    @functools.cached_property
+    def text(self) -> str:
+        """The URL as a string (what ``str()`` gives)."""
         return f"{self.scheme}://{self.host_header}{self.target}"
+
+    @functools.cached_property
+    def target_bytes(self) -> bytes:
+        """``target`` as it goes on the request line."""
+        return self.target.encode("ascii")
+
+    def __str__(self) -> str:
+        return self.text
 
     def with_params(self, params: ParamsInput) -> URL:
         """The same URL with *params* appended to its query."""

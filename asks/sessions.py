@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import curio
@@ -286,34 +286,37 @@ class Session:
         return self._pool.limit
 
     # -- the public verbs ----------------------------------------------------
+    # Plain functions handing back request()'s coroutine: awaiting them is
+    # the same as awaiting an async def, without a second coroutine and
+    # frame per call.
 
-    async def get(self, url: str | None = None, **kwargs: Any) -> Any:
+    def get(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("GET", url, **kwargs)``."""
-        return await self.request("GET", url, **kwargs)
+        return self.request("GET", url, **kwargs)
 
-    async def head(self, url: str | None = None, **kwargs: Any) -> Any:
+    def head(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("HEAD", url, **kwargs)``."""
-        return await self.request("HEAD", url, **kwargs)
+        return self.request("HEAD", url, **kwargs)
 
-    async def post(self, url: str | None = None, **kwargs: Any) -> Any:
+    def post(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("POST", url, **kwargs)``."""
-        return await self.request("POST", url, **kwargs)
+        return self.request("POST", url, **kwargs)
 
-    async def put(self, url: str | None = None, **kwargs: Any) -> Any:
+    def put(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("PUT", url, **kwargs)``."""
-        return await self.request("PUT", url, **kwargs)
+        return self.request("PUT", url, **kwargs)
 
-    async def delete(self, url: str | None = None, **kwargs: Any) -> Any:
+    def delete(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("DELETE", url, **kwargs)``."""
-        return await self.request("DELETE", url, **kwargs)
+        return self.request("DELETE", url, **kwargs)
 
-    async def options(self, url: str | None = None, **kwargs: Any) -> Any:
+    def options(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("OPTIONS", url, **kwargs)``."""
-        return await self.request("OPTIONS", url, **kwargs)
+        return self.request("OPTIONS", url, **kwargs)
 
-    async def patch(self, url: str | None = None, **kwargs: Any) -> Any:
+    def patch(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("PATCH", url, **kwargs)``."""
-        return await self.request("PATCH", url, **kwargs)
+        return self.request("PATCH", url, **kwargs)
 
     async def request(
         self,
@@ -538,7 +541,7 @@ class Session:
                 call.auth_headers = {}
             conn, head, headers = await self._exchange(call, wire, options)
             if jar is not None:
-                jar.store(headers, str(call.url), call.url.host, call.url.scheme)
+                jar.store(headers, call.url.text, call.url.host, call.url.scheme)
             status = head.status_code
 
             plan: RedirectPlan | None = None
@@ -632,7 +635,7 @@ class Session:
         await self._pool.checkin(conn)
         response = Response(
             method=call.method,
-            url=str(call.url),
+            url=call.url.text,
             status_code=head.status_code,
             reason_phrase=head.reason.decode("latin-1"),
             http_version=head.http_version.decode("ascii"),
@@ -658,7 +661,7 @@ class Session:
         # fields the two kinds share are gathered once.
         fields: dict[str, Any] = {
             "method": call.method,
-            "url": str(call.url),
+            "url": call.url.text,
             "status_code": head.status_code,
             "reason_phrase": head.reason.decode("latin-1"),
             "http_version": head.http_version.decode("ascii"),
@@ -694,7 +697,7 @@ class Session:
         # Connections made under different TLS settings never mix.
         key: Hashable = (origin, id(self.ssl_context)) if tls else origin
         method = call.method.encode("ascii")
-        target = url.target.encode("ascii")
+        target = url.target_bytes
         body = call.body
         connection_timeout = options.connection_timeout
 

@@ -17,6 +17,7 @@ import pytest
 
 import asks
 from asks._headers import Headers, ResponseHeaders
+from asks._urls import parse_url
 from tests.servers import canned
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -263,6 +264,37 @@ async def test_options_of_one_call_never_carry_over_to_the_next(raw_server):
     assert type(plain) is asks.Response
     assert type(streamed) is asks.StreamResponse
     assert type(again) is asks.Response
+
+
+# -- a URL's derived values, computed once per URL ---------------------------------
+
+
+def test_a_url_derives_its_origin_host_text_and_target_once():
+    url = parse_url("http://Example.com:8080/a?b=1")
+    assert parse_url("http://Example.com:8080/a?b=1") is url  # cached per string
+    assert url.origin == ("http", "example.com", 8080)
+    assert url.host_header == "example.com:8080"
+    assert str(url) == url.text == "http://example.com:8080/a?b=1"
+    assert url.target_bytes == b"/a?b=1"
+    assert url.text is url.text  # kept, not rebuilt
+
+
+def test_a_changed_url_never_keeps_the_values_of_the_one_it_came_from():
+    url = parse_url("http://example.com/a")
+    # Fill every cache of the original first.
+    assert (str(url), url.host_header, url.target_bytes) == (
+        "http://example.com/a",
+        "example.com",
+        b"/a",
+    )
+    assert url.origin == ("http", "example.com", 80)
+    more = url.with_params({"q": "1"})
+    assert (str(more), more.target_bytes) == ("http://example.com/a?q=1", b"/a?q=1")
+    moved = url._replace(host="other.org", port=8443, scheme="https")
+    assert moved.host_header == "other.org:8443"
+    assert moved.origin == ("https", "other.org", 8443)
+    assert str(moved) == "https://other.org:8443/a"
+    assert str(url) == "http://example.com/a"
 
 
 # -- response headers built lazily ---------------------------------------------
