@@ -132,6 +132,14 @@ class Headers(MutableMapping[str, str]):
             encoded = self._encoded = tuple(out)
         return encoded
 
+    def has(self, lower_name: bytes) -> bool:
+        """Whether a header of this lower-case name (as bytes) is present.
+
+        The hot path's question ("any Content-Encoding?"), asked without
+        building a ``str`` key.
+        """
+        return lower_name.decode("latin-1") in self._entries
+
     def get_list(self, name: str) -> list[str]:
         """Every value sent for *name*, in order (empty if absent)."""
         entry = self._entries.get(name.lower())

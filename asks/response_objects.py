@@ -147,7 +147,8 @@ class Response(BaseResponse):
             ResponseTooLarge: the decoded body is over ``max_decoded_size``.
         """
         if self._content is None:
-            coding = self.headers.get("content-encoding")
+            headers = self.headers
+            coding = headers.get("content-encoding") if headers.has(b"content-encoding") else None
             decoder = make_decoder(coding, self._max_decoded_size) if coding else None
             if decoder is None:
                 self._content = self.body

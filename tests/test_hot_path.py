@@ -266,6 +266,32 @@ async def test_options_of_one_call_never_carry_over_to_the_next(raw_server):
     assert type(again) is asks.Response
 
 
+def test_has_answers_for_built_and_lazy_headers_alike():
+    built = Headers({"Content-Encoding": "gzip"})
+    lazy = ResponseHeaders.from_raw([(b"Content-Encoding", b"gzip")])
+    for headers in (built, lazy):
+        assert headers.has(b"content-encoding")
+        assert not headers.has(b"content-type")
+
+
+@pytest.mark.parametrize("kind", [Headers, ResponseHeaders])
+def test_content_undoes_a_coding_named_in_either_kind_of_headers(kind):
+    import gzip
+
+    response = asks.Response(
+        method="GET",
+        url="http://example.com/",
+        status_code=200,
+        reason_phrase="OK",
+        http_version="1.1",
+        headers=kind({"Content-Encoding": "gzip"}),
+        encoding="utf-8",
+        body=gzip.compress(b"plain"),
+        max_decoded_size=None,
+    )
+    assert response.content == b"plain"
+
+
 # -- a URL's derived values, computed once per URL ---------------------------------
 
 
