@@ -262,7 +262,7 @@ class ResponseHeaders(Headers):
         """Whether a header of this lower-case name (as bytes) is present."""
         if self._raw is not None:
             return b"\0" + lower_name + b"\0" in self._names
-        return lower_name.decode("latin-1") in self._entries
+        return super().has(lower_name)
 
     def __contains__(self, name: object) -> bool:
         if self._raw is not None and isinstance(name, str):

@@ -70,27 +70,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
-# Keywords every request accepts (api.md).
-_KWARGS = frozenset(
-    {
-        "params",
-        "data",
-        "json",
-        "multipart",
-        "files",
-        "headers",
-        "cookies",
-        "auth",
-        "auth_off_domain",
-        "timeout",
-        "max_redirects",
-        "follow_redirects",
-        "stream",
-        "callback",
-        "persist_cookies",
-        "encoding",
-    }
-)
 # The keywords that shape a call's options (see Session._options); a call
 # without any of them runs with the session's defaults.
 _OPTION_KWARGS = frozenset(
@@ -104,6 +83,11 @@ _OPTION_KWARGS = frozenset(
         "persist_cookies",
         "encoding",
     }
+)
+# Keywords every request accepts (api.md): the options, and what makes up
+# the request itself.
+_KWARGS = _OPTION_KWARGS | frozenset(
+    {"params", "data", "json", "multipart", "files", "headers", "cookies", "timeout"}
 )
 
 # RFC 9110 section 9.2.2: a request with one of these methods may be sent
@@ -263,7 +247,7 @@ class Session:
         # _options and _wire_headers); both check what they depend on.
         self._plain_options: _Options | None = None
         self._wire_cache: dict[
-            tuple[str, bool, tuple[int | None, str | None] | None],
+            tuple[int, str, bool, tuple[int | None, str | None] | None],
             tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]],
         ] = {}
         self._merge_cache: dict[
@@ -511,6 +495,10 @@ class Session:
             # misses), the host, the method's kind and the body's framing.
             body = call.body
             key = (
+                # The headers' identity; the hit is checked against the tuple
+                # itself, which the entry keeps alive, so the id cannot be a
+                # recycled one.
+                id(encoded),
                 url.host_header,
                 call.method in _BODY_METHODS,
                 None if body is None else (body.length, body.content_type),
