@@ -223,7 +223,7 @@ class ResponseHeaders(Headers):
 
     Built lazily: most responses are asked only whether they carry a header
     or two (Set-Cookie, Content-Encoding, Location), and the answer is "no".
-    Until a value is wanted the raw pairs are kept with an index of their
+    Until a value is wanted the raw pairs are kept with the set of their
     lower-case names, which answers those questions without decoding a thing.
     """
 
@@ -231,9 +231,11 @@ class ResponseHeaders(Headers):
 
     # The raw pairs, until the mapping is built (then None).
     _raw: list[tuple[bytes, bytes]] | None
-    # b"\0name\0name\0": every name, lower case, between NULs (no header
-    # name can contain one, so a match is a whole name).
-    _names: bytes
+    # Every name, lower case, as bytes. A set costs a little more to build
+    # than one joined string, but each of the four questions a response is
+    # asked on the hot path is then a hash lookup instead of a substring
+    # search with two concatenations.
+    _names: set[bytes]
 
     def __init__(self, headers: HeadersInput = None) -> None:
         self._raw = None
@@ -244,7 +246,7 @@ class ResponseHeaders(Headers):
         self = cls.__new__(cls)
         pairs = raw if isinstance(raw, list) else list(raw)
         self._raw = pairs
-        self._names = b"\0" + b"\0".join([name for name, _ in pairs]).lower() + b"\0"
+        self._names = {name.lower() for name, _ in pairs}
         self._encoded = None
         return self
 
@@ -261,13 +263,11 @@ class ResponseHeaders(Headers):
     def has(self, lower_name: bytes) -> bool:
         """Whether a header of this lower-case name (as bytes) is present."""
         if self._raw is not None:
-            return b"\0" + lower_name + b"\0" in self._names
+            return lower_name in self._names
         return super().has(lower_name)
 
     def __contains__(self, name: object) -> bool:
         if self._raw is not None and isinstance(name, str):
-            if "\0" in name:
-                return False  # not a header name, and NUL delimits the index
             try:
                 key = name.lower().encode("latin-1")
             except UnicodeEncodeError:

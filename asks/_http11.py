@@ -241,7 +241,10 @@ class HTTP11Connection:
             h11's event and the headers as a case-insensitive mapping.
         """
         conn = self._h11
-        head_bytes = 0
+        # Before the first byte of a response h11 holds nothing (a connection
+        # is reused only with an empty buffer, see finish_cycle), so asking
+        # it for an event could only say NEED_DATA: read first.
+        head_bytes = 0 if self._response_started else await self._fill()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:

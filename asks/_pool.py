@@ -172,9 +172,18 @@ class ConnectionPool:
             await self.discard(conn)
             return
         key = conn.pool_key
-        if not self._waiters and self._waiters_by_key:
-            # Every waiter left in these was served through _waiters.
-            self._waiters_by_key.clear()
+        if not self._waiters:
+            # Nobody waits (the usual case): straight to the idle list.
+            if self._waiters_by_key:
+                # Every waiter left in these was served through _waiters.
+                self._waiters_by_key.clear()
+            idle = self._idle.get(key)
+            if idle is None:
+                self._idle[key] = [conn]
+            else:
+                idle.append(conn)
+            self._idle_count += 1
+            return
         waiter = self._next_waiter(self._waiters_by_key.get(key))
         if waiter is not None:
             conn.state = ConnState.ACTIVE

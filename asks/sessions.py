@@ -621,16 +621,18 @@ class Session:
             reraise(exc, call.where)
         conn.finish_cycle()
         await self._pool.checkin(conn)
+        # By position (method, url, status, reason, version, headers,
+        # encoding, body, max_decoded_size): keywords cost twice as much here.
         response = Response(
-            method=call.method,
-            url=call.url.text,
-            status_code=head.status_code,
-            reason_phrase=head.reason.decode("latin-1"),
-            http_version=head.http_version.decode("ascii"),
-            headers=headers,
-            encoding=encoding,
-            body=content,
-            max_decoded_size=self.max_decoded_size,
+            call.method,
+            call.url.text,
+            head.status_code,
+            head.reason.decode("latin-1"),
+            head.http_version.decode("ascii"),
+            headers,
+            encoding,
+            content,
+            self.max_decoded_size,
         )
         if headers.has(b"set-cookie"):
             _attach_cookies(response, call.url)

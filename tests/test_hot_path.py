@@ -292,6 +292,36 @@ def test_content_undoes_a_coding_named_in_either_kind_of_headers(kind):
     assert response.content == b"plain"
 
 
+def test_a_response_built_by_position_is_the_one_built_by_keyword():
+    # The session passes a Response's fields by position (keywords cost
+    # twice as much per request): the order must be the documented one.
+    headers = ResponseHeaders.from_raw([(b"Content-Type", b"text/plain; charset=latin-1")])
+    fields = {
+        "method": "GET",
+        "url": "http://example.com/",
+        "status_code": 404,
+        "reason_phrase": "Not Found",
+        "http_version": "1.0",
+        "headers": headers,
+        "encoding": "utf-8",
+        "body": b"caf\xe9",
+        "max_decoded_size": 10,
+    }
+    by_keyword = asks.Response(**fields)  # type: ignore[arg-type]
+    by_position = asks.Response(*fields.values())  # type: ignore[arg-type]
+    for response in (by_keyword, by_position):
+        assert (response.method, response.url, response.status_code) == ("GET", fields["url"], 404)
+        assert (response.reason_phrase, response.http_version) == ("Not Found", "1.0")
+        assert response.headers is headers
+        assert response.text == "café"  # the charset beats the fallback encoding
+        assert response.body == response.content == b"caf\xe9"
+        assert response._max_decoded_size == 10
+        assert response.history == [] and response.cookies == []
+    by_keyword.encoding = "ascii"
+    assert by_position.encoding == "iso8859-1"  # nothing shared between instances
+    assert by_keyword.history is not by_position.history
+
+
 # -- a URL's derived values, computed once per URL ---------------------------------
 
 
