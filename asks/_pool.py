@@ -107,9 +107,21 @@ class ConnectionPool:
             fresh: skip idle connections (used for the retry after a reused
                 connection turned out dead).
         """
-        conn = await self._take(key, fresh)
-        if conn is not None:
-            return conn
+        now = time.monotonic()
+        if now - self._last_sweep > self.keepalive_expiry:
+            await self._sweep(now)
+        idle = None if fresh else self._idle.get(key)
+        if idle:
+            conn = idle.pop()  # most recently used: the least likely to be stale
+            self._idle_count -= 1
+            if now - conn.idle_since <= self.keepalive_expiry and not conn.is_dropped():
+                conn.state = ConnState.ACTIVE
+                return conn
+            await conn.close()  # its slot is ours now
+        else:
+            granted = await self._take_slot(key)
+            if granted is not None:
+                return granted
         # We hold a slot with nothing in it yet.
         try:
             sock = await open_socket()
@@ -120,19 +132,8 @@ class ConnectionPool:
         conn.generation = self._generation
         return conn
 
-    async def _take(self, key: Hashable, fresh: bool) -> HTTP11Connection | None:
-        now = time.monotonic()
-        if now - self._last_sweep > self.keepalive_expiry:
-            await self._sweep(now)
-        idle = self._idle.get(key)
-        while idle and not fresh:
-            conn = idle.pop()  # most recently used: the least likely to be stale
-            self._idle_count -= 1
-            if now - conn.idle_since > self.keepalive_expiry or conn.is_dropped():
-                await conn.close()
-                return None  # its slot is ours now
-            conn.state = ConnState.ACTIVE
-            return conn
+    async def _take_slot(self, key: Hashable) -> HTTP11Connection | None:
+        """No idle connection of *key*: a slot (None), or a connection a waiter is handed."""
         if self.open < self.limit:
             self.open += 1
             return None

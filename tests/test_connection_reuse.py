@@ -6,6 +6,8 @@ connections the client really opened.
 
 from __future__ import annotations
 
+import socket
+
 import curio
 import pytest
 
@@ -117,6 +119,125 @@ async def test_server_closing_idle_connection_does_not_fail_next_get(raw_server)
         await closed.wait()
         r = await s.get(server.url)
         assert r.status_code == 200
+    assert server.accepted == 2
+
+
+class _Clock:
+    """Stands in for the ``time`` module of the pool and the connection."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    # Only asks' view of time moves; curio's own clock is left alone.
+    fake = _Clock()
+    monkeypatch.setattr("asks._pool.time", fake)
+    monkeypatch.setattr("asks._http11.time", fake)
+    return fake
+
+
+async def test_an_idle_connection_is_reused_until_keepalive_expiry_then_closed(raw_server, clock):
+    server = await raw_server(canned(OK))
+    async with asks.Session(keepalive_expiry=5) as s:
+        await s.get(server.url)
+        clock.now += 4.9
+        await s.get(server.url)
+        assert server.accepted == 1  # still within the expiry: reused
+        clock.now += 5.1
+        await s.get(server.url)
+        assert server.accepted == 2  # past it: a new connection
+        # ...and the expired one was closed, not left open beside it.
+        await server.wait_open_connections(1)
+        assert s._pool.open == 1
+
+
+async def test_expired_idle_connections_of_every_host_are_swept(raw_server, clock):
+    a = await raw_server(canned(OK))
+    b = await raw_server(canned(OK))
+    async with asks.Session(connections=2, keepalive_expiry=5) as s:
+        await s.get(a.url)
+        await s.get(b.url)
+        clock.now += 6
+        # A request to a closes b's expired connection too: it would hold a
+        # slot (and a server's socket) for nothing.
+        await s.get(a.url)
+        await b.wait_open_connections(0)
+        assert (a.accepted, b.accepted, s._pool.open, s._pool.idle) == (2, 1, 1, 1)
+
+
+async def test_a_connection_past_expiry_between_sweeps_is_not_reused(raw_server, clock):
+    a = await raw_server(canned(OK))
+    b = await raw_server(canned(OK))
+    async with asks.Session(connections=2, keepalive_expiry=5) as s:
+        await s.get(b.url)
+        clock.now += 3
+        await s.get(a.url)  # a's connection goes idle 3 s after b's
+        clock.now += 2.5
+        await s.get(b.url)  # a sweep: b's expired, a's still fresh
+        clock.now += 3
+        # a's connection is now 5.5 s idle, but the last sweep was only 3 s
+        # ago: the check at checkout must catch it.
+        await s.get(a.url)
+        assert (a.accepted, b.accepted) == (2, 2)
+
+
+async def _until_the_idle_socket_is_readable(session: asks.Session) -> bytes:
+    # Synchronise on what the stale check looks at: the pooled socket has
+    # something to read (EOF or bytes). Peeking takes nothing from it.
+    (idle,) = session._pool._idle.values()
+    return bytes(await idle[0]._sock.recv(64, socket.MSG_PEEK))
+
+
+async def test_a_post_never_goes_out_on_an_idle_connection_the_server_closed(raw_server):
+    # A POST is never retried silently, so only the stale check before reuse
+    # (design.md: a readable idle socket is never reused) keeps it off a
+    # connection the server closed while it sat in the pool.
+    async def handler(sock):
+        if server.accepted == 1:
+            assert await read_request(sock) is not None
+            await sock.sendall(OK)
+            return  # the server closes the connection
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.post(server.url, data=b"one")
+        assert await _until_the_idle_socket_is_readable(s) == b""  # EOF is waiting
+        r = await s.post(server.url, data=b"two", retries=0)
+        assert (r.status_code, r.body) == (200, b"ok")
+    assert server.accepted == 2
+
+
+async def test_bytes_arriving_on_an_idle_connection_retire_it(raw_server):
+    # A "408 Request Timeout" sent to an idle connection answers nothing we
+    # asked; reusing the connection would read it as the next answer.
+    first_done = curio.Event()
+
+    async def handler(sock):
+        if server.accepted == 1:
+            assert await read_request(sock) is not None
+            await sock.sendall(OK)
+            await first_done.wait()
+            await sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            while await read_request(sock) is not None:
+                await sock.sendall(OK)
+            return
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        await first_done.set()
+        assert (await _until_the_idle_socket_is_readable(s)).startswith(b"HTTP/1.1 408")
+        r = await s.get(server.url, retries=0)
+        assert (r.status_code, r.body) == (200, b"ok")
     assert server.accepted == 2
 
 
