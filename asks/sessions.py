@@ -405,9 +405,15 @@ class Session:
         when a call passes the same plain ``str`` headers as an earlier one,
         against unchanged session headers, the earlier result serves again.
         """
-        base = self._headers.encoded()
+        base: tuple[tuple[bytes, bytes], ...] | None
+        try:
+            base = self._headers.encoded()
+        except ValueError:
+            # A bad session header is an error only if it is sent, and this
+            # call's headers may replace it; such a merge is not cached.
+            base = None
         key: tuple[tuple[str, str], ...] | None = None
-        if type(call_headers) is dict:
+        if base is not None and type(call_headers) is dict:
             key = tuple(call_headers.items())
             for name, value in key:
                 # Only str: other values go through str(), and keys that
@@ -426,6 +432,7 @@ class Session:
         headers.extend(layer)
         headers.encoded()  # a bad name or value fails here, before any socket
         if key is not None:
+            assert base is not None  # a key is only made from good session headers
             if len(self._merge_cache) >= _MERGE_CACHE_SIZE:
                 self._merge_cache.clear()
             self._merge_cache[key] = (base, headers)

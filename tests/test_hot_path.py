@@ -239,6 +239,20 @@ async def test_bad_call_headers_are_refused_every_time(raw_server):
 # -- options reused by calls that set none -----------------------------------------
 
 
+async def test_a_bad_session_header_is_refused_only_if_it_would_be_sent(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        s.headers["X-Tag"] = "bad\r\nInjected: 1"
+        for _ in range(2):  # the merge of a call's headers is never cached stale
+            r = await s.get(server.url, headers={"x-tag": "good"})
+            assert r.status_code == 200
+            assert sent_headers(handler)[b"x-tag"] == b"good"
+        with pytest.raises(ValueError, match="CR, LF or NUL"):
+            await s.get(server.url, headers={"X-Other": "1"})
+    assert len(handler.requests) == 2
+
+
 async def test_a_call_with_a_body_uses_the_session_encoding_as_it_is_now(raw_server):
     handler = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xe9!")
     server = await raw_server(handler)
