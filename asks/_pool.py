@@ -173,32 +173,29 @@ class ConnectionPool:
             await self.discard(conn)
             return
         key = conn.pool_key
-        if not self._waiters:
-            # Nobody waits (the usual case): straight to the idle list.
-            if self._waiters_by_key:
-                # Every waiter left in these was served through _waiters.
-                self._waiters_by_key.clear()
-            idle = self._idle.get(key)
-            if idle is None:
-                self._idle[key] = [conn]
-            else:
-                idle.append(conn)
-            self._idle_count += 1
-            return
-        waiter = self._next_waiter(self._waiters_by_key.get(key))
-        if waiter is not None:
-            conn.state = ConnState.ACTIVE
-            waiter.conn = conn
-            await waiter.event.set()
-            return
-        waiter = self._next_waiter(self._waiters)
-        if waiter is not None:
-            # Someone waits for another origin: this slot serves them better
-            # as a fresh connection of theirs.
-            await conn.close()
-            await waiter.event.set()
-            return
-        self._idle.setdefault(key, []).append(conn)
+        if self._waiters:
+            waiter = self._next_waiter(self._waiters_by_key.get(key))
+            if waiter is not None:
+                conn.state = ConnState.ACTIVE
+                waiter.conn = conn
+                await waiter.event.set()
+                return
+            waiter = self._next_waiter(self._waiters)
+            if waiter is not None:
+                # Someone waits for another origin: this slot serves them
+                # better as a fresh connection of theirs.
+                await conn.close()
+                await waiter.event.set()
+                return
+        elif self._waiters_by_key:
+            # Every waiter left in these was served through _waiters.
+            self._waiters_by_key.clear()
+        # Nobody waits (the usual case, checked with no call at all).
+        idle = self._idle.get(key)
+        if idle is None:
+            self._idle[key] = [conn]
+        else:
+            idle.append(conn)
         self._idle_count += 1
 
     async def discard(self, conn: HTTP11Connection) -> None:

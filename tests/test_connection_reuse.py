@@ -202,8 +202,7 @@ async def test_a_post_never_goes_out_on_an_idle_connection_the_server_closed(raw
             assert await read_request(sock) is not None
             await sock.sendall(OK)
             return  # the server closes the connection
-        while await read_request(sock) is not None:
-            await sock.sendall(OK)
+        await canned(OK)(sock)
 
     server = await raw_server(handler)
     async with asks.Session() as s:
@@ -225,11 +224,7 @@ async def test_bytes_arriving_on_an_idle_connection_retire_it(raw_server):
             await sock.sendall(OK)
             await first_done.wait()
             await sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
-            while await read_request(sock) is not None:
-                await sock.sendall(OK)
-            return
-        while await read_request(sock) is not None:
-            await sock.sendall(OK)
+        await canned(OK)(sock)  # then every request is answered
 
     server = await raw_server(handler)
     async with asks.Session() as s:
