@@ -258,6 +258,39 @@ async def test_reused_connection_dying_before_the_answer_is_retried_silently(raw
     assert server.accepted == 2
 
 
+async def test_the_silent_retry_opens_a_new_connection_rather_than_another_idle_one(raw_server):
+    # Two pooled connections that both die on their next request: the retry
+    # after the first dies must not try the second, which may have died the
+    # same way (a server restart kills them all); it opens a fresh one.
+    both_open = curio.Event()
+    dying_requests = 0
+
+    async def handler(sock):
+        nonlocal dying_requests
+        if server.accepted <= 2:
+            assert await read_request(sock) is not None
+            if server.accepted == 2:
+                await both_open.set()
+            await both_open.wait()  # so the two first GETs need two connections
+            await sock.sendall(OK)
+            if await read_request(sock) is not None:
+                dying_requests += 1
+            return
+        await canned(OK)(sock)
+
+    server = await raw_server(handler)
+    async with asks.Session(connections=3) as s:
+        async with curio.TaskGroup(wait=all) as g:
+            await g.spawn(s.get, server.url)
+            await g.spawn(s.get, server.url)
+        assert s._pool.idle == 2
+        r = await s.get(server.url, retries=0)
+        assert r.status_code == 200
+        assert dying_requests == 1
+        assert s._pool.idle == 2  # the untried old one and the new one
+    assert server.accepted == 3
+
+
 async def test_post_on_a_dying_reused_connection_is_not_replayed(raw_server):
     async def handler(sock):
         assert await read_request(sock) is not None

@@ -8,6 +8,7 @@ early closes its connection. Either way the slot is freed exactly once, so a
 from __future__ import annotations
 
 import gzip
+import random
 import zlib
 
 import curio
@@ -106,6 +107,27 @@ async def test_per_read_timeout(raw_server):
         assert s._pool.open == 0
 
 
+async def test_a_timeout_given_after_the_first_chunk_bounds_the_rest(raw_server):
+    # The first chunk is read without a timeout, which puts the body on its
+    # plain fast path; asking for a timeout afterwards must take it off.
+    async def stall(sock):
+        await read_request(sock)
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+        await curio.sleep(3600)
+
+    server = await raw_server(stall)
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True)
+        assert await r.body.__anext__() == b"abc"
+        with pytest.raises(RequestTimeout):
+            # The outer bound only keeps a broken build from hanging: it is
+            # ten times the per-read timeout and would raise TaskTimeout.
+            async with curio.timeout_after(2):
+                async for _chunk in r.body(timeout=0.2):
+                    pass
+        assert s._pool.open == 0
+
+
 async def test_stream_cut_short_is_an_error_not_a_short_body(raw_server):
     server = await raw_server(
         canned(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", keep_alive=False)
@@ -126,7 +148,10 @@ async def test_stream_cut_short_is_an_error_not_a_short_body(raw_server):
     ],
 )
 async def test_stream_is_decompressed_incrementally(raw_server, coding, compress):
-    payload = compress(BODY)
+    # Incompressible bytes first, so the compressed body spans several
+    # socket reads: every one of them must go through the decoder.
+    plain = random.Random(7).randbytes(200_000) + BODY
+    payload = compress(plain)
     server = await raw_server(
         canned(
             b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
@@ -136,7 +161,7 @@ async def test_stream_is_decompressed_incrementally(raw_server, coding, compress
     )
     async with asks.Session() as s:
         r = await s.get(server.url, stream=True)
-        assert await collect(r.body) == BODY
+        assert await collect(r.body) == plain
         r = await s.get(server.url, stream=True)
         r.body.decompress_data = False
         assert await collect(r.body) == payload
