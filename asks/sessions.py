@@ -467,6 +467,9 @@ class Session:
         persist = kwargs.get("persist_cookies")
         if persist is not None and persist is not False and self._cookie_tracker is None:
             self._cookie_tracker = _make_tracker(persist)
+        # persist_cookies=False on a call keeps that call away from the
+        # session's store: nothing stored is sent, nothing it is sent is kept.
+        jar = None if persist is False else self._cookie_tracker
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
@@ -480,7 +483,7 @@ class Session:
             max_redirects=max_redirects,
             retries=retries,
             connection_timeout=connection_timeout,
-            jar=self._cookie_tracker,
+            jar=jar,
         )
         if plain_call:
             self._plain_options = options

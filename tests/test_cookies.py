@@ -78,6 +78,24 @@ async def test_per_call_persist_cookies_creates_the_store(cookie_server):
     assert cookie_server.received[-1] == b"a=1"
 
 
+async def test_per_call_persist_cookies_false_keeps_the_call_away_from_the_store(
+    cookie_server,
+):
+    url = cookie_server.server.url
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(url + "/set", persist_cookies=False)
+        await s.get(url + "/next")
+        assert cookie_server.received[-1] is None  # nothing from that call was kept
+        await s.get(url + "/set")
+        await s.get(url + "/next", persist_cookies=False, cookies={"z": "9"})
+        assert cookie_server.received[-1] == b"z=9"  # its own cookies go, stored ones not
+        await s.get(url + "/next")
+        assert cookie_server.received[-1] == b"a=1"  # the store is untouched
+    async with asks.Session() as s:
+        await s.get(url + "/set", persist_cookies=False)
+        assert s._cookie_tracker is None  # False never makes a store
+
+
 async def test_cookies_do_not_separate_by_port(raw_server):
     setter = CookieServer()
     other = CookieServer()
