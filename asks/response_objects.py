@@ -196,7 +196,7 @@ class StreamBody:
     def __call__(self, timeout: float | None = None) -> StreamBody:
         """Bound each read of the iteration by *timeout* seconds."""
         self._timeout = timeout
-        self._plain = False
+        self._plain = self._started and self._decoder is None and timeout is None
         return self
 
     # A plain async iterator, not an async generator: a generator abandoned
@@ -218,7 +218,11 @@ class StreamBody:
                 reraise(exc, self._where)
             if data:
                 return data
-            await self._finish(conn)
+            try:
+                await self._finish(conn)
+            except BaseException as exc:
+                await self.close()
+                reraise(exc, self._where)
             raise StopAsyncIteration
         while True:
             chunk = await self._next_chunk()
