@@ -188,15 +188,11 @@ class StreamBody:
         self._decoder: Decoder | None = None
         self._started = False
         self._timeout: float | None = None
-        # Started with no decoder and no per-read timeout: __anext__ reads
-        # straight from the connection.
-        self._plain = False
         self.decompress_data = True
 
     def __call__(self, timeout: float | None = None) -> StreamBody:
         """Bound each read of the iteration by *timeout* seconds."""
         self._timeout = timeout
-        self._plain = self._started and self._decoder is None and timeout is None
         return self
 
     # A plain async iterator, not an async generator: a generator abandoned
@@ -207,18 +203,14 @@ class StreamBody:
 
     async def __anext__(self) -> bytes:
         conn = self._conn
-        if conn is not None and self._plain:
+        if conn is not None and self._started and self._decoder is None and self._timeout is None:
             # A body with nothing to decode and no per-read timeout, after
             # the first chunk: one call between the caller and the
             # connection. A big download pays every layer once per 64 KiB.
             try:
                 data = await conn.receive_data()
-            except BaseException as exc:
-                await self.close()
-                reraise(exc, self._where)
-            if data:
-                return data
-            try:
+                if data:
+                    return data
                 await self._finish(conn)
             except BaseException as exc:
                 await self.close()
@@ -243,7 +235,6 @@ class StreamBody:
                 except BaseException:
                     await self.close()
                     raise
-            self._plain = self._decoder is None and self._timeout is None
         try:
             decoder = self._decoder
             while True:

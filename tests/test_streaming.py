@@ -29,6 +29,13 @@ async def collect(body) -> bytes:
     return bytes(out)
 
 
+async def stall(sock):
+    """Answer with the first 3 of 100 body bytes, then say nothing more."""
+    await read_request(sock)
+    await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+    await curio.sleep(3600)
+
+
 async def test_stream_read_to_the_end_returns_the_connection(raw_server):
     server = await raw_server(canned(OK_BIG))
     async with asks.Session(connections=1) as s:
@@ -73,12 +80,7 @@ async def test_closing_twice_is_harmless(raw_server):
 
 
 async def test_cancelled_stream_reader_frees_the_slot(raw_server):
-    async def drip(sock):
-        await read_request(sock)
-        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
-        await curio.sleep(3600)
-
-    server = await raw_server(drip)
+    server = await raw_server(stall)
     async with asks.Session(connections=1) as s:
         r = await s.get(server.url, stream=True)
 
@@ -91,11 +93,6 @@ async def test_cancelled_stream_reader_frees_the_slot(raw_server):
 
 
 async def test_per_read_timeout(raw_server):
-    async def stall(sock):
-        await read_request(sock)
-        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
-        await curio.sleep(3600)
-
     server = await raw_server(stall)
     async with asks.Session() as s:
         r = await s.get(server.url, stream=True)
@@ -110,11 +107,6 @@ async def test_per_read_timeout(raw_server):
 async def test_a_timeout_given_after_the_first_chunk_bounds_the_rest(raw_server):
     # The first chunk is read without a timeout, which puts the body on its
     # plain fast path; asking for a timeout afterwards must take it off.
-    async def stall(sock):
-        await read_request(sock)
-        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
-        await curio.sleep(3600)
-
     server = await raw_server(stall)
     async with asks.Session() as s:
         r = await s.get(server.url, stream=True)
