@@ -8,8 +8,9 @@ Everything here is pure. A :class:`URL` is parsed once per distinct string
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple, TypeAlias
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar, overload
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 __all__ = ["URL", "Origin", "ParamsInput", "build_url", "encode_params", "parse_url"]
@@ -31,6 +32,37 @@ class Origin(NamedTuple):
     scheme: str
     host: str
     port: int
+
+
+_T = TypeVar("_T")
+
+
+class _derived(Generic[_T]):
+    """A value computed from a URL on first use and kept in its ``__dict__``.
+
+    ``functools.cached_property`` does the same, but before Python 3.12 it
+    takes a lock on every first use - a cost every distinct URL pays four
+    times. Nothing needs the lock: the values are pure, so two computations
+    racing would store equal ones.
+    """
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self._func = func
+        self._name = func.__name__
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _derived[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: object, owner: type | None = None) -> _derived[_T] | _T:
+        if obj is None:
+            return self
+        # Stored under the same name: the instance dict wins over this
+        # (non-data) descriptor from then on, so later reads are plain
+        # attribute lookups.
+        value = obj.__dict__[self._name] = self._func(obj)
+        return value
 
 
 class _URLFields(NamedTuple):
@@ -57,11 +89,11 @@ class URL(_URLFields):
     # No __slots__: the instance dict holds the derived values (a tuple
     # subclass cannot have slots of its own).
 
-    @functools.cached_property
+    @_derived
     def origin(self) -> Origin:
         return Origin(self.scheme, self.host, self.port)
 
-    @functools.cached_property
+    @_derived
     def host_header(self) -> str:
         """The ``Host`` header value: the port only when it is not the default."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -69,12 +101,12 @@ class URL(_URLFields):
             return host
         return f"{host}:{self.port}"
 
-    @functools.cached_property
+    @_derived
     def text(self) -> str:
         """The URL as a string (what ``str()`` gives)."""
         return f"{self.scheme}://{self.host_header}{self.target}"
 
-    @functools.cached_property
+    @_derived
     def target_bytes(self) -> bytes:
         """``target`` as it goes on the request line."""
         return self.target.encode("ascii")
@@ -108,8 +140,43 @@ def parse_url(url: str) -> URL:
     return _parse_url(url)
 
 
+# The URL most calls make: a lower-case scheme, a plain ASCII host name or
+# IPv4 address, maybe a port, and a path and query made only of characters
+# that quote() leaves alone (letters, digits, the _SAFE_PATH set). For such
+# a string the general parse below gives exactly these parts unchanged
+# (tests/test_properties.py checks the two against each other); matching
+# them with one regex costs a fraction of urlsplit, two netloc parses and two
+# quote() calls. Anything else - userinfo, IPv6, a fragment, spaces,
+# non-ASCII, upper-case schemes - takes the general parse.
+_SIMPLE_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?"
+    r"(/[A-Za-z0-9/:@!$&'()*+,;=._~%-]*)?"
+    r"(?:\?([A-Za-z0-9/:@!$&'()*+,;=._~%?-]*))?"
+)
+
+
 @functools.lru_cache(maxsize=512)
 def _parse_url(url: str) -> URL:
+    parsed = _parse_simple(url)
+    return parsed if parsed is not None else _parse_general(url)
+
+
+def _parse_simple(url: str) -> URL | None:
+    """The parse of a URL that matches ``_SIMPLE_URL``; None for any other."""
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple is None:
+        return None
+    scheme, host, port_text, path, query = simple.groups()
+    port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
+    if not 0 < port < 65536:
+        return None  # the general parse words the error
+    target = path or "/"
+    if query:
+        target += "?" + query
+    return URL(scheme, host.lower(), port, target, "")
+
+
+def _parse_general(url: str) -> URL:
     _check(url)
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()

@@ -5,6 +5,9 @@ response, so nothing waits and every microsecond measured is CPU spent in
 Python: the bare h11 loop (the ceiling the end-to-end benchmark compares
 against), asks' connection layer, and a whole ``Session.get``. The
 difference between the rows is what each asks layer costs per request.
+Two more rows give every request a URL of its own, as a scraper does: the
+URL is parsed and the request event built each time, for asks and for the
+bare loop alike. (The "x ceiling" column divides by the first row.)
 
     python benchmarks/micro.py            # all rows
     python benchmarks/micro.py --n 20000  # more requests per round
@@ -16,6 +19,7 @@ by other work on the machine).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -69,15 +73,22 @@ class ScriptedSocket:
             self._r = self._w = -1
 
 
-async def bare_h11(n: int) -> float:
-    """The end-to-end benchmark's ceiling loop, on the scripted socket."""
+async def bare_h11(n: int, *, distinct: bool = False) -> float:
+    """The end-to-end benchmark's ceiling loop, on the scripted socket.
+
+    With *distinct*, every request has its own target, so the request event
+    is built (and its headers validated) each time, as a raw h11 client
+    fetching many URLs would.
+    """
     sock = ScriptedSocket()
     conn = h11.Connection(h11.CLIENT)
-    req = h11.Request(
-        method="GET", target="/small", headers=[("Host", "bench:80"), ("User-Agent", "x")]
-    )
+    headers = [("Host", "bench:80"), ("User-Agent", "x")]
+    req = h11.Request(method="GET", target="/small", headers=headers)
+    targets = [f"/small?page={i}" for i in range(n)] if distinct else []
     start = time.process_time()
-    for _ in range(n):
+    for i in range(n):
+        if distinct:
+            req = h11.Request(method="GET", target=targets[i], headers=headers)
         await sock.sendall(conn.send(req) + conn.send(h11.EndOfMessage()))  # type: ignore[operator]
         while True:
             ev = conn.next_event()
@@ -113,8 +124,12 @@ async def connection_layer(n: int) -> float:
     return elapsed
 
 
-async def session_get(n: int) -> float:
-    """A whole ``Session.get`` and ``.content``, pool and all."""
+async def session_get(n: int, *, distinct: bool = False) -> float:
+    """A whole ``Session.get`` and ``.content``, pool and all.
+
+    With *distinct*, every request is to a URL of its own (a scraper): each
+    is parsed and gets its own request event.
+    """
     session = asks.Session(connections=1)
 
     async def scripted_open(*args: Any) -> ScriptedSocket:
@@ -122,10 +137,11 @@ async def session_get(n: int) -> float:
 
     session._open_socket = scripted_open  # type: ignore[method-assign,assignment]
     url = "http://bench/small"
+    urls = [f"{url}?page={i}" for i in range(n)] if distinct else [url] * n
     await session.get(url)
     start = time.process_time()
-    for _ in range(n):
-        r = await session.get(url)
+    for one in urls:
+        r = await session.get(one)
         r.content  # noqa: B018
     elapsed = time.process_time() - start
     await session.close()
@@ -147,6 +163,8 @@ ROWS: dict[str, Callable[[int], Awaitable[float] | float]] = {
     "bare h11 loop (ceiling)": bare_h11,
     "asks connection layer": connection_layer,
     "asks Session.get": session_get,
+    "bare h11, a URL per request": functools.partial(bare_h11, distinct=True),
+    "asks, a URL per request": functools.partial(session_get, distinct=True),
     "ResponseHeaders.from_raw": headers_from_raw,
 }
 

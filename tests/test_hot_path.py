@@ -4,8 +4,9 @@ Each cache or shortcut (docs/performance.md) has a test here that would
 fail if it served stale data: session headers checked and encoded once but
 re-read after every change, a header block cached per host, method kind and
 body framing, a call's headers merged once per distinct set, options reused
-by calls that set none, response headers built lazily, and the imports left
-for first use.
+by calls that set none, request events sharing a validated header block,
+URLs parsed by a regex when they are plain, response headers built lazily,
+and the imports left for first use.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import h11
 import pytest
 
 import asks
 from asks._headers import Headers, ResponseHeaders
+from asks._http11 import _request_event
 from asks._urls import parse_url
 from tests.servers import canned
 
@@ -365,6 +368,45 @@ def test_a_changed_url_never_keeps_the_values_of_the_one_it_came_from():
     assert moved.origin == ("https", "other.org", 8443)
     assert str(moved) == "https://other.org:8443/a"
     assert str(url) == "http://example.com/a"
+
+
+# -- request events: one validated header block for many targets ---------------
+
+
+BLOCK = ((b"Host", b"example.com"), (b"User-Agent", b"python-asks"), (b"X-Tag", b"One"))
+
+
+def wire(event: h11.Request) -> bytes:
+    data = h11.Connection(h11.CLIENT).send(event)
+    assert data is not None
+    return data
+
+
+@pytest.mark.parametrize("target", [b"/a", b"/b?page=2", b"/"])
+def test_requests_sharing_a_header_block_go_out_as_h11_would_write_them(target):
+    # The second and later events reuse the first one's checked headers; on
+    # the wire nothing may tell them from an event built from scratch (the
+    # names keep their case, the order is kept).
+    _request_event(b"GET", b"/first", BLOCK)
+    shared = _request_event(b"POST", target, BLOCK)
+    fresh = h11.Request(method=b"POST", target=target, headers=list(BLOCK))
+    assert wire(shared) == wire(fresh)
+    assert b"X-Tag: One\r\n" in wire(shared)
+
+
+def test_a_shared_header_block_still_gets_the_method_and_target_checked():
+    _request_event(b"GET", b"/ok", BLOCK)
+    with pytest.raises(h11.LocalProtocolError):
+        _request_event(b"GET", b"/bad target", BLOCK)
+    with pytest.raises(h11.LocalProtocolError):
+        _request_event(b"G ET", b"/ok", BLOCK)
+
+
+def test_a_header_block_h11_refuses_is_refused_every_time():
+    no_host = ((b"User-Agent", b"python-asks"),)
+    for target in (b"/a", b"/b"):
+        with pytest.raises(h11.LocalProtocolError):
+            _request_event(b"GET", target, no_host)
 
 
 # -- response headers built lazily ---------------------------------------------

@@ -11,6 +11,8 @@
   path`` with the slashes normalised.
 * Query parameters (``asks._urls.encode_params``): what goes in comes back
   out of the query string.
+* URL parsing (``asks._urls``): the regex fast path gives exactly what the
+  general parse gives, for every string it accepts.
 
 The network property runs a sync test that calls ``curio.run`` itself, one
 kernel and one self-made loopback server per example: the harness gives
@@ -36,7 +38,7 @@ from hypothesis import strategies as st
 
 import asks
 from asks._redirects import REDIRECT_CODES, plan_redirect, strips_credentials
-from asks._urls import build_url, encode_params, parse_url
+from asks._urls import _parse_general, _parse_simple, build_url, encode_params, parse_url
 from asks.errors import AsksException
 from tests.servers import read_request
 
@@ -422,3 +424,81 @@ def test_params_string_is_percent_encoded_and_otherwise_kept(value):
 def test_params_string_with_cr_lf_nul_is_value_error(value, bad, at):
     with pytest.raises(ValueError):
         encode_params(value[:at] + bad + value[at:])
+
+
+# --------------------------------------------------------------------------
+# URL parsing: the fast path is the general parse, only faster
+
+# Pieces chosen to sit on both sides of every line the fast path draws:
+# upper case, userinfo, IPv6 brackets, ports (empty, 0, too large, padded),
+# characters quote() would escape, fragments, whitespace and control bytes.
+url_scheme = st.sampled_from(["http", "https"] * 3 + ["HTTP", "Https", "ftp", ""])
+_HOST_PLAIN = string.ascii_letters + string.digits + ".-"
+_URL_SAFE = string.ascii_letters + string.digits + "/:@!$&'()*+,;=-._~%?"
+_plain_host = st.text(alphabet=_HOST_PLAIN, min_size=1, max_size=12)
+_safe_text = st.text(alphabet=_URL_SAFE, max_size=12)
+
+
+def _with_one_of(plain, odd):
+    # A plain piece with one odd character somewhere in it: the strings that
+    # sit just on the far side of the fast path's line.
+    return st.one_of(plain, plain, st.tuples(plain, st.sampled_from(odd), plain).map("".join))
+
+
+url_host = _with_one_of(_plain_host, [*"_@:[]% \tÉé#/?", "xn--é"])
+url_port = st.one_of(
+    st.just(""),
+    st.integers(0, 70000).map(lambda n: f":{n}"),
+    # The last: full-width digits, which int() would take.
+    st.sampled_from([":", ":080", ":00080", ":8o", ":-1", ":\uff18\uff10"]),
+)
+url_text = _with_one_of(_safe_text, [*'#[] \\"<>^`{|}é\t\r\n\0', "\u3000"])
+
+
+@settings(max_examples=500)
+@given(scheme=url_scheme, host=url_host, port=url_port, path=url_text, query=url_text)
+def test_the_url_fast_path_parses_as_the_general_parse_does(scheme, host, port, path, query):
+    for url in (
+        f"{scheme}://{host}{port}{path}",
+        f"{scheme}://{host}{port}/{path}?{query}",
+        f"{scheme}://{host}{port}?{query}",
+    ):
+        fast = _parse_simple(url)
+        event("fast path" if fast is not None else "general parse")
+        if fast is None:
+            continue
+        # Where the fast path answers, the general parse agrees field by field
+        # (and so on the origin, the Host header, the text and the target).
+        assert fast == _parse_general(url)
+        assert str(fast) == str(_parse_general(url))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com",
+        "https://api.example.com/v2/items/17?page=3&sort=-date",
+        "http://127.0.0.1:8080/small",
+        "http://Example.COM/a%20b?q=%C3%A9",
+    ],
+)
+def test_everyday_urls_take_the_fast_path(url):
+    # The speed of a scraper's distinct URLs depends on it (docs/performance.md).
+    assert _parse_simple(url) == _parse_general(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:pw@example.com/",  # userinfo
+        "http://[::1]:8080/",  # IPv6
+        "http://example.com/a#frag",  # fragment
+        "http://example.com/a b",  # quoted by the general parse
+        "HTTP://example.com/",  # scheme case
+        "http://example.com:0/",  # an error, worded by the general parse
+        "http://example.com:65536/",
+        " http://example.com/",  # stripped by the general parse
+    ],
+)
+def test_everything_else_takes_the_general_parse(url):
+    assert _parse_simple(url) is None
