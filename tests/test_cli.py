@@ -681,7 +681,9 @@ async def test_fetch_output_dir_uses_safe_unique_names(raw_server: Any, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["saved", "urls.txt"]
 
 
-@pytest.mark.curio_timeout(60)
+# Longer than CHILD_TIMEOUT: a stuck child is killed and the assertions show
+# what it wrote, rather than the test's own deadline hiding it.
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
 async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: Path) -> None:
     answered = 10
     served = 0
@@ -719,7 +721,7 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: P
         return proc.returncode, lines, rest, err
 
     code, lines, rest, err = await curio.run_in_thread(drive)
-    assert code == 130, err
+    assert code == 130, (lines, rest, err)
     assert b"Traceback" not in err
     records = json_lines(b"".join(lines) + rest)
     assert len(records) == answered
