@@ -148,10 +148,12 @@ def parse_url(url: str) -> URL:
 # them with one regex costs a fraction of urlsplit, two netloc parses and two
 # quote() calls. Anything else - userinfo, IPv6, a fragment, spaces,
 # non-ASCII, upper-case schemes - takes the general parse.
+# The path and query classes are built from the same safe sets the general
+# parse hands to quote(), so the two cannot drift apart.
 _SIMPLE_URL = re.compile(
     r"(https?)://([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?"
-    r"(/[A-Za-z0-9/:@!$&'()*+,;=._~%-]*)?"
-    r"(?:\?([A-Za-z0-9/:@!$&'()*+,;=._~%?-]*))?"
+    rf"(/[A-Za-z0-9{re.escape(_SAFE_PATH)}]*)?"
+    rf"(?:\?([A-Za-z0-9{re.escape(_SAFE_QUERY)}]*))?"
 )
 
 
