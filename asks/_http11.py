@@ -19,12 +19,14 @@ from __future__ import annotations
 import enum
 import functools
 import select
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import curio.io
 import h11
+from curio.traps import _read_wait
 
 from ._headers import ResponseHeaders
 from ._net import close_quietly
@@ -105,6 +107,7 @@ class HTTP11Connection:
         "_max_head_size",
         "_method",
         "_must_close",
+        "_plain",
         "_poller",
         "_response_started",
         "_sock",
@@ -137,6 +140,11 @@ class HTTP11Connection:
         self._body_seen = 0
         self._body_left: int | None = None
         self._poller: select.poll | None = None  # made on the first stale check
+        # A plain TCP socket (not TLS) is written and waited on directly; see
+        # _write and _fill. curio's wrapper keeps the raw socket and the
+        # descriptor object its waits are registered under.
+        raw = getattr(sock, "_socket", None)
+        self._plain: socket.socket | None = raw if type(raw) is socket.socket else None
         self.origin = origin
         self.pool_key = pool_key
         self.state = ConnState.ACTIVE
@@ -178,17 +186,19 @@ class HTTP11Connection:
         assert data is not None
         if body:
             # Small bodies ride in the same write as the head (one syscall,
-            # one packet); large ones are not copied into it.
+            # one packet); large ones leave in one gathered write with it,
+            # not copied into it.
             if len(body) <= 16384:
                 framed = conn.send(h11.Data(data=body))
                 assert framed is not None
                 data += framed
             else:
-                await self._sock.sendall(data)
+                pieces = conn.send_with_data_passthrough(h11.Data(data=body))
+                assert pieces is not None
+                await self._write_pieces([data, *pieces])
                 data = b""
-                await self._send_data(body)
         elif stream is not None:
-            await self._sock.sendall(data)
+            await self._write(data)
             data = b""
             try:
                 async for piece in stream:
@@ -201,21 +211,72 @@ class HTTP11Connection:
         if end:
             data += end
         if data:
-            await self._sock.sendall(data)
+            await self._write(data)
 
     async def _send_data(self, piece: bytes) -> None:
         # h11 counts the bytes against Content-Length (or frames a chunk)
         # without copying the payload.
         pieces = self._h11.send_with_data_passthrough(h11.Data(data=piece))
         assert pieces is not None
-        for out in pieces:
-            await self._sock.sendall(out)
+        await self._write_pieces(pieces)
+
+    async def _write(self, data: bytes | memoryview) -> None:
+        plain = self._plain
+        if plain is not None:
+            # What curio's sendall does first, without its buffer wrapping:
+            # a request head almost always fits the socket buffer at once.
+            # Only a full buffer goes on to curio, which waits for room.
+            try:
+                sent = plain.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        await self._sock.sendall(data)
+
+    async def _write_pieces(self, pieces: Sequence[bytes]) -> None:
+        # h11 frames a body as separate pieces (a chunk's size line, the
+        # data, its CRLF; or the head before a large body). One sendmsg
+        # hands them all to the kernel in one system call, without joining
+        # them into a copy.
+        plain = self._plain
+        if plain is None or len(pieces) == 1:
+            for piece in pieces:
+                await self._write(piece)
+            return
+        try:
+            sent = plain.sendmsg(pieces)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        for piece in pieces:
+            size = len(piece)
+            if sent >= size:
+                sent -= size
+                continue
+            await self._write(memoryview(piece)[sent:] if sent else piece)
+            sent = 0
 
     # -- receiving ---------------------------------------------------------
 
     async def _fill(self) -> int:
         try:
-            data = await self._sock.recv(READ_SIZE)
+            plain = self._plain
+            if plain is None:
+                data = await self._sock.recv(READ_SIZE)
+            else:
+                if not self._response_started:
+                    # The answer to a request just sent is not there yet
+                    # (measured: one time in a thousand against nginx on
+                    # loopback), so asking the socket first only costs a
+                    # failed system call and an exception: wait, then read.
+                    # curio registers waits under its own descriptor object,
+                    # and reusing it keeps that registration from changing.
+                    await _read_wait(self._sock._fileno)
+                try:
+                    data = plain.recv(READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    data = await self._sock.recv(READ_SIZE)
         except ssl.SSLEOFError:
             # TCP closed without TLS close_notify (see _net). Before any
             # answer that is simply a dead connection; inside one it is a

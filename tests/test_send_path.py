@@ -1,0 +1,251 @@
+"""Plain TCP is written and waited on directly.
+
+On a plain (not TLS) socket ``HTTP11Connection`` skips two detours of
+curio's socket wrapper (docs/performance.md):
+
+* a write tries the socket once itself and hands only what did not fit to
+  curio's ``sendall``; the pieces h11 frames a body into (the head before a
+  large body, a chunk's size line, data and CRLF) leave in one ``sendmsg``;
+* the first read of an answer waits for the socket to become readable
+  instead of trying it first, since the answer to a request just sent is
+  never there yet.
+
+These tests pin down that the bytes on the wire are exactly what h11 framed,
+whole and in order, also when the socket buffer fills in the middle of a
+gathered write, and that a TLS socket (whose TLS layer may hold decrypted
+bytes its descriptor does not show) keeps curio's own path.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+
+import curio
+import pytest
+
+import asks
+from asks._http11 import HTTP11Connection
+from asks._urls import Origin
+from tests.servers import read_request
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+# Far more than a loopback socket buffer takes at once, and no round number,
+# so a gathered write is cut somewhere inside the body. Random bytes, so a
+# piece sent twice or skipped can never line up with the expected bytes.
+BIG = random.Random(1).randbytes(4 * 1024 * 1024 + 7)
+
+
+@pytest.fixture
+def leftover_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every remainder a gathered write passed on, in order."""
+    sizes: list[int] = []
+    original = HTTP11Connection._write
+
+    async def recording(self: HTTP11Connection, data: bytes | memoryview) -> None:
+        if type(data) is memoryview:
+            sizes.append(len(data))
+        await original(self, data)
+
+    monkeypatch.setattr(HTTP11Connection, "_write", recording)
+    return sizes
+
+
+async def test_a_large_body_leaves_with_its_head_exactly_as_h11_frames_it(
+    raw_server, leftover_writes
+):
+    received: list[bytes] = []
+
+    async def one_request(sock: curio.io.Socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += await sock.recv(65536)
+        head_end = data.index(b"\r\n\r\n") + 4
+        while len(data) < head_end + len(BIG):
+            piece = await sock.recv(65536)
+            assert piece, "the client closed in the middle of the body"
+            data += piece
+        received.append(data)
+        await sock.sendall(OK)
+
+    server = await raw_server(one_request)
+    async with asks.Session() as s:
+        r = await s.post(server.url + "/up", data=BIG, headers={"Content-Type": "x/y"})
+        assert r.status_code == 200
+    (data,) = received
+    head = data[: data.index(b"\r\n\r\n") + 4]
+    # Nothing lost, doubled or reordered: the head, then the body, then
+    # nothing more (the server read exactly Content-Length bytes after it).
+    assert head.startswith(b"POST /up HTTP/1.1\r\n")
+    assert b"\r\nContent-Length: %d\r\n" % len(BIG) in head
+    assert data[len(head) :] == BIG
+    # The socket buffer filled inside the gathered write, so the rest went
+    # on piece by piece: the path that resumes mid-piece ran.
+    assert leftover_writes, "the test never filled the socket buffer"
+    assert sum(leftover_writes) < len(BIG)
+
+
+async def test_chunks_leave_framed_whole_and_in_order_through_a_full_buffer(
+    raw_server, leftover_writes
+):
+    pieces = [BIG[:1000], BIG, b"x", BIG[:70000]]
+    got: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (request := await read_request(sock)) is not None:
+            event, body = request
+            if event.method == b"POST":
+                assert (b"transfer-encoding", b"chunked") in list(event.headers)
+            got.append(body)
+            await sock.sendall(OK)
+
+    async def produce():
+        for piece in pieces:
+            yield piece
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        r = await s.post(server.url, data=produce())
+        assert r.status_code == 200
+        # The connection is still in step: a second request gets its answer.
+        assert (await s.get(server.url)).content == b"ok"
+    assert got == [b"".join(pieces), b""]
+    assert leftover_writes, "the test never filled the socket buffer"
+
+
+async def test_a_file_body_leaves_whole_through_a_full_buffer(raw_server, tmp_path):
+    # A file of known size goes out in pieces under Content-Length framing,
+    # one write each; as the socket buffer fills, a write is cut part-way
+    # and curio sends the rest of that piece.
+    path = tmp_path / "body.bin"
+    path.write_bytes(BIG)
+    got: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (request := await read_request(sock)) is not None:
+            event, body = request
+            if event.method == b"PUT":
+                assert (b"content-length", str(len(BIG)).encode()) in list(event.headers)
+            got.append(body)
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        with path.open("rb") as body:
+            assert (await s.put(server.url, data=body)).content == b"ok"
+        assert (await s.get(server.url)).content == b"ok"
+    assert len(got) == 2
+    assert got[0] == BIG
+
+
+async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_server):
+    # A send buffer of a few KiB takes only part of each large piece, so
+    # every write is cut short and curio sends the rest from where it was.
+    got: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (request := await read_request(sock)) is not None:
+            got.append(request[1])
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sock = curio.io.Socket(raw)
+    conn = HTTP11Connection(sock, Origin("http", "127.0.0.1", server.address[1]), None, 65536)
+    try:
+        await sock.connect(server.address)
+
+        async def pieces():
+            yield BIG[:300_000]
+            yield BIG[:5]
+
+        length = str(300_005).encode()
+        headers = ((b"Host", b"127.0.0.1"), (b"Content-Length", length))
+        await conn.send_request(b"PUT", b"/", headers, None, pieces())
+        await conn.receive_response_head()
+        assert await conn.read_body() == b"ok"
+    finally:
+        await conn.close()
+    assert got == [BIG[:300_000] + BIG[:5]]
+
+
+async def test_small_requests_go_out_in_one_write_each(raw_server, monkeypatch):
+    writes: list[bytes] = []
+    original = HTTP11Connection._write
+
+    async def recording(self: HTTP11Connection, data: bytes | memoryview) -> None:
+        writes.append(bytes(data))
+        await original(self, data)
+
+    monkeypatch.setattr(HTTP11Connection, "_write", recording)
+    received: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (request := await read_request(sock)) is not None:
+            received.append(request[1])
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)
+        await s.post(server.url, data=b"form=1")
+    assert received == [b"", b"form=1"]
+    assert len(writes) == 2
+    assert writes[0].startswith(b"GET / HTTP/1.1\r\n") and writes[0].endswith(b"\r\n\r\n")
+    assert writes[1].startswith(b"POST / HTTP/1.1\r\n") and writes[1].endswith(b"\r\n\r\nform=1")
+
+
+class CountingSocket:
+    """A plain socket that counts reads attempted before anything arrived."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.early_reads = 0
+
+    def recv(self, size: int) -> bytes:
+        try:
+            return self._sock.recv(size)
+        except BlockingIOError:
+            self.early_reads += 1
+            raise
+
+    def send(self, data: bytes) -> int:
+        return self._sock.send(data)
+
+    def sendmsg(self, pieces: list[bytes]) -> int:
+        return self._sock.sendmsg(pieces)
+
+
+async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_server):
+    # The server runs in the same curio kernel, so it cannot answer before
+    # the client task waits: a client that tried the socket first would
+    # find it empty every time.
+    server = await raw_server(lambda sock: _answer_each(sock))
+    async with asks.Session() as s:
+        assert (await s.get(server.url)).content == b"ok"
+        (conn,) = next(iter(s._pool._idle.values()))
+        assert conn._plain is not None
+        counting = CountingSocket(conn._plain)
+        conn._plain = counting  # type: ignore[assignment]
+        for _ in range(3):
+            assert (await s.get(server.url)).content == b"ok"
+        assert counting.early_reads == 0
+        assert server.accepted == 1
+
+
+async def _answer_each(sock: curio.io.Socket) -> None:
+    while await read_request(sock) is not None:
+        await sock.sendall(OK)
+
+
+async def test_a_tls_connection_keeps_curios_reads_and_writes(
+    raw_server, server_ssl_context, client_ssl_context
+):
+    server = await raw_server(_answer_each, ssl_context=server_ssl_context)
+    assert server.url.startswith("https://")
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        assert (await s.post(server.url, data=BIG)).content == b"ok"
+        (conn,) = next(iter(s._pool._idle.values()))
+        assert conn._plain is None
