@@ -51,7 +51,12 @@ RESPONSE = (
 
 
 class ScriptedSocket:
-    """Just enough of a curio socket: every recv returns the canned response."""
+    """Just enough of a curio socket: every recv returns the canned response.
+
+    It is not a plain TCP socket, so asks drives it through curio's generic
+    socket calls; the system calls the plain-socket path saves (see
+    docs/performance.md) show only end to end.
+    """
 
     def __init__(self) -> None:
         self._r, self._w = os.pipe()  # a descriptor that is never readable
