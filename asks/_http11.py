@@ -62,6 +62,9 @@ def _checked(headers: tuple[tuple[bytes, bytes], ...]) -> h11.Request:
     return h11.Request(method=b"GET", target=b"/", headers=list(headers))
 
 
+# Windows has no sendmsg; there each piece is written on its own.
+_GATHER_WRITES = hasattr(socket.socket, "sendmsg")
+
 # h11 events are immutable, so one end-of-message event serves every request
 # (building one re-validates its empty trailers each time).
 _END_OF_MESSAGE = h11.EndOfMessage()
@@ -248,7 +251,7 @@ class HTTP11Connection:
         # hands them all to the kernel in one system call, without joining
         # them into a copy.
         plain = self._plain
-        if plain is None or len(pieces) == 1:
+        if plain is None or len(pieces) == 1 or not _GATHER_WRITES:
             for piece in pieces:
                 await self._write(piece)
             return

@@ -532,7 +532,8 @@ class Session:
         auth_retried = False
         jar = options.jar
         while True:
-            if isinstance(auth, PreResponseAuth) and not call.crossed:
+            # (None first: an isinstance check against an ABC is a call.)
+            if auth is not None and isinstance(auth, PreResponseAuth) and not call.crossed:
                 call.auth_headers = dict(await auth(call.auth_request()))
             wire = self._wire_headers(call, jar)
             if call.auth_headers:
