@@ -551,4 +551,8 @@ class HTTP11Connection:
         if self.state is ConnState.CLOSED:
             return
         self.state = ConnState.CLOSED
+        # A closed socket is no longer waited on directly: curio's own calls
+        # raise EBADF in the task, where a wait would reach the kernel's
+        # selector with a dead descriptor (or one reused by another socket).
+        self._plain = None
         await close_quietly(self._sock)
