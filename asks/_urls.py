@@ -8,6 +8,7 @@ Everything here is pure. A :class:`URL` is parsed once per distinct string
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar, overload
@@ -24,6 +25,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # as they are. Anything else (spaces, non-ASCII) is percent-encoded.
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 _SAFE_QUERY = _SAFE_PATH + "?"
+# What urlencode leaves as it is: ASCII letters, digits and "-._~".
+_ALL_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
 
 
 class Origin(NamedTuple):
@@ -265,6 +268,12 @@ def encode_params(params: ParamsInput) -> str:
             if v is None:
                 continue
             pairs.append((_param_text(key), _param_text(v)))
+    # Unreserved characters (RFC 3986 section 2.3) are never encoded. When
+    # the names and values hold nothing else (all of them together do
+    # exactly when each one does), urlencode would hand each back unchanged
+    # after several quote calls per pair: join them as they are.
+    if _ALL_UNRESERVED("".join(itertools.chain.from_iterable(pairs))):
+        return "&".join([name + "=" + value for name, value in pairs])
     return urlencode(pairs)
 
 

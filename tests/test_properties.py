@@ -27,7 +27,7 @@ import os
 import socket
 import string
 import time
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 import curio
 import curio.socket
@@ -408,6 +408,22 @@ def test_params_appended_to_a_url_come_back_from_its_query(query, pairs):
     assert parse_qsl(urlsplit(str(url)).query, keep_blank_values=True) == before + pairs
     # Written out and parsed again, nothing is re-encoded.
     assert parse_url(str(url)) == url
+
+
+# Names and values at the fast path's border: the characters urlencode keeps
+# as they are, and a few of those it must encode.
+border_text = st.text(alphabet=string.ascii_letters + string.digits + "-._~ =&+%/?é", max_size=8)
+
+
+@given(
+    pairs=st.lists(
+        st.tuples(st.one_of(border_text, text), st.one_of(border_text, scalars)), max_size=5
+    )
+)
+def test_params_are_encoded_exactly_as_urlencode_encodes_them(pairs):
+    # Plain names and values are joined without urlencode (a fast path);
+    # the result must be urlencode's, byte for byte, either way.
+    assert encode_params(pairs) == urlencode([(k, as_text(v)) for k, v in pairs])
 
 
 QUERY_SAFE = set(string.ascii_letters + string.digits + "/:@!$&'()*+,;=-._~%?")
