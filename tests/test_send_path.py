@@ -12,20 +12,23 @@ curio's socket wrapper (docs/performance.md):
 
 These tests pin down that the bytes on the wire are exactly what h11 framed,
 whole and in order, also when the socket buffer fills in the middle of a
-gathered write, and that a TLS socket (whose TLS layer may hold decrypted
-bytes its descriptor does not show) keeps curio's own path.
+gathered write; that answers are waited for; that a TLS connection keeps
+curio's calls and reads what its TLS layer already holds (bytes that do not
+show on the socket); and that a closed connection fails in its task.
 """
 
 from __future__ import annotations
 
 import random
 import socket
+import ssl
 
 import curio
 import pytest
 
 import asks
 from asks._http11 import HTTP11Connection
+from asks._net import open_stream
 from asks._urls import Origin
 from tests.servers import read_request
 
@@ -214,11 +217,11 @@ class CountingSocket:
         self.reads = 0
         self.early_reads = 0
 
-    def recv(self, size: int) -> bytes:
+    def recv(self, size: int, flags: int = 0) -> bytes:
         self.reads += 1
         try:
-            return self._sock.recv(size)
-        except BlockingIOError:
+            return self._sock.recv(size, flags)
+        except (BlockingIOError, ssl.SSLWantReadError):
             self.early_reads += 1
             raise
 
@@ -262,16 +265,57 @@ async def test_a_tls_connection_keeps_curios_reads_and_writes(
         assert (await s.post(server.url, data=BIG)).content == b"ok"
         (conn,) = next(iter(s._pool._idle.values()))
         assert conn._plain is None
+        assert conn._tls is not None
 
 
-async def test_reading_a_closed_connection_fails_in_the_task(raw_server):
+async def test_a_tls_connection_reads_what_its_tls_layer_holds_without_waiting(
+    raw_server, server_ssl_context, client_ssl_context
+):
+    # Two answers to one request, the second in the same TLS record as the
+    # end of the first's body. The first body is read straight from the
+    # socket, exactly to its end, so the second answer is left decrypted in
+    # the TLS layer: the socket has nothing more to show, and a wait on it
+    # would last forever. (The pool never reuses such a connection, see
+    # HTTP11Connection.is_dropped; the connection itself still reads right.)
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BIG)
+
+    async def answer_twice(sock: curio.io.Socket) -> None:
+        await read_request(sock)
+        await sock.sendall(first + BIG + OK)
+        await curio.Event().wait()  # and nothing more
+
+    server = await raw_server(answer_twice, ssl_context=server_ssl_context)
+    host, port = server.address
+    sock = await open_stream(host, port, tls=True, ssl_context=client_ssl_context)
+    conn = HTTP11Connection(sock, Origin("https", host, port), None, 65536)
+    try:
+        wire = ((b"Host", b"x"),)
+        await conn.send_request(b"GET", b"/", wire, None)
+        await conn.receive_response_head()
+        assert await conn.read_body() == BIG
+        assert conn.finish_cycle()
+        assert conn._tls is not None and conn._tls.pending() == len(OK)
+        assert conn.is_dropped()  # the pool would not reuse it
+        await conn.send_request(b"GET", b"/", wire, None)
+        async with curio.timeout_after(5):
+            head, _ = await conn.receive_response_head()
+            assert head.status_code == 200
+            assert await conn.read_body() == b"ok"
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+async def test_reading_a_closed_connection_fails_in_the_task(
+    raw_server, server_ssl_context, client_ssl_context, tls
+):
     # A closed connection is never waited on directly: the wait would hand a
     # dead descriptor to curio's selector, which fails the whole kernel.
-    server = await raw_server(_answer_each)
-    sock = curio.io.Socket(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-    conn = HTTP11Connection(sock, Origin("http", "127.0.0.1", server.address[1]), None, 65536)
-    await sock.connect(server.address)
-    assert conn._plain is not None
+    server = await raw_server(_answer_each, ssl_context=server_ssl_context if tls else None)
+    host, port = server.address
+    sock = await open_stream(host, port, tls=tls, ssl_context=client_ssl_context)
+    conn = HTTP11Connection(sock, Origin("https" if tls else "http", host, port), None, 65536)
+    assert (conn._tls if tls else conn._plain) is not None
     await conn.close()
-    with pytest.raises(OSError):
+    with pytest.raises((OSError, ValueError)):
         await conn.receive_response_head()
