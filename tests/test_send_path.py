@@ -30,7 +30,7 @@ import asks
 from asks._http11 import HTTP11Connection
 from asks._net import open_stream
 from asks._urls import Origin
-from tests.servers import read_request
+from tests.servers import canned, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -101,15 +101,7 @@ async def test_chunks_leave_framed_whole_and_in_order_through_a_full_buffer(
     raw_server, leftover_writes
 ):
     pieces = [BIG[:1000], BIG, b"x", BIG[:70000]]
-    got: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (request := await read_request(sock)) is not None:
-            event, body = request
-            if event.method == b"POST":
-                assert (b"transfer-encoding", b"chunked") in list(event.headers)
-            got.append(body)
-            await sock.sendall(OK)
+    handler = canned(OK)
 
     async def produce():
         for piece in pieces:
@@ -121,7 +113,9 @@ async def test_chunks_leave_framed_whole_and_in_order_through_a_full_buffer(
         assert r.status_code == 200
         # The connection is still in step: a second request gets its answer.
         assert (await s.get(server.url)).content == b"ok"
-    assert got == [b"".join(pieces), b""]
+    (post, body), (_get, nothing) = handler.requests
+    assert (b"transfer-encoding", b"chunked") in list(post.headers)
+    assert (body, nothing) == (b"".join(pieces), b"")
     assert leftover_writes, "the test never filled the socket buffer"
 
 
@@ -132,35 +126,22 @@ async def test_a_file_body_leaves_whole_through_a_full_buffer(raw_server, tmp_pa
     # arrive whole either way.
     path = tmp_path / "body.bin"
     path.write_bytes(BIG)
-    got: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (request := await read_request(sock)) is not None:
-            event, body = request
-            if event.method == b"PUT":
-                assert (b"content-length", str(len(BIG)).encode()) in list(event.headers)
-            got.append(body)
-            await sock.sendall(OK)
-
+    handler = canned(OK)
     server = await raw_server(handler)
     async with asks.Session() as s:
         with path.open("rb") as body:
             assert (await s.put(server.url, data=body)).content == b"ok"
         assert (await s.get(server.url)).content == b"ok"
-    assert len(got) == 2
-    assert got[0] == BIG
+    assert len(handler.requests) == 2
+    put, body = handler.requests[0]
+    assert (b"content-length", str(len(BIG)).encode()) in list(put.headers)
+    assert body == BIG
 
 
 async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_server):
     # A send buffer of a few KiB takes only part of each large piece, so
     # every write is cut short and curio sends the rest from where it was.
-    got: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (request := await read_request(sock)) is not None:
-            got.append(request[1])
-            await sock.sendall(OK)
-
+    handler = canned(OK)
     server = await raw_server(handler)
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -180,7 +161,7 @@ async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_s
         assert await conn.read_body() == b"ok"
     finally:
         await conn.close()
-    assert got == [BIG[:300_000] + BIG[:5]]
+    assert [body for _request, body in handler.requests] == [BIG[:300_000] + BIG[:5]]
 
 
 async def test_small_requests_go_out_in_one_write_each(raw_server, monkeypatch):
@@ -192,18 +173,12 @@ async def test_small_requests_go_out_in_one_write_each(raw_server, monkeypatch):
         await original(self, data)
 
     monkeypatch.setattr(HTTP11Connection, "_write", recording)
-    received: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (request := await read_request(sock)) is not None:
-            received.append(request[1])
-            await sock.sendall(OK)
-
+    handler = canned(OK)
     server = await raw_server(handler)
     async with asks.Session() as s:
         await s.get(server.url)
         await s.post(server.url, data=b"form=1")
-    assert received == [b"", b"form=1"]
+    assert [body for _request, body in handler.requests] == [b"", b"form=1"]
     assert len(writes) == 2
     assert writes[0].startswith(b"GET / HTTP/1.1\r\n") and writes[0].endswith(b"\r\n\r\n")
     assert writes[1].startswith(b"POST / HTTP/1.1\r\n") and writes[1].endswith(b"\r\n\r\nform=1")
@@ -236,7 +211,7 @@ async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_s
     # The server runs in the same curio kernel, so it cannot answer before
     # the client task waits: a client that tried the socket first would
     # find it empty every time.
-    server = await raw_server(lambda sock: _answer_each(sock))
+    server = await raw_server(canned(OK))
     async with asks.Session() as s:
         assert (await s.get(server.url)).content == b"ok"
         (conn,) = next(iter(s._pool._idle.values()))
@@ -251,15 +226,10 @@ async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_s
         assert server.accepted == 1
 
 
-async def _answer_each(sock: curio.io.Socket) -> None:
-    while await read_request(sock) is not None:
-        await sock.sendall(OK)
-
-
 async def test_a_tls_connection_keeps_curios_reads_and_writes(
     raw_server, server_ssl_context, client_ssl_context
 ):
-    server = await raw_server(_answer_each, ssl_context=server_ssl_context)
+    server = await raw_server(canned(OK), ssl_context=server_ssl_context)
     assert server.url.startswith("https://")
     async with asks.Session(ssl_context=client_ssl_context) as s:
         assert (await s.post(server.url, data=BIG)).content == b"ok"
@@ -311,7 +281,7 @@ async def test_reading_a_closed_connection_fails_in_the_task(
 ):
     # A closed connection is never waited on directly: the wait would hand a
     # dead descriptor to curio's selector, which fails the whole kernel.
-    server = await raw_server(_answer_each, ssl_context=server_ssl_context if tls else None)
+    server = await raw_server(canned(OK), ssl_context=server_ssl_context if tls else None)
     host, port = server.address
     sock = await open_stream(host, port, tls=tls, ssl_context=client_ssl_context)
     conn = HTTP11Connection(sock, Origin("https" if tls else "http", host, port), None, 65536)
