@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import h11
 
 __all__ = ["Headers", "HeadersInput", "ResponseHeaders", "check_header_text", "encode_value"]
 
@@ -223,14 +226,16 @@ class ResponseHeaders(Headers):
 
     Built lazily: most responses are asked only whether they carry a header
     or two (Set-Cookie, Content-Encoding, Location), and the answer is "no".
-    Until a value is wanted the raw pairs are kept with the set of their
+    Until a value is wanted the raw headers are kept with the set of their
     lower-case names, which answers those questions without decoding a thing.
     """
 
     __slots__ = ("_names", "_raw")
 
-    # The raw pairs, until the mapping is built (then None).
-    _raw: list[tuple[bytes, bytes]] | None
+    # ``(name as sent, name in lower case, value)`` for every header, until
+    # the mapping is built (then None). The shape is h11's own: it lowers
+    # every name while parsing, and from_h11 takes its list as it is.
+    _raw: list[tuple[bytes, bytes, bytes]] | None
     # Every name, lower case, as bytes. A set costs a little more to build
     # than one joined string, but each of the four questions a response is
     # asked on the hot path is then a hash lookup instead of a substring
@@ -243,10 +248,31 @@ class ResponseHeaders(Headers):
 
     @classmethod
     def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> ResponseHeaders:
+        return cls._lazy([(name, name.lower(), value) for name, value in raw])
+
+    @classmethod
+    def from_h11(cls, headers: h11._headers.Headers) -> ResponseHeaders:
+        """Build from the headers of an h11 event, without copying them.
+
+        h11 keeps each header as ``(name, lower-case name, value)`` in a
+        private list. Taking that list saves lowering every name again and
+        the list of pairs ``raw_items()`` would build: 0.7 us of the 1.0 it
+        cost per response (the names set is still built here). An h11 that
+        keeps them otherwise is read through its public ``raw_items()``.
+        """
+        try:
+            triples = headers._full_items
+        except AttributeError:
+            triples = None
+        if type(triples) is list:
+            return cls._lazy(triples)
+        return cls.from_raw(headers.raw_items())
+
+    @classmethod
+    def _lazy(cls, triples: list[tuple[bytes, bytes, bytes]]) -> ResponseHeaders:
         self = cls.__new__(cls)
-        pairs = raw if isinstance(raw, list) else list(raw)
-        self._raw = pairs
-        self._names = {name.lower() for name, _ in pairs}
+        self._raw = triples
+        self._names = {name for _, name, _ in triples}
         self._encoded = None
         return self
 
@@ -255,7 +281,7 @@ class ResponseHeaders(Headers):
         if attr == "_entries":
             raw = self._raw
             assert raw is not None
-            entries = self._entries = _entries_from_raw(raw)
+            entries = self._entries = _entries_from_raw((name, value) for name, _, value in raw)
             self._raw = None
             return entries
         raise AttributeError(attr)

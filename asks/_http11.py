@@ -345,10 +345,10 @@ class HTTP11Connection:
                 head_bytes += await self._fill()
                 continue
             if type(event) is h11.Response:
-                raw = event.headers.raw_items()
                 if head_bytes > self._max_head_size:
                     # The head completed within reads that held more than
                     # the limit: measure the head itself.
+                    raw = event.headers.raw_items()
                     size = len(event.reason) + 15 + sum(len(n) + len(v) + 4 for n, v in raw)
                     if size > self._max_head_size:
                         raise h11.RemoteProtocolError(
@@ -362,7 +362,7 @@ class HTTP11Connection:
                     raise h11.RemoteProtocolError(
                         f"unsupported HTTP version {event.http_version.decode('ascii', 'replace')}"
                     )
-                headers = ResponseHeaders.from_raw(raw)
+                headers = ResponseHeaders.from_h11(event.headers)
                 self._body_left = None
                 self._fixed_length = None
                 self._body_seen = 0
