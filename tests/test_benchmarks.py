@@ -32,6 +32,18 @@ def test_micro_benchmark_measures_every_row():
         assert us_per_request > 0
 
 
+def test_opcode_count_is_the_same_every_run_and_names_asks_functions():
+    # The point of counting instructions: unlike a timing, the count does
+    # not move between two runs of the same tree.
+    first, second = (run("opcodes.py", "--n", "40", "--top", "50") for _ in range(2))
+    assert first == second
+    totals = dict(line.rsplit(None, 1) for line in first.splitlines()[1:3] if line.strip())
+    bare = float(totals["bare h11 loop (ceiling)"])
+    whole = float(totals["asks Session.get"])
+    assert 0 < bare < whole
+    assert "asks/sessions.py:_exchange" in first
+
+
 def test_e2e_benchmark_help_lists_its_options():
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "e2e.py"), "--help"],
