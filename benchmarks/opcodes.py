@@ -11,6 +11,11 @@ made of. Run it on two trees and the counts differ only where the code does.
     python benchmarks/opcodes.py            # totals, then the top functions
     python benchmarks/opcodes.py --top 40
 
+CPython 3.12 (3.12.1 here) under-counts: part of h11's work goes missing
+from the counts of one row and not the other, so that the bare loop comes out
+above ``Session.get``. 3.10, 3.11 and 3.13 agree with each other. The script
+says so when run on 3.12; use another version.
+
 A count is not a time: one instruction may be a dictionary lookup or a call
 into C that parses a whole response head. But the instructions asks adds on
 top of the bare loop are nearly all its own small ones, so fewer of them is
@@ -82,6 +87,8 @@ async def per_request(fn: Callable[[int], Awaitable[float]], n: int) -> dict[Key
 
 async def main(args: argparse.Namespace) -> None:
     print(f"python {sys.version.split()[0]}, instructions per request (n={args.n})")
+    if sys.version_info[:2] == (3, 12):
+        print("warning: CPython 3.12 misses part of these counts; use 3.10, 3.11 or 3.13")
     results = {name: await per_request(fn, args.n) for name, fn in ROWS.items()}
     base, asks = results.values()
     for name, result in results.items():

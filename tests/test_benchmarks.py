@@ -37,11 +37,18 @@ def test_opcode_count_is_the_same_every_run_and_names_asks_functions():
     # not move between two runs of the same tree.
     first, second = (run("opcodes.py", "--n", "40", "--top", "50") for _ in range(2))
     assert first == second
-    totals = dict(line.rsplit(None, 1) for line in first.splitlines()[1:3] if line.strip())
+    lines = [line for line in first.splitlines() if not line.startswith("warning:")]
+    totals = dict(line.rsplit(None, 1) for line in lines[1:3])
     bare = float(totals["bare h11 loop (ceiling)"])
     whole = float(totals["asks Session.get"])
-    assert 0 < bare < whole
+    assert bare > 0 and whole > 0
     assert "asks/sessions.py:_exchange" in first
+    if sys.version_info[:2] == (3, 12):
+        # 3.12's opcode tracing drops part of h11's work from the counts
+        # (benchmarks/opcodes.py); the script must say so.
+        assert first.splitlines()[1].startswith("warning: CPython 3.12")
+    else:
+        assert bare < whole
 
 
 def test_e2e_benchmark_help_lists_its_options():
