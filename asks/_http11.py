@@ -206,9 +206,7 @@ class HTTP11Connection:
                 assert framed is not None
                 data += framed
             else:
-                pieces = conn.send_with_data_passthrough(h11.Data(data=body))
-                assert pieces is not None
-                await self._write_pieces([data, *pieces])
+                await self._send_data(body, head=data)
                 data = b""
         elif stream is not None:
             await self._write(data)
@@ -226,12 +224,13 @@ class HTTP11Connection:
         if data:
             await self._write(data)
 
-    async def _send_data(self, piece: bytes) -> None:
+    async def _send_data(self, piece: bytes, head: bytes = b"") -> None:
         # h11 counts the bytes against Content-Length (or frames a chunk)
-        # without copying the payload.
+        # without copying the payload. A request *head* given here leaves
+        # in the same write as the body's pieces.
         pieces = self._h11.send_with_data_passthrough(h11.Data(data=piece))
         assert pieces is not None
-        await self._write_pieces(pieces)
+        await self._write_pieces([head, *pieces] if head else pieces)
 
     async def _write(self, data: bytes | memoryview) -> None:
         plain = self._plain
