@@ -45,14 +45,19 @@ ROWS: dict[str, Callable[[int], Awaitable[float]]] = {
 }
 
 
+# A file is named from the last of these in its path: installed packages by
+# their own directory (h11/..., curio/...), the project's by its own.
+_SHORTEN = (("/site-packages/", ""), ("/asks/", "asks/"), ("/benchmarks/", "benchmarks/"))
+
+
 def _where(frame: FrameType) -> Key:
     code = frame.f_code
     path = code.co_filename.replace(os.sep, "/")
-    for marker in ("/site-packages/", "/asks/", "/benchmarks/"):
+    for marker, prefix in _SHORTEN:
         if marker in path:
-            path = marker.strip("/") + "/" + path.rsplit(marker, 1)[1]
+            path = prefix + path.rsplit(marker, 1)[1]
             break
-    return path.replace("site-packages/", ""), code.co_name
+    return path, code.co_name
 
 
 async def count(fn: Callable[[int], Awaitable[float]], n: int) -> collections.Counter[Key]:
