@@ -226,21 +226,23 @@ class ResponseHeaders(Headers):
 
     Built lazily: most responses are asked only whether they carry a header
     or two (Set-Cookie, Content-Encoding, Location), and the answer is "no".
-    Until a value is wanted the raw headers are kept with the set of their
-    lower-case names, which answers those questions without decoding a thing.
+    Until a value is wanted the raw headers are kept with a dict from each
+    lower-case name to its (last) raw value, which answers those questions
+    without decoding a thing.
     """
 
-    __slots__ = ("_names", "_raw")
+    __slots__ = ("_last", "_raw")
 
     # ``(name as sent, name in lower case, value)`` for every header, until
     # the mapping is built (then None). The shape is h11's own: it lowers
     # every name while parsing, and from_h11 takes its list as it is.
     _raw: list[tuple[bytes, bytes, bytes]] | None
-    # Every name, lower case, as bytes. A set costs a little more to build
-    # than one joined string, but each of the four questions a response is
-    # asked on the hot path is then a hash lookup instead of a substring
-    # search with two concatenations.
-    _names: set[bytes]
+    # Every name, lower case, as bytes, with the value it last had. Built in
+    # one pass (no more than a set of the names would cost), it answers each
+    # question a response is asked on the hot path - is there a header of
+    # this name, how long is the body - with one hash lookup, where a joined
+    # string of the names would need a substring search.
+    _last: dict[bytes, bytes]
 
     def __init__(self, headers: HeadersInput = None) -> None:
         self._raw = None
@@ -257,7 +259,7 @@ class ResponseHeaders(Headers):
         h11 keeps each header as ``(name, lower-case name, value)`` in a
         private list. Taking that list saves lowering every name again and
         the list of pairs ``raw_items()`` would build: 0.7 us of the 1.0 it
-        cost per response (the names set is still built here). An h11 that
+        cost per response (the dict of names is still built here). An h11 that
         keeps them otherwise is read through its public ``raw_items()``.
         """
         try:
@@ -272,7 +274,7 @@ class ResponseHeaders(Headers):
     def _lazy(cls, triples: list[tuple[bytes, bytes, bytes]]) -> ResponseHeaders:
         self = cls.__new__(cls)
         self._raw = triples
-        self._names = {name for _, name, _ in triples}
+        self._last = {name: value for _, name, value in triples}
         self._encoded = None
         return self
 
@@ -289,8 +291,15 @@ class ResponseHeaders(Headers):
     def has(self, lower_name: bytes) -> bool:
         """Whether a header of this lower-case name (as bytes) is present."""
         if self._raw is not None:
-            return lower_name in self._names
+            return lower_name in self._last
         return super().has(lower_name)
+
+    def last_raw(self, lower_name: bytes) -> bytes | None:
+        """The value, as received, of the last header of this lower-case name."""
+        if self._raw is not None:
+            return self._last.get(lower_name)
+        entry = self._entries.get(lower_name.decode("latin-1"))
+        return None if entry is None else entry[1][-1].encode("latin-1")
 
     def __contains__(self, name: object) -> bool:
         if self._raw is not None and isinstance(name, str):

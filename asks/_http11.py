@@ -1,11 +1,19 @@
 """One HTTP/1.1 connection: an ``h11.Connection`` over one curio socket.
 
-h11 owns the protocol. This module never looks at Content-Length or
-Transfer-Encoding to decide where a body ends, and never decides keep-alive
-itself: a connection may carry another request only when h11 reports both
-sides DONE after a response, and then ``start_next_cycle()`` resets it.
-Anything else - an error, a partial read, the server asking to close - ends
-the connection.
+h11 owns the protocol. It parses every response head, decides how the body
+is framed, and decides keep-alive: a connection may carry another request
+only when h11 reports both sides DONE, and then ``start_next_cycle()``
+resets it. Anything else - an error, a partial read, the server asking to
+close - ends the connection.
+
+One shortcut, the body fast path, keeps h11's decisions and skips its
+copies. When h11 has framed a body as Content-Length bytes, the body's bytes
+go from the socket to the caller without passing through h11: those that
+came in the same read as the head (h11 is handed the head alone), then reads
+of exactly what is left. Each body event h11 builds costs more than the
+whole fast path, and for a large body its buffer costs two copies of every
+byte. Bytes past the end of the body are never taken: they go to h11 or
+stay in the socket, and either way the connection is not reused.
 
 The state is explicit (:class:`ConnState`) so the pool can reason about it::
 
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 import select
 import socket
 import ssl
@@ -65,6 +74,10 @@ def _checked(headers: tuple[tuple[bytes, bytes], ...]) -> h11.Request:
 # Windows has no sendmsg; there each piece is written on its own.
 _GATHER_WRITES = hasattr(socket.socket, "sendmsg")
 
+# Where a response head ends: the first empty line, by h11's own rule (a bare
+# LF is accepted as a line end, as h11 accepts it; RFC 9112 section 2.2).
+_HEAD_END = re.compile(b"\n\r?\n")
+
 # h11 events are immutable, so one end-of-message event serves every request
 # (building one re-validates its empty trailers each time).
 _END_OF_MESSAGE = h11.EndOfMessage()
@@ -103,6 +116,7 @@ class HTTP11Connection:
     """
 
     __slots__ = (
+        "_body_held",
         "_body_left",
         "_body_seen",
         "_fixed_length",
@@ -137,13 +151,15 @@ class HTTP11Connection:
         self._must_close = False
         self._response_started = False
         self._method = b""
-        # The body fast path (see _receive_direct): the response headers if
-        # its body is Content-Length bytes, the body bytes h11 has handed
-        # over, and - once the rest is read straight from the socket - how
-        # much of it is left (None while h11 reads the body).
-        self._fixed_length: ResponseHeaders | None = None
+        # The body fast path (see _receive_direct): the body's length if it
+        # is Content-Length bytes, the body bytes h11 has handed over, and -
+        # once the rest is read straight from the socket - how much of it is
+        # left (None while h11 reads the body) and the bytes that came in
+        # with the head, to be handed out first.
+        self._fixed_length: int | None = None
         self._body_seen = 0
         self._body_left: int | None = None
+        self._body_held = b""
         self._poller: select.poll | None = None  # made on the first stale check
         # A plain TCP socket is written and waited on directly (see _write
         # and _fill); a TLS socket keeps curio's calls, and its TLS layer is
@@ -272,6 +288,12 @@ class HTTP11Connection:
     # -- receiving ---------------------------------------------------------
 
     async def _fill(self) -> int:
+        data = await self._read()
+        self._h11.receive_data(data)
+        return len(data)
+
+    async def _read(self) -> bytes:
+        """The socket's next bytes; the first of a response are checked here."""
         try:
             plain = self._plain
             if plain is None:
@@ -280,7 +302,7 @@ class HTTP11Connection:
                 # in 10, and waiting first then cost a trip through the
                 # kernel loop each time (measured: 10-16 us more CPU per
                 # request).
-                data = await self._sock.recv(READ_SIZE)
+                data: bytes = await self._sock.recv(READ_SIZE)
             else:
                 if not self._response_started:
                     # The answer to a request just sent is almost never
@@ -318,8 +340,7 @@ class HTTP11Connection:
             raise PeerClosedEarly(before_response=True)
         # Otherwise an empty read is EOF inside the response: h11 decides
         # whether that ends the body (HTTP/1.0 style) or cuts it short.
-        self._h11.receive_data(data)
-        return len(data)
+        return data
 
     async def receive_response_head(self) -> tuple[h11.Response, ResponseHeaders]:
         """Read up to and including the final (non-1xx) response head.
@@ -328,13 +349,43 @@ class HTTP11Connection:
             h11's event and the headers as a case-insensitive mapping.
         """
         conn = self._h11
-        # Before the first byte of a response h11 holds nothing (a connection
-        # is reused only with an empty buffer, see finish_cycle), so asking
-        # it for an event could only say NEED_DATA: read first.
-        head_bytes = 0 if self._response_started else await self._fill()
+        # Bytes of the first read past the end of the first head; see below.
+        held = b""
+        split = False
+        if self._response_started:
+            head_bytes = 0
+        else:
+            # Before the first byte of a response h11 holds nothing (a
+            # connection is reused only with an empty buffer, see
+            # finish_cycle), so asking it for an event could only say
+            # NEED_DATA: read first.
+            data = await self._read()
+            head_bytes = len(data)
+            # A small response usually arrives whole in this one read. h11
+            # is given the head only, up to the empty line that ends it;
+            # the rest is held back. If h11 then frames the body by its
+            # Content-Length, those bytes are the body's start and go to the
+            # caller as they are, without h11 (the fast path, see
+            # _receive_direct): each event h11 makes of a body costs more
+            # than the whole fast path. Otherwise h11 gets them at once.
+            end = _HEAD_END.search(data)
+            if end is not None:
+                split = True
+                cut = end.end()
+                if cut < len(data):
+                    held = data[cut:]
+                    data = data[:cut]
+            conn.receive_data(data)
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
+                if held:
+                    # The head read was a 1xx one, or h11 ended it elsewhere:
+                    # what followed is h11's to read after all.
+                    conn.receive_data(held)
+                    held = b""
+                    split = False
+                    continue
                 # h11 bounds an incomplete event only per buffer check, so a
                 # head arriving in large reads could pass its limit; count.
                 if head_bytes > self._max_head_size:
@@ -371,16 +422,25 @@ class HTTP11Connection:
                         # such a message may be a smuggling attempt; read it,
                         # then never trust this connection with another request.
                         self._must_close = True
-                elif (
-                    headers.has(b"content-length")
-                    and self._method != b"HEAD"
-                    and event.status_code not in (204, 304)
-                ):
-                    # RFC 9112 section 6.3 rules 1-5 all end in "the body is
-                    # Content-Length bytes" here (no CONNECT is ever sent), as
-                    # h11 decided too. The length itself is read only if the
-                    # body outgrows h11's buffer (see _go_direct).
-                    self._fixed_length = headers
+                elif self._method != b"HEAD" and event.status_code not in (204, 304):
+                    length = headers.last_raw(b"content-length")
+                    if length is not None:
+                        # RFC 9112 section 6.3 rules 1-5 all end in "the body
+                        # is Content-Length bytes" here (no CONNECT is ever
+                        # sent), as h11 decided too; h11 has checked the value
+                        # (digits only, copies equal) and kept one copy.
+                        fixed = self._fixed_length = int(length)
+                        if split and len(held) <= fixed and not conn.trailing_data[0]:
+                            # h11 took every byte it was given into this
+                            # head, so the held bytes are the body's first,
+                            # no more than the body (bytes past its end go
+                            # to h11 below, which then refuses to reuse the
+                            # connection, see finish_cycle).
+                            self._body_held = held
+                            self._body_left = fixed - len(held)
+                            return event, headers
+                if held:
+                    conn.receive_data(held)
                 return event, headers
             if type(event) is h11.InformationalResponse:
                 # 100 Continue and friends precede the real answer (RFC 9110
@@ -416,12 +476,21 @@ class HTTP11Connection:
 
     async def read_body(self, limit: int | None = None) -> bytes:
         """Read the rest of the body into memory, at most *limit* bytes of it."""
-        # receive_data's loop, inlined: a small body is one Data and one
-        # EndOfMessage already in h11's buffer, and the call per event
-        # showed in profiles.
+        # receive_data's loop, inlined: the call per piece showed in
+        # profiles.
         conn = self._h11
         chunks = []
         total = 0
+        held = self._body_held
+        if held:
+            # The body's start came in with the head (usually all of it).
+            self._body_held = b""
+            total = len(held)
+            if limit is not None and total > limit:
+                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
+            if self._body_left == 0:
+                return held
+            chunks.append(held)
         while True:
             if self._body_left is not None:
                 data = await self._receive_direct()
@@ -453,12 +522,10 @@ class HTTP11Connection:
 
     def _go_direct(self) -> bool:
         """h11 wants more of a fixed-length body: read the rest directly?"""
-        headers = self._fixed_length
-        if headers is None:
+        length = self._fixed_length
+        if length is None:
             return False
-        # h11 has checked the value (digits only, duplicates equal) and left
-        # exactly one Content-Length in its headers.
-        left = int(headers["content-length"]) - self._body_seen
+        left = length - self._body_seen
         if left <= 0:
             return False
         self._body_left = left
@@ -466,13 +533,18 @@ class HTTP11Connection:
 
     async def _receive_direct(self) -> bytes:
         # The body fast path. h11 decided the framing (a fixed-length body,
-        # see receive_response_head) and has handed over every byte it held:
-        # it asked for more data with the body still short. Feeding it the
-        # rest would cost two copies of every piece (into its buffer, out of
-        # it) and a conversion to bytes; instead the socket's own bytes go to
-        # the caller, never past the end of the body, so the next response
-        # stays in the socket. finish_cycle then does what h11 would have
-        # done at the end of the message.
+        # see receive_response_head) and holds no byte of the body: it was
+        # given the head alone, or asked for more data with the body still
+        # short. Feeding it the rest would cost two copies of every piece
+        # (into its buffer, out of it) and a conversion to bytes; instead the
+        # bytes that came with the head, then the socket's own, go to the
+        # caller, never past the end of the body, so the next response stays
+        # in the socket. finish_cycle then does what h11 would have done at
+        # the end of the message.
+        held = self._body_held
+        if held:
+            self._body_held = b""
+            return held
         left = self._body_left
         assert left is not None
         if left == 0:
@@ -507,7 +579,7 @@ class HTTP11Connection:
             # both sides IDLE, nothing buffered (h11 held no bytes; anything
             # the server sent past the body is still in the socket, where
             # the stale check before reuse finds it).
-            if self._body_left != 0 or conn.our_state is not h11.DONE:
+            if self._body_left != 0 or self._body_held or conn.our_state is not h11.DONE:
                 return False
             self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
             self._body_left = None

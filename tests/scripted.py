@@ -1,0 +1,73 @@
+"""A scripted stand-in for a connection's socket, and a way to drive one.
+
+``ScriptedSocket`` answers each request with the pieces its script gives for
+that turn, one piece (or the part of one that was asked for) per ``recv``, as
+a server's separate writes arrive. When a turn's pieces are used up it either
+reports the end of the stream (the server closed) or raises ``Blocked``: a
+real socket would wait for bytes that are never coming. Nothing suspends, so
+a whole exchange runs to the end in one ``drive()`` call, with no event loop,
+no timing, and the same result every time - what a test comparing two ways
+of reading the same bytes needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Blocked(Exception):
+    """The client waited for bytes the script never sends."""
+
+
+class ScriptedSocket:
+    """What ``HTTP11Connection`` uses of a curio socket, answering from a script.
+
+    Args:
+        turns: for each request, the pieces of the answer, in order.
+        close_after: the stream ends (EOF) after the last turn instead of
+            blocking.
+    """
+
+    def __init__(self, turns: Sequence[Sequence[bytes]], *, close_after: bool = False) -> None:
+        self._turns = [[p for p in pieces if p] for pieces in turns]
+        self._turn = -1
+        self._pieces: list[bytes] = []
+        self._close_after = close_after
+        self.sent = bytearray()
+
+    def next_turn(self) -> None:
+        """The server has read the next request: its answer starts arriving."""
+        self._turn += 1
+        self._pieces = list(self._turns[self._turn]) if self._turn < len(self._turns) else []
+
+    def readable(self) -> bool:
+        """What a poll of an idle connection would say: bytes are waiting."""
+        return bool(self._pieces)
+
+    async def sendall(self, data: bytes | memoryview) -> None:
+        self.sent += data
+
+    async def recv(self, size: int) -> bytes:
+        if not self._pieces:
+            if self._close_after and self._turn >= len(self._turns) - 1:
+                return b""
+            raise Blocked
+        piece = self._pieces[0]
+        if len(piece) <= size:
+            del self._pieces[0]
+            return piece
+        self._pieces[0] = piece[size:]
+        return piece[:size]
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a ScriptedSocket never waits)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise AssertionError("the coroutine suspended; only a real event loop can run it")
