@@ -478,19 +478,16 @@ class HTTP11Connection:
         """Read the rest of the body into memory, at most *limit* bytes of it."""
         # receive_data's loop, inlined: the call per piece showed in
         # profiles.
+        held = self._body_held
+        if held and self._body_left == 0 and (limit is None or len(held) <= limit):
+            # The whole body came in with the head (the usual small one).
+            # Anything else takes the loop, where _receive_direct hands
+            # these bytes out first.
+            self._body_held = b""
+            return held
         conn = self._h11
         chunks = []
         total = 0
-        held = self._body_held
-        if held:
-            # The body's start came in with the head (usually all of it).
-            self._body_held = b""
-            total = len(held)
-            if limit is not None and total > limit:
-                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
-            if self._body_left == 0:
-                return held
-            chunks.append(held)
         while True:
             if self._body_left is not None:
                 data = await self._receive_direct()

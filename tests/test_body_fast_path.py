@@ -103,6 +103,18 @@ def serve_each(response: bytes, *, then_close: bool = False):
     return handler
 
 
+def serve_in_turn(answers: list[bytes]):
+    """Answer each request with the next answer, then wait for one more request."""
+
+    async def handler(sock):
+        for answer in answers:
+            assert await read_request(sock) is not None
+            await sock.sendall(answer)
+        await read_request(sock)
+
+    return handler
+
+
 @MODES
 async def test_a_large_body_arrives_whole_and_the_connection_is_reused(
     raw_server, direct_reads, stream
@@ -124,13 +136,7 @@ async def test_a_request_after_a_fast_path_body_gets_its_own_answer(raw_server, 
     # would see bytes of the first body, or of the second head, as its body.
     answers = [head(len(BIG)) + BIG, head(5) + b"hello", head(len(BIG)) + BIG[::-1]]
 
-    async def handler(sock):
-        for answer in answers:
-            assert await read_request(sock) is not None
-            await sock.sendall(answer)
-        await read_request(sock)
-
-    server = await raw_server(handler)
+    server = await raw_server(serve_in_turn(answers))
     async with asks.Session() as s:
         assert (await s.get(server.url)).content == BIG
         assert (await s.get(server.url)).content == b"hello"
@@ -269,13 +275,7 @@ async def test_a_small_body_that_comes_with_its_head_never_passes_through_h11(
 ):
     answers = [head(5) + b"hello", head(0), head(3) + b"abc"]
 
-    async def handler(sock):
-        for answer in answers:
-            assert await read_request(sock) is not None
-            await sock.sendall(answer)
-        await read_request(sock)
-
-    server = await raw_server(handler)
+    server = await raw_server(serve_in_turn(answers))
     async with asks.Session() as s:
         assert [await fetch(s, server.url, stream=stream) for _ in answers] == [
             b"hello",
@@ -324,12 +324,7 @@ async def test_bodies_not_framed_by_length_stay_with_h11(
 async def test_bytes_past_a_body_in_the_same_read_end_the_connection(raw_server, extra):
     # They reach h11 (the fast path takes no more than the body), which
     # finds them past the end of the response: never reused.
-    async def handler(sock):
-        assert await read_request(sock) is not None
-        await sock.sendall(head(5) + b"hello" + extra)
-        await read_request(sock)
-
-    server = await raw_server(handler)
+    server = await raw_server(serve_in_turn([head(5) + b"hello" + extra]))
     async with asks.Session() as s:
         assert (await s.get(server.url)).content == b"hello"
         assert (s._pool.open, s._pool.idle) == (0, 0)
