@@ -1,0 +1,225 @@
+"""Hostile servers: connections that die, close, reset or never open.
+
+reliability.md row 7 (a pooled connection dropped while idle is replaced
+silently), row 8 (close or reset before or during the response) and row 11
+(connection refused, a name that does not resolve), plus an idle connection
+that receives an answer to no request. Shared helpers and the invariants
+every case checks: tests/hostile_helpers.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import curio
+import curio.socket
+import pytest
+
+import asks
+from asks.errors import (
+    BadHttpResponse,
+    ConnectivityError,
+    RequestTimeout,
+    ServerClosedConnectionError,
+)
+from tests.hostile_helpers import (
+    CHUNKED_HEAD,
+    MODES,
+    OK,
+    Answer,
+    assert_released,
+    drain,
+    fetch,
+    reset_on_close,
+)
+from tests.servers import read_request
+
+# --------------------------------------------------------------------------
+# Row 7: the server dropped an idle pooled connection
+
+
+@MODES
+@pytest.mark.parametrize("how", ["close-while-idle", "reset-while-idle", "close-on-next-request"])
+async def test_row7_dead_pooled_connection_is_replaced_silently(raw_server, stream, how):
+    dropped = curio.Event()
+
+    async def handler(sock):
+        if server.accepted == 1:
+            assert await read_request(sock) is not None
+            await sock.sendall(OK)
+            if how == "close-on-next-request":
+                # The race no idle check can see: the request goes out, the
+                # server closes without a byte of answer.
+                await read_request(sock)
+                return
+            if how == "reset-while-idle":
+                reset_on_close(sock)
+            await sock.close()
+            await dropped.set()
+            return
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        r, content = await fetch(s, server.url, stream=stream)
+        assert content == b"ok"
+        assert s._pool.idle == 1
+        if how != "close-on-next-request":
+            await dropped.wait()
+        # retries=0: the silent retry is not the caller's retry budget.
+        r, content = await fetch(s, server.url, stream=stream, retries=0)
+        assert (r.status_code, content) == (200, b"ok")
+        assert (s._pool.open, s._pool.idle) == (1, 1)
+    assert server.accepted == 2
+
+
+# --------------------------------------------------------------------------
+# Row 8: the server closes or resets before or during the response
+
+
+@MODES
+@pytest.mark.parametrize("then", ["close", "reset"])
+@pytest.mark.parametrize(
+    ("method", "retries", "attempts"),
+    [("GET", 0, 1), ("GET", 2, 3), ("PUT", 1, 2), ("POST", 2, 1)],
+)
+async def test_row8_no_answer_at_all_is_server_closed_after_retries(
+    raw_server, stream, then, method, retries, attempts
+):
+    handler = Answer(b"", then)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        with pytest.raises(ServerClosedConnectionError):
+            await fetch(s, server.url, stream=stream, method=method, retries=retries)
+        assert_released(s)
+    # Idempotent methods are retried ``retries`` times; POST never is.
+    assert handler.requests == attempts
+
+
+@MODES
+@pytest.mark.parametrize("then", ["close", "reset"])
+@pytest.mark.parametrize(
+    "partial",
+    [
+        pytest.param(b"HTTP/1.1 200 O", id="in-status-line"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Le", id="in-headers"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", id="before-blank-line"),
+    ],
+)
+async def test_row8_torn_head_is_an_error(raw_server, stream, then, partial):
+    server = await raw_server(Answer(partial, then))
+    async with asks.Session() as s:
+        with pytest.raises((ServerClosedConnectionError, BadHttpResponse)):
+            await fetch(s, server.url, stream=stream)
+        assert_released(s)
+
+
+@MODES
+@pytest.mark.parametrize("then", ["close", "reset"])
+@pytest.mark.parametrize(
+    "partial",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000, id="CL"),
+        pytest.param(CHUNKED_HEAD + b"1388\r\n" + b"x" * 2000, id="chunked"),
+    ],
+)
+async def test_row8_close_in_the_middle_of_the_body_is_server_closed(
+    raw_server, stream, then, partial
+):
+    server = await raw_server(Answer(partial, then))
+    async with asks.Session() as s:
+        with pytest.raises(ServerClosedConnectionError):
+            await fetch(s, server.url, stream=stream)
+        assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# Row 11: nothing to connect to
+
+
+async def free_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound once, then closed)."""
+    sock = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+    finally:
+        await sock.close()
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch) -> list:
+    """Every connection attempt the session makes, as (host, port)."""
+    attempts: list = []
+    real = asks._net.open_stream
+
+    async def counting(host, port, **kwargs):
+        attempts.append((host, port))
+        return await real(host, port, **kwargs)
+
+    monkeypatch.setattr(asks._net, "open_stream", counting)
+    return attempts
+
+
+@MODES
+@pytest.mark.parametrize("retries", [0, 2])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_row11_connection_refused_is_connectivity_error_after_retries(
+    connect_attempts, stream, retries, method
+):
+    url = f"http://127.0.0.1:{await free_port()}/"
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(ConnectivityError) as info:
+            await fetch(s, url, stream=stream, method=method, retries=retries)
+        assert not isinstance(info.value, RequestTimeout)
+        assert time.monotonic() - start < 1.0
+        assert_released(s)
+    # Nothing was sent, so even a POST may try again.
+    assert len(connect_attempts) == retries + 1
+
+
+@MODES
+@pytest.mark.curio_timeout(15)
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_row11_unresolvable_name_is_connectivity_error(connect_attempts, stream, retries):
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(ConnectivityError) as info:
+            await fetch(s, "http://nonexistent.invalid/", stream=stream, retries=retries)
+        assert not isinstance(info.value, RequestTimeout)
+        assert time.monotonic() - start < 10
+        assert_released(s)
+    assert len(connect_attempts) == retries + 1
+
+
+# --------------------------------------------------------------------------
+# An answer to no request on an idle connection
+
+
+@MODES
+async def test_response_to_a_request_never_sent_retires_the_idle_connection(raw_server, stream):
+    # Some servers send "408 Request Timeout" on an idle keep-alive
+    # connection before closing it; it answers nothing we asked.
+    spoke = curio.Event()
+
+    async def handler(sock):
+        if server.accepted == 1:
+            await read_request(sock)
+            await sock.sendall(OK)
+            await sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            await spoke.set()
+            await drain(sock)
+            return
+        while await read_request(sock) is not None:
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await fetch(s, server.url, stream=stream)
+        await spoke.wait()
+        r, content = await fetch(s, server.url, stream=stream, retries=0)
+        assert (r.status_code, content) == (200, b"ok")
+    assert server.accepted == 2

@@ -1,0 +1,171 @@
+"""Hostile servers: slow, stalled and silent servers.
+
+reliability.md row 9 (a slow drip, a body that stops) and row 10 (a server
+that never answers, a listener that never accepts, a TLS handshake that never
+completes), plus a redirect or auth challenge whose body stalls. Shared
+helpers and the invariants every case checks: tests/hostile_helpers.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import curio
+import curio.socket
+import pytest
+
+import asks
+from asks.errors import RequestTimeout
+from tests.hostile_helpers import MODES, Answer, assert_released, drain, fetch
+from tests.servers import read_request
+
+# --------------------------------------------------------------------------
+# Rows 9 and 10: slow and silent servers
+
+
+def dripper(head: bytes, drip: bytes) -> Callable:
+    """Send ``head`` at once, then ``drip`` one byte every 50 ms, forever."""
+
+    async def handler(sock):
+        if await read_request(sock) is None:
+            return
+        await sock.sendall(head)
+        while True:
+            for byte in drip:
+                await sock.sendall(bytes([byte]))
+                await curio.sleep(0.05)  # the pace of the drip, not a synchronisation
+
+    return handler
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        pytest.param(b"", b"HTTP/1.1 200 OK\r\nX-Slow: ", id="drip-from-the-first-byte"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nX-Slow: ", b"a", id="drip-in-a-header"),
+    ],
+)
+async def test_row9_slow_drip_head_times_out_at_the_deadline(raw_server, stream, head, drip):
+    server = await raw_server(dripper(head, drip))
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            await fetch(s, server.url, stream=stream, timeout=0.5)
+        assert 0.5 <= time.monotonic() - start < 1.5
+        assert_released(s)
+
+
+@pytest.mark.curio_timeout(5)
+async def test_row9_slow_drip_body_times_out_at_the_deadline_buffered(raw_server):
+    server = await raw_server(dripper(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"a"))
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            await s.get(server.url, timeout=0.5)
+        assert 0.5 <= time.monotonic() - start < 1.5
+        assert_released(s)
+
+
+@pytest.mark.curio_timeout(5)
+async def test_row9_slow_drip_body_stream_is_bounded_by_the_callers_deadline(raw_server):
+    # With stream=True, ``timeout`` ends at the head and each read is bounded
+    # on its own (api.md); a drip beats a per-read bound, so the caller bounds
+    # the whole read - and the stream must give its slot back when cancelled.
+    server = await raw_server(dripper(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b"a"))
+    async with asks.Session() as s:
+        r = await s.get(server.url, stream=True, timeout=0.5)
+
+        async def read_all():
+            async for _ in r.body(timeout=0.5):
+                pass
+
+        start = time.monotonic()
+        with pytest.raises(curio.TaskTimeout):
+            await curio.timeout_after(0.5, read_all)
+        assert time.monotonic() - start < 1.5
+        assert_released(s)
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+async def test_row9_body_that_stops_times_out_per_read(raw_server, stream):
+    server = await raw_server(Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"))
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            r = await s.get(server.url, stream=stream, timeout=0.5)
+            async for _ in r.body(timeout=0.5):
+                pass
+        assert 0.5 <= time.monotonic() - start < 1.5
+        assert_released(s)
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+async def test_row10_server_that_never_answers_times_out(raw_server, stream):
+    server = await raw_server(Answer(b""))  # reads the request, then silence
+    async with asks.Session() as s:
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            await fetch(s, server.url, stream=stream, timeout=0.3)
+        assert time.monotonic() - start < 1.3
+        assert_released(s)
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+async def test_row10_listener_that_never_accepts_times_out(stream):
+    # The kernel completes the handshake into the backlog; nobody ever reads.
+    listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        async with asks.Session() as s:
+            with pytest.raises(RequestTimeout):
+                await fetch(s, url, stream=stream, timeout=0.3)
+            assert_released(s)
+    finally:
+        await listener.close()
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+@pytest.mark.parametrize("which", ["connection_timeout", "timeout"])
+async def test_row10_tls_handshake_that_never_completes_times_out(
+    raw_server, client_ssl_context, stream, which
+):
+    server = await raw_server(drain)  # accepts TCP, never says a TLS word
+    url = server.url.replace("http://", "https://")
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        start = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            await fetch(s, url, stream=stream, retries=0, **{which: 0.3})
+        assert time.monotonic() - start < 1.3
+        assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# An intermediate response that stalls
+
+
+@MODES
+@pytest.mark.curio_timeout(5)
+@pytest.mark.parametrize("status", [b"302 Found", b"401 Unauthorized"])
+async def test_intermediate_response_with_a_stalled_body_times_out(raw_server, stream, status):
+    # A redirect (or an auth challenge) is read whole before the next
+    # request; a body that never ends must not hold the slot past the deadline.
+    stalled = b"HTTP/1.1 %s\r\nLocation: /next\r\n" % status
+    stalled += b'WWW-Authenticate: Digest realm="r", nonce="n"\r\n'
+    stalled += b"Content-Length: 100\r\n\r\nabc"
+    server = await raw_server(Answer(stalled))
+    async with asks.Session() as s:
+        with pytest.raises(RequestTimeout):
+            await fetch(
+                s, server.url, stream=stream, timeout=0.3, auth=asks.DigestAuth(("u", "p"))
+            )
+        assert_released(s)

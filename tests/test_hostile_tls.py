@@ -1,0 +1,132 @@
+"""Hostile servers: TLS failures.
+
+reliability.md row 12 (untrusted CA, wrong hostname, expired certificate,
+plaintext server on the TLS port), plus a body delimited by close that needs
+a close_notify (RFC 9112 section 9.8). Row 10's never-completing handshake is
+in test_hostile_timeouts.py. Shared helpers and the invariants every case
+checks: tests/hostile_helpers.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ssl
+
+import pytest
+
+import asks
+from asks.errors import AsksException, ConnectivityError, TLSError
+from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, assert_released, fetch
+from tests.servers import canned, read_request
+
+# --------------------------------------------------------------------------
+# Row 12: TLS failures
+
+
+def tls_context_for(cert) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    return context
+
+
+@MODES
+async def test_row12_untrusted_ca_is_refused_by_default(raw_server, server_ssl_context, stream):
+    handler = canned(OK)
+    server = await raw_server(handler, ssl_context=server_ssl_context)
+    # No ssl_context: the system trust store, which does not know the test CA.
+    async with asks.Session() as s:
+        with pytest.raises(TLSError):
+            await fetch(s, server.url, stream=stream)
+        assert_released(s)
+    with pytest.raises(TLSError):
+        await asks.get(server.url, stream=stream, timeout=CALL_TIMEOUT)
+    assert handler.requests == []
+
+
+@MODES
+async def test_row12_wrong_hostname_is_refused(raw_server, ca, client_ssl_context, stream):
+    handler = canned(OK)
+    other = tls_context_for(ca.issue_cert("other.example"))
+    server = await raw_server(handler, ssl_context=other)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        with pytest.raises(TLSError):
+            await fetch(s, server.url, stream=stream)
+        assert_released(s)
+    assert handler.requests == []
+
+
+@MODES
+async def test_row12_expired_certificate_is_refused(raw_server, ca, client_ssl_context, stream):
+    handler = canned(OK)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expired = ca.issue_cert(
+        "127.0.0.1",
+        not_before=now - datetime.timedelta(days=30),
+        not_after=now - datetime.timedelta(days=1),
+    )
+    server = await raw_server(handler, ssl_context=tls_context_for(expired))
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        with pytest.raises(TLSError):
+            await fetch(s, server.url, stream=stream)
+        assert_released(s)
+    assert handler.requests == []
+
+
+@MODES
+@pytest.mark.parametrize(
+    "plain",
+    [
+        pytest.param(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", id="speaks-http"),
+        pytest.param(b"", id="closes-at-once"),
+    ],
+)
+async def test_row12_plaintext_server_on_the_tls_port_is_refused(
+    raw_server, client_ssl_context, stream, plain
+):
+    async def handler(sock):
+        if plain:
+            await sock.sendall(plain)
+
+    server = await raw_server(handler)
+    url = server.url.replace("http://", "https://")
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        with pytest.raises(ConnectivityError):
+            await fetch(s, url, stream=stream)
+        assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# A body delimited by close over TLS
+
+
+async def tls_close(sock, notify: bool) -> None:
+    """End a TLS connection with a close_notify alert, or without one (a bare FIN)."""
+    if notify:
+        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            sock._socket.unwrap()  # sends close_notify; the answer is not awaited
+
+
+@MODES
+@pytest.mark.parametrize("notify", [True, False], ids=["close_notify", "bare-FIN"])
+async def test_tls_body_delimited_by_close_needs_close_notify(
+    raw_server, server_ssl_context, client_ssl_context, stream, notify
+):
+    # RFC 9112 section 9.8: a response with neither Content-Length nor
+    # chunked framing "is complete only if a valid closure alert has been
+    # received". A bare FIN may be an attacker truncating the body.
+    async def handler(sock):
+        if await read_request(sock) is None:
+            return
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe whole body")
+        await tls_close(sock, notify)
+
+    server = await raw_server(handler, ssl_context=server_ssl_context)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        if notify:
+            _r, content = await fetch(s, server.url, stream=stream)
+            assert content == b"the whole body"
+        else:
+            with pytest.raises(AsksException):
+                await fetch(s, server.url, stream=stream)
+        assert_released(s)
