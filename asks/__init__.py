@@ -6,6 +6,7 @@ over keep-alive connections. See :mod:`asks.sessions` and :mod:`asks.errors`.
 
 from . import errors
 from ._headers import Headers
+from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
 from .auth import BasicAuth, DigestAuth
@@ -16,6 +17,7 @@ __all__ = [
     "BasicAuth",
     "DigestAuth",
     "Headers",
+    "PoolStats",
     "Response",
     "Session",
     "StreamBody",

@@ -1,10 +1,13 @@
 """The error boundary: every low-level failure becomes an asks exception here.
 
 Sockets raise ``OSError`` (and its ``ssl`` and ``socket.gaierror``
-subclasses), h11 raises ``RemoteProtocolError``, the connection raises
-``PeerClosedEarly``. Callers of asks see only :mod:`asks.errors`. The session
-and the streaming body both funnel exceptions through :func:`translate`, so
-the mapping lives in this one place.
+subclasses); the transport raises its own classes (``_transport.interfaces``:
+``PeerClosedEarly``, ``BodyCutShort``, ``ProtocolViolation``,
+``ConnectError``...), each where the failure happens, h11's complaints
+already sorted into them. Callers of asks see only :mod:`asks.errors`. The
+session and the streaming body both funnel exceptions through
+:func:`translate`, so the mapping lives in this one place, by class: no
+message text is ever read.
 """
 
 from __future__ import annotations
@@ -15,21 +18,25 @@ from typing import NoReturn
 
 import h11
 
-from ._http11 import PeerClosedEarly
+from ._transport.interfaces import (
+    BodyCutShort,
+    ConnectError,
+    ConnectTimeout,
+    PeerClosedEarly,
+    ProtocolViolation,
+    RequestNotSendable,
+)
 from .errors import (
     AsksException,
     BadHttpResponse,
     ConnectFailed,
     ConnectivityError,
+    RequestTimeout,
     ServerClosedConnectionError,
     TLSError,
 )
 
 __all__ = ["ConnectFailed", "reraise", "translate"]
-
-# EOF inside a body: the server closed early. (EOF inside a head, "peer
-# unexpectedly closed connection", is a torn head: BadHttpResponse.)
-_H11_EOF_MESSAGES = ("peer closed connection without sending complete message body",)
 
 
 def translate(exc: BaseException, where: str) -> BaseException:
@@ -44,20 +51,22 @@ def translate(exc: BaseException, where: str) -> BaseException:
     """
     if isinstance(exc, AsksException) or not isinstance(exc, Exception):
         return exc
-    if isinstance(exc, PeerClosedEarly):
+    if isinstance(exc, PeerClosedEarly | BodyCutShort):
         return ServerClosedConnectionError(f"{where}: {exc}")
-    if isinstance(exc, h11.RemoteProtocolError):
-        text = str(exc)
-        # h11's own words for EOF inside a message (the body or head was cut
-        # short). Matched exactly: the other messages quote the server's
-        # bytes, which may say anything, "closed" included.
-        if text.startswith(_H11_EOF_MESSAGES):
-            return ServerClosedConnectionError(f"{where}: server closed the connection: {text}")
-        return BadHttpResponse(f"{where}: invalid HTTP response: {text}")
-    if isinstance(exc, h11.LocalProtocolError):
+    if isinstance(exc, ProtocolViolation):
+        return BadHttpResponse(f"{where}: invalid HTTP response: {exc}")
+    if isinstance(exc, ConnectError):
+        return ConnectFailed(f"{where}: {exc}")
+    if isinstance(exc, ConnectTimeout):
+        return RequestTimeout(f"{where}: {exc}")
+    if isinstance(exc, RequestNotSendable):
         # The request could not be framed as announced, e.g. a file body
         # that grew or shrank while it was sent.
         return AsksException(f"{where}: the request could not be sent: {exc}")
+    if isinstance(exc, h11.ProtocolError):
+        # Never expected: the connection sorts h11's errors into its own
+        # classes. Should one slip through, it still leaves as an asks error.
+        return BadHttpResponse(f"{where}: invalid HTTP: {exc}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return TLSError(f"{where}: TLS failure: {exc}")
     if isinstance(exc, socket.gaierror):

@@ -22,8 +22,7 @@ from ._headers import Headers
 from .errors import BadStatus, RequestTimeout
 
 if TYPE_CHECKING:
-    from ._http11 import HTTP11Connection
-    from ._pool import ConnectionPool
+    from ._transport.http11 import HTTP11Connection
 
 __all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse"]
 
@@ -167,20 +166,19 @@ class StreamBody:
     gives an iterator whose every read is bounded. ``decompress_data = False``
     yields the bytes as received. Reading to the end returns the connection
     to the pool; :meth:`close` (or leaving ``async with body:``) before that
-    closes the connection.
+    closes the connection. The connection does either itself: the body only
+    tells it (``receive_data`` to the end, or ``abort``).
     """
 
     def __init__(
         self,
         conn: HTTP11Connection,
-        pool: ConnectionPool,
         content_encoding: str | None,
         max_decoded_size: int | None,
         where: str,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._conn: HTTP11Connection | None = conn
-        self._pool = pool
         self._content_encoding = content_encoding
         self._max_decoded_size = max_decoded_size
         self._where = where
@@ -209,12 +207,12 @@ class StreamBody:
             # connection. A big download pays every layer once per 64 KiB.
             try:
                 data = await conn.receive_data()
-                if data:
-                    return data
-                await self._finish(conn)
             except BaseException as exc:
                 await self.close()
                 reraise(exc, self._where)
+            if data:
+                return data
+            await self._finish()
             raise StopAsyncIteration
         while True:
             chunk = await self._next_chunk()
@@ -244,11 +242,10 @@ class StreamBody:
                     piece = decoder.read()
                     if piece:
                         return piece
-                data = await self._receive(conn)
+                data = await self._receive(conn, decoder)
                 if not data:
-                    if decoder is not None:
-                        decoder.finish()
-                    await self._finish(conn)
+                    # The connection has gone back by itself.
+                    await self._finish()
                     return None
                 if decoder is None:
                     return data
@@ -257,19 +254,20 @@ class StreamBody:
             await self.close()
             reraise(exc, self._where)
 
-    async def _receive(self, conn: HTTP11Connection) -> bytes:
+    async def _receive(self, conn: HTTP11Connection, decoder: Decoder | None) -> bytes:
+        # A decoder checks the end of its data (a truncated gzip stream)
+        # before the connection may go back to the pool.
+        at_end = decoder.finish if decoder is not None else None
         if self._timeout is None:
-            return await conn.receive_data()
+            return await conn.receive_data(at_end)
         try:
             async with curio.timeout_after(self._timeout):
-                return await conn.receive_data()
+                return await conn.receive_data(at_end)
         except curio.TaskTimeout:
             raise RequestTimeout(f"{self._where}: no body data within {self._timeout} s") from None
 
-    async def _finish(self, conn: HTTP11Connection) -> None:
+    async def _finish(self) -> None:
         self._conn = None
-        conn.finish_cycle()
-        await self._pool.checkin(conn)
         await self._run_on_close()
 
     async def _run_on_close(self) -> None:
@@ -282,7 +280,7 @@ class StreamBody:
         conn, self._conn = self._conn, None
         async with curio.disable_cancellation():
             if conn is not None:
-                await self._pool.discard(conn)
+                await conn.abort()
             await self._run_on_close()
 
     async def __aenter__(self) -> StreamBody:

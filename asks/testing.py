@@ -99,7 +99,7 @@ import curio.socket
 import h11
 
 from ._headers import Headers, check_header_text
-from ._net import close_quietly
+from ._transport.backend import close_quietly
 
 __all__ = ["Answer", "Handler", "MockServer", "Reply", "Request"]
 

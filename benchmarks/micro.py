@@ -33,7 +33,8 @@ import h11
 
 import asks
 from asks._headers import ResponseHeaders
-from asks._http11 import HTTP11Connection
+from asks._transport.backend import Stream
+from asks._transport.http11 import HTTP11Connection
 
 # What nginx sends for a 100-byte static file.
 RESPONSE = (
@@ -111,7 +112,7 @@ async def bare_h11(n: int, *, distinct: bool = False) -> float:
 async def connection_layer(n: int) -> float:
     """asks' HTTP11Connection: send, head (with headers mapping), body, reuse."""
     sock = ScriptedSocket()
-    conn = HTTP11Connection(sock, ("http", "bench", 80), None, 65536)  # type: ignore[arg-type]
+    conn = HTTP11Connection(Stream(sock), None, 65536)
     wire = (
         (b"Host", b"bench"),
         (b"User-Agent", b"x"),
@@ -120,10 +121,9 @@ async def connection_layer(n: int) -> float:
     )
     start = time.process_time()
     for _ in range(n):
-        await conn.send_request(b"GET", b"/small", wire, None)
-        await conn.receive_response_head()
-        await conn.read_body()
-        conn.finish_cycle()
+        conn.claim()  # what the pool does when it hands the connection out
+        await conn.handle(b"GET", b"/small", wire, None)
+        await conn.read_all()  # then it releases itself (here: just goes idle)
     elapsed = time.process_time() - start
     await sock.close()
     return elapsed
@@ -137,10 +137,10 @@ async def session_get(n: int, *, distinct: bool = False) -> float:
     """
     session = asks.Session(connections=1)
 
-    async def scripted_open(*args: Any) -> ScriptedSocket:
-        return ScriptedSocket()
+    async def scripted_open(*args: Any) -> Stream:
+        return Stream(ScriptedSocket())
 
-    session._open_socket = scripted_open  # type: ignore[method-assign,assignment]
+    session._dialer.open_stream = scripted_open  # type: ignore[method-assign]
     url = "http://bench/small"
     urls = [f"{url}?page={i}" for i in range(n)] if distinct else [url] * n
     await session.get(url)

@@ -1,6 +1,8 @@
-"""A scripted stand-in for a connection's socket, and a way to drive one.
+"""A scripted stand-in for a connection's byte stream, and a way to drive one.
 
-``ScriptedSocket`` answers each request with the pieces its script gives for
+``ScriptedStream`` has what a connection uses of ``asks._transport.backend.Stream``
+(``receive``, ``send``, ``send_pieces``, ``is_readable``, ``close``) and answers
+each request with the pieces its script gives for
 that turn, one piece (or the part of one that was asked for) per ``recv``, as
 a server's separate writes arrive. When a turn's pieces are used up it either
 reports the end of the stream (the server closed) or raises ``Blocked``: a
@@ -22,8 +24,8 @@ class Blocked(Exception):
     """The client waited for bytes the script never sends."""
 
 
-class ScriptedSocket:
-    """What ``HTTP11Connection`` uses of a curio socket, answering from a script.
+class ScriptedStream:
+    """What a connection uses of its stream, answering from a script.
 
     Args:
         turns: for each request, the pieces of the answer, in order.
@@ -37,20 +39,29 @@ class ScriptedSocket:
         self._pieces: list[bytes] = []
         self._close_after = close_after
         self.sent = bytearray()
+        self.closed = False
+        self.tls = None
 
     def next_turn(self) -> None:
         """The server has read the next request: its answer starts arriving."""
         self._turn += 1
         self._pieces = list(self._turns[self._turn]) if self._turn < len(self._turns) else []
 
-    def readable(self) -> bool:
-        """What a poll of an idle connection would say: bytes are waiting."""
-        return bool(self._pieces)
+    def is_readable(self) -> bool:
+        """What a poll of an idle connection would say: bytes (or EOF) are waiting."""
+        return bool(self._pieces) or self.closed
 
-    async def sendall(self, data: bytes | memoryview) -> None:
+    async def send(self, data: bytes | memoryview) -> None:
         self.sent += data
 
-    async def recv(self, size: int) -> bytes:
+    async def send_pieces(self, pieces: Sequence[bytes]) -> None:
+        for piece in pieces:
+            self.sent += piece
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def receive(self, size: int = 65536, wait_first: bool = False) -> bytes:
         if not self._pieces:
             if self._close_after and self._turn >= len(self._turns) - 1:
                 return b""
@@ -64,7 +75,7 @@ class ScriptedSocket:
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (a ScriptedSocket never waits)."""
+    """Run a coroutine that never suspends (a ScriptedStream never waits)."""
     try:
         coro.send(None)
     except StopIteration as done:

@@ -32,11 +32,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import asks
-from asks import _http11
 from asks._boundary import translate
-from asks._http11 import READ_SIZE, HTTP11Connection
+from asks._transport import http11 as _http11
+from asks._transport.backend import READ_SIZE
+from asks._transport.http11 import HTTP11Connection
 from asks.errors import ResponseTooLarge, ServerClosedConnectionError
-from tests.scripted import Blocked, ScriptedSocket, drive
+from tests.scripted import Blocked, ScriptedStream, drive
 from tests.servers import read_request
 from tests.strategies import server_bytes, split, valid_http
 
@@ -410,29 +411,30 @@ def read_all(turns: list[list[bytes]], method: bytes, stream: bool, limit: int |
     the failure becomes. A connection that may not be reused takes no
     further request.
     """
-    sock = ScriptedSocket(turns)
-    conn = HTTP11Connection(sock, None, None, max_head_size=4096)  # type: ignore[arg-type]
+    sock = ScriptedStream(turns)
+    conn = HTTP11Connection(sock, None, max_head_size=4096)  # type: ignore[arg-type]
     seen: list = []
     for _ in turns:
         sock.next_turn()
+        conn.claim()
         try:
-            drive(conn.send_request(method, b"/", ((b"Host", b"example"),), None))
-            response, headers = drive(conn.receive_response_head())
+            response, headers = drive(conn.handle(method, b"/", ((b"Host", b"example"),), None))
             if stream:
                 body = b""
                 while piece := drive(conn.receive_data()):
                     body += piece
             else:
-                body = drive(conn.read_body(limit))
+                body = drive(conn.read_all(limit))
         except Blocked:
             seen.append("waits for bytes that never come")
             break
         except Exception as exc:  # what it becomes is compared
             seen.append(type(translate(exc, "test")).__name__)
             break
-        # The pool's decision: h11 allows another cycle, and a poll of the
-        # idle socket finds nothing waiting (see HTTP11Connection.is_dropped).
-        reusable = conn.finish_cycle() and not sock.readable()
+        # The pool's decision: h11 allowed another cycle (the connection went
+        # idle instead of closing), and a poll of the idle socket finds
+        # nothing waiting (see HTTP11Connection.has_expired).
+        reusable = conn.is_idle() and not sock.is_readable()
         seen.append(
             (
                 response.status_code,

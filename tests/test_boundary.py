@@ -10,7 +10,15 @@ import h11
 import pytest
 
 from asks._boundary import ConnectFailed, translate
-from asks._http11 import PeerClosedEarly
+from asks._transport.http11 import HTTP11Connection
+from asks._transport.interfaces import (
+    BodyCutShort,
+    ConnectError,
+    ConnectTimeout,
+    PeerClosedEarly,
+    ProtocolViolation,
+    RequestNotSendable,
+)
 from asks.errors import (
     AsksException,
     BadHttpResponse,
@@ -22,6 +30,7 @@ from asks.errors import (
     TLSError,
     TooManyRedirects,
 )
+from tests.scripted import ScriptedStream, drive
 
 WHERE = "GET http://example.com/"
 
@@ -90,23 +99,20 @@ def test_a_tls_failure_is_tls_error(exc):
     assert str(result) == f"{WHERE}: TLS failure: {exc}"
 
 
-# -- h11 and the connection ---------------------------------------------------
+# -- the transport's classes, and h11's errors as the connection sorts them ----
 
 
-def test_h11_error_mentioning_closed_is_server_closed_connection_error():
-    exc = h11.RemoteProtocolError(
-        "peer closed connection without sending complete message body "
-        "(received 2 bytes, expected 10)"
-    )
+def test_a_body_cut_short_is_server_closed_connection_error():
+    exc = BodyCutShort("server closed the connection: (received 2 bytes, expected 10)")
 
     result = translate(exc, WHERE)
 
     assert type(result) is ServerClosedConnectionError
-    assert str(result) == f"{WHERE}: server closed the connection: {exc}"
+    assert str(result) == f"{WHERE}: {exc}"
 
 
-def test_h11_error_without_closed_is_bad_http_response():
-    exc = h11.RemoteProtocolError("illegal status line: bytearray(b'garbage')")
+def test_a_protocol_violation_is_bad_http_response():
+    exc = ProtocolViolation("illegal status line: bytearray(b'garbage')")
 
     result = translate(exc, WHERE)
 
@@ -114,27 +120,59 @@ def test_h11_error_without_closed_is_bad_http_response():
     assert str(result) == f"{WHERE}: invalid HTTP response: {exc}"
 
 
-def test_the_real_h11_error_for_a_body_cut_short_is_server_closed():
-    conn = h11.Connection(h11.CLIENT)
-    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "example.com")]))
-    conn.send(h11.EndOfMessage())
-    conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
-    conn.next_event()  # the response head
-    conn.next_event()  # the two body bytes
-    conn.receive_data(b"")
-    with pytest.raises(h11.RemoteProtocolError) as info:
-        conn.next_event()
+def test_a_connect_error_is_connect_failed_naming_the_request():
+    exc = ConnectError("connecting to 127.0.0.1:1: Connection refused: [Errno 111] refused")
 
+    result = translate(exc, WHERE)
+
+    assert type(result) is ConnectFailed
+    assert str(result) == f"{WHERE}: {exc}"
+
+
+def test_a_connect_timeout_is_request_timeout():
+    result = translate(ConnectTimeout("connecting to h:1: not connected within 1 s"), WHERE)
+
+    assert type(result) is RequestTimeout
+    assert str(result).startswith(f"{WHERE}: connecting to h:1")
+
+
+def test_a_request_that_cannot_be_sent_is_an_asks_exception():
+    result = translate(RequestNotSendable("Too much data for declared Content-Length"), WHERE)
+
+    assert type(result) is AsksException
+    assert "could not be sent" in str(result)
+
+
+@pytest.mark.parametrize(
+    "exc", [h11.RemoteProtocolError("x"), h11.LocalProtocolError("x")], ids=["remote", "local"]
+)
+def test_an_h11_error_the_connection_did_not_sort_is_still_an_asks_exception(exc):
+    # Never expected (the connection turns h11's errors into its own), but
+    # an h11 exception must not reach the caller if one slips through.
+    assert isinstance(translate(exc, WHERE), AsksException)
+
+
+def _connection_answering(answer: bytes) -> HTTP11Connection:
+    stream = ScriptedStream([[answer]], close_after=True)
+    stream.next_turn()
+    return HTTP11Connection(stream, None, 65536)  # type: ignore[arg-type]
+
+
+def test_the_real_h11_error_for_a_body_cut_short_is_server_closed():
+    conn = _connection_answering(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
+    drive(conn.handle(b"GET", b"/", ((b"Host", b"example.com"),), None))
+    with pytest.raises(BodyCutShort) as info:
+        drive(conn.read_all())
+
+    assert isinstance(info.value.__cause__, h11.RemoteProtocolError)
     assert type(translate(info.value, WHERE)) is ServerClosedConnectionError
+    assert conn.is_closed()
 
 
 def test_the_real_h11_error_for_a_garbage_status_line_is_bad_http_response():
-    conn = h11.Connection(h11.CLIENT)
-    conn.send(h11.Request(method="GET", target="/", headers=[("Host", "example.com")]))
-    conn.send(h11.EndOfMessage())
-    conn.receive_data(b"SMTP ready\r\n\r\n")
-    with pytest.raises(h11.RemoteProtocolError) as info:
-        conn.next_event()
+    conn = _connection_answering(b"HTTP/1.1 2OO OK\r\n\r\n")
+    with pytest.raises(ProtocolViolation) as info:
+        drive(conn.handle(b"GET", b"/", ((b"Host", b"example.com"),), None))
 
     assert type(translate(info.value, WHERE)) is BadHttpResponse
 
@@ -201,7 +239,11 @@ def test_an_unrelated_exception_passes_through_unchanged(exc):
         socket.gaierror("x"),
         ssl.SSLError("x"),
         h11.RemoteProtocolError("x"),
-        h11.RemoteProtocolError("connection closed"),
+        ProtocolViolation("x"),
+        BodyCutShort("connection closed"),
+        ConnectError("x"),
+        ConnectTimeout("x"),
+        RequestNotSendable("x"),
         PeerClosedEarly(before_response=True),
     ],
 )

@@ -136,8 +136,8 @@ class _Clock:
 def clock(monkeypatch):
     # Only asks' view of time moves; curio's own clock is left alone.
     fake = _Clock()
-    monkeypatch.setattr("asks._pool.time", fake)
-    monkeypatch.setattr("asks._http11.time", fake)
+    monkeypatch.setattr("asks._transport.pool.time", fake)
+    monkeypatch.setattr("asks._transport.http11.time", fake)
     return fake
 
 
@@ -190,7 +190,7 @@ async def _until_the_idle_socket_is_readable(session: asks.Session) -> bytes:
     # Synchronise on what the stale check looks at: the pooled socket has
     # something to read (EOF or bytes). Peeking takes nothing from it.
     (idle,) = session._pool._idle.values()
-    return bytes(await idle[0]._sock.recv(64, socket.MSG_PEEK))
+    return bytes(await idle[0]._stream._sock.recv(64, socket.MSG_PEEK))
 
 
 async def test_a_post_never_goes_out_on_an_idle_connection_the_server_closed(raw_server):

@@ -17,6 +17,7 @@ import curio.socket
 import pytest
 
 import asks
+from asks._transport.connect import Dialer
 from asks.errors import (
     BadHttpResponse,
     ConnectivityError,
@@ -153,13 +154,13 @@ async def free_port() -> int:
 def connect_attempts(monkeypatch) -> list:
     """Every connection attempt the session makes, as (host, port)."""
     attempts: list = []
-    real = asks._net.open_stream
+    real = Dialer.open_stream
 
-    async def counting(host, port, **kwargs):
-        attempts.append((host, port))
-        return await real(host, port, **kwargs)
+    async def counting(self, origin, timeout):
+        attempts.append((origin.host, origin.port))
+        return await real(self, origin, timeout)
 
-    monkeypatch.setattr(asks._net, "open_stream", counting)
+    monkeypatch.setattr(Dialer, "open_stream", counting)
     return attempts
 
 

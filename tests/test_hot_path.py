@@ -21,7 +21,7 @@ import pytest
 
 import asks
 from asks._headers import Headers, ResponseHeaders
-from asks._http11 import _request_event
+from asks._transport.http11 import _request_event
 from asks._urls import parse_url
 from tests.servers import canned
 

@@ -13,6 +13,7 @@ EXPECTED = {
     "BasicAuth",
     "DigestAuth",
     "Headers",
+    "PoolStats",
     "Response",
     "Session",
     "StreamBody",

@@ -22,17 +22,28 @@ from __future__ import annotations
 import random
 import socket
 import ssl
+import time
 
 import curio
 import pytest
 
 import asks
-from asks._http11 import HTTP11Connection
-from asks._net import open_stream
+from asks._transport.backend import Stream
+from asks._transport.connect import Dialer
+from asks._transport.http11 import HTTP11Connection
 from asks._urls import Origin
 from tests.servers import canned, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+async def open_stream(
+    host: str, port: int, *, tls: bool, ssl_context: ssl.SSLContext | None
+) -> Stream:
+    """A stream the way a session dials it, without a session around it."""
+    dialer = Dialer(ssl_context, None, None, False, 65536, 5.0)
+    return await dialer.open_stream(Origin("https" if tls else "http", host, port), None)
+
 
 # Far more than a loopback socket buffer takes at once, and no round number,
 # so a gathered write is cut somewhere inside the body. Random bytes, so a
@@ -44,14 +55,14 @@ BIG = random.Random(1).randbytes(4 * 1024 * 1024 + 7)
 def leftover_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every remainder a gathered write passed on, in order."""
     sizes: list[int] = []
-    original = HTTP11Connection._write
+    original = Stream.send
 
-    async def recording(self: HTTP11Connection, data: bytes | memoryview) -> None:
+    async def recording(self: Stream, data: bytes | memoryview) -> None:
         if type(data) is memoryview:
             sizes.append(len(data))
         await original(self, data)
 
-    monkeypatch.setattr(HTTP11Connection, "_write", recording)
+    monkeypatch.setattr(Stream, "send", recording)
     return sizes
 
 
@@ -146,7 +157,7 @@ async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_s
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     sock = curio.io.Socket(raw)
-    conn = HTTP11Connection(sock, Origin("http", "127.0.0.1", server.address[1]), None, 65536)
+    conn = HTTP11Connection(Stream(sock), None, 65536)
     try:
         await sock.connect(server.address)
 
@@ -156,9 +167,8 @@ async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_s
 
         length = str(300_005).encode()
         headers = ((b"Host", b"127.0.0.1"), (b"Content-Length", length))
-        await conn.send_request(b"PUT", b"/", headers, None, pieces())
-        await conn.receive_response_head()
-        assert await conn.read_body() == b"ok"
+        await conn.handle(b"PUT", b"/", headers, None, pieces())
+        assert await conn.read_all() == b"ok"
     finally:
         await conn.close()
     assert [body for _request, body in handler.requests] == [BIG[:300_000] + BIG[:5]]
@@ -166,13 +176,13 @@ async def test_a_write_cut_short_by_a_full_buffer_resumes_where_it_stopped(raw_s
 
 async def test_small_requests_go_out_in_one_write_each(raw_server, monkeypatch):
     writes: list[bytes] = []
-    original = HTTP11Connection._write
+    original = Stream.send
 
-    async def recording(self: HTTP11Connection, data: bytes | memoryview) -> None:
+    async def recording(self: Stream, data: bytes | memoryview) -> None:
         writes.append(bytes(data))
         await original(self, data)
 
-    monkeypatch.setattr(HTTP11Connection, "_write", recording)
+    monkeypatch.setattr(Stream, "send", recording)
     handler = canned(OK)
     server = await raw_server(handler)
     async with asks.Session() as s:
@@ -215,9 +225,9 @@ async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_s
     async with asks.Session() as s:
         assert (await s.get(server.url)).content == b"ok"
         (conn,) = next(iter(s._pool._idle.values()))
-        assert conn._plain is not None
-        counting = CountingSocket(conn._plain)
-        conn._plain = counting  # type: ignore[assignment]
+        assert conn._stream._plain is not None
+        counting = CountingSocket(conn._stream._plain)
+        conn._stream._plain = counting  # type: ignore[assignment]
         for _ in range(3):
             assert (await s.get(server.url)).content == b"ok"
         # Every answer was read through the plain socket, none too early.
@@ -234,8 +244,8 @@ async def test_a_tls_connection_keeps_curios_reads_and_writes(
     async with asks.Session(ssl_context=client_ssl_context) as s:
         assert (await s.post(server.url, data=BIG)).content == b"ok"
         (conn,) = next(iter(s._pool._idle.values()))
-        assert conn._plain is None
-        assert conn._tls is not None
+        assert conn._stream._plain is None
+        assert conn._stream.tls is not None
 
 
 async def test_a_tls_connection_reads_what_its_tls_layer_holds_without_waiting(
@@ -246,7 +256,7 @@ async def test_a_tls_connection_reads_what_its_tls_layer_holds_without_waiting(
     # socket, exactly to its end, so the second answer is left decrypted in
     # the TLS layer: the socket has nothing more to show, and a wait on it
     # would last forever. (The pool never reuses such a connection, see
-    # HTTP11Connection.is_dropped; the connection itself still reads right.)
+    # HTTP11Connection.has_expired; the connection itself still reads right.)
     first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BIG)
 
     async def answer_twice(sock: curio.io.Socket) -> None:
@@ -256,21 +266,20 @@ async def test_a_tls_connection_reads_what_its_tls_layer_holds_without_waiting(
 
     server = await raw_server(answer_twice, ssl_context=server_ssl_context)
     host, port = server.address
-    sock = await open_stream(host, port, tls=True, ssl_context=client_ssl_context)
-    conn = HTTP11Connection(sock, Origin("https", host, port), None, 65536)
+    stream = await open_stream(host, port, tls=True, ssl_context=client_ssl_context)
+    conn = HTTP11Connection(stream, None, 65536)
     try:
         wire = ((b"Host", b"x"),)
-        await conn.send_request(b"GET", b"/", wire, None)
-        await conn.receive_response_head()
-        assert await conn.read_body() == BIG
-        assert conn.finish_cycle()
-        assert conn._tls is not None and conn._tls.pending() == len(OK)
-        assert conn.is_dropped()  # the pool would not reuse it
-        await conn.send_request(b"GET", b"/", wire, None)
+        await conn.handle(b"GET", b"/", wire, None)
+        assert await conn.read_all() == BIG
+        assert conn.is_idle()  # h11 allowed another cycle
+        assert stream.tls is not None and stream.tls.pending() == len(OK)
+        assert conn.has_expired(time.monotonic())  # the pool would not reuse it
+        conn.claim()
         async with curio.timeout_after(5):
-            head, _ = await conn.receive_response_head()
+            head, _ = await conn.handle(b"GET", b"/", wire, None)
             assert head.status_code == 200
-            assert await conn.read_body() == b"ok"
+            assert await conn.read_all() == b"ok"
     finally:
         await conn.close()
 
@@ -283,9 +292,9 @@ async def test_reading_a_closed_connection_fails_in_the_task(
     # dead descriptor to curio's selector, which fails the whole kernel.
     server = await raw_server(canned(OK), ssl_context=server_ssl_context if tls else None)
     host, port = server.address
-    sock = await open_stream(host, port, tls=tls, ssl_context=client_ssl_context)
-    conn = HTTP11Connection(sock, Origin("https" if tls else "http", host, port), None, 65536)
-    assert (conn._tls if tls else conn._plain) is not None
+    stream = await open_stream(host, port, tls=tls, ssl_context=client_ssl_context)
+    conn = HTTP11Connection(stream, None, 65536)
+    assert (stream.tls if tls else stream._plain) is not None
     await conn.close()
     with pytest.raises((OSError, ValueError)):
         await conn.receive_response_head()

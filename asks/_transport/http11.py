@@ -15,6 +15,14 @@ whole fast path, and for a large body its buffer costs two copies of every
 byte. Bytes past the end of the body are never taken: they go to h11 or
 stay in the socket, and either way the connection is not reused.
 
+The connection answers the pool's questions (see ``interfaces.Connection``)
+and hands itself back through one place, :meth:`HTTP11Connection._release`,
+whoever ends the cycle: the buffered read (:meth:`read_all`), a stream read
+to its end (:meth:`receive_data`), a stream closed early or an error
+(:meth:`abort`). h11's exceptions are turned into the transport's own
+classes here, where it is known whether the bytes ran out (EOF) or broke the
+protocol: nothing above has to read h11's messages.
+
 The state is explicit (:class:`ConnState`) so the pool can reason about it::
 
     ACTIVE --(response read to the end, both sides DONE)--> IDLE --(reuse)--> ACTIVE
@@ -24,30 +32,30 @@ The state is explicit (:class:`ConnState`) so the pool can reason about it::
 
 from __future__ import annotations
 
-import enum
 import functools
 import re
-import select
-import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
-import curio.io
 import h11
-from curio.traps import _read_wait
 
-from ._headers import ResponseHeaders
-from ._net import close_quietly
-from ._urls import Origin
-from .errors import ResponseTooLarge
+from .._headers import ResponseHeaders
+from ..errors import ResponseTooLarge
+from .backend import READ_SIZE, Stream
+from .interfaces import (
+    BodyCutShort,
+    ConnState,
+    PeerClosedEarly,
+    ProtocolViolation,
+    RequestNotSendable,
+)
 
-__all__ = ["ConnState", "HTTP11Connection", "PeerClosedEarly"]
+if TYPE_CHECKING:
+    from .pool import ConnectionPool
 
-# How much is asked of the socket per read. 64 KiB keeps one read per small
-# response and avoids the allocator churn that larger reads cause (each read
-# is a new bytes object; see the benchmark notes).
-READ_SIZE = 65536
+__all__ = ["HTTP11Connection"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -71,9 +79,6 @@ def _checked(headers: tuple[tuple[bytes, bytes], ...]) -> h11.Request:
     return h11.Request(method=b"GET", target=b"/", headers=list(headers))
 
 
-# Windows has no sendmsg; there each piece is written on its own.
-_GATHER_WRITES = hasattr(socket.socket, "sendmsg")
-
 # Where a response head ends: the first empty line, by h11's own rule (a bare
 # LF is accepted as a line end, as h11 accepts it; RFC 9112 section 2.2).
 _HEAD_END = re.compile(b"\n\r?\n")
@@ -83,73 +88,56 @@ _HEAD_END = re.compile(b"\n\r?\n")
 _END_OF_MESSAGE = h11.EndOfMessage()
 
 
-class ConnState(enum.Enum):
-    ACTIVE = "active"  # a request/response cycle is in progress
-    IDLE = "idle"  # between cycles, in the pool
-    CLOSED = "closed"
-
-
-class PeerClosedEarly(Exception):
-    """The server closed the connection before the response head was complete.
-
-    ``before_response`` is true when not a single response byte had arrived,
-    which is what makes a silent retry of an idempotent request safe.
-    """
-
-    def __init__(self, before_response: bool) -> None:
-        super().__init__(
-            "server closed the connection before sending a response"
-            if before_response
-            else "server closed the connection in the middle of the response head"
-        )
-        self.before_response = before_response
-
-
 class HTTP11Connection:
     """A client connection to one origin.
 
     Args:
-        sock: a connected curio socket (TLS already negotiated).
-        origin: what the pool files it under.
+        stream: the connected byte stream (TLS already negotiated).
+        pool_key: what the pool files it under.
         max_head_size: the most bytes a response head may take (h11 raises
             past it, which becomes ``BadHttpResponse``).
+        keepalive_expiry: seconds it may sit idle and still be reused.
+        pool: where it goes back after each cycle (None: it is closed
+            instead, as a connection used on its own in tests).
     """
 
     __slots__ = (
         "_body_held",
         "_body_left",
         "_body_seen",
+        "_eof",
+        "_expiry",
         "_fixed_length",
         "_h11",
+        "_leased",
         "_max_head_size",
         "_method",
         "_must_close",
-        "_plain",
-        "_poller",
+        "_pool",
         "_response_started",
-        "_sock",
-        "_tls",
-        "_wait_on",
+        "_stream",
         "cycles",
-        "generation",
         "idle_since",
-        "origin",
         "pool_key",
         "state",
     )
 
     def __init__(
         self,
-        sock: curio.io.Socket,
-        origin: Origin,
+        stream: Stream,
         pool_key: object,
         max_head_size: int,
+        keepalive_expiry: float = 5.0,
+        pool: ConnectionPool[HTTP11Connection] | None = None,
     ) -> None:
-        self._sock = sock
+        self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_head_size)
         self._max_head_size = max_head_size
+        self._expiry = keepalive_expiry
+        self._pool = pool
         self._must_close = False
         self._response_started = False
+        self._eof = False  # the stream ended inside the current response
         self._method = b""
         # The body fast path (see _receive_direct): the body's length if it
         # is Content-Length bytes, the body bytes h11 has handed over, and -
@@ -160,26 +148,41 @@ class HTTP11Connection:
         self._body_seen = 0
         self._body_left: int | None = None
         self._body_held = b""
-        self._poller: select.poll | None = None  # made on the first stale check
-        # A plain TCP socket is written and waited on directly (see _write
-        # and _fill); a TLS socket keeps curio's calls, and its TLS layer is
-        # asked for bytes it holds decrypted (see is_dropped). curio's
-        # wrapper keeps the raw socket and the descriptor object its own
-        # waits are registered under; waiting on that same object keeps the
-        # registration as it is. Should a curio version not have them, its
-        # own path serves.
-        raw = getattr(sock, "_socket", None)
-        self._tls = raw if isinstance(raw, ssl.SSLSocket) else None
-        self._wait_on: object = getattr(sock, "_fileno", None)
-        self._plain: socket.socket | None = (
-            raw if type(raw) is socket.socket and self._wait_on is not None else None
-        )
-        self.origin = origin
         self.pool_key = pool_key
         self.state = ConnState.ACTIVE
+        self._leased = True  # a new connection is made for the request that opened it
         self.cycles = 0  # completed request/response cycles
         self.idle_since = 0.0
-        self.generation = 0  # set by the pool; see ConnectionPool.close
+
+    def __repr__(self) -> str:
+        return f"<HTTP11Connection {self.pool_key!r} {self.state.value}, {self.cycles} cycles>"
+
+    # -- what the pool asks -------------------------------------------------
+
+    def is_available(self) -> bool:
+        return self.state is ConnState.IDLE
+
+    def is_idle(self) -> bool:
+        return self.state is ConnState.IDLE
+
+    def is_closed(self) -> bool:
+        return self.state is ConnState.CLOSED
+
+    def has_expired(self, now: float) -> bool:
+        """Idle too long, or dropped: its socket is readable.
+
+        An idle HTTP/1.1 connection has nothing to say: if its socket is
+        readable, the server closed it (EOF), reset it, or sent bytes that
+        belong to no request. Any of those means it must not be reused.
+        """
+        return now - self.idle_since > self._expiry or self._stream.is_readable()
+
+    def claim(self) -> None:
+        self.state = ConnState.ACTIVE
+        self._leased = True
+
+    def close_after_cycle(self) -> None:
+        self._must_close = True
 
     @property
     def reused(self) -> bool:
@@ -191,25 +194,66 @@ class HTTP11Connection:
         """Whether any byte of the current response has arrived."""
         return self._response_started
 
-    # -- sending -----------------------------------------------------------
+    # -- one exchange ----------------------------------------------------------
 
-    async def send_request(
+    async def handle(
         self,
         method: bytes,
         target: bytes,
         headers: tuple[tuple[bytes, bytes], ...],
         body: bytes | None,
         stream: AsyncIterator[bytes] | None = None,
-    ) -> None:
-        """Send a whole request. The headers must already carry the framing.
+    ) -> tuple[h11.Response, ResponseHeaders]:
+        """Send a request and read its response head; the body is read next.
 
-        Args:
-            body: a body held in memory, or None.
-            stream: pieces of a body produced on the fly (with Content-Length
-                or chunked framing, as the headers say); closed when done.
+        The headers must already carry the framing. A server may answer
+        before it has read the whole body and then close (RFC 9112 section
+        9.5, RFC 9110 section 15.5.14: a 413, a 401): the send then fails,
+        and that answer, already in the socket, is the response. The
+        connection is closed after it.
+
+        Raises:
+            PeerClosedEarly, BodyCutShort, ProtocolViolation,
+            RequestNotSendable, OSError: see ``interfaces``.
         """
+        try:
+            try:
+                await self._send_request(method, target, headers, body, stream)
+            except OSError:
+                if not await self._answered_early():
+                    raise
+                return await self.receive_response_head()
+            return await self.receive_response_head()
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolViolation(str(exc)) from exc
+        except h11.LocalProtocolError as exc:
+            raise RequestNotSendable(str(exc)) from exc
+
+    async def _answered_early(self) -> bool:
+        """After a failed send: did the server answer before it stopped reading?"""
+        self._must_close = True
+        if self._response_started:
+            return True
+        try:
+            data = await self._read()
+        except (OSError, PeerClosedEarly, h11.RemoteProtocolError):
+            return False  # nothing (or nothing HTTP) came back: the send's error stands
+        self._h11.receive_data(data)
+        return True
+
+    # -- sending -----------------------------------------------------------
+
+    async def _send_request(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: tuple[tuple[bytes, bytes], ...],
+        body: bytes | None,
+        stream: AsyncIterator[bytes] | None,
+    ) -> None:
         conn = self._h11
         self._response_started = False
+        self._eof = False
         self._method = method
         data = conn.send(_request_event(method, target, headers))
         assert data is not None
@@ -225,7 +269,7 @@ class HTTP11Connection:
                 await self._send_data(body, head=data)
                 data = b""
         elif stream is not None:
-            await self._write(data)
+            await self._stream.send(data)
             data = b""
             try:
                 async for piece in stream:
@@ -238,7 +282,7 @@ class HTTP11Connection:
         if end:
             data += end
         if data:
-            await self._write(data)
+            await self._stream.send(data)
 
     async def _send_data(self, piece: bytes, head: bytes = b"") -> None:
         # h11 counts the bytes against Content-Length (or frames a chunk)
@@ -246,44 +290,7 @@ class HTTP11Connection:
         # in the same write as the body's pieces.
         pieces = self._h11.send_with_data_passthrough(h11.Data(data=piece))
         assert pieces is not None
-        await self._write_pieces([head, *pieces] if head else pieces)
-
-    async def _write(self, data: bytes | memoryview) -> None:
-        plain = self._plain
-        if plain is not None:
-            # What curio's sendall does first, without its buffer wrapping:
-            # a request head almost always fits the socket buffer at once.
-            # Only a full buffer goes on to curio, which waits for room.
-            try:
-                sent = plain.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            if sent == len(data):
-                return
-            data = memoryview(data)[sent:]
-        await self._sock.sendall(data)
-
-    async def _write_pieces(self, pieces: Sequence[bytes]) -> None:
-        # h11 frames a body as separate pieces (a chunk's size line, the
-        # data, its CRLF; or the head before a large body). One sendmsg
-        # hands them all to the kernel in one system call, without joining
-        # them into a copy.
-        plain = self._plain
-        if plain is None or len(pieces) == 1 or not _GATHER_WRITES:
-            for piece in pieces:
-                await self._write(piece)
-            return
-        try:
-            sent = plain.sendmsg(pieces)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        for piece in pieces:
-            size = len(piece)
-            if sent >= size:
-                sent -= size
-                continue
-            await self._write(memoryview(piece)[sent:] if sent else piece)
-            sent = 0
+        await self._stream.send_pieces([head, *pieces] if head else pieces)
 
     # -- receiving ---------------------------------------------------------
 
@@ -294,36 +301,19 @@ class HTTP11Connection:
 
     async def _read(self) -> bytes:
         """The socket's next bytes; the first of a response are checked here."""
+        started = self._response_started
         try:
-            plain = self._plain
-            if plain is None:
-                # TLS reads as curio reads: try first. Against a fast server
-                # on loopback the answer was already there for 7 first reads
-                # in 10, and waiting first then cost a trip through the
-                # kernel loop each time (measured: 10-16 us more CPU per
-                # request).
-                data: bytes = await self._sock.recv(READ_SIZE)
-            else:
-                if not self._response_started:
-                    # The answer to a request just sent is almost never
-                    # there yet (against nginx on loopback, 4,993 first reads
-                    # of 5,000 found nothing), so trying the socket first
-                    # costs a failed system call and an exception: wait for
-                    # it, then read.
-                    await _read_wait(self._wait_on)
-                try:
-                    data = plain.recv(READ_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    data = await self._sock.recv(READ_SIZE)
+            data = await self._stream.receive(READ_SIZE, not started)
         except ssl.SSLEOFError:
-            # TCP closed without TLS close_notify (see _net). Before any
+            # TCP closed without TLS close_notify (see backend). Before any
             # answer that is simply a dead connection; inside one it is a
             # truncation and must not pass for the end of the body.
-            if not self._response_started:
+            if not started:
                 raise PeerClosedEarly(before_response=True) from None
+            self._eof = True
             raise
         if data:
-            if not self._response_started:
+            if not started:
                 self._response_started = True
                 # Every HTTP/1.x response starts with "HTTP/". Anything else
                 # (an HTTP/0.9 body, TLS bytes, a banner) is refused at once
@@ -333,13 +323,16 @@ class HTTP11Connection:
                     raise h11.RemoteProtocolError(
                         f"not an HTTP/1.x response: {bytes(data[:32])!r}"
                     )
-        elif not self._response_started:
+        elif not started:
             # EOF before a single byte of the answer. h11 would call this a
             # protocol error; it is the one case where the request was
             # certainly not processed, so it gets its own exception.
             raise PeerClosedEarly(before_response=True)
-        # Otherwise an empty read is EOF inside the response: h11 decides
-        # whether that ends the body (HTTP/1.0 style) or cuts it short.
+        else:
+            # EOF inside the response: h11 decides whether that ends the body
+            # (HTTP/1.0 style) or cuts it short; if h11 then fails, this is
+            # how we know it was for lack of bytes.
+            self._eof = True
         return data
 
     async def receive_response_head(self) -> tuple[h11.Response, ResponseHeaders]:
@@ -450,10 +443,37 @@ class HTTP11Connection:
                 raise PeerClosedEarly(before_response=not self._response_started)
             raise h11.RemoteProtocolError(f"unexpected event before the response: {event!r}")
 
-    async def receive_data(self) -> bytes:
-        """The next piece of the body, or ``b""`` once the response is complete."""
-        if self._body_left is not None:
-            return await self._receive_direct()
+    # -- the body: read, then the connection goes back by itself -------------
+
+    async def receive_data(self, at_end: Callable[[], object] | None = None) -> bytes:
+        """The next piece of the body, or ``b""`` once the response is complete.
+
+        At the end the connection goes back to its pool (or closes); on any
+        failure or cancellation it closes. The caller never releases it.
+
+        Args:
+            at_end: called at the end of the body, before the connection goes
+                back; if it raises, the connection is closed instead (a body
+                that fails its decoder's last check was not what it claimed).
+        """
+        try:
+            if self._body_left is not None:
+                data = await self._receive_direct()
+            else:
+                data = await self._receive_h11()
+            if not data and at_end is not None:
+                at_end()
+        except BaseException as exc:
+            await self._release(False)
+            new = self._classify(exc)
+            if new is exc:
+                raise
+            raise new from exc
+        if not data:
+            await self._release(self.finish_cycle())
+        return data
+
+    async def _receive_h11(self) -> bytes:
         conn = self._h11
         while True:
             event = conn.next_event()
@@ -471,20 +491,36 @@ class HTTP11Connection:
             if type(event) is h11.EndOfMessage:
                 return b""
             if type(event) is h11.ConnectionClosed:
-                raise PeerClosedEarly(before_response=False)
+                raise BodyCutShort("server closed the connection inside the body")
             raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
 
-    async def read_body(self, limit: int | None = None) -> bytes:
-        """Read the rest of the body into memory, at most *limit* bytes of it."""
-        # receive_data's loop, inlined: the call per piece showed in
-        # profiles.
+    async def read_all(self, limit: int | None = None) -> bytes:
+        """Read the rest of the body into memory, at most *limit* bytes of it.
+
+        Then the connection goes back to its pool (or closes); on any failure
+        or cancellation it closes.
+        """
         held = self._body_held
         if held and self._body_left == 0 and (limit is None or len(held) <= limit):
             # The whole body came in with the head (the usual small one).
             # Anything else takes the loop, where _receive_direct hands
             # these bytes out first.
             self._body_held = b""
+            await self._release(self.finish_cycle())
             return held
+        try:
+            data = await self._read_body(limit)
+        except BaseException as exc:
+            await self._release(False)
+            new = self._classify(exc)
+            if new is exc:
+                raise
+            raise new from exc
+        await self._release(self.finish_cycle())
+        return data
+
+    async def _read_body(self, limit: int | None) -> bytes:
+        # _receive_h11's loop, inlined: the call per piece showed in profiles.
         conn = self._h11
         chunks = []
         total = 0
@@ -505,7 +541,7 @@ class HTTP11Connection:
                         await self._fill()
                     continue
                 elif type(event) is h11.ConnectionClosed:
-                    raise PeerClosedEarly(before_response=False)
+                    raise BodyCutShort("server closed the connection inside the body")
                 else:
                     raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
             total += len(data)
@@ -516,6 +552,16 @@ class HTTP11Connection:
             data = chunks[0]
             return data if type(data) is bytes else bytes(data)
         return b"".join(chunks)
+
+    def _classify(self, exc: BaseException) -> BaseException:
+        """h11's complaint about the body as the transport's own class."""
+        if isinstance(exc, h11.RemoteProtocolError):
+            if self._eof:
+                # h11 refused because the bytes ran out: the body (or the
+                # chunked framing) was cut short by the server closing.
+                return BodyCutShort(f"server closed the connection: {exc}")
+            return ProtocolViolation(str(exc))
+        return exc
 
     def _go_direct(self) -> bool:
         """h11 wants more of a fixed-length body: read the rest directly?"""
@@ -546,13 +592,11 @@ class HTTP11Connection:
         assert left is not None
         if left == 0:
             return b""
-        data: bytes = await self._sock.recv(left if left < READ_SIZE else READ_SIZE)
+        data = await self._stream.receive(left if left < READ_SIZE else READ_SIZE)
         if not data:
-            # The words h11 uses for a body cut short: the same exception,
-            # the same translation into an asks error.
-            raise h11.RemoteProtocolError(
-                f"peer closed connection without sending complete message body: "
-                f"{left} bytes missing"
+            raise BodyCutShort(
+                f"server closed the connection with {left} bytes of the body missing "
+                "(incomplete message body)"
             )
         self._body_left = left - len(data)
         return data
@@ -566,6 +610,10 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
+        if self._must_close:
+            # A smuggling-shaped head, an early answer to an upload, or the
+            # pool closed while this cycle ran.
+            return False
         if self._body_left is not None:
             # The body came straight from the socket (_receive_direct), so
             # h11 never saw its end and cannot start the next cycle. Whether
@@ -581,7 +629,7 @@ class HTTP11Connection:
             self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
             self._body_left = None
         else:
-            if self._must_close or conn.trailing_data[0]:
+            if conn.trailing_data[0]:
                 # Bytes after the end of the response (a body on a HEAD or
                 # 204, a second unasked-for response, junk): they would be
                 # read as the answer to the next request. Never reuse.
@@ -598,44 +646,29 @@ class HTTP11Connection:
         self.idle_since = time.monotonic()
         return True
 
-    def is_dropped(self) -> bool:
-        """True if an idle connection can no longer be used.
+    async def _release(self, reuse: bool) -> None:
+        # The one place a cycle ends, whoever ends it. Once per cycle: a
+        # stream closed after it was read to the end, or an error after the
+        # connection went back, must not give it back a second time.
+        if not self._leased:
+            return
+        self._leased = False
+        pool = self._pool
+        if pool is None:
+            if not reuse:
+                await self.close()
+        elif reuse:
+            await pool.checkin(self)
+        else:
+            await pool.discard(self)
 
-        An idle HTTP/1.1 connection has nothing to say: if its socket is
-        readable, the server closed it (EOF), reset it, or sent bytes that
-        belong to no request. Any of those means it must not be reused.
-        """
-        tls = self._tls
-        if tls is not None and tls.pending():
-            # Bytes past the end of a response that came in the same TLS
-            # record as its last bytes (read straight from the socket, see
-            # _receive_direct) wait decrypted in the TLS layer, where the
-            # descriptor's readiness cannot show them.
-            return True
-        try:
-            poller = self._poller
-            if poller is None:
-                fd = self._sock.fileno()
-                if fd < 0:
-                    return True
-                if not hasattr(select, "poll"):  # pragma: no cover - Windows
-                    return bool(select.select([fd], [], [], 0)[0])
-                # A poll object holds no descriptor of its own (unlike
-                # epoll), and polling one registered fd is the cheapest
-                # readiness check there is; it is kept for the next reuse.
-                poller = self._poller = select.poll()
-                poller.register(fd, select.POLLIN)
-            return bool(poller.poll(0))
-        except (OSError, ValueError):
-            return True
+    async def abort(self) -> None:
+        """End the cycle without reading further: the connection is closed."""
+        await self._release(False)
 
     async def close(self) -> None:
         """Close the socket. Safe to call more than once, and under cancellation."""
         if self.state is ConnState.CLOSED:
             return
         self.state = ConnState.CLOSED
-        # A closed socket is no longer waited on directly: curio's own calls
-        # raise EBADF in the task, where a wait would reach the kernel's
-        # selector with a dead descriptor (or one reused by another socket).
-        self._plain = None
-        await close_quietly(self._sock)
+        await self._stream.close()

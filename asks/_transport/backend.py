@@ -1,0 +1,321 @@
+"""The one module that touches sockets: making them, TLS, and the byte stream.
+
+Everything above this module sees a :class:`Stream`: bytes in, bytes out, a
+readiness check and a close. The rules that live here:
+
+* TLS always verifies and always passes ``server_hostname``: with an
+  ``ssl.SSLContext`` whose ``check_hostname`` is on, Python refuses to wrap
+  without it, but curio's own helpers quietly turn hostname checking off when
+  it is missing, and ignore ALPN on a context passed in. We never go through
+  them.
+* ``suppress_ragged_eofs=False``: a TCP close without TLS close_notify must
+  not pass for the end of a close-delimited body (RFC 9112 section 9.8), or
+  an attacker could truncate it unseen.
+* TCP_NODELAY is set. curio does not set it; without it a request whose head
+  and body leave in two writes waits for the peer's delayed ACK (tens of
+  milliseconds) - Nagle's algorithm meeting delayed ACKs.
+* A socket that is half made (connect or handshake interrupted by an error, a
+  timeout or a cancellation) is closed before the exception goes on. curio's
+  ``open_connection`` only does that for ``Exception``, and curio's
+  cancellation is a ``BaseException``.
+* A plain socket (TCP or Unix) is written and waited on directly, skipping
+  curio's wrapper where measurements showed its detours cost (see
+  docs/performance.md); TLS keeps curio's calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import select
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import curio
+import curio.io
+from curio.traps import _read_wait
+
+__all__ = [
+    "READ_SIZE",
+    "Stream",
+    "close_quietly",
+    "connect_address",
+    "default_ssl_context",
+    "open_unix",
+    "resolve",
+    "start_tls",
+]
+
+# How much is asked of the socket per read. 64 KiB keeps one read per small
+# response and avoids the allocator churn that larger reads cause (each read
+# is a new bytes object; see the benchmark notes).
+READ_SIZE = 65536
+
+# Windows has no sendmsg; there each piece is written on its own.
+_GATHER_WRITES = hasattr(socket.socket, "sendmsg")
+
+_default_context: ssl.SSLContext | None = None
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The shared verifying client context (system CAs, hostname checks on).
+
+    Built once: loading the system trust store costs milliseconds, and a
+    context is safe to share between connections.
+    """
+    global _default_context
+    if _default_context is None:
+        _default_context = ssl.create_default_context()
+    return _default_context
+
+
+class Stream:
+    """A connected socket as a byte stream: plain TCP, Unix, or TLS over either.
+
+    Args:
+        sock: a connected curio socket (or anything with its ``recv``,
+            ``sendall``, ``fileno`` and ``close``: a scripted one in tests).
+        on_close: called with the TLS socket when the stream closes (the
+            dialler keeps its TLS session for resumption).
+    """
+
+    __slots__ = ("_on_close", "_plain", "_poller", "_sock", "_tls", "_wait_on")
+
+    def __init__(
+        self,
+        sock: Any,
+        on_close: Callable[[ssl.SSLSocket], None] | None = None,
+    ) -> None:
+        self._sock = sock
+        self._on_close = on_close
+        self._poller: select.poll | None = None  # made on the first readiness check
+        # curio's wrapper keeps the raw socket and the descriptor object its
+        # own waits are registered under; waiting on that same object keeps
+        # the registration as it is. Should a curio version not have them
+        # (or a scripted socket stand in), curio's generic path serves.
+        raw = getattr(sock, "_socket", None)
+        self._tls: ssl.SSLSocket | None = raw if isinstance(raw, ssl.SSLSocket) else None
+        self._wait_on: object = getattr(sock, "_fileno", None)
+        self._plain: socket.socket | None = (
+            raw if type(raw) is socket.socket and self._wait_on is not None else None
+        )
+
+    @property
+    def tls(self) -> ssl.SSLSocket | None:
+        """The TLS socket, or None for a plain stream."""
+        return self._tls
+
+    # -- reading -------------------------------------------------------------
+
+    async def receive(self, max_bytes: int = READ_SIZE, wait_first: bool = False) -> bytes:
+        """Up to *max_bytes* bytes; ``b""`` at the end of the stream.
+
+        Args:
+            wait_first: wait for readability before trying the socket. The
+                answer to a request just sent is almost never there yet
+                (against nginx on loopback, 4,993 first reads of 5,000 found
+                nothing), so trying first costs a failed system call and an
+                exception. TLS always tries first: against a fast server the
+                answer was already there for 7 first reads in 10, and waiting
+                first then cost 10-16 us more CPU per request.
+        """
+        plain = self._plain
+        if plain is None:
+            data: bytes = await self._sock.recv(max_bytes)
+            return data
+        if wait_first:
+            await _read_wait(self._wait_on)
+        try:
+            return plain.recv(max_bytes)
+        except (BlockingIOError, InterruptedError):
+            data = await self._sock.recv(max_bytes)
+            return data
+
+    def is_readable(self) -> bool:
+        """Whether bytes (or EOF, or an error) wait to be read, without reading.
+
+        True also when the stream cannot be polled any more. An idle
+        HTTP/1.1 connection uses this as its stale check.
+        """
+        tls = self._tls
+        if tls is not None and tls.pending():
+            # Decrypted bytes the TLS layer already holds (they came in the
+            # same record as earlier ones) do not show on the descriptor.
+            return True
+        try:
+            poller = self._poller
+            if poller is None:
+                fd = self._sock.fileno()
+                if fd < 0:
+                    return True
+                if not hasattr(select, "poll"):  # pragma: no cover - Windows
+                    return bool(select.select([fd], [], [], 0)[0])
+                # A poll object holds no descriptor of its own (unlike
+                # epoll), and polling one registered fd is the cheapest
+                # readiness check there is; it is kept for the next check.
+                poller = self._poller = select.poll()
+                poller.register(fd, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+    # -- writing -------------------------------------------------------------
+
+    async def send(self, data: bytes | memoryview) -> None:
+        """Write all of *data*."""
+        plain = self._plain
+        if plain is not None:
+            # What curio's sendall does first, without its buffer wrapping:
+            # a request head almost always fits the socket buffer at once.
+            # Only a full buffer goes on to curio, which waits for room.
+            try:
+                sent = plain.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        await self._sock.sendall(data)
+
+    async def send_pieces(self, pieces: Sequence[bytes]) -> None:
+        """Write every piece, in order, gathered into one system call when possible."""
+        # h11 frames a body as separate pieces (a chunk's size line, the
+        # data, its CRLF; or the head before a large body). One sendmsg
+        # hands them all to the kernel in one system call, without joining
+        # them into a copy.
+        plain = self._plain
+        if plain is None or len(pieces) == 1 or not _GATHER_WRITES:
+            for piece in pieces:
+                await self.send(piece)
+            return
+        try:
+            sent = plain.sendmsg(pieces)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        for piece in pieces:
+            size = len(piece)
+            if sent >= size:
+                sent -= size
+                continue
+            await self.send(memoryview(piece)[sent:] if sent else piece)
+            sent = 0
+
+    # -- closing -------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the socket; safe to call twice and under cancellation."""
+        # A closed socket is no longer waited on directly: curio's own calls
+        # raise EBADF in the task, where a wait would reach the kernel's
+        # selector with a dead descriptor (or one reused by another socket).
+        self._plain = None
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None and self._tls is not None:
+            # A TLS 1.3 ticket arrives after the handshake, read along with
+            # the first response: the session is worth keeping only now.
+            with contextlib.suppress(Exception):
+                on_close(self._tls)
+        await close_quietly(self._sock)
+
+
+async def close_quietly(sock: Any) -> None:
+    """Close *sock*, finishing even under cancellation and ignoring OSError."""
+    async with curio.disable_cancellation():
+        with contextlib.suppress(OSError):
+            await sock.close()
+
+
+# -- making sockets ------------------------------------------------------------
+
+AddrInfo = tuple[Any, ...]
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def resolve(host: str, port: int) -> list[AddrInfo]:
+    """The addresses of *host* (``getaddrinfo`` order), as ``getaddrinfo`` tuples."""
+    if _is_ip_literal(host):
+        # Skip the resolver thread: getaddrinfo on a literal only parses it.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        addr: AddrInfo = (host, port, 0, 0) if family == socket.AF_INET6 else (host, port)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", addr)]
+    infos = await curio.run_in_thread(
+        socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
+    return list(infos)
+
+
+async def connect_address(
+    info: AddrInfo, source_address: tuple[str, int] | None = None
+) -> curio.io.Socket:
+    """A TCP connection to one resolved address (TCP_NODELAY on, *source_address* bound)."""
+    family, socktype, proto, _, sockaddr = info
+    raw = socket.socket(family, socktype, proto)
+    sock = curio.io.Socket(raw)
+    try:
+        if family in (socket.AF_INET, socket.AF_INET6):
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if source_address is not None:
+            raw.bind(source_address)
+        await sock.connect(sockaddr)
+    except BaseException:
+        await close_quietly(sock)
+        raise
+    return sock
+
+
+async def open_unix(path: str) -> curio.io.Socket:
+    """A connection to the Unix domain socket at *path*."""
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = curio.io.Socket(raw)
+    try:
+        await sock.connect(path)
+    except BaseException:
+        await close_quietly(sock)
+        raise
+    return sock
+
+
+async def start_tls(
+    sock: curio.io.Socket,
+    context: ssl.SSLContext,
+    server_hostname: str,
+    session: ssl.SSLSession | None = None,
+) -> curio.io.Socket:
+    """TLS over the connected *sock*; the handshake is done when this returns.
+
+    Args:
+        server_hostname: drives both SNI and the hostname check; an IP
+            literal is checked against the certificate's IP addresses.
+        session: a TLS session of an earlier connection made with the same
+            *context*, offered for resumption. A server that declines it
+            makes a full handshake instead; nothing fails.
+    """
+    raw = sock._socket
+    try:
+        tls_raw = context.wrap_socket(
+            raw,
+            server_hostname=server_hostname,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=False,
+            session=session,
+        )
+    except BaseException:
+        await close_quietly(sock)
+        raise
+    # wrap_socket detached the plain socket's descriptor into tls_raw; the
+    # curio wrapper around it must not close it a second time.
+    tls_sock = curio.io.Socket(tls_raw)
+    try:
+        await tls_sock.do_handshake()
+    except BaseException:
+        await close_quietly(tls_sock)
+        raise
+    return tls_sock

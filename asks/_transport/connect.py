@@ -1,0 +1,166 @@
+"""The one place that dials: route, TCP or Unix socket, TLS, then the connection kind.
+
+Everything a new connection needs is decided here, in this order:
+
+1. the route: a Unix domain socket when the session has ``uds=``, else TCP
+   to the URL's host and port, every address tried by Happy Eyeballs
+   (RFC 8305, see ``happy_eyeballs``);
+2. TLS for https, verifying, with SNI and the host name check on the URL's
+   host, offering the TLS session kept from the last connection to the same
+   place (resumption: the handshake is shorter, RFC 8446 section 2.2);
+3. the connection kind on top of the stream (HTTP/1.1 today).
+
+Failures leave as the transport's classes (:class:`ConnectError`,
+:class:`ConnectTimeout`) or as ``ssl.SSLError``; :mod:`asks._boundary`
+maps them. Whatever fails, a half-made socket is closed first (backend).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+import curio
+
+from .._urls import Origin
+from . import backend
+from .happy_eyeballs import connect_tcp
+from .http11 import HTTP11Connection
+from .interfaces import ConnectError, ConnectTimeout
+
+if TYPE_CHECKING:
+    from .pool import ConnectionPool
+
+__all__ = ["Dialer"]
+
+# TLS sessions kept for resumption, at most this many places at once (a
+# scraper over many hosts just loses the oldest).
+_MAX_TLS_SESSIONS = 512
+
+
+class Dialer:
+    """Opens the connections of one session.
+
+    Args:
+        ssl_context: for https origins (None: the shared verifying default).
+        source_address: ``(host, port)`` to bind before connecting over TCP.
+        uds: a Unix domain socket path every connection goes to instead.
+        resumption: offer the TLS session of an earlier connection to the
+            same place when opening a new one.
+        max_head_size, keepalive_expiry: for each new connection.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        source_address: tuple[str, int] | None,
+        uds: str | None,
+        resumption: bool,
+        max_head_size: int,
+        keepalive_expiry: float,
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.source_address = source_address
+        self.uds = uds
+        self.resumption = resumption
+        self.max_head_size = max_head_size
+        self.keepalive_expiry = keepalive_expiry
+        # (route, host, port) -> (the context it was made with, the session).
+        # A session is offered only to a connection made with the very same
+        # context object: it carries that context's trust decisions, and
+        # OpenSSL refuses a session of another context anyway.
+        self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
+
+    def pool_key(self, origin: Origin) -> Hashable:
+        """Connections of one key are interchangeable: same place, same route, same TLS."""
+        tls_id = id(self.ssl_context) if origin.scheme == "https" else None
+        return (origin, self.uds, tls_id)
+
+    async def connect(
+        self,
+        origin: Origin,
+        key: Hashable,
+        timeout: float | None,
+        pool: ConnectionPool[Any] | None,
+    ) -> HTTP11Connection:
+        """A new connection to *origin*, filed under *key* in *pool*.
+
+        Raises:
+            ConnectError: resolving or connecting failed.
+            ConnectTimeout: not connected within *timeout* seconds.
+            ssl.SSLError: the TLS handshake failed.
+        """
+        stream = await self.open_stream(origin, timeout)
+        return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
+
+    async def open_stream(self, origin: Origin, timeout: float | None) -> backend.Stream:
+        """The byte stream to *origin*: connected, TLS negotiated for https."""
+        uds = self.uds
+        where = (
+            f"connecting to unix socket {uds}"
+            if uds is not None
+            else f"connecting to {origin.host}:{origin.port}"
+        )
+        try:
+            if timeout is None:
+                return await self._open(origin, uds)
+            async with curio.timeout_after(timeout):
+                return await self._open(origin, uds)
+        except curio.TaskTimeout:
+            raise ConnectTimeout(f"{where}: not connected within {timeout} s") from None
+        except ssl.SSLError:
+            raise  # a TLS failure, translated as such; retrying will not help
+        except OSError as exc:
+            if isinstance(exc, socket.gaierror):
+                reason = "cannot resolve host"
+            elif exc.errno:
+                # curio raises a plain OSError for a refused connect; say so.
+                reason = os.strerror(exc.errno)
+            else:
+                reason = "failed"
+            raise ConnectError(f"{where}: {reason}: {exc}") from exc
+
+    async def _open(self, origin: Origin, uds: str | None) -> backend.Stream:
+        host = origin.host
+        if uds is not None:
+            sock = await backend.open_unix(uds)
+        else:
+            sock = await connect_tcp(host, origin.port, source_address=self.source_address)
+        if origin.scheme != "https":
+            return backend.Stream(sock)
+        context = self.ssl_context
+        if context is None:
+            context = backend.default_ssl_context()
+        place = (uds, host, origin.port)
+        session = None
+        if self.resumption:
+            kept = self._tls_sessions.get(place)
+            if kept is not None and kept[0] is context:
+                session = kept[1]
+        tls = await backend.start_tls(sock, context, host, session)
+
+        def keep(tls_sock: ssl.SSLSocket) -> None:
+            self._keep_session(place, context, tls_sock)
+
+        stream = backend.Stream(tls, keep if self.resumption else None)
+        if self.resumption and stream.tls is not None:
+            keep(stream.tls)  # TLS 1.2 has its session now; 1.3 after a read
+        return stream
+
+    def _keep_session(
+        self, place: Hashable, context: ssl.SSLContext, tls_sock: ssl.SSLSocket
+    ) -> None:
+        session = tls_sock.session
+        if session is None:
+            return
+        if tls_sock.version() == "TLSv1.3" and not session.has_ticket:
+            # Until the server's ticket arrives, a TLS 1.3 session cannot
+            # resume anything; keep the one we have instead.
+            return
+        sessions = self._tls_sessions
+        if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
+            del sessions[next(iter(sessions))]
+        sessions[place] = (context, session)

@@ -1,0 +1,123 @@
+"""What the pool, the session and every kind of connection agree on.
+
+A connection owns its state. The pool never writes it: it asks questions
+(:meth:`Connection.is_available`, :meth:`Connection.has_expired`, ...) and
+tells the connection two things only - "you are handed out"
+(:meth:`Connection.claim`) and "close when this cycle is done"
+(:meth:`Connection.close_after_cycle`). A connection hands itself back
+through the one release site of its kind (``HTTP11Connection._release``):
+whoever finishes a response - the buffered read, a stream read to its end,
+a stream closed early, an error or a cancellation - goes through it, and it
+acts once per cycle.
+
+The low-level failures are classes, raised where they happen and mapped to
+:mod:`asks.errors` once, by class, in :mod:`asks._boundary`. Their messages
+say what happened; the boundary adds which request it was.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Hashable
+from typing import Protocol
+
+__all__ = [
+    "BodyCutShort",
+    "ConnState",
+    "ConnectError",
+    "ConnectTimeout",
+    "Connection",
+    "ConnectionNotAvailable",
+    "PeerClosedEarly",
+    "ProtocolViolation",
+    "RequestNotSendable",
+    "TransportError",
+]
+
+
+class ConnState(enum.Enum):
+    ACTIVE = "active"  # handed out: a request/response cycle is in progress
+    IDLE = "idle"  # between cycles, in the pool
+    CLOSED = "closed"
+
+
+class TransportError(Exception):
+    """Base of the transport's own failures (never seen by callers of asks)."""
+
+
+class PeerClosedEarly(TransportError):
+    """The server closed the connection before the response head was complete.
+
+    ``before_response`` is true when not a single response byte had arrived,
+    which is what makes a silent retry of an idempotent request safe.
+    """
+
+    def __init__(self, before_response: bool) -> None:
+        super().__init__(
+            "server closed the connection before sending a response"
+            if before_response
+            else "server closed the connection in the middle of the response head"
+        )
+        self.before_response = before_response
+
+
+class BodyCutShort(TransportError):
+    """The connection ended inside the response body (it was cut short)."""
+
+
+class ProtocolViolation(TransportError):
+    """The server's bytes broke the protocol (a bad head, bad framing...)."""
+
+
+class RequestNotSendable(TransportError):
+    """The request could not be framed as announced (e.g. a body that changed size)."""
+
+
+class ConnectError(TransportError):
+    """No connection could be made: DNS, refused, unreachable, no such socket file.
+
+    Nothing was sent, so any request may be tried again.
+    """
+
+
+class ConnectTimeout(TransportError):
+    """No connection within ``connection_timeout``."""
+
+
+class ConnectionNotAvailable(TransportError):
+    """The connection the pool picked cannot take this request after all.
+
+    The request goes back to the pool for another connection; it is not a
+    failure the caller sees, and it is not counted as a retry.
+    """
+
+
+class Connection(Protocol):
+    """What the pool needs of a connection, whatever its protocol."""
+
+    pool_key: Hashable
+    idle_since: float  # time.monotonic() when it last went idle
+
+    def is_available(self) -> bool:
+        """Whether it can take a request now (an idle HTTP/1.1 connection can)."""
+        ...
+
+    def is_idle(self) -> bool:
+        """Whether no request is in progress on it."""
+        ...
+
+    def is_closed(self) -> bool: ...
+
+    def has_expired(self, now: float) -> bool:
+        """Idle past its keep-alive expiry, or dropped by the server: close, never reuse."""
+        ...
+
+    def claim(self) -> None:
+        """The pool hands it to a request."""
+        ...
+
+    def close_after_cycle(self) -> None:
+        """Serve the cycle in progress, then close instead of going idle."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,103 @@
+"""One request over the pool: a connection, the request sent, the response head.
+
+This is where the transport's own retry lives, the one the caller never
+sees: a reused connection that died while idle (the server's keep-alive
+timeout, a restart) fails the request before a single response byte, and
+then the server certainly did not process it. Such a request is sent again,
+at most once, on a newly opened connection (never another reused one, which
+may be just as dead), and only when sending it again cannot change what it
+does (RFC 9110 section 9.2.2: an idempotent method, a body that can be
+replayed). Everything else goes up to the session's policy (``retries``).
+
+A connection the pool picked that cannot take the request after all
+(:class:`ConnectionNotAvailable`) sends it back to the pool; that is neither
+a failure nor a retry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import h11
+
+from .._headers import ResponseHeaders
+from .connect import Dialer
+from .http11 import HTTP11Connection
+from .interfaces import ConnectionNotAvailable, PeerClosedEarly
+from .pool import ConnectionPool
+
+if TYPE_CHECKING:
+    from .._request import Call
+
+__all__ = ["Transport"]
+
+
+class Transport:
+    """The pool and the dialler of one session.
+
+    Args:
+        pool: the session's connections.
+        dialer: how new ones are opened.
+    """
+
+    def __init__(self, pool: ConnectionPool[HTTP11Connection], dialer: Dialer) -> None:
+        self.pool = pool
+        self.dialer = dialer
+
+    async def send(
+        self,
+        call: Call,
+        wire: tuple[tuple[bytes, bytes], ...],
+        connection_timeout: float | None,
+    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders]:
+        """Send *call*'s request with header block *wire*; its response head.
+
+        The connection stays the caller's until the body is read or the
+        response closed (it then releases itself).
+
+        Raises:
+            the transport's exceptions (``interfaces``), ``OSError`` and
+            ``ssl.SSLError``: the session translates them.
+        """
+        url = call.url
+        origin = url.origin
+        pool = self.pool
+        dialer = self.dialer
+        key = dialer.pool_key(origin)
+
+        async def open_connection() -> HTTP11Connection:
+            return await dialer.connect(origin, key, connection_timeout, pool)
+
+        method = call.method.encode("ascii")
+        target = url.target_bytes
+        body = call.body
+        fresh = False
+        while True:
+            conn = await pool.checkout(key, open_connection, fresh=fresh)
+            try:
+                if body is None:
+                    head, headers = await conn.handle(method, target, wire, None)
+                else:
+                    stream = body.stream() if body.stream is not None else None
+                    head, headers = await conn.handle(method, target, wire, body.content, stream)
+                return conn, head, headers
+            except ConnectionNotAvailable:
+                # The connection gave itself back; another one will do.
+                continue
+            except (PeerClosedEarly, OSError):
+                # Only when not one byte of a response came back: then the
+                # server never processed the request.
+                silent = (
+                    conn.reused
+                    and not conn.response_started
+                    and not call.resent
+                    and call.resendable
+                )
+                await conn.abort()
+                if not silent:
+                    raise
+                call.resent = True
+                fresh = True
+            except BaseException:
+                await conn.abort()
+                raise
