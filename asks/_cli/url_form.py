@@ -52,8 +52,7 @@ _LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
 _HOST_URL = re.compile(
     rf"(?P<host>\[[0-9A-Fa-f:.]+\]|{_LABEL}(?:\.{_LABEL})*\.?)"
     r"(?P<port>:[0-9]{1,5})?"
-    r"(?P<rest>[/?#].*)?",
-    re.DOTALL,
+    r"(?P<rest>[/?#]\S*)?",
 )
 
 
