@@ -127,6 +127,7 @@ def _count(minimum: int) -> Callable[[str], int]:
     """The type of a whole number of at least *minimum*."""
 
     def parse(text: str) -> int:
+        """*text* as a whole number of at least *minimum*."""
         try:
             value = int(text)
         except ValueError:

@@ -61,6 +61,7 @@ class SigintWatch:
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        """The SIGINT handler: wake the waiting task, or raise on the second one."""
         if self.fired:
             raise KeyboardInterrupt
         self.fired = True
