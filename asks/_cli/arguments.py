@@ -1,0 +1,493 @@
+"""The arguments: what ``asks`` accepts, and what each option means for asks.
+
+One argparse parser with a sub-parser per command: ``get`` and the other
+verbs, ``request METHOD URL``, ``fetch [FILE]``; plus the URL form
+(``asks URL`` is ``asks get URL``, see :mod:`.url_form`), which is argparse
+seeing ``get`` put in front.
+
+The options come in sets, each defined once as an :class:`OptionSet` (a
+parent parser that also remembers which of its options take a value):
+
+- :func:`shared_options`, the options of **every** command (headers, time
+  limits, redirects, TLS, ``--quiet``). An option every command should take
+  (``--proxy``, ``--http2``...) goes there, and what it means goes in
+  :func:`session_kwargs` (a :class:`~asks.Session` setting) or
+  :func:`request_kwargs` (a keyword of each request): both commands build
+  their session and requests from those two, so nothing else changes, and
+  the URL form learns the new option from the set itself;
+- :func:`request_options`, the options of one request (query, body, auth,
+  output);
+- :func:`fetch_options`, those of ``asks fetch`` alone (``--processes``
+  would go there).
+
+The value types check each value as argparse reads it, so a malformed
+``-H`` or ``--timeout`` is a usage error (exit 2) naming it, before any
+socket is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._version import __version__
+from .exits import UsageError
+from .url_form import UrlForm
+
+METHODS = ("get", "head", "post", "put", "delete", "patch", "options")
+
+EPILOG = """\
+exit codes: 0 success (a 1xx-3xx response; fetch: every URL fetched), 4 a 4xx
+response, 5 a 5xx response, 1 a failed request (fetch: any URL failed), 2 bad
+arguments, 130 interrupted (Ctrl-C), 141 stdout closed (broken pipe)."""
+
+_USAGE = """\
+%(prog)s URL [OPTIONS]
+       %(prog)s COMMAND ... [OPTIONS]"""
+
+_DESCRIPTION = """\
+An HTTP/1.1 client on curio: one request, or a bulk fetch.
+
+  asks https://example.org/                 GET it, the body on stdout
+  asks example.org/page -H 'Accept: text/html' -o page.html
+  asks localhost:8000/api -i                headers on stderr too
+  asks post https://httpbin.org/anything --json '{"a": 1}'
+  asks fetch urls.txt --connections 20 > results.jsonl
+
+A first argument that is not a command but looks like a URL means 'get': it
+has a scheme (https://...), or it is localhost, HOST:PORT, HOST/PATH or a
+dotted name (example.org); without a scheme it is fetched over http://.
+'asks get --help' lists the options of that form."""
+
+
+# --------------------------------------------------------------------------
+# Value types: each turns one word of the command line into a value, or
+# refuses it with a message argparse prints (exit 2).
+
+
+def _header(text: str) -> tuple[str, str]:
+    """``-H 'Name: value'`` as ``(name, value)``, both stripped."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """``key=value`` (``-q``, ``-d``) as ``(key, value)``; the value may be empty."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key, value
+
+
+def _json_item(text: str) -> tuple[str, Any]:
+    """``-j key=string`` or ``-j key:=JSON`` (httpie's notation) as ``(key, value)``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or key == ":":
+        raise argparse.ArgumentTypeError(f"expected key=value or key:=JSON, got {text!r}")
+    if key.endswith(":"):
+        return key[:-1], _json_value(value)
+    return key, value
+
+
+def _json_value(text: str) -> Any:
+    """A JSON document (``--json``, the value of ``-j key:=...``), parsed."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {exc}") from None
+
+
+def _credentials(text: str) -> tuple[str, str]:
+    """``--auth user:password`` as ``(user, password)``; the password may hold colons."""
+    user, sep, password = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError("expected user:password")
+    return user, password
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """The type of a whole number of at least *minimum*."""
+
+    def parse(text: str) -> int:
+        """*text* as a whole number of at least *minimum*."""
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {text!r}")
+        return value
+
+    return parse
+
+
+# --------------------------------------------------------------------------
+# Option sets
+
+
+class OptionSet:
+    """A set of options: a parent parser, and which of its options take a value.
+
+    Sub-parsers take the set with ``parents=[option_set.parser]``. The
+    ``takes_value`` table is what the URL form needs to find the URL among
+    the options (``-H 'A: b' URL``), read from argparse's own actions so it
+    cannot disagree with the parser.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.parser = argparse.ArgumentParser(add_help=False)
+        self.group = self.parser.add_argument_group(title)
+        self.takes_value: dict[str, bool] = {}
+
+    def add(self, *flags: str, into: Any = None, **kwargs: Any) -> None:
+        """Add one option (``argparse`` arguments), to *into* if given.
+
+        Args:
+            *flags: the option strings, e.g. ``"-H", "--header"``.
+            into: a mutually exclusive group of this set (default: the set's group).
+            **kwargs: as for :meth:`argparse.ArgumentParser.add_argument`.
+        """
+        action = (into if into is not None else self.group).add_argument(*flags, **kwargs)
+        for flag in action.option_strings:
+            self.takes_value[flag] = action.nargs != 0
+
+
+def shared_options() -> OptionSet:
+    """The options of every command: the one place to add such an option.
+
+    Returns:
+        the set; what each option means is in :func:`session_kwargs` and
+        :func:`request_kwargs`.
+    """
+    options = OptionSet("options of every command")
+    options.add(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="send this header (repeatable)",
+    )
+    options.add(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="seconds for the whole transfer of one URL: request, redirects and body",
+    )
+    options.add(
+        "--connect-timeout",
+        type=_seconds,
+        metavar="S",
+        help="seconds to establish each connection (DNS, TCP, TLS; default 60)",
+    )
+    options.add(
+        "--retries",
+        type=_count(0),
+        default=1,
+        metavar="N",
+        help="extra attempts after a connection-level failure (default 1)",
+    )
+    options.add(
+        "--no-follow", action="store_true", help="do not follow redirects (3xx is the answer)"
+    )
+    options.add(
+        "--max-redirects",
+        type=_count(0),
+        default=20,
+        metavar="N",
+        help="fail after following N redirects (default 20)",
+    )
+    options.add(
+        "--cacert",
+        metavar="FILE",
+        help="trust the CA certificate(s) in this PEM file for https "
+        "(certificates are always verified)",
+    )
+    options.add("--quiet", action="store_true", help="no progress bar (and for fetch, no summary)")
+    return options
+
+
+def request_options() -> OptionSet:
+    """Options of a single request: query, body, auth, output.
+
+    Returns:
+        the set (``get``, the other verbs, ``request`` and the URL form take it).
+    """
+    options = OptionSet("request options")
+    options.add(
+        "-q",
+        "--query",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="KEY=VALUE",
+        help="add a query parameter (repeatable)",
+    )
+    body = options.group.add_mutually_exclusive_group()
+    options.add(
+        "--json",
+        into=body,
+        dest="json_doc",
+        type=_json_value,
+        metavar="JSON",
+        help="send this JSON body",
+    )
+    options.add(
+        "-j",
+        "--json-item",
+        into=body,
+        action="append",
+        type=_json_item,
+        metavar="KEY=VALUE",
+        help="build a JSON object body: key=string or key:=JSON (repeatable)",
+    )
+    options.add(
+        "-d",
+        "--data",
+        into=body,
+        action="append",
+        type=_pair,
+        metavar="KEY=VALUE",
+        help="send a form field, application/x-www-form-urlencoded (repeatable)",
+    )
+    options.add(
+        "--data-raw", into=body, metavar="STRING", help="send this text as the body (UTF-8)"
+    )
+    options.add(
+        "--data-file", into=body, metavar="PATH", help="stream this file as the body ('-': stdin)"
+    )
+    options.add(
+        "--auth", type=_credentials, metavar="USER:PASSWORD", help="HTTP Basic authentication"
+    )
+    options.add("--digest", action="store_true", help="use Digest authentication for --auth")
+    options.add(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the body to FILE ('-': stdout) with a progress bar on stderr; "
+        "an existing file is replaced only once the whole body arrived",
+    )
+    options.add(
+        "-i",
+        "--include",
+        action="store_true",
+        help="print the status line and headers of each response to stderr",
+    )
+    options.add(
+        "--no-decompress",
+        action="store_true",
+        help="write the body as received (do not undo Content-Encoding)",
+    )
+    return options
+
+
+def fetch_options(fetch: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``asks fetch`` alone to its sub-parser."""
+    fetch.add_argument(
+        "source",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="the URLs, one per line; blank lines and lines starting with # are skipped "
+        "(default '-': stdin)",
+    )
+    fetch.add_argument(
+        "--connections",
+        type=_count(1),
+        default=10,
+        metavar="N",
+        help="connections (and worker tasks) at once, over all hosts (default 10)",
+    )
+    fetch.add_argument(
+        "--method", default="GET", metavar="METHOD", help="HTTP method (default GET)"
+    )
+    fetch.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="save each body in DIR under a safe name made from its URL",
+    )
+    fetch.add_argument(
+        "--jsonl",
+        default="-",
+        metavar="OUT",
+        help="write one JSON line per URL to OUT (default '-': stdout)",
+    )
+    fetch.set_defaults(timeout=60.0)
+
+
+# --------------------------------------------------------------------------
+# The parser
+
+
+def _build() -> tuple[argparse.ArgumentParser, UrlForm]:
+    """The parser, and the URL form that rewrites a command line for it."""
+    parser = argparse.ArgumentParser(
+        prog="asks",
+        usage=_USAGE,
+        description=_DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"asks {__version__}")
+    # prog: argparse would otherwise build the sub-parsers' from _USAGE.
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", prog=parser.prog
+    )
+    shared = shared_options()
+    single = request_options()
+    for name in METHODS:
+        sub = commands.add_parser(
+            name,
+            # 'asks [get] URL': the help of get is the help of the URL form too.
+            prog="asks [get]" if name == "get" else None,
+            parents=[shared.parser, single.parser],
+            help=f"send a {name.upper()} request and write the body to stdout",
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("url", metavar="URL")
+        sub.set_defaults(method=name.upper())
+    request = commands.add_parser(
+        "request",
+        parents=[shared.parser, single.parser],
+        help="send a request with any method",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    request.add_argument("method", metavar="METHOD")
+    request.add_argument("url", metavar="URL")
+    fetch = commands.add_parser(
+        "fetch",
+        parents=[shared.parser],
+        help="fetch many URLs through one session, writing a JSON line for each",
+        description="Fetch every URL of FILE through one session with N connections, "
+        "writing one JSON line per URL: url, status, bytes, elapsed, error "
+        "(and file, with --output-dir).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fetch_options(fetch)
+    url_form = UrlForm(
+        command="get",
+        commands=(*METHODS, "request", "fetch"),
+        takes_value={**shared.takes_value, **single.takes_value},
+        # Before the first positional argument these belong to asks itself
+        # ('asks --help URL' is the main help), not to the URL form.
+        own_options=frozenset({"-h", "--help", "--version"}),
+    )
+    return parser, url_form
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of the ``asks`` command.
+
+    Returns:
+        an :class:`argparse.ArgumentParser` with one sub-command per method,
+        ``request`` and ``fetch``. It parses the command forms only: the URL
+        form is :func:`parse_args`'s rewrite in front of it.
+    """
+    return _build()[0]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a command line, the URL form included.
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        the namespace; ``command`` names the command (``get`` for the URL form).
+
+    Raises:
+        SystemExit: ``--help``, ``--version``, or a usage error (argparse's
+            message already printed), as :meth:`argparse.ArgumentParser.parse_args`.
+    """
+    parser, url_form = _build()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words:
+        parser.error("give a URL (asks https://example.org/) or a command (asks --help)")
+    try:
+        words = url_form.rewrite(words)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return parser.parse_args(words)
+
+
+# --------------------------------------------------------------------------
+# What the shared options mean
+
+
+def ssl_context(cacert: str | None) -> ssl.SSLContext | None:
+    """The TLS context of ``--cacert``: the default one, trusting that file.
+
+    Args:
+        cacert: the PEM file, or ``None`` for asks' default context.
+
+    Returns:
+        the context, or ``None``.
+
+    Raises:
+        UsageError: the file cannot be loaded.
+    """
+    if cacert is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=cacert)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load --cacert {cacert!r}: {exc}") from None
+
+
+def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~asks.Session` keywords of the options every command shares.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        keywords for ``Session(...)``.
+
+    Raises:
+        UsageError: an option's value cannot be used (a bad ``--cacert``).
+    """
+    return {"ssl_context": ssl_context(args.cacert)}
+
+
+def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The request keywords of the options every command shares.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        keywords for each ``session.request(...)``.
+    """
+    kwargs: dict[str, Any] = {
+        "retries": args.retries,
+        "follow_redirects": not args.no_follow,
+        "max_redirects": args.max_redirects,
+    }
+    if args.headers:
+        kwargs["headers"] = list(args.headers)
+    if args.connect_timeout is not None:
+        kwargs["connection_timeout"] = args.connect_timeout
+    return kwargs

@@ -1,0 +1,108 @@
+"""Exit codes and the one-line error: how every command ends.
+
+A command line is judged by what it leaves behind when something goes wrong: a
+script checks the exit code, a person reads one line. So every failure the
+commands expect ends here, as one of the codes below and at most one line
+``asks: error: ...`` on stderr, never a traceback. The codes follow curl and
+the shells: 2 for bad arguments (argparse's own), 130 for Ctrl-C (128 +
+SIGINT), 141 for a closed stdout (128 + SIGPIPE); a 4xx or 5xx answer gives 4
+or 5 so that ``asks URL || ...`` works without parsing the output.
+
+The messages are the library's own, flattened to one line, with the
+system's words for an errno added (``Connection refused`` is what a user
+searches for, not ``[Errno 111]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CLIENT_ERROR = 4
+EXIT_SERVER_ERROR = 5
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+RICH_MISSING = (
+    "the asks command line needs the 'rich' package; install it with: pip install 'asks[cli]'"
+)
+
+
+class UsageError(Exception):
+    """A problem with the command line found after parsing (exit code 2)."""
+
+
+def print_error(message: str) -> None:
+    """Print a one-line error on stderr.
+
+    Args:
+        message: the text; runs of whitespace (newlines included) become one space.
+    """
+    one_line = " ".join(str(message).split())
+    print(f"asks: error: {one_line}", file=sys.stderr, flush=True)
+
+
+def explain(exc: BaseException) -> str:
+    """The message of *exc* on one line, with the system's words for its errno.
+
+    curio reports a refused connection as ``[Errno 111] Connect call failed``;
+    "Connection refused" is what a user looks for.
+
+    Args:
+        exc: the exception; its ``__cause__`` chain is searched for an errno.
+
+    Returns:
+        the message, e.g. ``connecting to 127.0.0.1:1: ... (Connection refused)``.
+    """
+    text = " ".join(str(exc).split())
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno:
+            reason = os.strerror(cause.errno)
+            if reason.lower() not in text.lower():
+                text = f"{text} ({reason})"
+            break
+        cause = cause.__cause__
+    return text
+
+
+def describe(exc: BaseException) -> str:
+    """``Kind: message`` on one line, naming the public asks error class.
+
+    Args:
+        exc: the exception.
+
+    Returns:
+        e.g. ``ConnectFailed: connecting to ...``: the nearest class of
+        ``asks.errors`` in its MRO names it (the private subclasses are
+        details), else its own class.
+    """
+    kind = type(exc)
+    public = next((c for c in kind.__mro__ if c.__module__ == "asks.errors"), kind)
+    text = explain(exc)
+    return f"{public.__name__}: {text}" if text else public.__name__
+
+
+def status_exit(status: int) -> int:
+    """The exit code of a final response with this status (0, 4 or 5)."""
+    if status >= 500:
+        return EXIT_SERVER_ERROR
+    if status >= 400:
+        return EXIT_CLIENT_ERROR
+    return EXIT_OK
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null after the reader of stdout went away.
+
+    Without it, the interpreter's final flush of ``sys.stdout`` fails a
+    second time and prints a traceback of its own.
+    """
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -1,0 +1,275 @@
+"""One request: ``asks URL``, ``asks get URL``, the other verbs and ``request``.
+
+The work is split in two halves so that each can fail in its own way:
+
+- :func:`single_plan` turns the parsed arguments into a :class:`SinglePlan`
+  before any kernel runs: everything that can be wrong with the command line
+  itself (``--digest`` without ``--auth``, an unreadable ``--data-file``, a
+  bad ``--cacert``) is a :class:`~.exits.UsageError` here, exit 2;
+- :func:`run_single` runs the plan in a curio kernel under
+  :func:`~.stopping.supervise` (Ctrl-C) and the ``--timeout`` deadline, and
+  turns every failure the request can meet into an exit code and one line.
+
+The body is always streamed (``stream=True``): it is written as it arrives,
+never held whole, so ``asks URL -o big.iso`` runs in constant memory. An
+upload is streamed too: a regular file goes as itself (asks sends its
+``Content-Length``), anything without a known size (a pipe, stdin, a
+``/proc`` file that says 0) in chunks read in a thread, so the kernel and
+Ctrl-C stay responsive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+import curio
+
+from ..auth import AuthBase, BasicAuth, DigestAuth
+from ..errors import AsksException
+from ..response_objects import StreamResponse
+from ..sessions import Session
+from .arguments import request_kwargs, session_kwargs
+from .exits import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    describe,
+    explain,
+    print_error,
+    silence_stdout,
+    status_exit,
+)
+from .output import (
+    BodyTarget,
+    NoProgress,
+    Progress,
+    download_progress,
+    expected_size,
+    print_head,
+    stderr_console,
+)
+from .stopping import Outcome, deadline, supervise
+from .url_form import with_default_scheme
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class SinglePlan:
+    """Everything one request needs, checked before the kernel starts."""
+
+    method: str
+    url: str
+    kwargs: dict[str, Any]
+    session_kwargs: dict[str, Any]
+    timeout: float | None
+    output: str | None
+    include: bool
+    decompress: bool
+    show_progress: bool
+
+
+def _auth(args: argparse.Namespace) -> AuthBase | None:
+    """The authentication of ``--auth`` (Basic, or Digest with ``--digest``)."""
+    if args.auth is None:
+        if args.digest:
+            raise UsageError("--digest needs --auth USER:PASSWORD")
+        return None
+    if args.digest:
+        return DigestAuth(args.auth)
+    return BasicAuth(args.auth)
+
+
+def _body_kwargs(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """The request keyword of the body option given (argparse allows at most one).
+
+    Args:
+        args: the parsed command line.
+        stack: closes a ``--data-file`` once the run is over.
+
+    Returns:
+        ``{"json": ...}``, ``{"data": ...}`` or nothing.
+
+    Raises:
+        UsageError: the ``--data-file`` cannot be opened.
+    """
+    if args.json_doc is not None:
+        return {"json": args.json_doc}
+    if args.json_item:
+        return {"json": dict(args.json_item)}
+    if args.data:
+        form: dict[str, list[str]] = {}
+        for key, value in args.data:
+            form.setdefault(key, []).append(value)
+        return {"data": form}
+    if args.data_raw is not None:
+        return {"data": args.data_raw}
+    if args.data_file is not None:
+        if args.data_file == "-":
+            return {"data": _upload(sys.stdin.buffer)}
+        try:
+            return {"data": _upload(stack.enter_context(open(args.data_file, "rb")))}
+        except OSError as exc:
+            raise UsageError(f"cannot read --data-file {args.data_file!r}: {exc}") from None
+    return {}
+
+
+def _upload(source: IO[bytes]) -> Any:
+    """A body for *source*: the file itself if its size is known, else its chunks.
+
+    A regular file with a size is sent with Content-Length. Pipes, terminals
+    and files that report no size (``/proc``, devices) are streamed chunked,
+    read in a thread so that the kernel (and Ctrl-C) stays responsive.
+    """
+    try:
+        info = os.fstat(source.fileno())
+    except (OSError, ValueError):
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return source
+    return _chunks(source)
+
+
+async def _chunks(source: IO[bytes]) -> AsyncIterator[bytes]:
+    """The contents of *source* in 64 KiB pieces, each read in a thread."""
+    while chunk := await curio.run_in_thread(source.read, 65536):
+        yield chunk
+
+
+def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> SinglePlan:
+    """Check the arguments of a single request and gather what it needs.
+
+    Args:
+        args: the parsed command line of ``get`` (the URL form), a verb or ``request``.
+        stack: owns the files the plan opens (``--data-file``).
+
+    Returns:
+        the plan.
+
+    Raises:
+        UsageError: the command line cannot be run as given.
+    """
+    kwargs = request_kwargs(args)
+    if args.query:
+        kwargs["params"] = list(args.query)
+    auth = _auth(args)
+    if auth is not None:
+        kwargs["auth"] = auth
+    kwargs.update(_body_kwargs(args, stack))
+    output = args.output
+    show_progress = (
+        output is not None
+        and not args.quiet
+        and sys.stderr.isatty()
+        and (output != "-" or not sys.stdout.isatty())
+    )
+    return SinglePlan(
+        method=args.method,
+        url=with_default_scheme(args.url),
+        kwargs=kwargs,
+        session_kwargs=session_kwargs(args),
+        timeout=args.timeout,
+        output=output,
+        include=args.include,
+        decompress=not args.no_decompress,
+        show_progress=show_progress,
+    )
+
+
+async def _write_body(plan: SinglePlan, response: StreamResponse, console: Console) -> None:
+    """Stream the body to its target, committing the file only when it is whole."""
+    body = response.body
+    body.decompress_data = plan.decompress
+    target = BodyTarget(plan.output)
+    progress: Progress = NoProgress()
+    out = target.open()
+    try:
+        if plan.show_progress:
+            size = expected_size(response, plan.decompress)
+            progress = download_progress(console, os.path.basename(target.name), size)
+        async for chunk in body:
+            out.write(chunk)
+            if target.is_stdout:
+                out.flush()
+            progress.advance(len(chunk))
+        out.flush()
+        target.commit()
+    except BaseException:
+        target.abort()
+        raise
+    finally:
+        progress.finish()
+
+
+async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int:
+    """Send the request, show the heads (``-i``), write the body; the exit code."""
+    try:
+        response = await session.request(plan.method, plan.url, stream=True, **plan.kwargs)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"invalid request: {exc}") from None
+    async with response:
+        if plan.include:
+            for earlier in response.history:
+                print_head(console, earlier)
+            print_head(console, response)
+        await _write_body(plan, response, console)
+    return status_exit(response.status_code)
+
+
+async def _single(plan: SinglePlan) -> int:
+    """Make the request; every expected failure becomes an exit code here."""
+    console = stderr_console()
+    where = f"{plan.method.upper()} {plan.url}"
+    try:
+        async with Session(**plan.session_kwargs) as session:
+            try:
+                async with deadline(plan.timeout):
+                    return await _exchange(plan, session, console)
+            except curio.TaskTimeout:
+                print_error(f"{where}: no complete response within {plan.timeout:g} s")
+                return EXIT_FAILED
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    except AsksException as exc:
+        print_error(explain(exc) or describe(exc))
+        return EXIT_FAILED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print_error(f"writing {plan.output or 'stdout'}: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:  # a library bug: still one line, not a traceback
+        print_error(f"{where}: unexpected {describe(exc)}")
+        return EXIT_FAILED
+
+
+def run_single(args: argparse.Namespace) -> int:
+    """Run one request from the parsed command line.
+
+    Args:
+        args: the parsed command line of a single-request command.
+
+    Returns:
+        the exit code.
+
+    Raises:
+        UsageError: the command line cannot be run as given.
+    """
+    with contextlib.ExitStack() as stack:
+        plan = single_plan(args, stack)
+        outcome: Outcome[int] = curio.run(supervise, lambda: _single(plan))
+    if outcome.interrupted or outcome.result is None:
+        return EXIT_INTERRUPTED
+    return outcome.result

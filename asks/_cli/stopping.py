@@ -1,0 +1,133 @@
+"""Stopping cleanly: the ``--timeout`` deadline and Ctrl-C.
+
+Both commands run their work inside one curio kernel, and both must be able
+to stop it half way and still clean up: close the session, remove a partial
+download, print the summary of what was fetched. Python's default SIGINT
+handling raises ``KeyboardInterrupt`` wherever the main thread happens to be,
+which may be inside the kernel's own bookkeeping; so the first Ctrl-C is
+turned into an ordinary event a task waits for (:class:`SigintWatch`), and
+:func:`supervise` cancels the work when it fires, which runs the work's
+``finally`` blocks as a cancellation always does. A second Ctrl-C still
+raises at once, for when the clean stop itself hangs.
+
+The deadline is curio's ``timeout_after`` around the whole transfer
+(request, redirects and body), which is what a person means by "give up
+after 10 seconds".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+from typing import Any, Generic, TypeVar
+
+import curio
+import curio.io
+
+T = TypeVar("T")
+
+
+def deadline(seconds: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A context that cancels its body after *seconds* (``None``: never).
+
+    Args:
+        seconds: the limit, or ``None`` for no limit.
+
+    Returns:
+        an async context manager; when the time runs out its body gets
+        ``curio.TaskTimeout``.
+    """
+    if seconds is None:
+        return contextlib.nullcontext()
+    return curio.timeout_after(seconds)  # type: ignore[no-any-return]
+
+
+class SigintWatch:
+    """Turns the first SIGINT into something a task can wait for.
+
+    The handler only writes a byte to a socket pair, which wakes the kernel
+    out of its ``select``; a second SIGINT raises ``KeyboardInterrupt`` as
+    usual, for when the clean stop itself hangs.
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._reader: Any = None
+        self._writer: socket.socket | None = None
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        """The SIGINT handler: wake the waiting task, or raise on the second one."""
+        if self.fired:
+            raise KeyboardInterrupt
+        self.fired = True
+        if self._writer is not None:
+            with contextlib.suppress(OSError):
+                self._writer.send(b"\0")
+
+    async def wait(self) -> None:
+        """Return once SIGINT arrived."""
+        await self._reader.recv(1)
+
+    async def __aenter__(self) -> SigintWatch:
+        reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._reader = curio.io.Socket(reader)
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        previous = self._previous if self._previous is not None else signal.SIG_DFL
+        signal.signal(signal.SIGINT, previous)
+        await self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
+
+
+@dataclass
+class Outcome(Generic[T]):
+    """How a supervised piece of work ended."""
+
+    result: T | None
+    interrupted: bool
+
+
+async def supervise(
+    work: Callable[[], Awaitable[T]], stop: Callable[[], Awaitable[Any]] | None = None
+) -> Outcome[T]:
+    """Run *work* until it returns, SIGINT arrives, or *stop* returns.
+
+    Whichever comes first cancels the others; cancelling *work* runs its
+    clean-up (closing the session, removing partial files).
+
+    Args:
+        work: the coroutine function doing the job.
+        stop: another coroutine function whose return also ends the run
+            (``asks fetch`` uses it when its output fails).
+
+    Returns:
+        the result of *work* with ``interrupted=False``; or no result, with
+        ``interrupted`` saying whether SIGINT (rather than *stop*) ended it.
+
+    Raises:
+        Exception: whatever *work* raised.
+    """
+    async with SigintWatch() as sigint, curio.TaskGroup(wait=any) as group:
+        task = await group.spawn(work)
+        await group.spawn(sigint.wait)
+        if stop is not None:
+            await group.spawn(stop)
+    if group.completed is task:
+        if task.exception is not None:
+            raise task.exception
+        return Outcome(task.result, False)
+    return Outcome(None, sigint.fired)
