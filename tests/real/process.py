@@ -140,10 +140,9 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Same process group as pytest: a Ctrl-C that stops the run stops
+            # the servers too, even if the fixture teardown never runs.
             cwd=self._cwd,
-            # Its own process group: a Ctrl-C in the terminal running pytest
-            # goes to pytest, which stops the server itself.
-            start_new_session=True,
         )
         self._pump = threading.Thread(
             target=self._copy_stderr, name=f"stderr of {Path(self.args[0]).name}", daemon=True
