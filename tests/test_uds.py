@@ -56,7 +56,9 @@ async def test_post_over_nginx_unix_socket(nginx: Nginx) -> None:
     assert (r.status_code, r.text) == (200, f"POST docker.example {path}\n")
     (entry,) = nginx.access_log.entries(path)
     assert entry.method == "POST"
-    assert entry.request_length > len(body)  # the whole body went to nginx
+    # nginx's `return` answers without reading the body (its length in the
+    # log depends on how much it discarded first); the body's delivery over
+    # a Unix socket is checked against httpbin below.
 
 
 async def test_requests_reuse_one_unix_connection(nginx: Nginx) -> None:

@@ -68,10 +68,11 @@ class Dialer:
         self.resumption = resumption
         self.max_head_size = max_head_size
         self.keepalive_expiry = keepalive_expiry
-        # (route, host, port) -> (the context it was made with, the session).
+        # (route, host, port, id of the context) -> (the context, the session).
         # A session is offered only to a connection made with the very same
         # context object: it carries that context's trust decisions, and
-        # OpenSSL refuses a session of another context anyway.
+        # OpenSSL refuses a session of another context anyway. The context is
+        # kept beside it, so its id cannot be a recycled one.
         self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
 
     def pool_key(self, origin: Origin) -> Hashable:
@@ -134,7 +135,7 @@ class Dialer:
         context = self.ssl_context
         if context is None:
             context = backend.default_ssl_context()
-        place = (uds, host, origin.port)
+        place = (uds, host, origin.port, id(context))
         session = None
         if self.resumption:
             kept = self._tls_sessions.get(place)
