@@ -8,10 +8,15 @@ stream is read to the end or closed, and closes with it.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from .response_objects import StreamResponse
+from .response_objects import BaseResponse, Response, StreamResponse
 from .sessions import Session
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._keywords import OneShotKeywords
 
 __all__ = ["delete", "get", "head", "init", "options", "patch", "post", "put", "request"]
 
@@ -23,6 +28,18 @@ def init(library: str) -> None:
     """
 
 
+@overload
+async def request(
+    method: str, uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def request(
+    method: str, uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def request(
+    method: str, uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]
+) -> BaseResponse: ...
 async def request(
     method: str,
     uri: str,
@@ -61,36 +78,108 @@ async def request(
     return response
 
 
+@overload
+async def get(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def get(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def get(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def get(uri: str, **kwargs: Any) -> Any:
     """``request("GET", uri, **kwargs)``."""
     return await request("GET", uri, **kwargs)
 
 
+@overload
+async def head(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def head(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def head(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def head(uri: str, **kwargs: Any) -> Any:
     """``request("HEAD", uri, **kwargs)``."""
     return await request("HEAD", uri, **kwargs)
 
 
+@overload
+async def post(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def post(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def post(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def post(uri: str, **kwargs: Any) -> Any:
     """``request("POST", uri, **kwargs)``."""
     return await request("POST", uri, **kwargs)
 
 
+@overload
+async def put(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def put(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def put(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def put(uri: str, **kwargs: Any) -> Any:
     """``request("PUT", uri, **kwargs)``."""
     return await request("PUT", uri, **kwargs)
 
 
+@overload
+async def delete(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def delete(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def delete(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def delete(uri: str, **kwargs: Any) -> Any:
     """``request("DELETE", uri, **kwargs)``."""
     return await request("DELETE", uri, **kwargs)
 
 
+@overload
+async def options(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def options(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def options(
+    uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]
+) -> BaseResponse: ...
 async def options(uri: str, **kwargs: Any) -> Any:
     """``request("OPTIONS", uri, **kwargs)``."""
     return await request("OPTIONS", uri, **kwargs)
 
 
+@overload
+async def patch(
+    uri: str, *, stream: Literal[False] = ..., **kwargs: Unpack[OneShotKeywords]
+) -> Response: ...
+@overload
+async def patch(
+    uri: str, *, stream: Literal[True], **kwargs: Unpack[OneShotKeywords]
+) -> StreamResponse: ...
+@overload
+async def patch(uri: str, *, stream: bool, **kwargs: Unpack[OneShotKeywords]) -> BaseResponse: ...
 async def patch(uri: str, **kwargs: Any) -> Any:
     """``request("PATCH", uri, **kwargs)``."""
     return await request("PATCH", uri, **kwargs)
