@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import curio
 import h11
@@ -52,6 +52,10 @@ from .errors import (
 from .response_objects import BaseResponse, Response, StreamBody, StreamResponse
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._keywords import RequestKeywords, VerbKeywords
+
     # Imported on first use: http.cookiejar costs milliseconds to import and
     # only sessions that keep or receive cookies need it.
     from .cookie_utils import CookieTracker
@@ -160,7 +164,7 @@ class Session:
         max_decoded_size: int | None = 256 * 1024 * 1024,
         max_body_size: int | None = None,
         source_address: tuple[str, int] | None = None,
-        uds: str | None = None,
+        uds: str | os.PathLike[str] | None = None,
         resumption: bool = True,
     ) -> None:
         self.base_location = base_location
@@ -242,34 +246,182 @@ class Session:
     # the same as awaiting an async def, without a second coroutine and
     # frame per call.
 
+    @overload
+    def get(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def get(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def get(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def get(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("GET", url, **kwargs)``."""
         return self.request("GET", url, **kwargs)
 
+    @overload
+    def head(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def head(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def head(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def head(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("HEAD", url, **kwargs)``."""
         return self.request("HEAD", url, **kwargs)
 
+    @overload
+    def post(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def post(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def post(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def post(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("POST", url, **kwargs)``."""
         return self.request("POST", url, **kwargs)
 
+    @overload
+    def put(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def put(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def put(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def put(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("PUT", url, **kwargs)``."""
         return self.request("PUT", url, **kwargs)
 
+    @overload
+    def delete(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def delete(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def delete(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def delete(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("DELETE", url, **kwargs)``."""
         return self.request("DELETE", url, **kwargs)
 
+    @overload
+    def options(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def options(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def options(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def options(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("OPTIONS", url, **kwargs)``."""
         return self.request("OPTIONS", url, **kwargs)
 
+    @overload
+    def patch(
+        self,
+        url: str | None = None,
+        *,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[VerbKeywords],
+    ) -> Coroutine[Any, Any, Response]: ...
+    @overload
+    def patch(
+        self, url: str | None = None, *, stream: Literal[True], **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, StreamResponse]: ...
+    @overload
+    def patch(
+        self, url: str | None = None, *, stream: bool, **kwargs: Unpack[VerbKeywords]
+    ) -> Coroutine[Any, Any, BaseResponse]: ...
     def patch(self, url: str | None = None, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         """``request("PATCH", url, **kwargs)``."""
         return self.request("PATCH", url, **kwargs)
 
+    @overload
+    async def request(
+        self,
+        method: str,
+        url: str | None = None,
+        *,
+        path: str = ...,
+        retries: int = ...,
+        connection_timeout: float | None = ...,
+        stream: Literal[False] = ...,
+        **kwargs: Unpack[RequestKeywords],
+    ) -> Response: ...
+    @overload
+    async def request(
+        self,
+        method: str,
+        url: str | None = None,
+        *,
+        path: str = ...,
+        retries: int = ...,
+        connection_timeout: float | None = ...,
+        stream: Literal[True],
+        **kwargs: Unpack[RequestKeywords],
+    ) -> StreamResponse: ...
+    @overload
+    async def request(
+        self,
+        method: str,
+        url: str | None = None,
+        *,
+        path: str = ...,
+        retries: int = ...,
+        connection_timeout: float | None = ...,
+        stream: bool,
+        **kwargs: Unpack[RequestKeywords],
+    ) -> BaseResponse: ...
     async def request(
         self,
         method: str,
