@@ -237,9 +237,10 @@ def score_aiohttp(server: ThreadedServer, cases: list[Case]) -> None:
 
     async def main() -> None:
         for case in cases:
-            async with aiohttp.ClientSession() as s, s.get(
-                local_url(case.origin, server.port)
-            ) as r:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.get(local_url(case.origin, server.port)) as r,
+            ):
                 await r.read()
 
     asyncio.run(main())
@@ -252,8 +253,17 @@ def score_curl(server: ThreadedServer, cases: list[Case]) -> None:
     for case in cases:
         # -c /dev/null turns curl's cookie engine on, as the suite runs it.
         subprocess.run(
-            ["curl", "-L", "-s", "-o", "/dev/null", "-c", "/dev/null", *resolve,
-             local_url(case.origin, server.port)],
+            [
+                "curl",
+                "-L",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-c",
+                "/dev/null",
+                *resolve,
+                local_url(case.origin, server.port),
+            ],
             check=False,
         )
 
@@ -288,8 +298,10 @@ def main(argv: list[str]) -> int:
         print(f"{name}: {len(cases) - len(failed)}/{len(cases)} passed")
         if verbose:
             for case in failed:
-                print(f"  {case.name}: sent {server.results.get(case.name)!r}, "
-                      f"expected {case.expected!r}")
+                print(
+                    f"  {case.name}: sent {server.results.get(case.name)!r}, "
+                    f"expected {case.expected!r}"
+                )
     return 0
 
 
