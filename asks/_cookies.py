@@ -28,6 +28,7 @@ from typing import Any
 __all__ = [
     "ParsedCookie",
     "StoredCookie",
+    "applies",
     "decide",
     "default_path",
     "domain_match",
@@ -343,14 +344,40 @@ def matches(cookie: StoredCookie, host: str, path: str, secure: bool) -> bool:
     Returns:
         True when domain, path and the Secure flag allow it.
     """
-    if cookie.host_only:
-        if host != cookie.domain:
+    return applies(cookie.domain, cookie.host_only, cookie.path, cookie.secure, host, path, secure)
+
+
+def applies(
+    domain: str,
+    host_only: bool,
+    cookie_path: str,
+    secure_only: bool,
+    host: str,
+    path: str,
+    secure: bool,
+) -> bool:
+    """:func:`matches` on the fields of a cookie, for a store that keeps its own.
+
+    Args:
+        domain: the cookie's domain (no leading dot).
+        host_only: the cookie's host-only flag.
+        cookie_path: the cookie's path.
+        secure_only: the cookie's Secure flag.
+        host: the request host.
+        path: the request path.
+        secure: the request goes over https.
+
+    Returns:
+        True when the cookie goes with the request.
+    """
+    if host_only:
+        if host != domain:
             return False
-    elif not domain_match(host, cookie.domain):
+    elif not domain_match(host, domain):
         return False
-    if cookie.secure and not secure:
+    if secure_only and not secure:
         return False
-    return path_match(path, cookie.path)
+    return path_match(path, cookie_path)
 
 
 def sending_order(cookie: StoredCookie) -> tuple[int, float]:

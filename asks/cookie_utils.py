@@ -115,21 +115,27 @@ class CookieTracker:
         now = time.time()
         path = _cookies.request_path(url)
         secure = scheme == "https"
-        chosen: list[_cookies.StoredCookie] = []
+        chosen: list[tuple[int, float, str]] = []
         expired = []
+        applies = _cookies.applies
         for position, c in enumerate(self.jar):
             if c.expires is not None and c.expires <= now:
                 expired.append(c)
                 continue
-            stored = _from_jar(c, position)
-            if stored is not None and _cookies.matches(stored, host, path, secure):
-                chosen.append(stored)
+            if c.value is None:
+                continue  # a bare name an older parser kept: not a cookie
+            domain = c.domain
+            host_only = not (c.domain_specified or domain.startswith("."))
+            if applies(domain.removeprefix("."), host_only, c.path, c.secure, host, path, secure):
+                creation = _creation(c, position)
+                chosen.append((-len(c.path), creation, f"{c.name}={c.value}"))
         for c in expired:
             _discard(self.jar, c.domain, c.path, c.name)
         if not chosen:
             return None
-        chosen.sort(key=_cookies.sending_order)
-        return "; ".join(f"{c.name}={c.value}" for c in chosen)
+        # RFC 6265 section 5.4 step 2 (_cookies.sending_order on the fields).
+        chosen.sort(key=lambda entry: (entry[0], entry[1]))
+        return "; ".join(entry[2] for entry in chosen)
 
     def is_empty(self) -> bool:
         """Whether the jar holds no cookie (cheaper than ``len()``)."""
@@ -153,32 +159,21 @@ class CookieTracker:
             return
         now = time.time()
         path = _cookies.request_path(url)
-        # (name, domain, path) -> the jar's key of the cookie stored there.
-        index: dict[tuple[str, str, str], tuple[str, float]] | None = None
         for line in headers.get_list("set-cookie"):
             stored = _decide(line, host, path, now)
             if stored is None:
                 continue
-            if index is None:
-                index = self._index()
-            old = index.pop(stored.key, None)
+            old = _find(self.jar, stored)
             if old is not None:
                 # Section 5.3 step 11: the newer cookie replaces the older
                 # and keeps its creation time (and so its place in order).
-                stored.creation = old[1]
-                _discard(self.jar, old[0], stored.path, stored.name)
+                found = _from_jar(old, 0)
+                if found is not None:
+                    stored.creation = found.creation
+                _discard(self.jar, old.domain, old.path, old.name)
             if stored.expired(now):
                 continue  # a deletion: the older one is gone, nothing to add
             self.jar.set_cookie(_to_jar(stored))
-            index[stored.key] = (_jar_domain(stored), stored.creation)
-
-    def _index(self) -> dict[tuple[str, str, str], tuple[str, float]]:
-        index = {}
-        for position, c in enumerate(self.jar):
-            stored = _from_jar(c, position)
-            if stored is not None:
-                index[stored.key] = (c.domain, stored.creation)
-        return index
 
     def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
         return iter(self.jar)
@@ -232,13 +227,7 @@ def _from_jar(c: http.cookiejar.Cookie, position: int) -> _cookies.StoredCookie 
         # A bare name an older parser stored ("Set-Cookie: foo"): RFC 6265
         # has no such cookie and sends nothing for it.
         return None
-    created = c.get_nonstandard_attr(_CREATED)
-    try:
-        creation = float(created) if created is not None else float(position) * 1e-9
-    except ValueError:
-        creation = float(position) * 1e-9
-    # A cookie from a loaded file has no creation time: it sorts before the
-    # cookies made since, in the jar's order.
+    creation = _creation(c, position)
     host_only = not (c.domain.startswith(".") or c.domain_specified)
     same_site = c.get_nonstandard_attr(_SAME_SITE)
     return _cookies.StoredCookie(
@@ -250,9 +239,38 @@ def _from_jar(c: http.cookiejar.Cookie, position: int) -> _cookies.StoredCookie 
         creation=creation,
         host_only=host_only,
         secure=c.secure,
-        http_only=any(c.has_nonstandard_attr(n) for n in (_HTTP_ONLY, "HttpOnly", "httponly")),
+        http_only=c.has_nonstandard_attr(_HTTP_ONLY) or c.has_nonstandard_attr("HttpOnly"),
         same_site=same_site if isinstance(same_site, str) else None,
     )
+
+
+def _creation(c: http.cookiejar.Cookie, position: int) -> float:
+    # A cookie from a loaded file has no creation time: it sorts before the
+    # cookies made since, in the jar's order.
+    created = c.get_nonstandard_attr(_CREATED)
+    if created is not None:
+        try:
+            return float(created)
+        except ValueError:
+            pass
+    return position * 1e-9
+
+
+def _find(jar: http.cookiejar.CookieJar, c: _cookies.StoredCookie) -> http.cookiejar.Cookie | None:
+    """The jar's cookie with the name, domain and path of *c*, either spelling."""
+    # The jar's own index (domain -> path -> name), which every CookieJar
+    # has had since Python 2; one lookup instead of a walk over the jar.
+    table = getattr(jar, "_cookies", None)
+    for domain in (c.domain, "." + c.domain):
+        if isinstance(table, dict):
+            found = table.get(domain, {}).get(c.path, {}).get(c.name)
+        else:
+            found = next(
+                (j for j in jar if (j.domain, j.path, j.name) == (domain, c.path, c.name)), None
+            )
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return None
 
 
 def _discard(jar: http.cookiejar.CookieJar, domain: str, path: str, name: str) -> None:
