@@ -1,30 +1,63 @@
-"""Cookies: asks' ``CookieTracker`` over the standard library's cookie jar.
+"""Cookies: asks' ``CookieTracker``, RFC 6265 rules over a standard jar.
 
-RFC 6265's rules (domain and path matching, the Secure flag, expiry,
-replacement of a cookie by a newer one of the same name, domain and path)
-are subtle; ``http.cookiejar`` implements them and is what requests and
-httpx build on. This module only adapts asks' request and response objects
-to the interface the jar expects (the one of ``urllib.request``).
+The rules (parsing ``Set-Cookie``, what is stored, what is sent back and in
+which order) are RFC 6265's and live in :mod:`asks._cookies`; the standard
+library's own parser follows the older Netscape and RFC 2965 rules, so asks
+does not use it. The store stays an ``http.cookiejar.CookieJar`` - or a
+``MozillaCookieJar`` a user saves and loads - which this module fills and
+reads: a domain cookie is kept under ``.example.org`` (the jar's and the
+cookies.txt format's "include subdomains"), a host-only cookie under
+``example.org``, so a saved file keeps the difference.
 
 Cookies do not separate by port (RFC 6265 section 8.5): a cookie set by
 ``http://host:8000`` is sent to ``http://host:9000`` too.
+
+``http.cookiejar`` costs milliseconds to import: it is imported when a store
+is made, not for reading the cookies of a response.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
+import contextlib
+import math
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING
 
+from . import _cookies
 from ._headers import Headers
 
+if TYPE_CHECKING:
+    import http.cookiejar
+
 __all__ = ["Cookie", "CookieTracker"]
+
+# The jar's "nonstandard attribute" names; HTTPOnly is the one
+# MozillaCookieJar writes as a "#HttpOnly_" line prefix.
+_HTTP_ONLY = "HTTPOnly"
+_SAME_SITE = "SameSite"
+_CREATED = "asks-created"
 
 
 @dataclass
 class Cookie:
-    """A cookie set by a response (the attributes asks always had)."""
+    """A cookie set by a response (the attributes asks always had, and more).
+
+    Attributes:
+        name: the name.
+        value: the value.
+        domain: the host for a host-only cookie, ``.`` and the domain for a
+            cookie with a ``Domain`` attribute (as the jar keeps them).
+        path: the path it applies to.
+        secure: sent over https only.
+        expires: seconds since the epoch, or ``None`` for a session cookie.
+        comment: always ``None`` (RFC 6265 has no Comment attribute).
+        host: the host that set it.
+        host_only: sent to that host only, not its subdomains.
+        http_only: the ``HttpOnly`` flag.
+        same_site: ``"Strict"``, ``"Lax"``, ``"None"`` or ``None``.
+    """
 
     name: str
     value: str | None
@@ -34,73 +67,75 @@ class Cookie:
     expires: int | None
     comment: str | None
     host: str
+    host_only: bool = True
+    http_only: bool = False
+    same_site: str | None = None
 
 
-class _RequestView:
-    """What ``http.cookiejar`` reads and writes of a request."""
+class _Clock:
+    """Creation times that never repeat, so the sending order is total."""
 
-    def __init__(self, url: str, host: str, scheme: str) -> None:
-        self._url = url
-        self.host = host
-        self.type = scheme
-        self.unverifiable = False
-        self.origin_req_host = host
-        self.added: dict[str, str] = {}
+    def __init__(self) -> None:
+        self._last = 0.0
 
-    def get_full_url(self) -> str:
-        return self._url
-
-    def get_host(self) -> str:
-        return self.host
-
-    def get_type(self) -> str:
-        return self.type
-
-    def is_unverifiable(self) -> bool:
-        return False
-
-    def get_origin_req_host(self) -> str:
-        return self.host
-
-    def has_header(self, name: str) -> bool:
-        return name.lower() in (k.lower() for k in self.added)
-
-    def get_header(self, name: str, default: Any = None) -> Any:
-        return self.added.get(name, default)
-
-    def header_items(self) -> list[tuple[str, str]]:
-        return list(self.added.items())
-
-    def add_unredirected_header(self, name: str, value: str) -> None:
-        self.added[name] = value
+    def __call__(self, now: float) -> float:
+        self._last = max(now, math.nextafter(self._last, math.inf))
+        return self._last
 
 
-class _ResponseView:
-    def __init__(self, headers: Headers) -> None:
-        self._msg = Message()
-        for value in headers.get_list("set-cookie"):
-            self._msg["Set-Cookie"] = value
-
-    def info(self) -> Message:
-        return self._msg
+_clock = _Clock()
 
 
 class CookieTracker:
     """The cookie store of a Session with ``persist_cookies=True``.
 
     Args:
-        jar: an existing ``http.cookiejar.CookieJar`` to use (a new one by
-            default).
+        jar: an existing ``http.cookiejar.CookieJar`` (or ``MozillaCookieJar``)
+            to keep the cookies in (a new one by default). Its policy is not
+            consulted: asks applies RFC 6265 itself.
     """
 
     def __init__(self, jar: http.cookiejar.CookieJar | None = None) -> None:
+        import http.cookiejar
+
         self.jar = jar if jar is not None else http.cookiejar.CookieJar()
 
     def cookie_header(self, url: str, host: str, scheme: str) -> str | None:
-        """The ``Cookie`` header value for a request to *url*, if any cookie matches."""
-        view = _RequestView(url, host, scheme)
-        self.jar.add_cookie_header(view)  # type: ignore[arg-type]
-        return view.added.get("Cookie")
+        """The ``Cookie`` header value for a request to *url*, if any cookie matches.
+
+        Args:
+            url: the absolute request URL.
+            host: its host (IDNA-encoded, lower case).
+            scheme: ``"http"`` or ``"https"``.
+
+        Returns:
+            ``name=value`` pairs joined by ``"; "`` in RFC 6265 section 5.4
+            order, or ``None``.
+        """
+        now = time.time()
+        path = _cookies.request_path(url)
+        secure = scheme == "https"
+        chosen: list[tuple[int, float, str]] = []
+        expired = []
+        applies = _cookies.applies
+        for position, c in enumerate(self.jar):
+            if c.expires is not None and c.expires <= now:
+                expired.append(c)
+                continue
+            if c.value is None:
+                continue  # a bare name an older parser kept: not a cookie
+            domain = c.domain
+            host_only = not (c.domain_specified or domain.startswith("."))
+            if applies(domain.removeprefix("."), host_only, c.path, c.secure, host, path, secure):
+                creation = _creation(c, position)
+                chosen.append((-len(c.path), creation, f"{c.name}={c.value}"))
+        for c in expired:
+            _discard(self.jar, c.domain, c.path, c.name)
+        if not chosen:
+            return None
+        # RFC 6265 section 5.4 step 2 (_cookies.sending_order on the fields).
+        chosen.sort(key=lambda entry: (entry[0], entry[1]))
+        return "; ".join(entry[2] for entry in chosen)
 
     def is_empty(self) -> bool:
         """Whether the jar holds no cookie (cheaper than ``len()``)."""
@@ -109,39 +144,178 @@ class CookieTracker:
         return True
 
     def store(self, headers: Headers, url: str, host: str, scheme: str) -> None:
-        """Keep the cookies a response set, as the jar's rules allow."""
-        if "set-cookie" in headers:
-            self.jar.extract_cookies(
-                _ResponseView(headers),  # type: ignore[arg-type]
-                _RequestView(url, host, scheme),  # type: ignore[arg-type]
-            )
+        """Keep the cookies a response set, line by line, as RFC 6265 says.
 
-    def __iter__(self) -> Any:
+        Each ``Set-Cookie`` is applied in the order received, so a later line
+        (``Max-Age=0``, say) acts on what an earlier one stored.
+
+        Args:
+            headers: the response headers.
+            url: the request URL.
+            host: its host.
+            scheme: its scheme.
+        """
+        if "set-cookie" not in headers:
+            return
+        now = time.time()
+        path = _cookies.request_path(url)
+        for line in headers.get_list("set-cookie"):
+            stored = _decide(line, host, path, now)
+            if stored is None:
+                continue
+            old = _find(self.jar, stored)
+            if old is not None:
+                # Section 5.3 step 11: the newer cookie replaces the older
+                # and keeps its creation time (and so its place in order).
+                found = _from_jar(old, 0)
+                if found is not None:
+                    stored.creation = found.creation
+                _discard(self.jar, old.domain, old.path, old.name)
+            if stored.expired(now):
+                continue  # a deletion: the older one is gone, nothing to add
+            self.jar.set_cookie(_to_jar(stored))
+
+    def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
         return iter(self.jar)
 
     def __len__(self) -> int:
         return len(self.jar)
 
 
+def _decide(line: str, host: str, path: str, now: float) -> _cookies.StoredCookie | None:
+    parsed = _cookies.parse_set_cookie(line, now)
+    if parsed is None:
+        return None
+    return _cookies.decide(parsed, host, path, _clock(now))
+
+
+def _jar_domain(c: _cookies.StoredCookie) -> str:
+    # The jar's (and cookies.txt's) spelling of "include subdomains".
+    return c.domain if c.host_only else "." + c.domain
+
+
+def _to_jar(c: _cookies.StoredCookie) -> http.cookiejar.Cookie:
+    import http.cookiejar
+
+    rest = {_CREATED: repr(c.creation)}
+    if c.http_only:
+        rest[_HTTP_ONLY] = ""
+    if c.same_site is not None:
+        rest[_SAME_SITE] = c.same_site
+    return http.cookiejar.Cookie(
+        version=0,
+        name=c.name,
+        value=c.value,
+        port=None,
+        port_specified=False,
+        domain=_jar_domain(c),
+        domain_specified=not c.host_only,
+        domain_initial_dot=not c.host_only,
+        path=c.path,
+        path_specified=True,
+        secure=c.secure,
+        expires=None if c.expiry is None else math.ceil(c.expiry),
+        discard=c.expiry is None,
+        comment=None,
+        comment_url=None,
+        rest=rest,
+    )
+
+
+def _from_jar(c: http.cookiejar.Cookie, position: int) -> _cookies.StoredCookie | None:
+    if c.value is None:
+        # A bare name an older parser stored ("Set-Cookie: foo"): RFC 6265
+        # has no such cookie and sends nothing for it.
+        return None
+    creation = _creation(c, position)
+    host_only = not (c.domain.startswith(".") or c.domain_specified)
+    same_site = c.get_nonstandard_attr(_SAME_SITE)
+    return _cookies.StoredCookie(
+        name=c.name,
+        value=c.value,
+        domain=c.domain.removeprefix("."),
+        path=c.path,
+        expiry=None if c.expires is None else float(c.expires),
+        creation=creation,
+        host_only=host_only,
+        secure=c.secure,
+        http_only=c.has_nonstandard_attr(_HTTP_ONLY) or c.has_nonstandard_attr("HttpOnly"),
+        same_site=same_site if isinstance(same_site, str) else None,
+    )
+
+
+def _creation(c: http.cookiejar.Cookie, position: int) -> float:
+    # A cookie from a loaded file has no creation time: it sorts before the
+    # cookies made since, in the jar's order.
+    created = c.get_nonstandard_attr(_CREATED)
+    if created is not None:
+        try:
+            return float(created)
+        except ValueError:
+            pass
+    return position * 1e-9
+
+
+def _find(jar: http.cookiejar.CookieJar, c: _cookies.StoredCookie) -> http.cookiejar.Cookie | None:
+    """The jar's cookie with the name, domain and path of *c*, either spelling."""
+    # The jar's own index (domain -> path -> name), which every CookieJar
+    # has had since Python 2; one lookup instead of a walk over the jar.
+    table = getattr(jar, "_cookies", None)
+    for domain in (c.domain, "." + c.domain):
+        if isinstance(table, dict):
+            found = table.get(domain, {}).get(c.path, {}).get(c.name)
+        else:
+            found = next(
+                (j for j in jar if (j.domain, j.path, j.name) == (domain, c.path, c.name)), None
+            )
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    return None
+
+
+def _discard(jar: http.cookiejar.CookieJar, domain: str, path: str, name: str) -> None:
+    with contextlib.suppress(KeyError):
+        jar.clear(domain, path, name)
+
+
 def parse_response_cookies(headers: Headers, url: str, host: str, scheme: str) -> list[Cookie]:
-    """The cookies a response sets, as asks :class:`Cookie` objects."""
+    """The cookies a response sets, as asks :class:`Cookie` objects.
+
+    Those RFC 6265 would store (a cookie whose ``Domain`` does not cover the
+    host is left out; one that deletes, with an expiry in the past, is
+    listed), in the order received.
+
+    Args:
+        headers: the response headers.
+        url: the request URL.
+        host: its host.
+        scheme: its scheme (unused; kept for the signature asks had).
+
+    Returns:
+        The cookies.
+    """
     if "set-cookie" not in headers:
         return []
-    jar = http.cookiejar.CookieJar()
-    made = jar.make_cookies(
-        _ResponseView(headers),  # type: ignore[arg-type]
-        _RequestView(url, host, scheme),  # type: ignore[arg-type]
-    )
-    return [
-        Cookie(
-            name=c.name,
-            value=c.value,
-            domain=c.domain,
-            path=c.path,
-            secure=c.secure,
-            expires=c.expires,
-            comment=c.comment,
-            host=host,
+    now = time.time()
+    path = _cookies.request_path(url)
+    out = []
+    for line in headers.get_list("set-cookie"):
+        c = _decide(line, host, path, now)
+        if c is None:
+            continue
+        out.append(
+            Cookie(
+                name=c.name,
+                value=c.value,
+                domain=_jar_domain(c),
+                path=c.path,
+                secure=c.secure,
+                expires=None if c.expiry is None else math.ceil(c.expiry),
+                comment=None,
+                host=host,
+                host_only=c.host_only,
+                http_only=c.http_only,
+                same_site=c.same_site,
+            )
         )
-        for c in made
-    ]
+    return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import http.cookiejar
+import socket
 
 import pytest
 
 import asks
 from asks.cookie_utils import CookieTracker
+from tests import http_state
 from tests.servers import read_request
+from tests.test_cookie_rules import AGED
 
 
 class CookieServer:
@@ -140,3 +143,192 @@ async def test_httpbin_cookies(httpbin):
         assert [c.name for c in r.history[0].cookies] == ["k"]
         r = await s.get(path="/cookies", cookies={"extra": "1"})
         assert r.json()["cookies"] == {"k": "v", "extra": "1"}
+
+
+# -- RFC 6265 through a real server: each cause of issue 20, and the suite ----
+
+NAMED_HOSTS = {"example.org", "www.example.org", *http_state.HOSTS}
+
+
+@pytest.fixture
+def named_hosts(monkeypatch):
+    """``*.example.org`` resolve to 127.0.0.1 (the suite's hosts file)."""
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        return real("127.0.0.1" if host in NAMED_HOSTS else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+class ScriptedCookies:
+    """Answers ``.../NAME`` with the Set-Cookie lines given for NAME and
+    records the (Host, path, Cookie) of every request."""
+
+    def __init__(self, script: dict[str, list[str]]) -> None:
+        self.script = script
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    async def __call__(self, sock):
+        while (got := await read_request(sock)) is not None:
+            req, _ = got
+            headers = dict(req.headers)
+            target = req.target.decode()
+            cookie = headers.get(b"cookie")
+            self.seen.append(
+                (headers[b"host"].decode(), target, cookie.decode() if cookie else None)
+            )
+            lines = self.script.get(target.partition("?")[0].rsplit("/", 1)[1], [])
+            extra = b"".join(b"Set-Cookie: " + line.encode() + b"\r\n" for line in lines)
+            await sock.sendall(b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: 0\r\n\r\n")
+
+    def last_cookie(self) -> str | None:
+        return self.seen[-1][2]
+
+
+@pytest.fixture
+async def scripted(raw_server, named_hosts):
+    async def make(script):
+        handler = ScriptedCookies(script)
+        server = await raw_server(handler)
+        handler.port = server.port
+        return handler
+
+    return make
+
+
+async def test_server_cause_bare_name_and_empty_lines_are_ignored(scripted):
+    srv = await scripted({"c": ["foo", "   ", "a=1"]})
+    async with asks.Session(f"http://example.org:{srv.port}", persist_cookies=True) as s:
+        r = await s.get(path="/c")
+        assert [c.name for c in r.cookies] == ["a"]
+        await s.get(path="/next")
+    assert srv.last_cookie() == "a=1"
+
+
+async def test_server_cause_repeated_attribute_last_wins(scripted):
+    srv = await scripted(
+        {"c": ["a=1; Path=/set; Path=/", "b=2; Domain=www.example.org; Domain=example.org"]}
+    )
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://www.example.org:{srv.port}/c")
+        await s.get(f"http://www.example.org:{srv.port}/other")
+        assert srv.last_cookie() == "a=1; b=2"
+        await s.get(f"http://example.org:{srv.port}/other")
+        assert srv.last_cookie() == "b=2"
+
+
+async def test_server_cause_empty_valued_attributes(scripted):
+    srv = await scripted({"c": ["p=1; Path=/elsewhere; Path", "d=2; Domain=", "s=3; Secure="]})
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/set/c")
+        # Path alone: the default path of /set/c is /set.
+        await s.get(f"http://example.org:{srv.port}/set/x")
+        assert srv.last_cookie() == "p=1; d=2"
+        await s.get(f"http://example.org:{srv.port}/elsewhere")
+        assert srv.last_cookie() is None
+        # Domain= left the cookie host-only; Secure= kept it off http.
+        await s.get(f"http://www.example.org:{srv.port}/set/x")
+        assert srv.last_cookie() is None
+
+
+async def test_server_cause_invalid_max_age_keeps_the_cookie(scripted):
+    srv = await scripted({"c": ["a=1; Max-Age=50,399"]})
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/c")
+        await s.get(f"http://example.org:{srv.port}/")
+    assert srv.last_cookie() == "a=1"
+
+
+async def test_server_cause_max_age_zero_later_in_the_same_response(scripted):
+    srv = await scripted({"c": ["a=1", "b=2", "a=x; Max-Age=0"], "d": ["b=3; Max-Age=0"]})
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/c")
+        await s.get(f"http://example.org:{srv.port}/")
+        assert srv.last_cookie() == "b=2"
+        await s.get(f"http://example.org:{srv.port}/d")
+        await s.get(f"http://example.org:{srv.port}/")
+        assert srv.last_cookie() is None
+
+
+async def test_server_cause_host_only_is_not_sent_to_subdomains(scripted):
+    srv = await scripted({"c": ["host=1"], "d": ["dom=2; Domain=example.org"]})
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/c")
+        await s.get(f"http://www.example.org:{srv.port}/")
+        assert srv.last_cookie() is None
+        await s.get(f"http://example.org:{srv.port}/d")
+        await s.get(f"http://www.example.org:{srv.port}/")
+        assert srv.last_cookie() == "dom=2"
+        await s.get(f"http://example.org:{srv.port}/")
+        assert srv.last_cookie() == "host=1; dom=2"
+
+
+async def test_server_cause_version_attribute_is_accepted(scripted):
+    srv = await scripted({"c": ["a=1; version=1", 'b=2; Version="1"; Comment=x']})
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/c")
+        await s.get(f"http://example.org:{srv.port}/")
+    assert srv.last_cookie() == "a=1; b=2"
+
+
+async def test_server_cause_quoted_path_and_sending_order(scripted):
+    srv = await scripted(
+        {"c": ['q=0; Path="/set"', "root=1; Path=/", "deep=2; Path=/set/c/d", "mid=3; Path=/set"]}
+    )
+    async with asks.Session(persist_cookies=True) as s:
+        await s.get(f"http://example.org:{srv.port}/set/c")
+        await s.get(f"http://example.org:{srv.port}/set/c/d/e")
+        # Longer paths first; q's quoted path fell back to the default /set,
+        # created before mid (same length): q first.
+        assert srv.last_cookie() == "deep=2; q=0; mid=3; root=1"
+
+
+async def test_server_public_suffix_domain_is_refused(scripted):
+    srv = await scripted({"c": ["a=1; Domain=org", "b=2"]})
+    async with asks.Session(persist_cookies=True) as s:
+        r = await s.get(f"http://example.org:{srv.port}/c")
+        assert [c.name for c in r.cookies] == ["b"]
+        await s.get(f"http://example.org:{srv.port}/")
+        assert srv.last_cookie() == "b=2"
+        await s.get(f"http://www.example.org:{srv.port}/")
+        assert srv.last_cookie() is None
+
+
+async def test_mozilla_cookie_jar_as_the_store_round_trips(scripted, tmp_path):
+    srv = await scripted({"c": ["host=1; Max-Age=100", "dom=2; Domain=example.org; Max-Age=100"]})
+    jar = http.cookiejar.MozillaCookieJar(str(tmp_path / "c.txt"))
+    async with asks.Session(persist_cookies=jar) as s:
+        await s.get(f"http://example.org:{srv.port}/c")
+    jar.save()
+    loaded = http.cookiejar.MozillaCookieJar(str(tmp_path / "c.txt"))
+    loaded.load()
+    async with asks.Session(persist_cookies=loaded) as s:
+        await s.get(f"http://www.example.org:{srv.port}/")
+        assert srv.last_cookie() == "dom=2"
+        await s.get(f"http://example.org:{srv.port}/")
+        assert sorted(srv.last_cookie().split("; ")) == ["dom=2", "host=1"]
+
+
+async def test_http_state_suite_end_to_end(raw_server, named_hosts):
+    results: dict[str, str | None] = {}
+
+    async def handler(sock):
+        while (got := await read_request(sock)) is not None:
+            req, _ = got
+            cookies = [v.decode("latin-1") for k, v in req.headers if k == b"cookie"]
+            cookie = "; ".join(cookies) if cookies else None
+            data, done = http_state.answer(req.target.decode("latin-1"), cookie, server.port)
+            if done is not None:
+                results[done] = cookie
+            await sock.sendall(data)
+
+    server = await raw_server(handler)
+    cases = http_state.load_cases()
+    for case in cases:
+        async with asks.Session(persist_cookies=True) as s:
+            r = await s.get(http_state.local_url(case.origin, server.port))
+            assert r.status_code == 200, case.name
+    failed = sorted(c.name for c in cases if results[c.name] != c.expected)
+    # The three whose 2019 expiry has passed since the suite was written.
+    assert failed == sorted(AGED)
