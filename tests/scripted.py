@@ -31,9 +31,18 @@ class ScriptedStream:
         turns: for each request, the pieces of the answer, in order.
         close_after: the stream ends (EOF) after the last turn instead of
             blocking.
+        send_limit: the peer stops reading after this many bytes: a send
+            past it fails with ``BrokenPipeError`` (a server that answered
+            early and closed), the answer still there to read.
     """
 
-    def __init__(self, turns: Sequence[Sequence[bytes]], *, close_after: bool = False) -> None:
+    def __init__(
+        self,
+        turns: Sequence[Sequence[bytes]],
+        *,
+        close_after: bool = False,
+        send_limit: int | None = None,
+    ) -> None:
         self._turns = [[p for p in pieces if p] for pieces in turns]
         self._turn = -1
         self._pieces: list[bytes] = []
@@ -41,6 +50,7 @@ class ScriptedStream:
         self.sent = bytearray()
         self.closed = False
         self.tls = None
+        self._send_limit = send_limit
 
     def next_turn(self) -> None:
         """The server has read the next request: its answer starts arriving."""
@@ -52,11 +62,15 @@ class ScriptedStream:
         return bool(self._pieces) or self.closed
 
     async def send(self, data: bytes | memoryview) -> None:
+        limit = self._send_limit
+        if limit is not None and len(self.sent) + len(data) > limit:
+            self.sent += bytes(data[: max(0, limit - len(self.sent))])
+            raise BrokenPipeError(32, "Broken pipe")
         self.sent += data
 
     async def send_pieces(self, pieces: Sequence[bytes]) -> None:
         for piece in pieces:
-            self.sent += piece
+            await self.send(piece)
 
     async def close(self) -> None:
         self.closed = True

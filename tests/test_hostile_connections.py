@@ -77,6 +77,46 @@ async def test_row7_dead_pooled_connection_is_replaced_silently(raw_server, stre
 
 
 # --------------------------------------------------------------------------
+# Row 22: a dead pooled connection is resent once, on a new connection
+
+
+@MODES
+async def test_row22_the_resend_goes_to_a_new_connection_not_another_reused_one(
+    raw_server, stream
+):
+    # Two pooled connections that both look alive and both die when the
+    # next request arrives (the race no idle check can see). The resend
+    # must open a third connection: trying the other pooled one would meet
+    # the same fate and send the request a second time.
+    served: list[int] = []
+
+    async def handler(sock):
+        number = server.accepted
+        if number <= 2:
+            assert await read_request(sock) is not None
+            await sock.sendall(OK)
+            if await read_request(sock) is not None:
+                served.append(number)  # a request that died unanswered here
+            return
+        while await read_request(sock) is not None:
+            served.append(number)
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session(connections=2) as s:
+        first = await s.get(server.url, stream=True)
+        second = await s.get(server.url, stream=True)
+        for response in (first, second):
+            assert b"".join([chunk async for chunk in response.body]) == b"ok"
+        assert s.pool_stats().idle == 2
+        r, content = await fetch(s, server.url, stream=stream, retries=0)
+        assert (r.status_code, content) == (200, b"ok")
+    assert server.accepted == 3
+    # Sent once on a pooled connection that died, once on the new one.
+    assert len(served) == 2 and served[-1] == 3
+
+
+# --------------------------------------------------------------------------
 # Row 8: the server closes or resets before or during the response
 
 
