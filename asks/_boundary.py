@@ -59,7 +59,7 @@ def translate(exc: BaseException, where: str) -> BaseException:
         # that grew or shrank while it was sent.
         return AsksException(f"{where}: the request could not be sent: {exc}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return TLSError(f"{where}: TLS failure: {exc}")
+        return TLSError.from_ssl(exc, f"{where}: TLS failure: {exc}")
     if isinstance(exc, socket.gaierror):
         return ConnectFailed(f"{where}: cannot resolve host: {exc}")
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
