@@ -812,6 +812,8 @@ async def _write_body(plan: _SinglePlan, response: StreamResponse, console: Cons
 async def _exchange(plan: _SinglePlan, session: Session, console: Console) -> int:
     try:
         response = await session.request(plan.method, plan.url, stream=True, **plan.kwargs)
+    except AsksException:
+        raise  # a TLSCertVerificationError is also a ValueError (ssl makes it one)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"invalid request: {exc}") from None
     async with response:
