@@ -68,7 +68,7 @@ def translate(exc: BaseException, where: str) -> BaseException:
         # classes. Should one slip through, it still leaves as an asks error.
         return BadHttpResponse(f"{where}: invalid HTTP: {exc}")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return TLSError(f"{where}: TLS failure: {exc}")
+        return TLSError.from_ssl(exc, f"{where}: TLS failure: {exc}")
     if isinstance(exc, socket.gaierror):
         return ConnectFailed(f"{where}: cannot resolve host: {exc}")
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):

@@ -198,8 +198,8 @@ def _parse_general(url: str) -> URL:
         raise ValueError(f"URL has no host: {url!r}")
     if port == 0:
         raise ValueError(f"port 0 cannot be connected to: {url!r}")
-    host = _encode_host(hostname, url)
     netloc = parts.netloc
+    host = _encode_host(hostname, netloc, url)
     userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
     path = quote(parts.path, safe=_SAFE_PATH) or "/"
     target = path
@@ -208,15 +208,29 @@ def _parse_general(url: str) -> URL:
     return URL(scheme, host, port or _DEFAULT_PORTS[scheme], target, userinfo)
 
 
-def _encode_host(hostname: str, url: str) -> str:
+def _encode_host(hostname: str, netloc: str, url: str) -> str:
+    """The host as it goes on the wire: DNS, SNI, ``Host``, pool key, cookies.
+
+    An ASCII host is only lower-cased: it is what the caller means, ``xn--``
+    labels included, and checking it would cost every request. Any other
+    host is converted per IDNA 2008 with the UTS 46 mapping, non-transitional
+    (UTS 46 section 4, as browsers and the WHATWG URL standard do):
+    ``faß.de`` is ``xn--fa-hia.de``, where Python's own ``idna`` codec
+    (IDNA 2003) would send it to ``fass.de``, another domain.
+    """
     if hostname.isascii():
         return hostname.lower()
-    # Internationalised names go on the wire (Host header, SNI, DNS) in their
-    # ASCII form (RFC 5890).
+    # The host as written, not urlsplit's str.lower() of it: case is UTS 46's
+    # mapping to do (the two differ for a few characters).
+    written = netloc.rpartition("@")[2].partition(":")[0] or hostname
+    import idna  # only for non-ASCII hosts: it costs import time
+
     try:
-        return hostname.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ValueError(f"invalid host name in {url!r}: {exc}") from None
+        return idna.encode(written, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(
+            f"invalid host name {written!r} in {url!r} (not a valid IDNA 2008 name: {exc})"
+        ) from None
 
 
 def join_url(base: URL, location: str) -> URL:

@@ -16,7 +16,14 @@ arguments. The tree (new classes sit under the ones asks always had, so
           +-- ConnectFailed         DNS failure, refused, unreachable (nothing sent)
           +-- RequestTimeout
           +-- ServerClosedConnectionError
-          +-- TLSError              certificate, hostname or handshake failure
+          +-- TLSError              handshake failure; also an ssl.SSLError
+               +-- TLSCertVerificationError  bad certificate; also ssl.SSLCertVerificationError
+
+The two TLS classes also derive from :mod:`ssl`'s exceptions, so code written
+for asks 2.4 (which let ``ssl`` errors escape) still catches them with
+``except ssl.SSLCertVerificationError`` or ``except ssl.SSLError``, and reads
+the attributes ``ssl`` users read: ``reason``, ``library`` and, for
+certificates, ``verify_code`` and ``verify_message``.
 
 The translation from OSError, ssl, h11 and curio errors happens in one place,
 :mod:`asks._boundary`, so nothing else in the package has to care.
@@ -24,6 +31,7 @@ The translation from OSError, ssl, h11 and curio errors happens in one place,
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +47,7 @@ __all__ = [
     "RequestTimeout",
     "ResponseTooLarge",
     "ServerClosedConnectionError",
+    "TLSCertVerificationError",
     "TLSError",
     "TooManyRedirects",
     "UnreplayableBody",
@@ -107,5 +116,69 @@ class ServerClosedConnectionError(ConnectivityError):
     """The server closed or reset the connection before the response was complete."""
 
 
-class TLSError(ConnectivityError):
-    """The TLS handshake failed: untrusted certificate, wrong hostname, not TLS at all."""
+class TLSError(ConnectivityError, ssl.SSLError):
+    """The TLS handshake or connection failed (for example a server that does not speak TLS).
+
+    Also an :class:`ssl.SSLError` (and so an :class:`OSError`): asks 2.4 let
+    ``ssl``'s own exception escape, and code catching it keeps working.
+
+    Attributes:
+        reason: OpenSSL's short name of the failure, e.g.
+            ``"WRONG_VERSION_NUMBER"``, copied from the ``ssl`` error (``None``
+            when it had none).
+        library: the OpenSSL library that reported it, e.g. ``"SSL"``.
+    """
+
+    # typeshed types these str (ssl sets them on the errors it raises);
+    # here they exist on every instance, None when ssl gave none.
+    reason: str | None = None  # type: ignore[assignment]
+    library: str | None = None  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        # The message, as for every asks error (ssl.SSLError's own __str__
+        # shows the args tuple when strerror is not set).
+        return BaseException.__str__(self)
+
+    @classmethod
+    def from_ssl(cls, exc: ssl.SSLError, message: str) -> TLSError:
+        """The asks error for *exc*, keeping the attributes ``ssl`` users read.
+
+        Args:
+            exc: the :mod:`ssl` error that was raised.
+            message: the new error's message.
+
+        Returns:
+            a :class:`TLSCertVerificationError` when *exc* is a certificate
+            verification failure, else a :class:`TLSError`.
+        """
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            error: TLSError = TLSCertVerificationError(message)
+            names: tuple[str, ...] = ("reason", "library", "verify_code", "verify_message")
+        else:
+            error = TLSError(message)
+            names = ("reason", "library")
+        # Not errno/strerror: those are OpenSSL's internal SSL_ERROR_* codes,
+        # and os.strerror() of them would name an unrelated system error.
+        for name in names:
+            value = getattr(exc, name, None)
+            if value is not None:
+                setattr(error, name, value)
+        return error
+
+
+class TLSCertVerificationError(TLSError, ssl.SSLCertVerificationError):
+    """The server's certificate was refused: untrusted, expired, or for another host name.
+
+    Also an :class:`ssl.SSLCertVerificationError` (which ``ssl`` makes a
+    :class:`ValueError` as well), so ``except ssl.SSLCertVerificationError``
+    written for asks 2.4 catches it.
+
+    Attributes:
+        verify_code: OpenSSL's verification result, e.g. ``62`` for a host
+            name mismatch, ``19`` for a self-signed certificate in the chain.
+        verify_message: its text, e.g. ``"Hostname mismatch, certificate is
+            not valid for '127.0.0.1'."``.
+    """
+
+    verify_code: int | None = None  # type: ignore[assignment]
+    verify_message: str | None = None  # type: ignore[assignment]

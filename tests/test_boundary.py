@@ -27,6 +27,7 @@ from asks.errors import (
     DecodingError,
     RequestTimeout,
     ServerClosedConnectionError,
+    TLSCertVerificationError,
     TLSError,
     TooManyRedirects,
 )
@@ -83,19 +84,19 @@ def test_a_dns_failure_is_connect_failed():
 
 
 @pytest.mark.parametrize(
-    "exc",
+    ("exc", "expected"),
     [
-        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
-        ssl.SSLCertVerificationError(1, "certificate verify failed"),
-        ssl.CertificateError("hostname 'a' doesn't match 'b'"),
-        ssl.SSLEOFError(8, "EOF occurred in violation of protocol"),
-        ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed"),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), TLSError),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), TLSCertVerificationError),
+        (ssl.CertificateError("hostname 'a' doesn't match 'b'"), TLSCertVerificationError),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), TLSError),
+        (ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed"), TLSError),
     ],
 )
-def test_a_tls_failure_is_tls_error(exc):
+def test_a_tls_failure_is_tls_error(exc, expected):
     result = translate(exc, WHERE)
 
-    assert type(result) is TLSError
+    assert type(result) is expected
     assert str(result) == f"{WHERE}: TLS failure: {exc}"
 
 

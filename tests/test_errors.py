@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import ssl
 
 import pytest
 
@@ -53,12 +54,29 @@ def test_the_docstring_tree_is_read_correctly():
     assert ("ConnectivityError", "AsksException") in TREE
 
 
+# The TLS errors are also ssl's own exceptions (asks 2.4 let those escape),
+# as the drawing says on their lines.
+SSL_BASES = {
+    "TLSError": (ssl.SSLError,),
+    "TLSCertVerificationError": (ssl.SSLCertVerificationError,),
+}
+
+
 @pytest.mark.parametrize(("name", "parent"), TREE, ids=[name for name, _ in TREE])
 def test_each_exception_has_the_documented_parent(name, parent):
     cls = getattr(errors, name)
     expected = Exception if parent == "Exception" else getattr(errors, parent)
 
-    assert cls.__bases__ == (expected,)
+    assert cls.__bases__ == (expected, *SSL_BASES.get(name, ()))
+
+
+@pytest.mark.parametrize("name", sorted(SSL_BASES))
+def test_the_drawing_names_the_ssl_bases(name):
+    doc = errors.__doc__
+    assert doc is not None
+    (line,) = [line for line in doc.splitlines() if f"+-- {name} " in line]
+
+    assert f"ssl.{SSL_BASES[name][0].__name__}" in line
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=[cls.__name__ for cls in CLASSES])

@@ -215,6 +215,8 @@ async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int
     """Send the request, show the heads (``-i``), write the body; the exit code."""
     try:
         response = await session.request(plan.method, plan.url, stream=True, **plan.kwargs)
+    except AsksException:
+        raise  # a TLSCertVerificationError is also a ValueError (ssl makes it one)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"invalid request: {exc}") from None
     async with response:
