@@ -1,0 +1,1 @@
+"""The transport: connections, the pool and the one place that dials."""
