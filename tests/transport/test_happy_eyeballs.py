@@ -389,6 +389,43 @@ async def test_a_cancellation_during_the_clean_up_closes_the_winner_too() -> Non
     assert fd_count() == before
 
 
+@needs_proc
+async def test_a_second_cancellation_does_not_cut_the_clean_up_short() -> None:
+    # The caller's deadline ends the race; while a loser is still closing,
+    # the caller's task is cancelled as well. connect_tcp must still wait for
+    # every attempt to end before it gives up, or a task and its socket would
+    # outlive the call.
+    script = Script({A6: "hang", A4: "hang"})
+    closing, release = curio.Event(), curio.Event()
+
+    async def hold_the_close() -> None:
+        await closing.set()
+        await release.wait()
+
+    script.before_close = hold_the_close
+    ended_with: list[list[bool]] = []
+
+    async def caller() -> None:
+        try:
+            async with curio.timeout_after(0.5):
+                await connect_tcp(
+                    "dual.test", 80, delay=0, resolve=resolver_of(A6, A4), connect=script
+                )
+        finally:
+            ended_with.append([task.terminated for task in script.tasks])
+
+    before = fd_count()
+    task = await curio.spawn(caller)
+    await closing.wait()
+    await task.cancel(blocking=False)
+    await release.set()
+    await task.wait()
+    assert isinstance(task.exception, curio.TaskTimeout | curio.TaskCancelled)
+    assert ended_with == [[True, True]]
+    assert script.open_sockets() == []
+    assert fd_count() == before
+
+
 # --------------------------------------------------------------------------
 # The default resolver
 
