@@ -27,6 +27,7 @@ included) leaves :func:`connect_tcp`. No task outlives the call.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import math
 import socket
@@ -46,7 +47,12 @@ Resolver = Callable[[str, int], Awaitable[Sequence[AddrInfo]]]
 """``async (host, port) -> addresses``, in the order to prefer them."""
 
 Connector = Callable[[AddrInfo], Awaitable[Any]]
-"""``async (addrinfo) -> connected socket``; closes its socket on any failure."""
+"""``async (addrinfo) -> connected socket``.
+
+It closes its socket on any failure, cancellation included, and reports a
+failure as ``OSError``. In a race, a curio ``TaskTimeout`` of its own counts
+as that address timing out (ETIMEDOUT); any other exception ends the race.
+"""
 
 # RFC 8305 section 5: "A simple implementation can have a fixed delay for how
 # long to wait before starting the next connection attempt. [...] The
@@ -207,7 +213,7 @@ class _Attempt:
 
     info: AddrInfo
     sock: Any = None
-    error: Exception | None = None
+    error: BaseException | None = None
     done: bool = False
     seen: bool = False
 
@@ -218,10 +224,21 @@ async def _attempt(attempt: _Attempt, connect: Connector, wake: curio.Event) -> 
         # between a connected socket and the record of it, so a cancellation
         # cannot lose it (the connector closes it if cancelled inside).
         attempt.sock = await connect(attempt.info)
-    except Exception as exc:
-        attempt.error = exc  # the race decides; OSError is an ordinary loss
-    attempt.done = True
-    await wake.set()
+    except curio.TaskTimeout as exc:
+        # The connector's own deadline (the caller's cannot reach this task):
+        # that address timed out, an ordinary loss.
+        attempt.error = TimeoutError(errno.ETIMEDOUT, f"connect timed out ({exc})")
+    except BaseException as exc:
+        # The race judges an Exception (OSError is an ordinary loss). Anything
+        # else is our own cancellation in the clean-up: it ends the task.
+        attempt.error = exc
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        # Also when cancelled (in the clean-up, nobody is waiting then):
+        # whatever ended the attempt, the race must hear of it.
+        attempt.done = True
+        await wake.set()
 
 
 async def _race(

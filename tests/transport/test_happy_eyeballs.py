@@ -77,7 +77,8 @@ class Script:
     Actions: ``hang`` (never answers), ``refuse`` / ``unreachable`` (fail at
     once with that errno), ``connect`` (succeeds at once), ``gate`` (succeeds
     once ``gated`` attempts are all waiting, so they connect together),
-    ``bug`` (raises a ValueError, as a broken connector would).
+    ``bug`` (raises a ValueError, as a broken connector would),
+    ``own-timeout`` (the connector's own curio deadline expires).
     """
 
     def __init__(self, plan: dict[str, str], *, gated: int = 0) -> None:
@@ -120,6 +121,9 @@ class Script:
                 raise OSError(errno.ENETUNREACH, f"Connect call failed {host}")
             elif action == "bug":
                 raise ValueError("a connector bug")
+            elif action == "own-timeout":
+                async with curio.timeout_after(0):
+                    await curio.Event().wait()
             elif action == "gate":
                 self.waiting_at_gate += 1
                 if self.waiting_at_gate == self.gated:
@@ -244,6 +248,25 @@ async def test_a_broken_connector_raises_its_error_and_the_rest_is_cancelled() -
     assert script.cancelled == [A6]
     assert script.open_sockets() == []
     assert all(task.terminated for task in script.tasks)
+
+
+@pytest.mark.curio_timeout(5)
+async def test_a_connector_deadline_is_a_timed_out_address() -> None:
+    # A connector with a curio timeout of its own ends with TaskTimeout, a
+    # BaseException: that address lost (ETIMEDOUT), the race goes on.
+    script = Script({A6: "own-timeout", A4: "connect"})
+    sock = await connect_tcp(
+        "dual.test", 80, delay=5.0, resolve=resolver_of(A6, A4), connect=script
+    )
+    assert sock.host == A4
+    assert script.open_sockets() == [sock]
+    await sock.close()
+    script = Script({A6: "own-timeout", A4: "own-timeout"})
+    with pytest.raises(TimeoutError) as caught:
+        await connect_tcp("dual.test", 80, delay=5.0, resolve=resolver_of(A6, A4), connect=script)
+    assert caught.value.errno == errno.ETIMEDOUT
+    assert f"[{A6}]:80: [Errno {errno.ETIMEDOUT}] connect timed out" in str(caught.value)
+    assert f"{A4}:80: [Errno {errno.ETIMEDOUT}] connect timed out" in str(caught.value)
 
 
 # --------------------------------------------------------------------------
