@@ -18,6 +18,10 @@ The rules, with the RFC sections they come from:
   (section 5: "all other connections attempts that have not yet succeeded
   SHOULD be canceled").
 
+Not done: the asynchronous resolution of section 3 (AAAA and A queried apart,
+dialling before both answered). ``getaddrinfo`` answers with both families at
+once, and a resolver passed in may do better.
+
 Everything runs under the caller's deadline and cancellation: the attempts
 are tasks of one curio ``TaskGroup`` that is emptied, and every loser closed,
 before any exception (the caller's ``TaskTimeout`` or ``TaskCancelled``
@@ -271,9 +275,9 @@ async def _race(
                 raise _all_failed(host, port, failures) from failures[0][1]
             now = await curio.clock()
             if more and (start_now or now >= next_start):
-                attempt = _Attempt(infos[len(attempts)])
-                attempts.append(attempt)
-                await group.spawn(_attempt, attempt, connect, wake)
+                started = _Attempt(infos[len(attempts)])
+                attempts.append(started)
+                await group.spawn(_attempt, started, connect, wake)
                 start_now = False
                 next_start = now + delay
                 continue

@@ -360,9 +360,10 @@ async def test_caller_timeout_mid_race_leaks_no_socket_and_no_task() -> None:
             await connect_tcp(
                 "dual.test", 80, delay=0.05, resolve=resolver_of(A6, B6, A4), connect=script
             )
-    # All three had started (0.05 s apart) before the deadline.
-    assert script.order() == [A6, A4, B6]
-    assert sorted(script.cancelled) == sorted([A6, A4, B6])
+    # Normally all three had started (0.05 s apart) before the deadline; a
+    # stalled machine may have started fewer. Every one started was cancelled.
+    assert script.order() in ([A6], [A6, A4], [A6, A4, B6])
+    assert sorted(script.cancelled) == sorted(script.order())
     assert script.open_sockets() == []
     assert all(task.terminated for task in script.tasks)
     assert fd_count() == before
