@@ -39,6 +39,7 @@ from curio.traps import _read_wait
 
 __all__ = [
     "READ_SIZE",
+    "AddrInfo",
     "Stream",
     "close_quietly",
     "connect_address",
@@ -228,28 +229,50 @@ async def close_quietly(sock: Any) -> None:
 
 # -- making sockets ------------------------------------------------------------
 
-AddrInfo = tuple[Any, ...]
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+"""One ``socket.getaddrinfo`` entry: family, type, proto, canonname, sockaddr."""
 
 
 async def resolve(host: str, port: int) -> list[AddrInfo]:
-    """The addresses of *host* (``getaddrinfo`` order), as ``getaddrinfo`` tuples."""
-    if _is_ip_literal(host):
-        # Skip the resolver thread: getaddrinfo on a literal only parses it.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        addr: AddrInfo = (host, port, 0, 0) if family == socket.AF_INET6 else (host, port)
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", addr)]
+    """The addresses of *host*: IP literals as they are, names by getaddrinfo.
+
+    Args:
+        host: a host name or an IP literal (IPv6 without brackets, optionally
+            with a ``%zone``).
+        port: the TCP port.
+
+    Returns:
+        the addresses to dial, in the system resolver's order (RFC 6724).
+
+    Raises:
+        socket.gaierror: the name does not resolve.
+        OSError: an IPv6 zone names no interface.
+    """
+    literal = _literal(host, port)
+    if literal is not None:
+        # getaddrinfo on a literal only parses it; skip the worker thread.
+        return [literal]
     infos = await curio.run_in_thread(
         socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP
     )
     return list(infos)
+
+
+def _literal(host: str, port: int) -> AddrInfo | None:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv4Address):
+        return (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))
+    scope_id = 0
+    if ip.scope_id is not None:
+        # A link-local address needs its interface as sin6_scope_id (RFC 4007
+        # section 11): the address string alone does not carry it to connect.
+        zone = ip.scope_id
+        scope_id = int(zone) if zone.isdigit() else socket.if_nametoindex(zone)
+        host = host.partition("%")[0]
+    return (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, scope_id))
 
 
 async def connect_address(
