@@ -122,7 +122,13 @@ class Dialer:
                 reason = os.strerror(exc.errno)
             else:
                 reason = "failed"
-            raise ConnectError(f"{where}: {reason}: {exc}") from exc
+            message = f"{where}: {reason}"
+            if getattr(exc, "attempts", 1) > 1:
+                # Happy Eyeballs tried several addresses: say how each failed.
+                message += f" ({exc.strerror})"
+            elif not exc.errno or isinstance(exc, socket.gaierror):
+                message += f": {exc}"
+            raise ConnectError(message) from exc
 
     async def _open(self, origin: Origin, uds: str | None) -> backend.Stream:
         host = origin.host

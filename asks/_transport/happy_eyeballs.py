@@ -252,7 +252,11 @@ def _all_failed(host: str, port: int, failures: list[tuple[AddrInfo, OSError]]) 
     first = failures[0][1].errno
     # OSError(errno, text) becomes the errno's subclass (PEP 3151), so a
     # refusal still reads as ConnectionRefusedError to the caller.
-    return OSError(first, message) if first is not None else OSError(message)
+    error = OSError(first, message) if first is not None else OSError(message)
+    # How many addresses were tried: the dialler names each only when
+    # there were several (one address is named by the dialler already).
+    error.attempts = len(failures)  # type: ignore[attr-defined]
+    return error
 
 
 def _show(sockaddr: tuple[Any, ...]) -> str:

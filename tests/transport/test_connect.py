@@ -1,0 +1,98 @@
+"""The one dialler: pool keys, routes, and how a failed dial is reported.
+
+Real sockets on loopback only. TLS resumption and Unix sockets against real
+servers are in tests/test_tls_resumption.py and tests/test_uds.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import curio
+import pytest
+
+import asks._transport.backend
+from asks._transport.connect import Dialer
+from asks._transport.interfaces import ConnectError, ConnectTimeout
+from asks._urls import Origin
+
+
+def dialer(**options: object) -> Dialer:
+    settings: dict[str, object] = {
+        "ssl_context": None,
+        "source_address": None,
+        "uds": None,
+        "resumption": True,
+        "max_head_size": 65536,
+        "keepalive_expiry": 5.0,
+    }
+    settings.update(options)
+    return Dialer(**settings)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_pool_keys_differ_by_scheme_route_and_tls_context():
+    one, two = ssl.create_default_context(), ssl.create_default_context()
+    http, https = Origin("http", "h", 80), Origin("https", "h", 443)
+    keys = {
+        dialer().pool_key(http),
+        dialer().pool_key(https),
+        dialer(ssl_context=one).pool_key(https),
+        dialer(ssl_context=two).pool_key(https),
+        dialer(uds="/run/a.sock").pool_key(http),
+        dialer(uds="/run/b.sock").pool_key(http),
+    }
+    assert len(keys) == 6
+    # A context only matters to https: plain connections of any context mix.
+    assert dialer(ssl_context=one).pool_key(http) == dialer().pool_key(http)
+
+
+async def test_a_refused_address_is_named_once():
+    port = free_port()
+    with pytest.raises(ConnectError) as info:
+        await dialer().open_stream(Origin("http", "127.0.0.1", port), None)
+    assert str(info.value) == f"connecting to 127.0.0.1:{port}: Connection refused"
+
+
+async def test_several_refused_addresses_are_each_named(monkeypatch):
+    port = free_port()
+
+    async def two_addresses(host: str, port: int) -> list:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", port)),
+        ]
+
+    monkeypatch.setattr(asks._transport.backend, "resolve", two_addresses)
+    with pytest.raises(ConnectError) as info:
+        await dialer().open_stream(Origin("http", "dual.test", port), None)
+    message = str(info.value)
+    assert message.startswith(f"connecting to dual.test:{port}: Connection refused (")
+    assert f"127.0.0.1:{port}" in message and f"127.0.0.2:{port}" in message
+
+
+async def test_a_name_that_does_not_resolve_says_so():
+    with pytest.raises(ConnectError, match="cannot resolve host"):
+        await dialer().open_stream(Origin("http", "nonexistent.invalid", 80), None)
+
+
+async def test_no_connection_within_the_timeout_is_connect_timeout(monkeypatch):
+    async def never(*args: object, **kwargs: object) -> None:
+        await curio.Event().wait()
+
+    monkeypatch.setattr("asks._transport.connect.connect_tcp", never)
+    with pytest.raises(ConnectTimeout, match=r"not connected within 0\.05 s"):
+        await dialer().open_stream(Origin("http", "127.0.0.1", 80), 0.05)
+
+
+async def test_a_unix_socket_that_is_missing_is_named(tmp_path):
+    path = tmp_path / "nothing.sock"
+    with pytest.raises(ConnectError) as info:
+        await dialer(uds=str(path)).open_stream(Origin("http", "docker", 80), None)
+    assert str(info.value) == f"connecting to unix socket {path}: No such file or directory"
