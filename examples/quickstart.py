@@ -51,7 +51,8 @@ async def main(url: str) -> None:
         for i in range(10):
             r = await session.get(url, params={"i": i})
             r.raise_for_status()
-        print(f"10 requests through one Session: {session._pool.open} connection(s) open")
+        pool = session.pool_stats()
+        print(f"10 requests through one Session: {pool.open} connection(s) open, {pool.idle} idle")
 
 
 if __name__ == "__main__":
