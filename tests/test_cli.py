@@ -343,6 +343,9 @@ def test_cacert_trusts_that_ca_and_tls_always_verifies(
     untrusted = run_asks("get", f"{httpbin_secure.url}/get")
     assert untrusted.returncode == 1
     assert_one_error_line(untrusted, "certificate")
+    # An ssl errno is OpenSSL's, not the system's: no "(Operation not permitted)".
+    assert "not permitted" not in error_lines(untrusted)[0]
+    assert f"GET {httpbin_secure.url}/get: " in error_lines(untrusted)[0]  # names the request
     assert untrusted.stdout == b""
     assert b"insecure" not in run_asks("get", "--help").stdout
 

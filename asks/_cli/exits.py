@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import sys
 
 EXIT_OK = 0
@@ -61,7 +62,9 @@ def explain(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     cause: BaseException | None = exc
     while cause is not None:
-        if isinstance(cause, OSError) and cause.errno:
+        # An ssl error's errno is OpenSSL's error kind (1 is SSL_ERROR_SSL),
+        # not the system's: os.strerror(1) would say "Operation not permitted".
+        if isinstance(cause, OSError) and cause.errno and not isinstance(cause, ssl.SSLError):
             reason = os.strerror(cause.errno)
             if reason.lower() not in text.lower():
                 text = f"{text} ({reason})"

@@ -148,26 +148,35 @@ class Dialer:
             if kept is not None and kept[0] is context:
                 session = kept[1]
         tls = await backend.start_tls(sock, context, host, session)
+        if not self.resumption:
+            return backend.Stream(tls)
 
         def keep(tls_sock: ssl.SSLSocket) -> None:
             self._keep_session(place, context, tls_sock)
 
-        stream = backend.Stream(tls, keep if self.resumption else None)
-        if self.resumption and stream.tls is not None:
-            keep(stream.tls)  # TLS 1.2 has its session now; 1.3 after a read
-        return stream
+        # The session is taken when the connection closes: a TLS 1.3 ticket
+        # arrives after the handshake, with the first response, and reading
+        # SSLSocket.session costs a copy of the session and its certificate
+        # chain (about 0.2 ms), so once per connection.
+        return backend.Stream(tls, keep)
 
     def _keep_session(
         self, place: Hashable, context: ssl.SSLContext, tls_sock: ssl.SSLSocket
     ) -> None:
+        sessions = self._tls_sessions
+        if tls_sock.session_reused and tls_sock.version() != "TLSv1.3" and place in sessions:
+            # A TLS 1.2 session that just resumed is still good, and meant to
+            # be used again (RFC 5077 section 3.4): no copy needed. A TLS 1.3
+            # ticket is not reused; each connection's fresh one is kept
+            # (RFC 8446 appendix C.4: reuse would let observers link them).
+            return
         session = tls_sock.session
         if session is None:
             return
         if tls_sock.version() == "TLSv1.3" and not session.has_ticket:
-            # Until the server's ticket arrives, a TLS 1.3 session cannot
-            # resume anything; keep the one we have instead.
+            # No ticket arrived (nothing was read, or the server sends none):
+            # nothing to resume with; keep the one we have.
             return
-        sessions = self._tls_sessions
         if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
             del sessions[next(iter(sessions))]
         sessions[place] = (context, session)
