@@ -93,3 +93,11 @@ def test_e2e_benchmark_runs_ceiling_and_asks_without_errors():
         assert row[5] == "0", row  # errors
         assert row[6] == "0/1", row  # failed runs
         assert float(row[1].replace(",", "")) > 0, row
+
+
+def test_uds_benchmark_measures_both_routes():
+    # Against the tests' own nginx (tests/real/), a few requests each.
+    out = run("uds.py", "--n", "20", "--rounds", "1")
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert set(rows) == {"loopback", "Unix", "ratio"}
+    assert float(rows["ratio"].split()[-1]) > 0
