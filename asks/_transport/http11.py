@@ -37,7 +37,7 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import h11
 
@@ -464,11 +464,7 @@ class HTTP11Connection:
             if not data and at_end is not None:
                 at_end()
         except BaseException as exc:
-            await self._release(False)
-            new = self._classify(exc)
-            if new is exc:
-                raise
-            raise new from exc
+            await self._fail(exc)
         if not data:
             await self._release(self.finish_cycle())
         return data
@@ -511,11 +507,7 @@ class HTTP11Connection:
         try:
             data = await self._read_body(limit)
         except BaseException as exc:
-            await self._release(False)
-            new = self._classify(exc)
-            if new is exc:
-                raise
-            raise new from exc
+            await self._fail(exc)
         await self._release(self.finish_cycle())
         return data
 
@@ -552,6 +544,14 @@ class HTTP11Connection:
             data = chunks[0]
             return data if type(data) is bytes else bytes(data)
         return b"".join(chunks)
+
+    async def _fail(self, exc: BaseException) -> NoReturn:
+        """A read of the body failed (or was cancelled): close, then raise it sorted."""
+        await self._release(False)
+        new = self._classify(exc)
+        if new is exc:
+            raise exc
+        raise new from exc
 
     def _classify(self, exc: BaseException) -> BaseException:
         """h11's complaint about the body as the transport's own class."""

@@ -16,10 +16,9 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from types import TracebackType
 
 from tests.real.nginx import Certificate
-from tests.real.process import LOOPBACK, ServerProcess, check_unix_path
+from tests.real.process import LOOPBACK, Running, ServerProcess, check_unix_path
 
 EARLY_APP = f"{Path(__file__).with_name('_early_app.py')}:app"
 
@@ -27,7 +26,7 @@ EARLY_APP = f"{Path(__file__).with_name('_early_app.py')}:app"
 _READY = r"Running on (?:https?://)?(?P<where>\S+) \(CTRL"
 
 
-class Hypercorn:
+class Hypercorn(Running):
     """hypercorn serving ``app`` on TCP 127.0.0.1 or on a Unix socket.
 
     Args:
@@ -127,14 +126,3 @@ class Hypercorn:
         process, self._process = self._process, None
         if process is not None:
             process.stop()
-
-    def __enter__(self) -> Hypercorn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

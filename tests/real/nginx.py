@@ -21,11 +21,11 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from tests.real.process import (
     LOOPBACK,
     PortInUse,
+    Running,
     ServerProcess,
     ServerStartError,
     check_unix_path,
@@ -300,7 +300,7 @@ def parse_log_line(line: str) -> LogEntry:
     )
 
 
-class Nginx:
+class Nginx(Running):
     """A running nginx for one :class:`NginxConfig`, in ``directory``.
 
     Args:
@@ -467,14 +467,3 @@ class Nginx:
             return (self.directory / "error.log").read_text(errors="replace")[-4000:]
         except OSError:
             return ""
-
-    def __enter__(self) -> Nginx:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -20,6 +20,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -81,7 +85,28 @@ def check_unix_path(path: Path) -> Path:
     return path
 
 
-class ServerProcess:
+class Running:
+    """``with server:`` starts it and stops it, whatever happens inside."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(Running):
     """A child process whose stderr says when it is ready.
 
     Args:
@@ -214,14 +239,3 @@ class ServerProcess:
         except OSError:
             return ""
         return f"; its log {self.log_path}:\n{text[-size:]}"
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
