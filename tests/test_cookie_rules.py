@@ -403,7 +403,10 @@ def test_mozilla_cookie_jar_round_trip_keeps_host_only(tmp_path):
     assert both is not None and both.startswith("sec=3; ")
     assert sorted(both.split("; ")) == ["dom=2", "host=1", "sec=3", "session=4"]
     assert sent(again, "https://sub.home.example.org/p") == "dom=2"
-    assert sent(again, "http://home.example.org/p") == "host=1; session=4; dom=2"
+    # Equal paths, no creation times after a load: RFC 6265 section 5.4 leaves
+    # their order open (and the jar's own order differs between Pythons).
+    plain = sent(again, "http://home.example.org/p")
+    assert plain is not None and sorted(plain.split("; ")) == ["dom=2", "host=1", "session=4"]
     by_name = {c.name: c for c in loaded}
     assert by_name["sec"].has_nonstandard_attr("HTTPOnly")
     assert by_name["host"].expires == next(c for c in jar if c.name == "host").expires
