@@ -76,11 +76,14 @@ def _nginx(server: Nginx, listener: str, name: str) -> EarlyServer:
 
 # nginx answers early from Content-Length alone; a chunked body it discards
 # (``return`` never reads it against client_max_body_size), so only bytes.
+# A chunked upload hypercorn answers early is not here: hypercorn then stops
+# reading without closing, so the send blocks instead of failing, and asks
+# reads an early answer only after a failed send (watching for one while
+# sending is not built yet; see the issue note). The scripted-stream tests
+# cover a streamed upload whose send fails.
 CASES = [
     ("hypercorn", "bytes"),
-    ("hypercorn", "async-iterator"),
     ("hypercorn-tls", "bytes"),
-    ("hypercorn-tls", "async-iterator"),
     ("nginx", "bytes"),
     ("nginx-tls", "bytes"),
 ]
