@@ -11,6 +11,7 @@ arguments. The tree (new classes sit under the ones asks always had, so
      +-- BadHttpResponse            the server broke the protocol
      |    +-- DecodingError         a body that cannot be decompressed
      |    +-- ResponseTooLarge      a body over the configured limit
+     |         +-- LineTooLong      a streamed line over its max_length
      +-- BadStatus                  raise_for_status(); .response, .status_code
      +-- ConnectivityError          could not talk to the server
           +-- ConnectFailed         DNS failure, refused, unreachable (nothing sent)
@@ -44,6 +45,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectivityError",
     "DecodingError",
+    "LineTooLong",
     "RequestTimeout",
     "ResponseTooLarge",
     "ServerClosedConnectionError",
@@ -81,6 +83,10 @@ class DecodingError(BadHttpResponse):
 
 class ResponseTooLarge(BadHttpResponse):
     """The response exceeded a configured size limit."""
+
+
+class LineTooLong(ResponseTooLarge):
+    """A line of a streamed body is longer than ``max_length`` (see ``StreamBody.lines``)."""
 
 
 class BadStatus(AsksException):

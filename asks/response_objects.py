@@ -10,7 +10,7 @@ Either way the connection's slot is released exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,15 @@ import curio
 from ._boundary import reraise
 from ._decoders import Decoder, charset_from_content_type, make_decoder
 from ._headers import Headers
+from ._lines import (
+    DEFAULT_MAX_LINE_LENGTH,
+    Rechunker,
+    TextDecoder,
+    byte_line_splitter,
+    check_size,
+    text_line_splitter,
+)
+from ._stream_views import StreamView
 from .errors import BadStatus, RequestTimeout
 
 if TYPE_CHECKING:
@@ -164,7 +173,9 @@ class StreamBody:
 
     ``async for chunk in body`` yields decoded chunks. ``body(timeout=5)``
     gives an iterator whose every read is bounded. ``decompress_data = False``
-    yields the bytes as received. Reading to the end returns the connection
+    yields the bytes as received. :meth:`text`, :meth:`lines`,
+    :meth:`byte_lines` and :meth:`chunks` iterate the same pieces as text,
+    lines or chunks of a chosen size. Reading to the end returns the connection
     to the pool; :meth:`close` (or leaving ``async with body:``) before that
     closes the connection. The connection does either itself: the body only
     tells it (``receive_data`` to the end, or ``abort``).
@@ -186,12 +197,105 @@ class StreamBody:
         self._decoder: Decoder | None = None
         self._started = False
         self._timeout: float | None = None
+        # The response this is the body of, for its encoding (set by
+        # StreamResponse; None for a body read into a callback).
+        self._response: BaseResponse | None = None
         self.decompress_data = True
 
     def __call__(self, timeout: float | None = None) -> StreamBody:
         """Bound each read of the iteration by *timeout* seconds."""
         self._timeout = timeout
         return self
+
+    def text(self, encoding: str | None = None) -> AsyncIterator[str]:
+        """Iterate the body as decoded text.
+
+        A multi-byte character split between two reads comes out whole;
+        undecodable bytes become U+FFFD, as in ``Response.text``. The pieces
+        are as long as the reads make them.
+
+        Args:
+            encoding: the text encoding; by default the response's
+                ``encoding`` (the Content-Type charset, else the call's or
+                the session's ``encoding``), read when this is called.
+
+        Returns:
+            An async iterator of ``str``.
+
+        Raises:
+            ValueError: *encoding* is not a text encoding Python knows.
+        """
+        decoder = TextDecoder(encoding or self._encoding())
+        return StreamView(self, self, decoder.feed, decoder.flush)
+
+    def lines(
+        self, encoding: str | None = None, *, max_length: int = DEFAULT_MAX_LINE_LENGTH
+    ) -> AsyncIterator[str]:
+        """Iterate the body as lines of decoded text, without their line ends.
+
+        A line ends at ``\r\n``, ``\n`` or ``\r``, even when the reads
+        split the line or its ``\r\n``; a last line without an end is
+        still yielded; an empty line is ``""``.
+
+        Args:
+            encoding: as for :meth:`text`.
+            max_length: the longest line accepted, in characters (64 KiB by
+                default): memory stays bounded even if no line end comes.
+
+        Returns:
+            An async iterator of ``str``.
+
+        Raises:
+            ValueError: *encoding* is unknown, or *max_length* below 1.
+            TypeError: *max_length* is not an int.
+            LineTooLong: (from the iteration) a line is longer than
+                *max_length*; the stream is closed.
+        """
+        splitter = text_line_splitter(check_size(max_length, "max_length"), f"{self._where}: ")
+        return StreamView(self, self.text(encoding), splitter.feed, splitter.flush)
+
+    def byte_lines(self, *, max_length: int = DEFAULT_MAX_LINE_LENGTH) -> AsyncIterator[bytes]:
+        """Iterate the body as lines of bytes, without their line ends.
+
+        Like :meth:`lines` with nothing decoded: for bodies in an encoding
+        that keeps ``\r`` and ``\n`` as those bytes (ASCII, UTF-8, Latin-1...).
+
+        Args:
+            max_length: the longest line accepted, in bytes (64 KiB by default).
+
+        Returns:
+            An async iterator of ``bytes``.
+
+        Raises:
+            ValueError: *max_length* below 1.
+            TypeError: *max_length* is not an int.
+            LineTooLong: (from the iteration) a line is longer than
+                *max_length*; the stream is closed.
+        """
+        splitter = byte_line_splitter(check_size(max_length, "max_length"), f"{self._where}: ")
+        return StreamView(self, self, splitter.feed, splitter.flush)
+
+    def chunks(self, size: int) -> AsyncIterator[bytes]:
+        """Iterate the body in chunks of exactly *size* bytes, the last one shorter.
+
+        Args:
+            size: the chunk size in bytes; up to ``size - 1`` bytes are kept
+                between reads.
+
+        Returns:
+            An async iterator of ``bytes``; the last chunk has 1 to *size*
+            bytes, and an empty body yields none.
+
+        Raises:
+            ValueError: *size* below 1.
+            TypeError: *size* is not an int.
+        """
+        rechunker = Rechunker(check_size(size, "size"))
+        return StreamView(self, self, rechunker.feed, rechunker.flush)
+
+    def _encoding(self) -> str:
+        response = self._response
+        return response.encoding if response is not None else "utf-8"
 
     # A plain async iterator, not an async generator: a generator abandoned
     # mid-loop (``break``) is finalised by the garbage collector outside the
@@ -307,6 +411,9 @@ class StreamResponse(BaseResponse):
     def __init__(self, *, body: StreamBody, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.body = body
+        # A reference cycle, collected with the two; the body reads the
+        # encoding when text or lines are asked for, after any change to it.
+        body._response = self
 
     async def close(self) -> None:
         """Close the body (see :meth:`StreamBody.close`)."""

@@ -42,6 +42,19 @@ async def one_shot_calls(url: str) -> None:
     await asks.post(url, path="/x")  # E: Unexpected keyword argument "path"
 
 
+async def stream_views(url: str) -> None:
+    r = await asks.get(url, stream=True)
+    async for text in r.body(timeout=5).text("utf-8"):
+        reveal_type(text)  # R: str
+    async for line in r.body.lines(max_length=1024):
+        reveal_type(line)  # R: str
+    async for raw in r.body.byte_lines():
+        reveal_type(raw)  # R: bytes
+    async for chunk in r.body.chunks(4096):
+        reveal_type(chunk)  # R: bytes
+    r.body.chunks("4096")  # E: incompatible type "str"; expected "int"
+
+
 async def mock_server() -> None:
     async with MockServer() as server:
         reveal_type(server.url)  # R: str
