@@ -33,6 +33,7 @@ from .interfaces import ConnectError, ConnectTimeout
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
+    from .tracing import Tracer
 
 __all__ = ["Dialer"]
 
@@ -51,6 +52,7 @@ class Dialer:
         resumption: offer the TLS session of an earlier connection to the
             same place when opening a new one.
         max_head_size, keepalive_expiry: for each new connection.
+        trace: the session's tracer (see ``tracing``), or None.
     """
 
     def __init__(
@@ -61,7 +63,10 @@ class Dialer:
         resumption: bool,
         max_head_size: int,
         keepalive_expiry: float,
+        trace: Tracer | None = None,
     ) -> None:
+        self.trace = trace
+        self.dialled = 0  # connections begun: the tracer's connection numbers
         self.ssl_context = ssl_context
         self.source_address = source_address
         self.uds = uds
@@ -94,11 +99,44 @@ class Dialer:
             ConnectTimeout: not connected within *timeout* seconds.
             ssl.SSLError: the TLS handshake failed.
         """
-        stream = await self.open_stream(origin, timeout)
-        return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
+        trace = self.trace
+        if trace is None:
+            stream = await self.open_stream(origin, timeout)
+            return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
+        from .tracing import TracedHTTP11Connection
 
-    async def open_stream(self, origin: Origin, timeout: float | None) -> backend.Stream:
-        """The byte stream to *origin*: connected, TLS negotiated for https."""
+        self.dialled += 1
+        number = self.dialled
+        trace(
+            "connect.start",
+            {"connection": number, "host": origin.host, "port": origin.port, "uds": self.uds},
+        )
+        try:
+            stream = await self.open_stream(origin, timeout, trace, number)
+        except BaseException as exc:
+            # Whatever step failed (TCP, TLS, the deadline), with the error
+            # the caller will see; a span begun at connect.start ends here.
+            trace("connect.failed", {"connection": number, "error": exc})
+            raise
+        return TracedHTTP11Connection(
+            stream, key, self.max_head_size, self.keepalive_expiry, pool, trace, number
+        )
+
+    async def open_stream(
+        self,
+        origin: Origin,
+        timeout: float | None,
+        trace: Tracer | None = None,
+        number: int = 0,
+    ) -> backend.Stream:
+        """The byte stream to *origin*: connected, TLS negotiated for https.
+
+        Args:
+            origin: where to.
+            timeout: seconds for the whole of it.
+            trace: reports ``connect.done``, ``tls.start`` and ``tls.done``
+                for connection *number* (``connect`` reports the rest).
+        """
         uds = self.uds
         where = (
             f"connecting to unix socket {uds}"
@@ -107,9 +145,9 @@ class Dialer:
         )
         try:
             if timeout is None:
-                return await self._open(origin, uds)
+                return await self._open(origin, uds, trace, number)
             async with curio.timeout_after(timeout):
-                return await self._open(origin, uds)
+                return await self._open(origin, uds, trace, number)
         except curio.TaskTimeout:
             raise ConnectTimeout(f"{where}: not connected within {timeout} s") from None
         except ssl.SSLError:
@@ -130,12 +168,16 @@ class Dialer:
                 message += f": {exc}"
             raise ConnectError(message) from exc
 
-    async def _open(self, origin: Origin, uds: str | None) -> backend.Stream:
+    async def _open(
+        self, origin: Origin, uds: str | None, trace: Tracer | None, number: int
+    ) -> backend.Stream:
         host = origin.host
         if uds is not None:
             sock = await backend.open_unix(uds)
         else:
             sock = await connect_tcp(host, origin.port, source_address=self.source_address)
+        if trace is not None:
+            await _report(trace, sock, "connect.done", {"connection": number})
         if origin.scheme != "https":
             return backend.Stream(sock)
         context = self.ssl_context
@@ -147,7 +189,27 @@ class Dialer:
             kept = self._tls_sessions.get(place)
             if kept is not None and kept[0] is context:
                 session = kept[1]
+        if trace is not None:
+            await _report(
+                trace,
+                sock,
+                "tls.start",
+                {"connection": number, "server_hostname": host, "resuming": session is not None},
+            )
         tls = await backend.start_tls(sock, context, host, session)
+        if trace is not None:
+            raw = tls._socket
+            await _report(
+                trace,
+                tls,
+                "tls.done",
+                {
+                    "connection": number,
+                    "version": raw.version(),
+                    "cipher": (raw.cipher() or ("",))[0],
+                    "resumed": raw.session_reused,
+                },
+            )
         if not self.resumption:
             return backend.Stream(tls)
 
@@ -180,3 +242,12 @@ class Dialer:
         if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
             del sessions[next(iter(sessions))]
         sessions[place] = (context, session)
+
+
+async def _report(trace: Tracer, sock: Any, event: str, info: dict[str, Any]) -> None:
+    # The socket is not anybody's yet: if the tracer raises, close it here.
+    try:
+        trace(event, info)
+    except BaseException:
+        await backend.close_quietly(sock)
+        raise
