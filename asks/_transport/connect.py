@@ -40,6 +40,8 @@ __all__ = ["Dialer"]
 # TLS sessions kept for resumption, at most this many places at once (a
 # scraper over many hosts just loses the oldest).
 _MAX_TLS_SESSIONS = 512
+# Pool keys kept, one per origin (see Dialer.pool_key).
+_MAX_KEYS = 256
 
 
 class Dialer:
@@ -67,7 +69,10 @@ class Dialer:
     ) -> None:
         self.trace = trace
         self.dialled = 0  # connections begun: the tracer's connection numbers
-        self.ssl_context = ssl_context
+        # origin -> its pool key, as pool_key made it; emptied whenever what
+        # a key is made of changes (the TLS context; uds is fixed).
+        self.keys: dict[Origin, Hashable] = {}
+        self._ssl_context = ssl_context
         self.source_address = source_address
         self.uds = uds
         self.resumption = resumption
@@ -80,10 +85,30 @@ class Dialer:
         # kept beside it, so its id cannot be a recycled one.
         self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context for https origins (None: the shared verifying default)."""
+        return self._ssl_context
+
+    @ssl_context.setter
+    def ssl_context(self, value: ssl.SSLContext | None) -> None:
+        # Connections made under the old context keep their keys; new ones
+        # get keys of the new context.
+        self._ssl_context = value
+        self.keys.clear()
+
     def pool_key(self, origin: Origin) -> Hashable:
-        """Connections of one key are interchangeable: same place, same route, same TLS."""
-        tls_id = id(self.ssl_context) if origin.scheme == "https" else None
-        return (origin, self.uds, tls_id)
+        """Connections of one key are interchangeable: same place, same route, same TLS.
+
+        The key is kept in :attr:`keys` for the next request to *origin*.
+        """
+        tls_id = id(self._ssl_context) if origin.scheme == "https" else None
+        key = (origin, self.uds, tls_id)
+        keys = self.keys
+        if len(keys) >= _MAX_KEYS:
+            keys.clear()  # a scraper over many hosts just makes them again
+        keys[origin] = key
+        return key
 
     async def connect(
         self,

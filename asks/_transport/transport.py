@@ -72,7 +72,12 @@ class Transport:
         origin = url.origin
         pool = self.pool
         dialer = self.dialer
-        key = dialer.pool_key(origin)
+        # The key of each origin is made once (the dialler keeps them); the
+        # lookup costs less than making it (see benchmarks/opcodes.py),
+        # which pays for response.elapsed's two clock reads.
+        key = dialer.keys.get(origin)
+        if key is None:
+            key = dialer.pool_key(origin)
 
         async def open_connection() -> HTTP11Connection:
             return await dialer.connect(origin, key, connection_timeout, pool)

@@ -90,6 +90,7 @@ class FakeDialer:
     def __init__(self, scripts: list[str]) -> None:
         self.scripts = scripts
         self.opened: list[FakeConnection] = []
+        self.keys: dict[object, object] = {}
 
     def pool_key(self, origin: object) -> object:
         return origin
