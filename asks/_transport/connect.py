@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import curio
 
+from .._boundary import translate
 from .._urls import Origin
 from . import backend
 from .happy_eyeballs import connect_tcp
@@ -141,7 +142,8 @@ class Dialer:
         except BaseException as exc:
             # Whatever step failed (TCP, TLS, the deadline), with the error
             # the caller will see; a span begun at connect.start ends here.
-            trace("connect.failed", {"connection": number, "error": exc})
+            error = translate(exc, f"{origin.scheme}://{origin.host}:{origin.port}")
+            trace("connect.failed", {"connection": number, "error": error})
             raise
         return TracedHTTP11Connection(
             stream, key, self.max_head_size, self.keepalive_expiry, pool, trace, number
