@@ -553,3 +553,15 @@ async def test_the_span_recipe_ends_the_connect_span_on_failure():
     (span,) = fake.spans
     assert span.ended
     assert span.events == ["exception ConnectFailed"]
+
+
+async def test_without_a_tracer_connections_are_the_plain_class(raw_server):
+    from asks._transport.http11 import HTTP11Connection
+    from asks._transport.tracing import TracedHTTP11Connection
+
+    server = await raw_server(chain_handler([]))
+    async with asks.Session() as plain, asks.Session(trace=tracer([])) as traced:
+        await plain.get(server.url + "/secret")
+        await traced.get(server.url + "/secret")
+        assert [type(c) for c in plain._pool._all] == [HTTP11Connection]
+        assert [type(c) for c in traced._pool._all] == [TracedHTTP11Connection]
