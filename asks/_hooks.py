@@ -198,8 +198,8 @@ def install(session: Session, hooks: EventHooks) -> None:
 def _after(
     step: Callable[..., Coroutine[Any, Any, R]], hooks: EventHooks
 ) -> Callable[..., Coroutine[Any, Any, R]]:
-    async def step_then_hooks(*args: Any) -> R:
-        response = await step(*args)
+    async def step_then_hooks(*args: Any, **kwargs: Any) -> R:
+        response = await step(*args, **kwargs)
         await hooks.on_response(response)
         return response
 
