@@ -31,6 +31,8 @@ from ._stream_views import StreamView
 from .errors import BadStatus, RequestTimeout
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from ._transport.http11 import HTTP11Connection
 
 __all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse"]
@@ -50,6 +52,11 @@ class BaseResponse:
         url: the URL of the final request, query included.
         cookies: cookies set by this response.
     """
+
+    # Seconds from sending the request to the end of the response head, set
+    # by the session after the response is built (a class default, so that
+    # building one costs no extra argument; see ``elapsed``).
+    _elapsed: float = 0.0
 
     # The parameters may be given by position: the session builds one
     # response per request, and keyword arguments cost twice as much to pass.
@@ -74,6 +81,20 @@ class BaseResponse:
         self.cookies: list[Any] = []
         self._fallback_encoding = encoding
         self._encoding: str | None = None
+
+    @property
+    def elapsed(self) -> timedelta:
+        """Time from sending the request to the end of the response head.
+
+        The connection was already open (or reused): connecting is not
+        counted, nor is reading the body. Every response has one, each
+        entry of ``history`` included.
+        """
+        # Imported on first use: datetime costs about a millisecond to import
+        # and asks itself needs none of it (docs/performance.md, import time).
+        from datetime import timedelta
+
+        return timedelta(seconds=self._elapsed)
 
     @property
     def encoding(self) -> str:

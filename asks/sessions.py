@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import curio
@@ -34,11 +34,14 @@ import h11
 
 from ._boundary import ConnectFailed, reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
+from ._hooks import install as install_hooks
+from ._hooks import parse_event_hooks
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._transport.connect import Dialer
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, PoolStats
+from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
@@ -143,10 +146,18 @@ class Session:
         resumption: offer the TLS session of the last connection to the same
             host, port and ``ssl_context`` when opening a new one, so the
             handshake is shorter; ``False`` makes every handshake a full one.
+        event_hooks: ``{"request": [fn, ...], "response": [fn, ...]}``: async
+            functions called with each request sent (an :class:`asks.Request`)
+            and each response received (redirects, auth challenges and
+            retries included); see docs/hooks.md.
+        trace: ``fn(event, info)``, a plain function called at each step of
+            the transport (connecting, TLS, request sent, response head;
+            which connection, new or reused); see docs/hooks.md.
 
     Raises:
-        ValueError: ``connections`` below 1.
-        TypeError: ``uds`` is not a path.
+        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind.
+        TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
+            function (``trace`` must not be ``async``).
     """
 
     def __init__(
@@ -166,7 +177,10 @@ class Session:
         source_address: tuple[str, int] | None = None,
         uds: str | os.PathLike[str] | None = None,
         resumption: bool = True,
+        event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
+        trace: Callable[[str, Mapping[str, Any]], object] | None = None,
     ) -> None:
+        hooks = parse_event_hooks(event_hooks)
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -184,6 +198,7 @@ class Session:
             resumption,
             max_head_size,
             keepalive_expiry,
+            check_tracer(trace),
         )
         self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
             connections, keepalive_expiry
@@ -192,6 +207,8 @@ class Session:
         self._requests = RequestFactory()
         # A hot-path cache for calls that pass no option (see _options).
         self._plain_options: _Options | None = None
+        if hooks is not None:
+            install_hooks(self, hooks)
 
     @property
     def headers(self) -> Headers:
@@ -542,7 +559,7 @@ class Session:
             wire = self._requests.wire_headers(call, jar)
             if call.auth_headers:
                 call.auth_headers = {}
-            conn, head, headers = await self._exchange(call, wire, options)
+            conn, head, headers, elapsed = await self._exchange(call, wire, options)
             if jar is not None:
                 jar.store(headers, call.url.text, call.url.host, call.url.scheme)
             status = head.status_code
@@ -563,15 +580,19 @@ class Session:
             )
             if plan is None and not challenge:
                 if options.stream or options.callback is not None:
-                    response = await self._final_response(call, conn, head, headers, options)
+                    response = await self._final_response(
+                        call, conn, head, headers, options, elapsed
+                    )
                 else:
-                    response = await self._buffered(call, conn, head, headers, options.encoding)
+                    response = await self._buffered(
+                        call, conn, head, headers, options.encoding, elapsed
+                    )
                 response.history = history
                 return response
 
             # An intermediate response: read it whole so its connection can
             # serve the next request of this call.
-            response = await self._buffered(call, conn, head, headers, options.encoding)
+            response = await self._buffered(call, conn, head, headers, options.encoding, elapsed)
             if challenge:
                 assert isinstance(auth, PostResponseAuth)
                 retry_headers = await auth(response, call.auth_request())
@@ -627,6 +648,7 @@ class Session:
         head: h11.Response,
         headers: ResponseHeaders,
         encoding: str,
+        elapsed: float,
     ) -> Response:
         try:
             # The connection goes back by itself (or closes on a failure).
@@ -646,6 +668,7 @@ class Session:
             content,
             self.max_decoded_size,
         )
+        response._elapsed = elapsed
         if headers.has(b"set-cookie"):
             _attach_cookies(response, call.url)
         return response
@@ -657,6 +680,7 @@ class Session:
         head: h11.Response,
         headers: ResponseHeaders,
         options: _Options,
+        elapsed: float,
     ) -> BaseResponse:
         """A streamed response, or one whose body goes to the callback."""
         # Not the hot path (that is _buffered, spelled out there), so the
@@ -673,6 +697,7 @@ class Session:
         response: BaseResponse
         if options.stream:
             response = StreamResponse(body=self._stream_body(call, conn, headers), **fields)
+            response._elapsed = elapsed
         else:
             assert options.callback is not None
             # Decoded pieces go to the callback as they arrive; nothing is kept.
@@ -680,6 +705,7 @@ class Session:
                 async for chunk in body:
                     await options.callback(chunk)
             response = Response(body=b"", max_decoded_size=self.max_decoded_size, **fields)
+            response._elapsed = elapsed
         _attach_cookies(response, call.url)
         return response
 
@@ -687,7 +713,7 @@ class Session:
 
     async def _exchange(
         self, call: Call, wire: tuple[tuple[bytes, bytes], ...], options: _Options
-    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders]:
+    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders, float]:
         """Send the request and read the response head; ``retries`` applies here.
 
         Whatever goes wrong leaves as an asks exception (``_boundary``).

@@ -176,9 +176,9 @@ def echo_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     thread.start()
     real_open = Dialer.open_stream
 
-    async def open_stream(self: Dialer, origin: Any, timeout: Any) -> Any:
+    async def open_stream(self: Dialer, origin: Any, timeout: Any, *tracing: Any) -> Any:
         if origin.host in LOCAL_HOSTS:
-            return await real_open(self, origin, timeout)
+            return await real_open(self, origin, timeout, *tracing)
         # Plain HTTP to the echo server, whatever the URL's scheme.
         return Stream(await curio.open_connection(*address))
 

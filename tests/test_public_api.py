@@ -14,6 +14,7 @@ EXPECTED = {
     "DigestAuth",
     "Headers",
     "PoolStats",
+    "Request",
     "Response",
     "Session",
     "StreamBody",

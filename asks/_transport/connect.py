@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import curio
 
+from .._boundary import translate
 from .._urls import Origin
 from . import backend
 from .happy_eyeballs import connect_tcp
@@ -33,12 +34,15 @@ from .interfaces import ConnectError, ConnectTimeout
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
+    from .tracing import Tracer
 
 __all__ = ["Dialer"]
 
 # TLS sessions kept for resumption, at most this many places at once (a
 # scraper over many hosts just loses the oldest).
 _MAX_TLS_SESSIONS = 512
+# Pool keys kept, one per origin (see Dialer.pool_key).
+_MAX_KEYS = 256
 
 
 class Dialer:
@@ -51,6 +55,7 @@ class Dialer:
         resumption: offer the TLS session of an earlier connection to the
             same place when opening a new one.
         max_head_size, keepalive_expiry: for each new connection.
+        trace: the session's tracer (see ``tracing``), or None.
     """
 
     def __init__(
@@ -61,8 +66,14 @@ class Dialer:
         resumption: bool,
         max_head_size: int,
         keepalive_expiry: float,
+        trace: Tracer | None = None,
     ) -> None:
-        self.ssl_context = ssl_context
+        self.trace = trace
+        self.dialled = 0  # connections begun: the tracer's connection numbers
+        # origin -> its pool key, as pool_key made it; emptied whenever what
+        # a key is made of changes (the TLS context; uds is fixed).
+        self.keys: dict[Origin, Hashable] = {}
+        self._ssl_context = ssl_context
         self.source_address = source_address
         self.uds = uds
         self.resumption = resumption
@@ -75,10 +86,30 @@ class Dialer:
         # kept beside it, so its id cannot be a recycled one.
         self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context for https origins (None: the shared verifying default)."""
+        return self._ssl_context
+
+    @ssl_context.setter
+    def ssl_context(self, value: ssl.SSLContext | None) -> None:
+        # Connections made under the old context keep their keys; new ones
+        # get keys of the new context.
+        self._ssl_context = value
+        self.keys.clear()
+
     def pool_key(self, origin: Origin) -> Hashable:
-        """Connections of one key are interchangeable: same place, same route, same TLS."""
-        tls_id = id(self.ssl_context) if origin.scheme == "https" else None
-        return (origin, self.uds, tls_id)
+        """Connections of one key are interchangeable: same place, same route, same TLS.
+
+        The key is kept in :attr:`keys` for the next request to *origin*.
+        """
+        tls_id = id(self._ssl_context) if origin.scheme == "https" else None
+        key = (origin, self.uds, tls_id)
+        keys = self.keys
+        if len(keys) >= _MAX_KEYS:
+            keys.clear()  # a scraper over many hosts just makes them again
+        keys[origin] = key
+        return key
 
     async def connect(
         self,
@@ -94,11 +125,45 @@ class Dialer:
             ConnectTimeout: not connected within *timeout* seconds.
             ssl.SSLError: the TLS handshake failed.
         """
-        stream = await self.open_stream(origin, timeout)
-        return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
+        trace = self.trace
+        if trace is None:
+            stream = await self.open_stream(origin, timeout)
+            return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
+        from .tracing import TracedHTTP11Connection
 
-    async def open_stream(self, origin: Origin, timeout: float | None) -> backend.Stream:
-        """The byte stream to *origin*: connected, TLS negotiated for https."""
+        self.dialled += 1
+        number = self.dialled
+        trace(
+            "connect.start",
+            {"connection": number, "host": origin.host, "port": origin.port, "uds": self.uds},
+        )
+        try:
+            stream = await self.open_stream(origin, timeout, trace, number)
+        except BaseException as exc:
+            # Whatever step failed (TCP, TLS, the deadline), with the error
+            # the caller will see; a span begun at connect.start ends here.
+            error = translate(exc, f"{origin.scheme}://{origin.host}:{origin.port}")
+            trace("connect.failed", {"connection": number, "error": error})
+            raise
+        return TracedHTTP11Connection(
+            stream, key, self.max_head_size, self.keepalive_expiry, pool, trace, number
+        )
+
+    async def open_stream(
+        self,
+        origin: Origin,
+        timeout: float | None,
+        trace: Tracer | None = None,
+        number: int = 0,
+    ) -> backend.Stream:
+        """The byte stream to *origin*: connected, TLS negotiated for https.
+
+        Args:
+            origin: where to.
+            timeout: seconds for the whole of it.
+            trace: reports ``connect.done``, ``tls.start`` and ``tls.done``
+                for connection *number* (``connect`` reports the rest).
+        """
         uds = self.uds
         where = (
             f"connecting to unix socket {uds}"
@@ -107,9 +172,9 @@ class Dialer:
         )
         try:
             if timeout is None:
-                return await self._open(origin, uds)
+                return await self._open(origin, uds, trace, number)
             async with curio.timeout_after(timeout):
-                return await self._open(origin, uds)
+                return await self._open(origin, uds, trace, number)
         except curio.TaskTimeout:
             raise ConnectTimeout(f"{where}: not connected within {timeout} s") from None
         except ssl.SSLError:
@@ -130,12 +195,16 @@ class Dialer:
                 message += f": {exc}"
             raise ConnectError(message) from exc
 
-    async def _open(self, origin: Origin, uds: str | None) -> backend.Stream:
+    async def _open(
+        self, origin: Origin, uds: str | None, trace: Tracer | None, number: int
+    ) -> backend.Stream:
         host = origin.host
         if uds is not None:
             sock = await backend.open_unix(uds)
         else:
             sock = await connect_tcp(host, origin.port, source_address=self.source_address)
+        if trace is not None:
+            await _report(trace, sock, "connect.done", {"connection": number})
         if origin.scheme != "https":
             return backend.Stream(sock)
         context = self.ssl_context
@@ -147,7 +216,27 @@ class Dialer:
             kept = self._tls_sessions.get(place)
             if kept is not None and kept[0] is context:
                 session = kept[1]
+        if trace is not None:
+            await _report(
+                trace,
+                sock,
+                "tls.start",
+                {"connection": number, "server_hostname": host, "resuming": session is not None},
+            )
         tls = await backend.start_tls(sock, context, host, session)
+        if trace is not None:
+            raw = tls._socket
+            await _report(
+                trace,
+                tls,
+                "tls.done",
+                {
+                    "connection": number,
+                    "version": raw.version(),
+                    "cipher": (raw.cipher() or ("",))[0],
+                    "resumed": raw.session_reused,
+                },
+            )
         if not self.resumption:
             return backend.Stream(tls)
 
@@ -180,3 +269,12 @@ class Dialer:
         if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
             del sessions[next(iter(sessions))]
         sessions[place] = (context, session)
+
+
+async def _report(trace: Tracer, sock: Any, event: str, info: dict[str, Any]) -> None:
+    # The socket is not anybody's yet: if the tracer raises, close it here.
+    try:
+        trace(event, info)
+    except BaseException:
+        await backend.close_quietly(sock)
+        raise

@@ -16,6 +16,7 @@ a failure nor a retry.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import h11
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from .._request import Call
 
 __all__ = ["Transport"]
+
+# For response.elapsed: monotonic, and the finest clock there is.
+_clock = time.perf_counter
 
 
 class Transport:
@@ -49,11 +53,16 @@ class Transport:
         call: Call,
         wire: tuple[tuple[bytes, bytes], ...],
         connection_timeout: float | None,
-    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders]:
+    ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders, float]:
         """Send *call*'s request with header block *wire*; its response head.
 
         The connection stays the caller's until the body is read or the
         response closed (it then releases itself).
+
+        Returns:
+            the connection, h11's response head and its headers, and the
+            seconds from the start of sending to the end of the head
+            (``response.elapsed``; the connection was ready by then).
 
         Raises:
             the transport's exceptions (``interfaces``), ``OSError`` and
@@ -63,7 +72,12 @@ class Transport:
         origin = url.origin
         pool = self.pool
         dialer = self.dialer
-        key = dialer.pool_key(origin)
+        # The key of each origin is made once (the dialler keeps them); the
+        # lookup costs less than making it (see benchmarks/opcodes.py),
+        # which pays for response.elapsed's two clock reads.
+        key = dialer.keys.get(origin)
+        if key is None:
+            key = dialer.pool_key(origin)
 
         async def open_connection() -> HTTP11Connection:
             return await dialer.connect(origin, key, connection_timeout, pool)
@@ -75,12 +89,13 @@ class Transport:
         while True:
             conn = await pool.checkout(key, open_connection, fresh=fresh)
             try:
+                sent = _clock()
                 if body is None:
                     head, headers = await conn.handle(method, target, wire, None)
                 else:
                     stream = body.stream() if body.stream is not None else None
                     head, headers = await conn.handle(method, target, wire, body.content, stream)
-                return conn, head, headers
+                return conn, head, headers, _clock() - sent
             except ConnectionNotAvailable:
                 # The connection gave itself back; another one will do.
                 continue

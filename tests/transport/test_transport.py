@@ -90,6 +90,7 @@ class FakeDialer:
     def __init__(self, scripts: list[str]) -> None:
         self.scripts = scripts
         self.opened: list[FakeConnection] = []
+        self.keys: dict[object, object] = {}
 
     def pool_key(self, origin: object) -> object:
         return origin
@@ -123,7 +124,7 @@ async def test_a_dead_reused_connection_is_resent_once_on_a_new_one():
     # Two reused connections, both dead: the resend must not try the second.
     transport, dialer = await transport_with_idle(["ok"], idle=["dead", "dead"])
     the_call = call()
-    conn, head, _ = await transport.send(the_call, (), None)
+    conn, head, _, _ = await transport.send(the_call, (), None)
     assert head == "head"
     assert conn is dialer.opened[0] and not conn.reused
     assert the_call.resent
@@ -187,7 +188,7 @@ async def test_a_new_connection_that_dies_is_not_resent():
 async def test_a_connection_that_cannot_take_the_request_sends_it_back_to_the_pool():
     transport, dialer = await transport_with_idle(["ok"], idle=["busy"])
     the_call = call("POST", b"x")  # even a POST: nothing was sent
-    conn, head, _ = await transport.send(the_call, (), None)
+    conn, head, _, _ = await transport.send(the_call, (), None)
     assert head == "head"
     assert not the_call.resent  # not a retry
     assert dialer.opened == []  # served by the same connection, taken again
