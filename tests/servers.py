@@ -26,6 +26,8 @@ import curio.io
 import curio.socket
 import h11
 
+from tests.real.process import Running
+
 Handler = Callable[[curio.io.Socket], Awaitable[None]]
 
 LOOPBACK = "127.0.0.1"
@@ -255,7 +257,7 @@ class RawServer:
 _HTTPBIN_SCRIPT = Path(__file__).with_name("_httpbin_server.py")
 
 
-class HttpbinProcess:
+class HttpbinProcess(Running):
     """httpbin served by hypercorn in a child process on 127.0.0.1:0.
 
     The child prints its port once hypercorn is serving, and exits when its
@@ -342,14 +344,3 @@ class HttpbinProcess:
             proc.wait()
         finally:
             proc.stdout.close()  # a no-op unless start() failed half-way
-
-    def __enter__(self) -> HttpbinProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
