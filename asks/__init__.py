@@ -7,6 +7,7 @@ over keep-alive connections. See :mod:`asks.sessions` and :mod:`asks.errors`.
 from . import errors
 from ._headers import Headers
 from ._hooks import Request
+from ._proxies import Proxy
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
@@ -19,6 +20,7 @@ __all__ = [
     "DigestAuth",
     "Headers",
     "PoolStats",
+    "Proxy",
     "Request",
     "Response",
     "Session",

@@ -23,7 +23,9 @@ from ._transport.interfaces import (
     ConnectError,
     ConnectTimeout,
     PeerClosedEarly,
+    PoolWaitTimeout,
     ProtocolViolation,
+    ProxyFailed,
     RequestNotSendable,
 )
 from .errors import (
@@ -31,6 +33,8 @@ from .errors import (
     BadHttpResponse,
     ConnectFailed,
     ConnectivityError,
+    PoolTimeout,
+    ProxyError,
     RequestTimeout,
     ServerClosedConnectionError,
     TLSError,
@@ -57,6 +61,10 @@ def translate(exc: BaseException, where: str) -> BaseException:
         return BadHttpResponse(f"{where}: invalid HTTP response: {exc}")
     if isinstance(exc, ConnectError):
         return ConnectFailed(f"{where}: {exc}")
+    if isinstance(exc, ProxyFailed):
+        return ProxyError(f"{where}: {exc}", exc.status_code)
+    if isinstance(exc, PoolWaitTimeout):
+        return PoolTimeout(f"{where}: {exc}")
     if isinstance(exc, ConnectTimeout):
         return RequestTimeout(f"{where}: {exc}")
     if isinstance(exc, RequestNotSendable):

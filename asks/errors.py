@@ -15,7 +15,9 @@ arguments. The tree (new classes sit under the ones asks always had, so
      +-- BadStatus                  raise_for_status(); .response, .status_code
      +-- ConnectivityError          could not talk to the server
           +-- ConnectFailed         DNS failure, refused, unreachable (nothing sent)
+          +-- ProxyError            the proxy refused, failed or wants credentials
           +-- RequestTimeout
+          |    +-- PoolTimeout      no connection slot within pool_timeout
           +-- ServerClosedConnectionError
           +-- TLSError              handshake failure; also an ssl.SSLError
                +-- TLSCertVerificationError  bad certificate; also ssl.SSLCertVerificationError
@@ -46,6 +48,8 @@ __all__ = [
     "ConnectivityError",
     "DecodingError",
     "LineTooLong",
+    "PoolTimeout",
+    "ProxyError",
     "RequestTimeout",
     "ResponseTooLarge",
     "ServerClosedConnectionError",
@@ -114,8 +118,28 @@ class ConnectFailed(ConnectivityError):
     """
 
 
+class ProxyError(ConnectivityError):
+    """The proxy could not be reached, refused the request, failed, or wants credentials.
+
+    A tunnel the proxy could not open to the origin is one too. The message
+    names the proxy (never its credentials).
+
+    Attributes:
+        status_code: the proxy's HTTP status (``407``, ``502``...) when it
+            answered with one, else ``None``.
+    """
+
+    def __init__(self, message: Any, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class RequestTimeout(ConnectivityError):
     """``timeout`` or ``connection_timeout`` expired."""
+
+
+class PoolTimeout(RequestTimeout):
+    """No connection slot became free within ``pool_timeout`` seconds."""
 
 
 class ServerClosedConnectionError(ConnectivityError):

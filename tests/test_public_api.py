@@ -14,6 +14,7 @@ EXPECTED = {
     "DigestAuth",
     "Headers",
     "PoolStats",
+    "Proxy",
     "Request",
     "Response",
     "Session",

@@ -29,7 +29,9 @@ __all__ = [
     "Connection",
     "ConnectionNotAvailable",
     "PeerClosedEarly",
+    "PoolWaitTimeout",
     "ProtocolViolation",
+    "ProxyFailed",
     "RequestNotSendable",
     "TransportError",
 ]
@@ -82,6 +84,22 @@ class ConnectError(TransportError):
 
 class ConnectTimeout(TransportError):
     """No connection within ``connection_timeout``."""
+
+
+class ProxyFailed(TransportError):
+    """The proxy was unreachable, refused, failed, or asked for credentials.
+
+    ``status_code`` is the proxy's HTTP status when it answered with one.
+    The message names the proxy and never its credentials.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class PoolWaitTimeout(TransportError):
+    """No connection slot was free within the pool timeout."""
 
 
 class ConnectionNotAvailable(TransportError):
