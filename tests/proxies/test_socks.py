@@ -872,9 +872,9 @@ async def test_dante_socks4_refusal_of_a_closed_port(dante):
     ("real", "scheme"), [("pproxy", "socks5h"), ("dante", "socks5"), ("dante", "socks4")]
 )
 async def test_tls_to_an_https_origin_inside_the_tunnel(
-    request, raw_server, server_ssl_context, client_ssl_context, real, scheme
+    pproxy, dante, raw_server, server_ssl_context, client_ssl_context, real, scheme
 ):
-    proxy_server = request.getfixturevalue(real)
+    proxy_server = {"pproxy": pproxy, "dante": dante}[real]
     handler = canned(ORIGIN_ANSWER, keep_alive=False)
     origin = await raw_server(handler, ssl_context=server_ssl_context)
     sock = await connect_tcp(LOOPBACK, proxy_server.port)

@@ -59,9 +59,9 @@ def nothing_open(s: asks.Session) -> None:
     ],
 )
 async def test_session_proxy_url_routes_http_through_the_socks_proxy(
-    request, origin, real, scheme, host
+    pproxy, dante, origin, real, scheme, host
 ):
-    proxy = request.getfixturevalue(real)
+    proxy = {"pproxy": pproxy, "dante": dante}[real]
     async with asks.Session(proxy=proxy.url(scheme)) as s:
         r = await s.get(f"http://{host}:{origin.port}/through", timeout=CALL_TIMEOUT)
         assert r.status_code == 200
@@ -106,9 +106,9 @@ async def test_per_call_socks_proxy_overrides_the_sessions(pproxy, dante, origin
 
 @pytest.mark.parametrize(("real", "scheme"), [("pproxy", "socks5h"), ("dante", "socks5")])
 async def test_https_origin_through_socks_verifies_the_origin(
-    request, secure_origin, client_ssl_context, real, scheme
+    pproxy, dante, secure_origin, client_ssl_context, real, scheme
 ):
-    proxy = request.getfixturevalue(real)
+    proxy = {"pproxy": pproxy, "dante": dante}[real]
     async with asks.Session(proxy=proxy.url(scheme), ssl_context=client_ssl_context) as s:
         r = await s.get(f"https://localhost:{secure_origin.port}/tls", timeout=CALL_TIMEOUT)
         assert r.status_code == 200
