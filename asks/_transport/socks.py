@@ -190,6 +190,8 @@ async def _local_addresses(proxy: Proxy, host: str, port: int) -> list[IPAddress
             f"resolving {host} for proxy {proxy.url} (a {proxy.scheme}:// proxy is sent "
             f"an address, resolved here): {reason}: {exc}"
         ) from exc
+    if not infos:
+        raise ConnectError(f"resolving {host} for proxy {proxy.url}: no address")
     return [ipaddress.ip_address(info[4][0].partition("%")[0]) for info in infos]
 
 

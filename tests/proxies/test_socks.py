@@ -691,6 +691,20 @@ async def test_a_name_that_does_not_resolve_locally_is_a_connect_error(raw_serve
     await nothing_sent(script)
 
 
+@pytest.mark.parametrize("scheme", ["socks4", "socks5"])
+async def test_a_resolver_answering_no_address_is_a_connect_error(raw_server, monkeypatch, scheme):
+    fake_resolver(monkeypatch)  # no addresses at all
+    script = SocksScript([(1, b"")])
+    server = await raw_server(script)
+    stream = await connect(server)
+    try:
+        with pytest.raises(ConnectError, match=r"resolving nx\.example for proxy .*: no address"):
+            await open_socks_tunnel(stream, proxy_at(server, scheme), "nx.example", 80, 5.0)
+    finally:
+        await stream.close()
+    await nothing_sent(script)
+
+
 def test_an_http_proxy_is_not_taken_for_a_socks_one():
     stream = SplitStream(b"", 1)
     with pytest.raises(ProxyFailed, match="proxy http://proxy:80 is not a SOCKS proxy"):
