@@ -907,3 +907,25 @@ async def test_tls_to_an_https_origin_inside_the_tunnel(
         assert await get(tls, f"{host}:{origin.port}") == ORIGIN_ANSWER
     finally:
         await tls.close()
+
+
+@pytest.mark.parametrize(("real", "scheme"), [("pproxy", "socks5h"), ("dante", "socks4")])
+async def test_a_real_origin_behind_a_real_proxy_sees_the_request(
+    pproxy, dante, nginx, real, scheme
+):
+    proxy_server = {"pproxy": pproxy, "dante": dante}[real]
+    port = nginx.port("http")
+    stream = backend.Stream(await connect_tcp(LOOPBACK, proxy_server.port))
+    try:
+        await open_socks_tunnel(stream, Proxy(proxy_server.url(scheme)), "localhost", port, 5.0)
+        await stream.send(
+            f"GET /echo/socks-{real} HTTP/1.1\r\nHost: localhost:{port}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := await stream.receive():
+            answer += chunk
+    finally:
+        await stream.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(f"\r\n\r\nGET localhost:{port} /echo/socks-{real}\n".encode())
