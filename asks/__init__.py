@@ -8,6 +8,7 @@ from . import errors
 from ._headers import Headers
 from ._hooks import Request
 from ._proxies import Proxy
+from ._rate import RateLimit
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
@@ -21,6 +22,7 @@ __all__ = [
     "Headers",
     "PoolStats",
     "Proxy",
+    "RateLimit",
     "Request",
     "Response",
     "Session",

@@ -36,6 +36,8 @@ from ._boundary import ConnectFailed, reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
+from ._rate import RateLimitInput, parse_rate_limit
+from ._rate import install as install_rate_limit
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._transport.connect import Dialer
@@ -153,11 +155,19 @@ class Session:
         trace: ``fn(event, info)``, a plain function called at each step of
             the transport (connecting, TLS, request sent, response head;
             which connection, new or reused); see docs/hooks.md.
+        rate_limit: requests per second per origin: a number (evenly
+            spaced, burst 1), an :class:`asks.RateLimit` (with a burst), or
+            ``{"host": limit, "*": limit}`` by host name. A request waits
+            for its turn (only the call's ``timeout`` bounds the wait);
+            every request sent counts, redirects and auth retries included.
+            See docs/rate-limits.md.
 
     Raises:
-        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind.
+        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
+            a ``rate_limit`` not above 0 or with a burst below 1.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
-            function (``trace`` must not be ``async``).
+            function (``trace`` must not be ``async``); a ``rate_limit`` of
+            the wrong type.
     """
 
     def __init__(
@@ -179,8 +189,10 @@ class Session:
         resumption: bool = True,
         event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
         trace: Callable[[str, Mapping[str, Any]], object] | None = None,
+        rate_limit: RateLimitInput = None,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
+        self._rate_limiter = parse_rate_limit(rate_limit)
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -209,6 +221,10 @@ class Session:
         self._plain_options: _Options | None = None
         if hooks is not None:
             install_hooks(self, hooks)
+        if self._rate_limiter is not None:
+            # After the hooks: a request hook runs once the request's turn
+            # has come, right before it is sent.
+            install_rate_limit(self, self._rate_limiter)
 
     @property
     def headers(self) -> Headers:

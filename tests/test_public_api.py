@@ -15,6 +15,7 @@ EXPECTED = {
     "Headers",
     "PoolStats",
     "Proxy",
+    "RateLimit",
     "Request",
     "Response",
     "Session",

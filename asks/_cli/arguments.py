@@ -123,6 +123,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    """``--rate``: a positive, finite number of requests per second."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a number of requests per second: {text!r}"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number per second: {text!r}")
+    return value
+
+
 def _count(minimum: int) -> Callable[[str], int]:
     """The type of a whole number of at least *minimum*."""
 
@@ -317,6 +330,14 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
         default=10,
         metavar="N",
         help="connections (and worker tasks) at once, over all hosts (default 10)",
+    )
+    fetch.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        metavar="R",
+        help="at most R requests per second to each host (scheme, host and port), evenly "
+        "spaced; a request waits for its turn, within --timeout (default: no limit)",
     )
     fetch.add_argument(
         "--method", default="GET", metavar="METHOD", help="HTTP method (default GET)"

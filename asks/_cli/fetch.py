@@ -386,6 +386,7 @@ class _FetchPlan:
     kwargs: dict[str, Any]
     timeout: float | None
     connections: int
+    rate: float | None
     session_kwargs: dict[str, Any]
     output_dir: Path | None
     jsonl: str
@@ -407,6 +408,7 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
         kwargs=request_kwargs(args),
         timeout=args.timeout,
         connections=args.connections,
+        rate=args.rate,
         session_kwargs=session_kwargs(args),
         output_dir=output_dir,
         jsonl=args.jsonl,
@@ -425,7 +427,9 @@ async def _fetch(plan: _FetchPlan, source: _UrlSource, sink: _JsonlSink) -> int:
     stats = _Stats()
     stop = curio.Event()
     try:
-        session = Session(connections=plan.connections, **plan.session_kwargs)
+        session = Session(
+            connections=plan.connections, rate_limit=plan.rate, **plan.session_kwargs
+        )
         async with session:
             job = _FetchJob(
                 session=session,
