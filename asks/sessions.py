@@ -36,11 +36,13 @@ from ._boundary import ConnectFailed, reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
+from ._proxies import Proxy
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._transport.connect import Dialer
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, PoolStats
+from ._transport.routes import DIRECT, ProxyChoice, Router, coerce_route
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
 from ._urls import URL
@@ -77,6 +79,7 @@ _OPTION_KWARGS = frozenset(
         "callback",
         "persist_cookies",
         "encoding",
+        "proxy",
     }
 )
 # Keywords every request accepts (api.md): the options, and what makes up
@@ -110,6 +113,7 @@ class _Options(NamedTuple):
     retries: int
     connection_timeout: float | None
     jar: CookieTracker | None
+    proxy: ProxyChoice  # the call's own proxy=; None: the session's route
 
 
 class Session:
@@ -153,11 +157,22 @@ class Session:
         trace: ``fn(event, info)``, a plain function called at each step of
             the transport (connecting, TLS, request sent, response head;
             which connection, new or reused); see docs/hooks.md.
+        proxy: every request goes through this proxy: a URL string
+            (``http://``, ``https://``, ``socks4://``, ``socks4a://``,
+            ``socks5://``, ``socks5h://``, credentials allowed) or an
+            :class:`asks.Proxy`; ``""`` means no proxy at all (the
+            environment is not read). See docs/proxies.md.
+        trust_env: without ``proxy=``, take the proxy of each request from
+            ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+            (lower case first), read once, here.
 
     Raises:
-        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind.
+        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
+            a bad proxy URL (given or in the environment), ``proxy`` with
+            ``uds``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
-            function (``trace`` must not be ``async``).
+            function (``trace`` must not be ``async``); ``proxy`` is not a
+            string or an :class:`asks.Proxy`.
     """
 
     def __init__(
@@ -179,8 +194,13 @@ class Session:
         resumption: bool = True,
         event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
         trace: Callable[[str, Mapping[str, Any]], object] | None = None,
+        proxy: str | Proxy | None = None,
+        trust_env: bool = True,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
+        route = coerce_route(proxy)
+        if route is not None and route is not DIRECT and uds is not None:
+            raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -203,7 +223,21 @@ class Session:
         self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
             connections, keepalive_expiry
         )
-        self._transport = Transport(self._pool, self._dialer)
+        self.trust_env = trust_env
+        environment = None
+        if route is None and trust_env and uds is None:
+            # Read once, here, as httpx does: a request costs no os.environ
+            # lookups, and a changed environment applies to new sessions.
+            from ._proxy_env import EnvironmentProxies
+
+            environment = EnvironmentProxies()
+            if not environment.any:
+                environment = None
+        router = None
+        if environment is not None or isinstance(route, Proxy):
+            router = Router(self._dialer, route, environment)
+        self._route = route
+        self._transport = Transport(self._pool, self._dialer, router)
         self._requests = RequestFactory()
         # A hot-path cache for calls that pass no option (see _options).
         self._plain_options: _Options | None = None
@@ -243,6 +277,11 @@ class Session:
     @source_address.setter
     def source_address(self, value: tuple[str, int] | None) -> None:
         self._dialer.source_address = value
+
+    @property
+    def proxy(self) -> Proxy | None:
+        """The session's proxy, or None (direct, or chosen from the environment)."""
+        return self._route if isinstance(self._route, Proxy) else None
 
     @property
     def uds(self) -> str | None:
@@ -528,6 +567,9 @@ class Session:
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
+        call_proxy = coerce_route(kwargs.get("proxy"))
+        if call_proxy is not None:
+            self._route_per_call(call_proxy)
         options = _Options(
             stream=bool(kwargs.get("stream")),
             callback=kwargs.get("callback"),
@@ -539,10 +581,20 @@ class Session:
             retries=retries,
             connection_timeout=connection_timeout,
             jar=jar,
+            proxy=call_proxy,
         )
         if plain_call:
             self._plain_options = options
         return options
+
+    def _route_per_call(self, call_proxy: ProxyChoice) -> None:
+        """A call brings its own ``proxy=``: the transport needs a router from now on."""
+        transport = self._transport
+        if transport.router is not None:
+            return
+        if call_proxy is not DIRECT and self.uds is not None:
+            raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
+        transport.router = Router(self._dialer, self._route, None)
 
     # -- the request loop: redirects and auth retries --------------------------
 
@@ -721,7 +773,9 @@ class Session:
         attempt = 0
         while True:
             try:
-                return await self._transport.send(call, wire, options.connection_timeout)
+                return await self._transport.send(
+                    call, wire, options.connection_timeout, options.proxy
+                )
             except Exception as exc:
                 error = translate(exc, call.where)
                 if attempt < options.retries and (
