@@ -42,13 +42,14 @@ from ._request import IDEMPOTENT, Call, RequestFactory
 from ._transport.connect import Dialer
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, PoolStats
-from ._transport.routes import DIRECT, ProxyChoice, Router, coerce_route
+from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
 from .errors import (
     BadHttpResponse,
+    ProxyError,
     RequestTimeout,
     ServerClosedConnectionError,
     TooManyRedirects,
@@ -100,6 +101,7 @@ _BODY_HEADERS = frozenset(
     }
 )
 _CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
+_REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
 
 
 class _Options(NamedTuple):
@@ -617,12 +619,19 @@ class Session:
             status = head.status_code
 
             plan: RedirectPlan | None = None
-            if status in REDIRECT_CODES and options.follow_redirects and call.method != "HEAD":
-                try:
-                    plan = plan_redirect(status, call.method, call.url, headers.get("location"))
-                except ValueError as exc:
-                    await conn.abort()
-                    raise BadHttpResponse(f"{call.where}: bad redirect: {exc}") from None
+            # One set test for the common answers: redirects, and a
+            # forwarding proxy's 407.
+            if status in _REDIRECT_OR_PROXY_AUTH:
+                if status == 407:
+                    await _check_proxy_answer(call, conn, head)
+                elif options.follow_redirects and call.method != "HEAD":
+                    try:
+                        plan = plan_redirect(
+                            status, call.method, call.url, headers.get("location")
+                        )
+                    except ValueError as exc:
+                        await conn.abort()
+                        raise BadHttpResponse(f"{call.where}: bad redirect: {exc}") from None
             challenge = (
                 status == 401
                 and isinstance(auth, PostResponseAuth)
@@ -804,6 +813,24 @@ class Session:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Response) -> None:
+    """A 407 from a forwarding proxy is the proxy's refusal, not the origin's answer.
+
+    Raises:
+        ProxyError: the request was forwarded by a proxy (its credentials
+            are missing or wrong); a 407 from an origin reached directly
+            or through a tunnel stays a response.
+    """
+    route = conn.pool_key
+    if type(route) is not ProxyRoute or route.kind != "forward":
+        return
+    await conn.abort()
+    proxy = route.proxy
+    what = "refused the credentials" if proxy.has_credentials else "wants credentials"
+    reason = head.reason.decode("latin-1", "replace")
+    raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:
