@@ -91,3 +91,69 @@ async def test_tls_inside_tls_through_proxypy_as_an_https_proxy(
     assert (inner, forwarded) == (b"ok", b"ok")
     assert origin_handler.requests[0][0].target == b"/inner"
     assert plain_handler.requests[0][0].target == b"/forwarded"
+
+
+# -- tinyproxy and squid (Debian) -----------------------------------------------------
+
+
+@MODES
+async def test_forward_and_connect_through_tinyproxy_with_basic_auth(
+    raw_server, tinyproxy_auth, server_ssl_context, client_ssl_context, stream
+):
+    plain_handler = canned(OK)
+    plain = await raw_server(plain_handler)
+    tls_handler = canned(OK)
+    tls = await raw_server(tls_handler, ssl_context=server_ssl_context)
+    async with asks.Session(
+        proxy=with_auth(tinyproxy_auth.url), ssl_context=client_ssl_context
+    ) as s:
+        _, forwarded = await fetch(s, f"{plain.url}/f", stream=stream)
+        _, tunnelled = await fetch(s, f"{tls.url}/t", stream=stream)
+    assert (forwarded, tunnelled) == (b"ok", b"ok")
+    assert plain_handler.requests[0][0].target == b"/f"
+    assert "proxy-authorization" not in received(plain_handler)[0]  # tinyproxy keeps it
+    assert "proxy-authorization" not in received(tls_handler)[0]
+
+
+@MODES
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_tinyproxy_without_credentials_is_a_407_proxy_error(
+    raw_server, tinyproxy_auth, client_ssl_context, stream, scheme
+):
+    # tinyproxy 1.11 answers 407 to both; older ones answered CONNECT with
+    # 401, which the scripted proxy's test covers (tests/proxies/test_http_proxy.py).
+    status = 407
+    origin = await raw_server(canned(OK))
+    async with asks.Session(proxy=tinyproxy_auth.url, ssl_context=client_ssl_context) as s:
+        with pytest.raises(ProxyError) as caught:
+            await fetch(s, f"{scheme}://127.0.0.1:{origin.port}/", stream=stream)
+        assert_released(s)
+    assert caught.value.status_code == status
+    assert origin.accepted == 0
+
+
+@MODES
+async def test_forward_and_connect_through_squid(
+    raw_server, squid, server_ssl_context, client_ssl_context, stream
+):
+    plain_handler = canned(OK)
+    plain = await raw_server(plain_handler)
+    tls_handler = canned(OK)
+    tls = await raw_server(tls_handler, ssl_context=server_ssl_context)
+    async with asks.Session(proxy=squid.url, ssl_context=client_ssl_context) as s:
+        _, forwarded = await fetch(s, f"{plain.url}/f?x=1", stream=stream)
+        _, again = await fetch(s, f"{plain.url}/g", stream=stream)
+        _, tunnelled = await fetch(s, f"{tls.url}/t", stream=stream)
+    assert (forwarded, again, tunnelled) == (b"ok", b"ok", b"ok")
+    assert [r.target for r, _ in plain_handler.requests] == [b"/f?x=1", b"/g"]
+    assert tls_handler.requests[0][0].target == b"/t"
+
+
+async def test_squid_answers_a_tunnel_to_a_closed_port_with_a_5xx_proxy_error(
+    squid, client_ssl_context
+):
+    async with asks.Session(proxy=squid.url, ssl_context=client_ssl_context) as s:
+        with pytest.raises(ProxyError) as caught:
+            await s.get("https://127.0.0.1:1/", retries=0)
+        assert_released(s)
+    assert caught.value.status_code is not None and caught.value.status_code >= 500

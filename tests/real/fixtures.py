@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.real.debian_proxies import Squid, Tinyproxy
 from tests.real.hypercorn import EARLY_APP, Hypercorn
 from tests.real.nginx import Certificate, Nginx, NginxConfig
 from tests.real.proxypy import ProxyPy
@@ -123,4 +124,18 @@ def proxypy_tls(
 ) -> Iterator[ProxyPy]:
     """proxy.py as an https:// proxy (the suite's certificate), no credentials."""
     with ProxyPy(tmp_path_factory.mktemp("proxypy-tls"), certificate=real_certificate) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
+    """tinyproxy that wants ``user:pass`` (BasicAuth)."""
+    with Tinyproxy(tmp_path_factory.mktemp("tinyproxy"), basic_auth=("user", "pass")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def squid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Squid]:
+    """squid forwarding and tunnelling without credentials."""
+    with Squid(tmp_path_factory.mktemp("squid")) as server:
         yield server
