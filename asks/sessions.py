@@ -591,12 +591,11 @@ class Session:
 
     def _route_per_call(self, call_proxy: ProxyChoice) -> None:
         """A call brings its own ``proxy=``: the transport needs a router from now on."""
-        transport = self._transport
-        if transport.router is not None:
-            return
-        if call_proxy is not DIRECT and self.uds is not None:
+        if isinstance(call_proxy, Proxy) and self.uds is not None:
             raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
-        transport.router = Router(self._dialer, self._route, None)
+        transport = self._transport
+        if transport.router is None:
+            transport.router = Router(self._dialer, self._route, None)
 
     # -- the request loop: redirects and auth retries --------------------------
 

@@ -398,3 +398,13 @@ async def test_connect_faults_are_proxy_errors(raw_server, client_ssl_context, s
     assert "pw" not in str(caught.value)
     assert f"http://127.0.0.1:{proxy_server.port}" in str(caught.value)
     await proxy_server.wait_open_connections(0)
+
+
+async def test_a_per_call_proxy_on_a_uds_session_is_a_value_error(tmp_path):
+    async with asks.Session("http://docker", uds=str(tmp_path / "none.sock")) as s:
+        for _ in range(2):  # the second time too, after a direct call made a router
+            with pytest.raises(ValueError, match="uds"):
+                await s.get(path="/x", proxy="http://127.0.0.1:3128")
+            with pytest.raises(asks.errors.ConnectivityError):
+                await s.get(path="/x", proxy="", retries=0)
+        assert_released(s)
