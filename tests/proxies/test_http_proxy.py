@@ -408,3 +408,22 @@ async def test_a_per_call_proxy_on_a_uds_session_is_a_value_error(tmp_path):
             with pytest.raises(asks.errors.ConnectivityError):
                 await s.get(path="/x", proxy="", retries=0)
         assert_released(s)
+
+
+async def test_request_hooks_see_the_request_without_the_proxys_headers(raw_server):
+    origin = await raw_server(canned(OK))
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    seen = []
+
+    async def on_request(request):
+        seen.append(request)
+
+    async with asks.Session(
+        proxy=f"http://user:s3cret@127.0.0.1:{proxy_server.port}",
+        event_hooks={"request": [on_request]},
+    ) as s:
+        await s.get(origin.url)
+    assert "proxy-authorization" in proxy.seen[0][2]  # the proxy got it
+    assert "proxy-authorization" not in seen[0].headers  # case-insensitive
+    assert seen[0].url == f"{origin.url}/"
