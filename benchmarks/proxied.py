@@ -1,8 +1,8 @@
 """CPU per request through a proxy, as a ratio to the same requests made direct.
 
     python benchmarks/proxied.py --proxy http://127.0.0.1:3128 --url http://127.0.0.1:8080/small
-    python benchmarks/proxied.py --proxy http://127.0.0.1:3128 --url https://127.0.0.1:8443/small \\
-        --cacert ca.pem
+    python benchmarks/proxied.py --proxy http://127.0.0.1:3128 \\
+        --url https://127.0.0.1:8443/small --cacert ca.pem
 
 Runs N sequential GETs over one Session direct, then N through the proxy
 (forwarded for an http:// URL, through one CONNECT tunnel for https://),
