@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import http.cookiejar
 
     from ._headers import HeadersInput
+    from ._proxies import Proxy
     from ._urls import ParamsInput
     from .auth import AuthBase
     from .cookie_utils import CookieTracker
@@ -83,6 +84,11 @@ class _CallKeywords(TypedDict, total=False):
 
     encoding: str | None
     """The fallback text encoding of this response."""
+
+    proxy: str | Proxy | None
+    """The proxy of this call and its redirects (a URL or ``asks.Proxy``); ``""`` goes direct;
+    ``None`` (the default) takes the session's.
+    """
 
 
 class RequestKeywords(_CallKeywords, total=False):

@@ -283,6 +283,11 @@ def _encode_headers(
     auth_headers = call.auth_headers
     if auth_headers:
         skip.update(k.lower().encode("ascii") for k in auth_headers)
+    if "proxy-authorization" in given:
+        # Meant for a proxy alone: the transport adds it to a forwarded
+        # request (to the proxy); it never goes to an origin, direct or
+        # inside a tunnel (requests' CVE-2023-32681 was this leak).
+        skip.add(b"proxy-authorization")
     cookie_parts: list[str] = []
     if "cookie" in given:
         # Every cookie travels in one Cookie header (RFC 6265 section 5.4).

@@ -36,6 +36,7 @@ from ._boundary import ConnectFailed, reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
+from ._proxies import Proxy
 from ._rate import RateLimitInput, parse_rate_limit
 from ._rate import install as install_rate_limit
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
@@ -43,12 +44,14 @@ from ._request import IDEMPOTENT, Call, RequestFactory
 from ._transport.connect import Dialer
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, PoolStats
+from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
 from .errors import (
     BadHttpResponse,
+    ProxyError,
     RequestTimeout,
     ServerClosedConnectionError,
     TooManyRedirects,
@@ -79,6 +82,7 @@ _OPTION_KWARGS = frozenset(
         "callback",
         "persist_cookies",
         "encoding",
+        "proxy",
     }
 )
 # Keywords every request accepts (api.md): the options, and what makes up
@@ -99,6 +103,7 @@ _BODY_HEADERS = frozenset(
     }
 )
 _CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
+_REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
 
 
 class _Options(NamedTuple):
@@ -112,6 +117,7 @@ class _Options(NamedTuple):
     retries: int
     connection_timeout: float | None
     jar: CookieTracker | None
+    proxy: ProxyChoice  # the call's own proxy=; None: the session's route
 
 
 class Session:
@@ -161,13 +167,23 @@ class Session:
             for its turn (only the call's ``timeout`` bounds the wait);
             every request sent counts, redirects and auth retries included.
             See docs/rate-limits.md.
+        proxy: every request goes through this proxy: a URL string
+            (``http://``, ``https://``, ``socks4://``, ``socks4a://``,
+            ``socks5://``, ``socks5h://``, credentials allowed) or an
+            :class:`asks.Proxy`; ``""`` means no proxy at all (the
+            environment is not read). See docs/proxies.md.
+        trust_env: without ``proxy=``, take the proxy of each request from
+            ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+            (lower case first), read once, here.
 
     Raises:
         ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
-            a ``rate_limit`` not above 0 or with a burst below 1.
+            a ``rate_limit`` not above 0 or with a burst below 1, a bad proxy
+            URL (given or in the environment), ``proxy`` with ``uds``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
-            the wrong type.
+            the wrong type; ``proxy`` is not a string or an
+            :class:`asks.Proxy`.
     """
 
     def __init__(
@@ -190,9 +206,14 @@ class Session:
         event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
         trace: Callable[[str, Mapping[str, Any]], object] | None = None,
         rate_limit: RateLimitInput = None,
+        proxy: str | Proxy | None = None,
+        trust_env: bool = True,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
         self._rate_limiter = parse_rate_limit(rate_limit)
+        route = coerce_route(proxy)
+        if route is not None and route is not DIRECT and uds is not None:
+            raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -215,7 +236,21 @@ class Session:
         self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
             connections, keepalive_expiry
         )
-        self._transport = Transport(self._pool, self._dialer)
+        self.trust_env = trust_env
+        environment = None
+        if route is None and trust_env and uds is None:
+            # Read once, here, as httpx does: a request costs no os.environ
+            # lookups, and a changed environment applies to new sessions.
+            from ._proxy_env import EnvironmentProxies
+
+            environment = EnvironmentProxies()
+            if not environment.any:
+                environment = None
+        router = None
+        if environment is not None or isinstance(route, Proxy):
+            router = Router(self._dialer, route, environment)
+        self._route = route
+        self._transport = Transport(self._pool, self._dialer, router)
         self._requests = RequestFactory()
         # A hot-path cache for calls that pass no option (see _options).
         self._plain_options: _Options | None = None
@@ -259,6 +294,11 @@ class Session:
     @source_address.setter
     def source_address(self, value: tuple[str, int] | None) -> None:
         self._dialer.source_address = value
+
+    @property
+    def proxy(self) -> Proxy | None:
+        """The session's proxy, or None (direct, or chosen from the environment)."""
+        return self._route if isinstance(self._route, Proxy) else None
 
     @property
     def uds(self) -> str | None:
@@ -544,6 +584,9 @@ class Session:
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
+        call_proxy = coerce_route(kwargs.get("proxy"))
+        if call_proxy is not None:
+            self._route_per_call(call_proxy)
         options = _Options(
             stream=bool(kwargs.get("stream")),
             callback=kwargs.get("callback"),
@@ -555,10 +598,19 @@ class Session:
             retries=retries,
             connection_timeout=connection_timeout,
             jar=jar,
+            proxy=call_proxy,
         )
         if plain_call:
             self._plain_options = options
         return options
+
+    def _route_per_call(self, call_proxy: ProxyChoice) -> None:
+        """A call brings its own ``proxy=``: the transport needs a router from now on."""
+        if isinstance(call_proxy, Proxy) and self.uds is not None:
+            raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
+        transport = self._transport
+        if transport.router is None:
+            transport.router = Router(self._dialer, self._route, None)
 
     # -- the request loop: redirects and auth retries --------------------------
 
@@ -581,12 +633,19 @@ class Session:
             status = head.status_code
 
             plan: RedirectPlan | None = None
-            if status in REDIRECT_CODES and options.follow_redirects and call.method != "HEAD":
-                try:
-                    plan = plan_redirect(status, call.method, call.url, headers.get("location"))
-                except ValueError as exc:
-                    await conn.abort()
-                    raise BadHttpResponse(f"{call.where}: bad redirect: {exc}") from None
+            # One set test for the common answers: redirects, and a
+            # forwarding proxy's 407.
+            if status in _REDIRECT_OR_PROXY_AUTH:
+                if status == 407:
+                    await _check_proxy_answer(call, conn, head)
+                elif options.follow_redirects and call.method != "HEAD":
+                    try:
+                        plan = plan_redirect(
+                            status, call.method, call.url, headers.get("location")
+                        )
+                    except ValueError as exc:
+                        await conn.abort()
+                        raise BadHttpResponse(f"{call.where}: bad redirect: {exc}") from None
             challenge = (
                 status == 401
                 and isinstance(auth, PostResponseAuth)
@@ -737,7 +796,9 @@ class Session:
         attempt = 0
         while True:
             try:
-                return await self._transport.send(call, wire, options.connection_timeout)
+                return await self._transport.send(
+                    call, wire, options.connection_timeout, options.proxy
+                )
             except Exception as exc:
                 error = translate(exc, call.where)
                 if attempt < options.retries and (
@@ -766,6 +827,24 @@ class Session:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Response) -> None:
+    """A 407 from a forwarding proxy is the proxy's refusal, not the origin's answer.
+
+    Raises:
+        ProxyError: the request was forwarded by a proxy (its credentials
+            are missing or wrong); a 407 from an origin reached directly
+            or through a tunnel stays a response.
+    """
+    route = conn.pool_key
+    if type(route) is not ProxyRoute or route.kind != "forward":
+        return
+    await conn.abort()
+    proxy = route.proxy
+    what = "refused the credentials" if proxy.has_credentials else "wants credentials"
+    reason = head.reason.decode("latin-1", "replace")
+    raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:

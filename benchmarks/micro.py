@@ -129,18 +129,20 @@ async def connection_layer(n: int) -> float:
     return elapsed
 
 
-async def session_get(n: int, *, distinct: bool = False) -> float:
+async def session_get(n: int, *, distinct: bool = False, proxy: str | None = None) -> float:
     """A whole ``Session.get`` and ``.content``, pool and all.
 
     With *distinct*, every request is to a URL of its own (a scraper): each
-    is parsed and gets its own request event.
+    is parsed and gets its own request event. With *proxy*, every request is
+    forwarded through that (scripted) HTTP proxy.
     """
-    session = asks.Session(connections=1)
+    session = asks.Session(connections=1, proxy=proxy, trust_env=False)
 
     async def scripted_open(*args: Any) -> Stream:
         return Stream(ScriptedSocket())
 
     session._dialer.open_stream = scripted_open  # type: ignore[method-assign]
+    session._dialer.open_via = scripted_open  # type: ignore[method-assign]
     url = "http://bench/small"
     urls = [f"{url}?page={i}" for i in range(n)] if distinct else [url] * n
     await session.get(url)

@@ -171,6 +171,7 @@ SAMPLES = {
     "--retries": "3",
     "--max-redirects": "4",
     "--cacert": "ca.pem",
+    "--proxy": "http://127.0.0.1:3128",
     "-q": "k=v",
     "--query": "k=v",
     "--json": '{"a": 1}',

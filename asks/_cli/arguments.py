@@ -34,6 +34,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._proxies import Proxy
 from .._version import __version__
 from .exits import UsageError
 from .url_form import UrlForm
@@ -235,6 +236,17 @@ def shared_options() -> OptionSet:
         metavar="FILE",
         help="trust the CA certificate(s) in this PEM file for https "
         "(certificates are always verified)",
+    )
+    options.add(
+        "--proxy",
+        metavar="URL",
+        help="send every request through this proxy (http://, https://, socks4://, "
+        "socks4a://, socks5://, socks5h://; user:password@ allowed); '' for none",
+    )
+    options.add(
+        "--no-env",
+        action="store_true",
+        help="ignore HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY",
     )
     options.add("--quiet", action="store_true", help="no progress bar (and for fetch, no summary)")
     return options
@@ -488,9 +500,40 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         keywords for ``Session(...)``.
 
     Raises:
-        UsageError: an option's value cannot be used (a bad ``--cacert``).
+        UsageError: an option's value cannot be used (a bad ``--cacert``, a
+            bad ``--proxy`` or a bad proxy in the environment).
     """
-    return {"ssl_context": ssl_context(args.cacert)}
+    return {
+        "ssl_context": ssl_context(args.cacert),
+        "proxy": proxy(args.proxy),
+        "trust_env": not args.no_env and args.proxy is None and _environment_usable(),
+    }
+
+
+def proxy(url: str | None) -> Proxy | str | None:
+    """The proxy of ``--proxy``, checked; ``""`` stays "no proxy".
+
+    Raises:
+        UsageError: not a usable proxy URL. The message never repeats the
+            URL: it may hold a password.
+    """
+    if url is None or not url.strip():
+        return url
+    try:
+        return Proxy(url)
+    except ValueError as exc:
+        raise UsageError(f"invalid --proxy: {exc}") from None
+
+
+def _environment_usable() -> bool:
+    """True; a proxy variable that is not a usable URL is a usage error here."""
+    from .._proxy_env import EnvironmentProxies
+
+    try:
+        EnvironmentProxies()
+    except ValueError as exc:
+        raise UsageError(f"{exc} (--no-env ignores the environment)") from None
+    return True
 
 
 def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -40,13 +40,16 @@ from curio.traps import _read_wait
 __all__ = [
     "READ_SIZE",
     "AddrInfo",
+    "AnyStream",
     "Stream",
+    "TLSOverStream",
     "close_quietly",
     "connect_address",
     "default_ssl_context",
     "open_unix",
     "resolve",
     "start_tls",
+    "start_tls_over",
 ]
 
 # How much is asked of the socket per read. 64 KiB keeps one read per small
@@ -342,3 +345,138 @@ async def start_tls(
         await close_quietly(tls_sock)
         raise
     return tls_sock
+
+
+# -- TLS inside a stream (an https:// proxy's tunnel) ----------------------------
+
+
+class TLSOverStream:
+    """TLS over another :class:`Stream`, e.g. to an origin through an https:// proxy.
+
+    The outer stream is itself TLS (to the proxy), and ``wrap_socket`` over
+    an ``SSLSocket`` fails mid-handshake, so the inner TLS is an
+    ``ssl.SSLObject`` over two ``MemoryBIO`` buffers, pumped over the outer
+    stream here. It offers what a connection uses of a :class:`Stream`.
+    One task reads at a time (HTTP/1.1 has one reader per connection), so
+    the outer reads need no lock.
+
+    Args:
+        outer: the connected stream the TLS records travel over.
+        tls: the ``SSLObject`` (``context.wrap_bio``) for the inner TLS.
+        incoming, outgoing: its two buffers.
+        initial: bytes already read from *outer* that belong to the inner
+            TLS (they came after a ``CONNECT``'s answer).
+    """
+
+    __slots__ = ("_in", "_out", "_outer", "_tls")
+
+    def __init__(
+        self,
+        outer: Stream | TLSOverStream,
+        tls: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        initial: bytes = b"",
+    ) -> None:
+        self._outer = outer
+        self._tls = tls
+        self._in = incoming
+        self._out = outgoing
+        if initial:
+            incoming.write(initial)
+
+    @property
+    def tls(self) -> None:
+        """None: there is no ``SSLSocket`` (see :attr:`ssl_object`)."""
+        return None
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject:
+        """The inner TLS, for its version, cipher and certificate."""
+        return self._tls
+
+    async def _flush(self) -> None:
+        data = self._out.read()
+        if data:
+            await self._outer.send(data)
+
+    async def _pull(self) -> None:
+        data = await self._outer.receive()
+        if data:
+            self._in.write(data)
+        else:
+            # The proxy closed the tunnel: the TLS layer decides whether that
+            # was a clean close_notify or a truncation (SSLEOFError).
+            self._in.write_eof()
+
+    async def handshake(self) -> None:
+        """The inner TLS handshake, verifying as the context says."""
+        while True:
+            try:
+                self._tls.do_handshake()
+            except ssl.SSLWantReadError:
+                await self._flush()
+                await self._pull()
+                continue
+            await self._flush()
+            return
+
+    async def receive(self, max_bytes: int = READ_SIZE, wait_first: bool = False) -> bytes:
+        """Up to *max_bytes* decrypted bytes; ``b""`` after the peer's close_notify."""
+        while True:
+            try:
+                return self._tls.read(max_bytes)
+            except ssl.SSLWantReadError:
+                await self._flush()  # e.g. a key update's answer
+                await self._pull()
+            except ssl.SSLZeroReturnError:
+                return b""
+
+    def is_readable(self) -> bool:
+        """Bytes held in the TLS layer or its buffer, or readiness of the outer stream."""
+        if self._tls.pending() or self._in.pending:
+            return True
+        return self._outer.is_readable()
+
+    async def send(self, data: bytes | memoryview) -> None:
+        """Encrypt and write all of *data*."""
+        self._tls.write(data)
+        await self._flush()
+
+    async def send_pieces(self, pieces: Sequence[bytes]) -> None:
+        """Encrypt every piece, then write the records in one go."""
+        for piece in pieces:
+            self._tls.write(piece)
+        await self._flush()
+
+    async def close(self) -> None:
+        """Close the tunnel (the outer stream); safe to call twice and under cancellation."""
+        await self._outer.close()
+
+
+async def start_tls_over(
+    outer: Stream | TLSOverStream,
+    context: ssl.SSLContext,
+    server_hostname: str,
+    initial: bytes = b"",
+) -> TLSOverStream:
+    """TLS to *server_hostname* inside the stream *outer*; handshake done when this returns.
+
+    The outer stream is closed if the handshake fails or is interrupted.
+    """
+    incoming = ssl.MemoryBIO()
+    outgoing = ssl.MemoryBIO()
+    try:
+        tls = context.wrap_bio(
+            incoming, outgoing, server_side=False, server_hostname=server_hostname
+        )
+        stream = TLSOverStream(outer, tls, incoming, outgoing, initial)
+        await stream.handshake()
+    except BaseException:
+        await outer.close()
+        raise
+    return stream
+
+
+AnyStream = Stream | TLSOverStream
+"""What a connection reads and writes: a socket's stream, or TLS inside one."""

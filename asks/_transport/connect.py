@@ -4,14 +4,20 @@ Everything a new connection needs is decided here, in this order:
 
 1. the route: a Unix domain socket when the session has ``uds=``, else TCP
    to the URL's host and port, every address tried by Happy Eyeballs
-   (RFC 8305, see ``happy_eyeballs``);
+   (RFC 8305, see ``happy_eyeballs``); through a proxy (a key of
+   ``routes.ProxyRoute``), TCP to the proxy the same way, TLS to it for an
+   ``https://`` proxy (verified with ``Proxy.ssl_context``), then for a
+   tunnel the ``CONNECT`` (``proxy``) or the SOCKS handshake (``socks``);
 2. TLS for https, verifying, with SNI and the host name check on the URL's
    host, offering the TLS session kept from the last connection to the same
    place (resumption: the handshake is shorter, RFC 8446 section 2.2);
+   inside a tunnel through an https:// proxy that is TLS inside TLS
+   (``backend.TLSOverStream``);
 3. the connection kind on top of the stream (HTTP/1.1 today).
 
 Failures leave as the transport's classes (:class:`ConnectError`,
-:class:`ConnectTimeout`) or as ``ssl.SSLError``; :mod:`asks._boundary`
+:class:`ConnectTimeout`, :class:`ProxyFailed` for anything between asks and
+the proxy, naming the proxy) or as ``ssl.SSLError``; :mod:`asks._boundary`
 maps them. Whatever fails, a half-made socket is closed first (backend).
 """
 
@@ -30,7 +36,10 @@ from .._urls import Origin
 from . import backend
 from .happy_eyeballs import connect_tcp
 from .http11 import HTTP11Connection
-from .interfaces import ConnectError, ConnectTimeout
+from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
+from .proxy import open_http_tunnel
+from .routes import ProxyRoute
+from .socks import open_socks_tunnel
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
@@ -98,6 +107,10 @@ class Dialer:
         self._ssl_context = value
         self.keys.clear()
 
+    def origin_tls_id(self) -> int:
+        """The TLS identity of https origins in pool keys (the context in use)."""
+        return id(self._ssl_context)
+
     def pool_key(self, origin: Origin) -> Hashable:
         """Connections of one key are interchangeable: same place, same route, same TLS.
 
@@ -126,19 +139,27 @@ class Dialer:
             ssl.SSLError: the TLS handshake failed.
         """
         trace = self.trace
+        route = key if type(key) is ProxyRoute else None
+        stream: backend.AnyStream
         if trace is None:
-            stream = await self.open_stream(origin, timeout)
+            if route is None:
+                stream = await self.open_stream(origin, timeout)
+            else:
+                stream = await self.open_via(origin, route, timeout)
             return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
         from .tracing import TracedHTTP11Connection
 
         self.dialled += 1
         number = self.dialled
-        trace(
-            "connect.start",
-            {"connection": number, "host": origin.host, "port": origin.port, "uds": self.uds},
-        )
+        info = {"connection": number, "host": origin.host, "port": origin.port, "uds": self.uds}
+        if route is not None:
+            info["proxy"] = route.proxy.url  # never its credentials
+        trace("connect.start", info)
         try:
-            stream = await self.open_stream(origin, timeout, trace, number)
+            if route is None:
+                stream = await self.open_stream(origin, timeout, trace, number)
+            else:
+                stream = await self.open_via(origin, route, timeout, trace, number)
         except BaseException as exc:
             # Whatever step failed (TCP, TLS, the deadline), with the error
             # the caller will see; a span begun at connect.start ends here.
@@ -180,20 +201,107 @@ class Dialer:
         except ssl.SSLError:
             raise  # a TLS failure, translated as such; retrying will not help
         except OSError as exc:
-            if isinstance(exc, socket.gaierror):
-                reason = "cannot resolve host"
-            elif exc.errno:
-                # curio raises a plain OSError for a refused connect; say so.
-                reason = os.strerror(exc.errno)
+            raise ConnectError(f"{where}: {_reason(exc)}") from exc
+
+    async def open_via(
+        self,
+        origin: Origin,
+        route: ProxyRoute,
+        timeout: float | None,
+        trace: Tracer | None = None,
+        number: int = 0,
+    ) -> backend.Stream | backend.TLSOverStream:
+        """The byte stream to *origin* through *route*'s proxy, as :meth:`open_stream`.
+
+        Raises:
+            ProxyFailed: the proxy could not be reached, refused the tunnel,
+                or broke off (the message names the proxy, not the origin).
+            ConnectTimeout: not through within *timeout* seconds.
+            ssl.SSLError: a TLS handshake (the proxy's or the origin's) failed.
+        """
+        try:
+            if timeout is None:
+                return await self._open_via(origin, route, timeout, trace, number)
+            async with curio.timeout_after(timeout):
+                return await self._open_via(origin, route, timeout, trace, number)
+        except curio.TaskTimeout:
+            raise ConnectTimeout(
+                f"connecting to {origin.host}:{origin.port} through proxy "
+                f"{route.proxy.url}: not connected within {timeout} s"
+            ) from None
+        except OSError as exc:
+            if isinstance(exc, ssl.SSLError):
+                raise  # a TLS failure (the proxy's or the origin's), translated as such
+            raise ProxyFailed(f"proxy {route.proxy.url}: {_reason(exc)}") from exc
+
+    async def _open_via(
+        self,
+        origin: Origin,
+        route: ProxyRoute,
+        timeout: float | None,
+        trace: Tracer | None,
+        number: int,
+    ) -> backend.Stream | backend.TLSOverStream:
+        """The stream to *origin* through *route*'s proxy (forwarded or tunnelled)."""
+        proxy = route.proxy
+        sock = await connect_tcp(proxy.host, proxy.port, source_address=self.source_address)
+        if trace is not None:
+            await _report(trace, sock, "connect.done", {"connection": number})
+        outer: backend.Stream
+        if proxy.scheme == "https":
+            proxy_context = proxy.ssl_context or backend.default_ssl_context()
+            outer = backend.Stream(await backend.start_tls(sock, proxy_context, proxy.host))
+        else:
+            outer = backend.Stream(sock)
+        if route.kind == "forward":
+            return outer
+        try:
+            if proxy.is_socks:
+                await open_socks_tunnel(outer, proxy, origin.host, origin.port, timeout)
+                leftover = b""
             else:
-                reason = "failed"
-            message = f"{where}: {reason}"
-            if getattr(exc, "attempts", 1) > 1:
-                # Happy Eyeballs tried several addresses: say how each failed.
-                message += f" ({exc.strerror})"
-            elif not exc.errno or isinstance(exc, socket.gaierror):
-                message += f": {exc}"
-            raise ConnectError(message) from exc
+                leftover = await open_http_tunnel(outer, proxy, origin.host, origin.port)
+            if origin.scheme != "https":
+                if leftover:
+                    # An http:// origin speaks only when spoken to.
+                    raise ProxyFailed(f"{proxy.url}: unexpected bytes after the tunnel opened")
+                return outer
+        except BaseException:
+            await outer.close()
+            raise
+        context = self.ssl_context
+        if context is None:
+            context = backend.default_ssl_context()
+        host = origin.host
+        if trace is not None:
+            await _report(
+                trace,
+                outer,
+                "tls.start",
+                {"connection": number, "server_hostname": host, "resuming": False},
+            )
+        inner: backend.Stream | backend.TLSOverStream
+        if outer.tls is None and not leftover:
+            # A plain socket to the proxy: TLS to the origin straight over it.
+            inner = backend.Stream(await backend.start_tls(sock, context, host))
+            version, cipher = inner.tls.version(), inner.tls.cipher()  # type: ignore[union-attr]
+        else:
+            # TLS to an https:// proxy already: TLS inside TLS.
+            inner = await backend.start_tls_over(outer, context, host, leftover)
+            version, cipher = inner.ssl_object.version(), inner.ssl_object.cipher()
+        if trace is not None:
+            await _report(
+                trace,
+                inner,
+                "tls.done",
+                {
+                    "connection": number,
+                    "version": version,
+                    "cipher": (cipher or ("",))[0],
+                    "resumed": False,
+                },
+            )
+        return inner
 
     async def _open(
         self, origin: Origin, uds: str | None, trace: Tracer | None, number: int
@@ -269,6 +377,23 @@ class Dialer:
         if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
             del sessions[next(iter(sessions))]
         sessions[place] = (context, session)
+
+
+def _reason(exc: OSError) -> str:
+    """What went wrong with a connect, in a few words."""
+    if isinstance(exc, socket.gaierror):
+        reason = "cannot resolve host"
+    elif exc.errno:
+        # curio raises a plain OSError for a refused connect; say so.
+        reason = os.strerror(exc.errno)
+    else:
+        reason = "failed"
+    if getattr(exc, "attempts", 1) > 1:
+        # Happy Eyeballs tried several addresses: say how each failed.
+        reason += f" ({exc.strerror})"
+    elif not exc.errno or isinstance(exc, socket.gaierror):
+        reason += f": {exc}"
+    return reason
 
 
 async def _report(trace: Tracer, sock: Any, event: str, info: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ import h11
 
 from .._headers import ResponseHeaders
 from ..errors import ResponseTooLarge
-from .backend import READ_SIZE, Stream
+from .backend import READ_SIZE, AnyStream
 from .interfaces import (
     BodyCutShort,
     ConnState,
@@ -124,7 +124,7 @@ class HTTP11Connection:
 
     def __init__(
         self,
-        stream: Stream,
+        stream: AnyStream,
         pool_key: object,
         max_head_size: int,
         keepalive_expiry: float = 5.0,

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import h11
 
 from .._headers import ResponseHeaders
-from .backend import Stream
+from .backend import AnyStream
 from .http11 import HTTP11Connection
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class TracedHTTP11Connection(HTTP11Connection):
 
     def __init__(
         self,
-        stream: Stream,
+        stream: AnyStream,
         pool_key: object,
         max_head_size: int,
         keepalive_expiry: float,

@@ -29,6 +29,7 @@ from .pool import ConnectionPool
 
 if TYPE_CHECKING:
     from .._request import Call
+    from .routes import ProxyChoice, Router
 
 __all__ = ["Transport"]
 
@@ -42,19 +43,30 @@ class Transport:
     Args:
         pool: the session's connections.
         dialer: how new ones are opened.
+        router: picks each request's proxy route; None (a session without
+            proxies, nor any in its environment): every request goes direct.
     """
 
-    def __init__(self, pool: ConnectionPool[HTTP11Connection], dialer: Dialer) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool[HTTP11Connection],
+        dialer: Dialer,
+        router: Router | None = None,
+    ) -> None:
         self.pool = pool
         self.dialer = dialer
+        self.router = router
 
     async def send(
         self,
         call: Call,
         wire: tuple[tuple[bytes, bytes], ...],
         connection_timeout: float | None,
+        proxy: ProxyChoice = None,
     ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders, float]:
         """Send *call*'s request with header block *wire*; its response head.
+
+        *proxy* is the call's own ``proxy=`` (None: the session's route).
 
         The connection stays the caller's until the body is read or the
         response closed (it then releases itself).
@@ -75,15 +87,20 @@ class Transport:
         # The key of each origin is made once (the dialler keeps them); the
         # lookup costs less than making it (see benchmarks/opcodes.py),
         # which pays for response.elapsed's two clock reads.
-        key = dialer.keys.get(origin)
-        if key is None:
-            key = dialer.pool_key(origin)
+        # A session without proxies has no router: the direct route costs
+        # one test.
+        if self.router is None:
+            key = dialer.keys.get(origin)
+            if key is None:
+                key = dialer.pool_key(origin)
+            target = url.target_bytes
+        else:
+            key, target, wire = self.router.route(call, wire, proxy)
 
         async def open_connection() -> HTTP11Connection:
             return await dialer.connect(origin, key, connection_timeout, pool)
 
         method = call.method.encode("ascii")
-        target = url.target_bytes
         body = call.body
         fresh = False
         while True:

@@ -26,8 +26,10 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.real.debian_proxies import Squid, Tinyproxy
 from tests.real.hypercorn import EARLY_APP, Hypercorn
 from tests.real.nginx import Certificate, Nginx, NginxConfig
+from tests.real.proxypy import ProxyPy
 
 NginxFactory = Callable[..., Nginx]
 
@@ -107,3 +109,33 @@ def early_server_tls(
     yield from _hypercorn(
         tmp_path_factory.mktemp("early-tls"), EARLY_APP, certificate=real_certificate
     )
+
+
+@pytest.fixture(scope="session")
+def proxypy_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyPy]:
+    """proxy.py as an http:// proxy that wants ``user:pass`` (Basic)."""
+    with ProxyPy(tmp_path_factory.mktemp("proxypy-auth"), basic_auth="user:pass") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def proxypy_tls(
+    tmp_path_factory: pytest.TempPathFactory, real_certificate: Certificate
+) -> Iterator[ProxyPy]:
+    """proxy.py as an https:// proxy (the suite's certificate), no credentials."""
+    with ProxyPy(tmp_path_factory.mktemp("proxypy-tls"), certificate=real_certificate) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tinyproxy_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
+    """tinyproxy that wants ``user:pass`` (BasicAuth)."""
+    with Tinyproxy(tmp_path_factory.mktemp("tinyproxy"), basic_auth=("user", "pass")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def squid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Squid]:
+    """squid forwarding and tunnelling without credentials."""
+    with Squid(tmp_path_factory.mktemp("squid")) as server:
+        yield server
