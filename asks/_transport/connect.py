@@ -39,9 +39,9 @@ from .http11 import HTTP11Connection
 from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
 from .proxy import open_http_tunnel
 from .routes import ProxyRoute
-from .socks import open_socks_tunnel
 
 if TYPE_CHECKING:
+    from .._proxies import Proxy
     from .pool import ConnectionPool
     from .tracing import Tracer
 
@@ -394,6 +394,18 @@ def _reason(exc: OSError) -> str:
     elif not exc.errno or isinstance(exc, socket.gaierror):
         reason += f": {exc}"
     return reason
+
+
+async def open_socks_tunnel(
+    stream: backend.Stream, proxy: Proxy, host: str, port: int, timeout: float | None
+) -> None:
+    """The SOCKS handshake of :mod:`.socks`, imported on first use.
+
+    socksio costs about 11 ms to import, and only SOCKS users need it.
+    """
+    from .socks import open_socks_tunnel as handshake
+
+    await handshake(stream, proxy, host, port, timeout)
 
 
 async def _report(trace: Tracer, sock: Any, event: str, info: dict[str, Any]) -> None:
