@@ -182,10 +182,13 @@ def install(session: Session, hooks: EventHooks) -> None:
         send = transport.send
 
         async def send_with_hooks(
-            call: Any, wire: tuple[tuple[bytes, bytes], ...], connection_timeout: float | None
+            call: Any,
+            wire: tuple[tuple[bytes, bytes], ...],
+            connection_timeout: float | None,
+            pool_timeout: float | None = None,
         ) -> Any:
             await hooks.on_request(Request(call.method, call.url.text, wire))
-            return await send(call, wire, connection_timeout)
+            return await send(call, wire, connection_timeout, pool_timeout)
 
         transport.send = send_with_hooks  # type: ignore[method-assign]
     if hooks.response:

@@ -360,9 +360,12 @@ def install(session: Session, limiter: RateLimiter) -> None:
     acquire = limiter.acquire
 
     async def send_when_allowed(
-        call: Any, wire: tuple[tuple[bytes, bytes], ...], connection_timeout: float | None
+        call: Any,
+        wire: tuple[tuple[bytes, bytes], ...],
+        connection_timeout: float | None,
+        pool_timeout: float | None = None,
     ) -> Any:
         await acquire(call.url.origin)
-        return await send(call, wire, connection_timeout)
+        return await send(call, wire, connection_timeout, pool_timeout)
 
     transport.send = send_when_allowed  # type: ignore[method-assign]

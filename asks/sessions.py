@@ -40,9 +40,9 @@ from ._rate import RateLimitInput, parse_rate_limit
 from ._rate import install as install_rate_limit
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
-from ._transport.connect import Dialer
+from ._transport.connect import Dialer, pool_host
 from ._transport.http11 import HTTP11Connection
-from ._transport.pool import ConnectionPool, PoolStats
+from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
 from ._urls import URL
@@ -79,6 +79,7 @@ _OPTION_KWARGS = frozenset(
         "callback",
         "persist_cookies",
         "encoding",
+        "pool_timeout",
     }
 )
 # Keywords every request accepts (api.md): the options, and what makes up
@@ -112,6 +113,7 @@ class _Options(NamedTuple):
     retries: int
     connection_timeout: float | None
     jar: CookieTracker | None
+    pool_timeout: float | None
 
 
 class Session:
@@ -161,9 +163,18 @@ class Session:
             for its turn (only the call's ``timeout`` bounds the wait);
             every request sent counts, redirects and auth retries included.
             See docs/rate-limits.md.
+        connections_per_host: the most connections open at once to one
+            origin (scheme, host, port), inside ``connections`` (None: no
+            limit of its own). Requests beyond it wait for a connection of
+            their origin; they never hold up requests to other origins.
+        pool_timeout: the most seconds a request waits for a connection
+            when all are taken (None: as long as its ``timeout`` allows);
+            then :class:`asks.errors.PoolTimeout`. A call's ``pool_timeout=``
+            replaces it.
 
     Raises:
-        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
+        ValueError: ``connections`` or ``connections_per_host`` below 1, a
+            negative ``pool_timeout``, an unknown ``event_hooks`` kind,
             a ``rate_limit`` not above 0 or with a burst below 1.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
@@ -190,6 +201,8 @@ class Session:
         event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
         trace: Callable[[str, Mapping[str, Any]], object] | None = None,
         rate_limit: RateLimitInput = None,
+        connections_per_host: int | None = None,
+        pool_timeout: float | None = None,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
         self._rate_limiter = parse_rate_limit(rate_limit)
@@ -212,9 +225,15 @@ class Session:
             keepalive_expiry,
             check_tracer(trace),
         )
-        self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
-            connections, keepalive_expiry
-        )
+        self._pool_timeout = _check_pool_timeout(pool_timeout)
+        self._pool: ConnectionPool[HTTP11Connection]
+        if connections_per_host is None:
+            self._pool = ConnectionPool(connections, keepalive_expiry)
+        else:
+            # Only a session with the limit pays for counting by host.
+            self._pool = HostLimitedPool(
+                connections, keepalive_expiry, connections_per_host, pool_host
+            )
         self._transport = Transport(self._pool, self._dialer)
         self._requests = RequestFactory()
         # A hot-path cache for calls that pass no option (see _options).
@@ -541,6 +560,9 @@ class Session:
         # persist_cookies=False on a call keeps that call away from the
         # session's store: nothing stored is sent, nothing it is sent is kept.
         jar = None if persist is False else self._cookie_tracker
+        pool_timeout = self._pool_timeout
+        if "pool_timeout" in kwargs:
+            pool_timeout = _check_pool_timeout(kwargs["pool_timeout"])
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
@@ -555,6 +577,7 @@ class Session:
             retries=retries,
             connection_timeout=connection_timeout,
             jar=jar,
+            pool_timeout=pool_timeout,
         )
         if plain_call:
             self._plain_options = options
@@ -737,7 +760,9 @@ class Session:
         attempt = 0
         while True:
             try:
-                return await self._transport.send(call, wire, options.connection_timeout)
+                return await self._transport.send(
+                    call, wire, options.connection_timeout, options.pool_timeout
+                )
             except Exception as exc:
                 error = translate(exc, call.where)
                 if attempt < options.retries and (
@@ -766,6 +791,12 @@ class Session:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _check_pool_timeout(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise ValueError("pool_timeout must be 0 or more (or None)")
+    return value
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:
