@@ -15,9 +15,12 @@ import pytest
 
 import asks
 from asks import PoolStats
+from asks._cli.arguments import parse_args
+from asks._cli.fetch import _fetch_plan
 from asks.errors import PoolTimeout, RequestTimeout
 from tests.fixtures import RawServerFactory
 from tests.servers import read_request
+from tests.test_cli import arun_asks, json_lines
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -237,3 +240,42 @@ async def test_a_negative_pool_timeout_is_a_value_error(where: str):
         async with asks.Session() as s:
             with pytest.raises(ValueError, match="pool_timeout must be 0 or more"):
                 await s.get("http://127.0.0.1:1/", pool_timeout=-1)
+
+
+# -- asks fetch --connections-per-host -------------------------------------------
+
+
+def test_fetch_connections_per_host_reaches_the_plan():
+    plan = _fetch_plan(parse_args(["fetch", "-", "--connections-per-host", "2"]))
+    assert plan.connections_per_host == 2
+    assert _fetch_plan(parse_args(["fetch", "-"])).connections_per_host is None
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_fetch_connections_per_host_must_be_a_whole_number_from_one(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["fetch", "-", "--connections-per-host", value])
+    assert exit_info.value.code == 2
+    assert "--connections-per-host" in capsys.readouterr().err
+
+
+async def test_fetch_keeps_to_connections_per_host_with_more_workers(
+    raw_server: RawServerFactory,
+):
+    host = Host(hold=True)
+    server = await raw_server(host)
+
+    async def release_once_two_arrived() -> None:
+        await host.until(2)  # both connections the host may have are busy
+        await host.released.set()
+
+    releaser = await curio.spawn(release_once_two_arrived)
+    listing = "".join(f"{server.url}/{n}\n" for n in range(12))
+    result = await arun_asks(
+        "fetch", "-", "--connections", "6", "--connections-per-host", "2", "--quiet",
+        input=listing.encode(),
+    )  # fmt: skip
+    await releaser.join()
+    assert result.returncode == 0, result.stderr
+    assert [r["status"] for r in json_lines(result.stdout)] == [200] * 12
+    assert host.most_open == 2
