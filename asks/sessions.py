@@ -496,9 +496,9 @@ class Session:
                 TCP, TLS).
             **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
                 ``headers``, ``cookies``, ``auth``, ``auth_off_domain``,
-                ``timeout``, ``max_redirects``, ``follow_redirects``,
-                ``stream``, ``callback``, ``persist_cookies``, ``encoding``
-                (see the API documentation).
+                ``timeout``, ``pool_timeout``, ``max_redirects``,
+                ``follow_redirects``, ``stream``, ``callback``,
+                ``persist_cookies``, ``encoding`` (see the API documentation).
 
         Returns:
             a :class:`Response`, or a :class:`StreamResponse` with ``stream=True``.
