@@ -288,10 +288,12 @@ class ConnectionPool(Generic[C]):
 
     # -- housekeeping ------------------------------------------------------
 
-    async def _close_oldest_idle(self) -> Hashable:
+    async def _close_oldest_idle(self) -> None:
         # Closing another key's idle connection frees its slot for the
-        # caller; the slot does not go back to the queue. Returns the key
-        # whose slot it was.
+        # caller; the slot does not go back to the queue.
+        await self._retire(self._pop_oldest_idle())
+
+    def _pop_oldest_idle(self) -> C:
         oldest_key: Hashable = None
         oldest: C | None = None
         for key, conns in self._idle.items():
@@ -300,8 +302,7 @@ class ConnectionPool(Generic[C]):
         assert oldest is not None
         self._idle[oldest_key].pop(0)
         self._idle_count -= 1
-        await self._retire(oldest)
-        return oldest_key
+        return oldest
 
     async def _sweep(self, now: float) -> None:
         """Close idle connections past their expiry (they still hold slots)."""
@@ -396,8 +397,10 @@ class HostLimitedPool(ConnectionPool[C]):
                 self._host_open[host] = taken + 1
                 return None
             if self._idle_count:
-                closed_key = await self._close_oldest_idle()
-                self._move_slot(self.host_of(closed_key), host)
+                oldest = self._pop_oldest_idle()
+                # Counted before the close can let another task in.
+                self._move_slot(self.host_of(oldest.pool_key), host)
+                await self._retire(oldest)
                 return None
             waiter = self._new_waiter(key, fresh)
             self._waiters.append(waiter)
@@ -436,9 +439,10 @@ class HostLimitedPool(ConnectionPool[C]):
             host = self.host_of(key)
             waiter = self._slot_taker(host)
             if waiter is not None:
-                # Its slot serves them better as a new connection of theirs.
-                await self._retire(conn)
+                # Its slot serves them better as a new connection of theirs
+                # (counted theirs before the close can let another task in).
                 self._move_slot(host, self.host_of(waiter.key))
+                await self._retire(conn)
                 await waiter.event.set()
                 return
         elif self._waiters_by_key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import time
 
 import curio
@@ -473,3 +474,64 @@ async def test_what_is_handed_to_a_waiter_timing_out_that_moment_is_passed_on(ma
     else:
         assert conn.closed and got is opener.made[1]
     assert p.waiting == 0 and p.open == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_many_tasks_over_hosts_and_keys_keep_both_limits_and_all_finish(seed):
+    # Tasks of three hosts, two keys each, some asking for fresh connections,
+    # some timing out or cancelled while they wait, connections given back
+    # reusable or discarded at random: at every step no host is over its
+    # limit, the host counts add up to the slots taken, and every task that
+    # is not cancelled gets a connection in the end.
+    rng = random.Random(seed)
+    p = host_pool(limit=5, per_host=2)
+    openers = {(host, tls): Opener((host, tls)) for host in "abc" for tls in (1, 2)}
+    served = 0
+
+    def check() -> None:
+        assert p.open <= p.limit
+        assert all(0 < n <= p.per_host for n in p._host_open.values())
+        assert sum(p._host_open.values()) == p.open
+
+    async def one(key: tuple[str, int], fresh: bool, timeout: float | None) -> None:
+        nonlocal served
+        try:
+            conn = await p.checkout(key, openers[key], fresh=fresh, pool_timeout=timeout)
+        except PoolWaitTimeout:
+            check()
+            return
+        check()
+        served += 1
+        try:
+            for _ in range(rng.randrange(3)):
+                await curio.sleep(0)
+        except curio.CancelledError:
+            await p.discard(conn)  # as the transport does with a cancelled request
+            raise
+        if rng.random() < 0.3:
+            await p.discard(conn)
+        else:
+            await p.checkin(conn.finish())
+        check()
+
+    tasks = []
+    for _ in range(120):
+        key = rng.choice(list(openers))
+        fresh = rng.random() < 0.1
+        timeout = 0.0 if rng.random() < 0.1 else None
+        tasks.append(await curio.spawn(one, key, fresh, timeout))
+        if rng.random() < 0.3:
+            await curio.sleep(0)
+    cancelled = rng.sample(tasks, 10)
+    for task in cancelled:
+        await task.cancel()
+    async with curio.timeout_after(10):
+        for task in tasks:
+            try:
+                await task.join()
+            except curio.TaskError:
+                assert task in cancelled
+    check()
+    assert p.waiting == 0
+    assert served > 0
+    assert p.open == p.idle  # nothing busy or in limbo: every slot holds an idle one
