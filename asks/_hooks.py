@@ -185,12 +185,13 @@ def install(session: Session, hooks: EventHooks) -> None:
             call: Any,
             wire: tuple[tuple[bytes, bytes], ...],
             connection_timeout: float | None,
-            proxy: Any = None,
+            *rest: Any,
         ) -> Any:
+            # (the proxy and pool timeout of the call, passed on as they came)
             await hooks.on_request(Request(call.method, call.url.text, wire))
-            return await send(call, wire, connection_timeout, proxy)
+            return await send(call, wire, connection_timeout, *rest)
 
-        transport.send = send_with_hooks  # type: ignore[method-assign]
+        transport.send = send_with_hooks  # type: ignore[method-assign,assignment]
     if hooks.response:
         session._buffered = _after(session._buffered, hooks)  # type: ignore[method-assign]
         session._final_response = _after(  # type: ignore[method-assign]

@@ -90,6 +90,11 @@ class _CallKeywords(TypedDict, total=False):
     ``None`` (the default) takes the session's.
     """
 
+    pool_timeout: float | None
+    """Seconds this call may wait for a connection when all are taken (replaces the session's
+    ``pool_timeout``; ``None``: no limit but ``timeout``); then ``PoolTimeout``.
+    """
+
 
 class RequestKeywords(_CallKeywords, total=False):
     """The keywords of ``Session.request`` besides ``path``, ``retries``,

@@ -363,9 +363,9 @@ def install(session: Session, limiter: RateLimiter) -> None:
         call: Any,
         wire: tuple[tuple[bytes, bytes], ...],
         connection_timeout: float | None,
-        proxy: Any = None,
+        *rest: Any,
     ) -> Any:
         await acquire(call.url.origin)
-        return await send(call, wire, connection_timeout, proxy)
+        return await send(call, wire, connection_timeout, *rest)
 
-    transport.send = send_when_allowed  # type: ignore[method-assign]
+    transport.send = send_when_allowed  # type: ignore[method-assign,assignment]

@@ -41,9 +41,9 @@ from ._rate import RateLimitInput, parse_rate_limit
 from ._rate import install as install_rate_limit
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
-from ._transport.connect import Dialer
+from ._transport.connect import Dialer, pool_host
 from ._transport.http11 import HTTP11Connection
-from ._transport.pool import ConnectionPool, PoolStats
+from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
@@ -83,6 +83,7 @@ _OPTION_KWARGS = frozenset(
         "persist_cookies",
         "encoding",
         "proxy",
+        "pool_timeout",
     }
 )
 # Keywords every request accepts (api.md): the options, and what makes up
@@ -118,6 +119,7 @@ class _Options(NamedTuple):
     connection_timeout: float | None
     jar: CookieTracker | None
     proxy: ProxyChoice  # the call's own proxy=; None: the session's route
+    pool_timeout: float | None
 
 
 class Session:
@@ -176,9 +178,19 @@ class Session:
             ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
             (lower case first), read once, here.
 
+        connections_per_host: the most connections open at once to one
+            origin (scheme, host, port), inside ``connections`` (None: no
+            limit of its own). Requests beyond it wait for a connection of
+            their origin; they never hold up requests to other origins.
+        pool_timeout: the most seconds a request waits for a connection
+            when all are taken (None: as long as its ``timeout`` allows);
+            then :class:`asks.errors.PoolTimeout`. A call's ``pool_timeout=``
+            replaces it.
+
     Raises:
-        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
-            a ``rate_limit`` not above 0 or with a burst below 1, a bad proxy
+        ValueError: ``connections`` or ``connections_per_host`` below 1, a
+            negative ``pool_timeout``, an unknown ``event_hooks`` kind, a
+            ``rate_limit`` not above 0 or with a burst below 1, a bad proxy
             URL (given or in the environment), ``proxy`` with ``uds``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
@@ -208,6 +220,8 @@ class Session:
         rate_limit: RateLimitInput = None,
         proxy: str | Proxy | None = None,
         trust_env: bool = True,
+        connections_per_host: int | None = None,
+        pool_timeout: float | None = None,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
         self._rate_limiter = parse_rate_limit(rate_limit)
@@ -233,9 +247,15 @@ class Session:
             keepalive_expiry,
             check_tracer(trace),
         )
-        self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
-            connections, keepalive_expiry
-        )
+        self._pool_timeout = _check_pool_timeout(pool_timeout)
+        self._pool: ConnectionPool[HTTP11Connection]
+        if connections_per_host is None:
+            self._pool = ConnectionPool(connections, keepalive_expiry)
+        else:
+            # Only a session with the limit pays for counting by host.
+            self._pool = HostLimitedPool(
+                connections, keepalive_expiry, connections_per_host, pool_host
+            )
         self.trust_env = trust_env
         environment = None
         if route is None and trust_env and uds is None:
@@ -517,9 +537,9 @@ class Session:
                 TCP, TLS).
             **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
                 ``headers``, ``cookies``, ``auth``, ``auth_off_domain``,
-                ``timeout``, ``max_redirects``, ``follow_redirects``,
-                ``stream``, ``callback``, ``persist_cookies``, ``encoding``
-                (see the API documentation).
+                ``timeout``, ``pool_timeout``, ``max_redirects``,
+                ``follow_redirects``, ``stream``, ``callback``,
+                ``persist_cookies``, ``encoding`` (see the API documentation).
 
         Returns:
             a :class:`Response`, or a :class:`StreamResponse` with ``stream=True``.
@@ -581,6 +601,9 @@ class Session:
         # persist_cookies=False on a call keeps that call away from the
         # session's store: nothing stored is sent, nothing it is sent is kept.
         jar = None if persist is False else self._cookie_tracker
+        pool_timeout = self._pool_timeout
+        if "pool_timeout" in kwargs:
+            pool_timeout = _check_pool_timeout(kwargs["pool_timeout"])
         max_redirects = kwargs.get("max_redirects", 20)
         if max_redirects < 0:
             raise ValueError("max_redirects must be 0 or more")
@@ -599,6 +622,7 @@ class Session:
             connection_timeout=connection_timeout,
             jar=jar,
             proxy=call_proxy,
+            pool_timeout=pool_timeout,
         )
         if plain_call:
             self._plain_options = options
@@ -797,7 +821,11 @@ class Session:
         while True:
             try:
                 return await self._transport.send(
-                    call, wire, options.connection_timeout, options.proxy
+                    call,
+                    wire,
+                    options.connection_timeout,
+                    options.proxy,
+                    options.pool_timeout,
                 )
             except Exception as exc:
                 error = translate(exc, call.where)
@@ -845,6 +873,12 @@ async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Resp
     what = "refused the credentials" if proxy.has_credentials else "wants credentials"
     reason = head.reason.decode("latin-1", "replace")
     raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
+
+
+def _check_pool_timeout(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise ValueError("pool_timeout must be 0 or more (or None)")
+    return value
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:

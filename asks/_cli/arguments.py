@@ -344,6 +344,14 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
         help="connections (and worker tasks) at once, over all hosts (default 10)",
     )
     fetch.add_argument(
+        "--connections-per-host",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help="at most N of the connections to one host (scheme, host and port) at once; "
+        "URLs of other hosts go on meanwhile (default: no limit but --connections)",
+    )
+    fetch.add_argument(
         "--rate",
         type=_rate,
         default=None,

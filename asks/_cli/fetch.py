@@ -386,6 +386,7 @@ class _FetchPlan:
     kwargs: dict[str, Any]
     timeout: float | None
     connections: int
+    connections_per_host: int | None
     rate: float | None
     session_kwargs: dict[str, Any]
     output_dir: Path | None
@@ -408,6 +409,7 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
         kwargs=request_kwargs(args),
         timeout=args.timeout,
         connections=args.connections,
+        connections_per_host=args.connections_per_host,
         rate=args.rate,
         session_kwargs=session_kwargs(args),
         output_dir=output_dir,
@@ -428,7 +430,10 @@ async def _fetch(plan: _FetchPlan, source: _UrlSource, sink: _JsonlSink) -> int:
     stop = curio.Event()
     try:
         session = Session(
-            connections=plan.connections, rate_limit=plan.rate, **plan.session_kwargs
+            connections=plan.connections,
+            connections_per_host=plan.connections_per_host,
+            rate_limit=plan.rate,
+            **plan.session_kwargs,
         )
         async with session:
             job = _FetchJob(

@@ -45,7 +45,25 @@ if TYPE_CHECKING:
     from .pool import ConnectionPool
     from .tracing import Tracer
 
-__all__ = ["Dialer"]
+__all__ = ["Dialer", "pool_host"]
+
+
+def pool_host(key: Hashable) -> Hashable:
+    """The host a pool key counts against for ``connections_per_host``: its origin.
+
+    The origin (scheme, host, port), not the whole key: the limit is there
+    for the server's sake, and connections to it through another route or
+    under another TLS context load it all the same. This is the one place
+    that knows where the origin sits in a key (see :meth:`Dialer.pool_key`).
+    """
+    if type(key) is ProxyRoute:
+        # A tunnel leads to one origin and counts against it. Forwarded
+        # requests for any origin share the connections to the proxy, so
+        # those count against the proxy.
+        return key.origin if key.origin is not None else key.proxy.identity
+    origin: Hashable = key[0]  # type: ignore[index]
+    return origin
+
 
 # TLS sessions kept for resumption, at most this many places at once (a
 # scraper over many hosts just loses the oldest).

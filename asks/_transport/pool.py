@@ -28,12 +28,17 @@ opens a new one. A request takes a connection:
 
 A connection comes back exactly once per request, through its own release
 site: :meth:`checkin` when it may be reused, :meth:`discard` otherwise. A
-waiter cancelled after it was handed something passes it on before the
-cancellation goes up.
+waiter cancelled (or past its ``pool_timeout``) after it was handed
+something passes it on before the cancellation goes up.
+
+:class:`HostLimitedPool` adds a second limit, per host
+(``Session(connections_per_host=N)``); a plain session never pays for it.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -41,9 +46,9 @@ from typing import Generic, NamedTuple, TypeVar
 
 import curio
 
-from .interfaces import Connection
+from .interfaces import Connection, PoolWaitTimeout
 
-__all__ = ["ConnectionPool", "PoolStats"]
+__all__ = ["ConnectionPool", "HostLimitedPool", "PoolStats"]
 
 C = TypeVar("C", bound=Connection)
 
@@ -69,10 +74,11 @@ class PoolStats(NamedTuple):
 
 
 class _Waiter(Generic[C]):
-    __slots__ = ("conn", "done", "event", "fresh", "key")
+    __slots__ = ("conn", "done", "event", "fresh", "key", "seq")
 
-    def __init__(self, key: Hashable, fresh: bool) -> None:
+    def __init__(self, key: Hashable, fresh: bool, seq: int) -> None:
         self.key = key
+        self.seq = seq  # arrival order, for the per-host queues
         self.fresh = fresh  # must get a new connection: only a slot will do
         self.event = curio.Event()
         self.done = False  # granted, or given up; either way skip it in queues
@@ -100,6 +106,7 @@ class ConnectionPool(Generic[C]):
         self._idle_count = 0
         self._waiters: deque[_Waiter[C]] = deque()  # everyone, in arrival order
         self._waiters_by_key: dict[Hashable, deque[_Waiter[C]]] = {}
+        self._arrivals = itertools.count()
         self._last_sweep = time.monotonic()
 
     # -- introspection -------------------------------------------------------
@@ -129,13 +136,23 @@ class ConnectionPool(Generic[C]):
     # -- taking ------------------------------------------------------------
 
     async def checkout(
-        self, key: Hashable, open_connection: Callable[[], Awaitable[C]], *, fresh: bool = False
+        self,
+        key: Hashable,
+        open_connection: Callable[[], Awaitable[C]],
+        *,
+        fresh: bool = False,
+        pool_timeout: float | None = None,
     ) -> C:
         """A connection for *key*: an available one, or one *open_connection* makes.
 
         Args:
             fresh: only a newly opened connection will do (the retry after a
                 reused connection turned out dead).
+            pool_timeout: the most seconds to wait for a connection or a
+                slot (None: as long as it takes).
+
+        Raises:
+            PoolWaitTimeout: nothing was free within *pool_timeout*.
         """
         now = time.monotonic()
         if now - self._last_sweep > self.keepalive_expiry:
@@ -149,19 +166,19 @@ class ConnectionPool(Generic[C]):
                 return conn
             await self._retire(conn)  # its slot is ours now
         else:
-            granted = await self._take_slot(key, fresh)
+            granted = await self._take_slot(key, fresh, pool_timeout)
             if granted is not None:
                 return granted
         # We hold a slot with nothing in it yet.
         try:
             conn = await open_connection()
         except BaseException:
-            await self._give_back_slot()
+            await self._give_back_slot(key)
             raise
         self._all.add(conn)
         return conn
 
-    async def _take_slot(self, key: Hashable, fresh: bool) -> C | None:
+    async def _take_slot(self, key: Hashable, fresh: bool, pool_timeout: float | None) -> C | None:
         """No idle connection of *key*: a slot (None), or a connection a waiter is handed."""
         if self.open < self.limit:
             self.open += 1
@@ -169,23 +186,40 @@ class ConnectionPool(Generic[C]):
         if self._idle_count:
             await self._close_oldest_idle()
             return None  # the closed connection's slot is ours
-        waiter: _Waiter[C] = _Waiter(key, fresh)
+        waiter = self._new_waiter(key, fresh)
         self._waiters.append(waiter)
+        return await self._wait(waiter, pool_timeout)
+
+    def _new_waiter(self, key: Hashable, fresh: bool) -> _Waiter[C]:
+        waiter: _Waiter[C] = _Waiter(key, fresh, next(self._arrivals))
         if not fresh:
             self._waiters_by_key.setdefault(key, deque()).append(waiter)
+        return waiter
+
+    async def _wait(self, waiter: _Waiter[C], pool_timeout: float | None) -> C | None:
+        """Wait for *waiter* to be handed a connection (returned, claimed) or a slot (None)."""
         try:
-            await waiter.event.wait()
-        except BaseException:
+            if pool_timeout is None:
+                await waiter.event.wait()
+            else:
+                await curio.timeout_after(pool_timeout, waiter.event.wait)
+        except BaseException as exc:
             if not waiter.done:
                 waiter.done = True  # the queues drop it lazily
             else:
-                # Handed a connection or a slot just as we were cancelled:
-                # pass it on so it is not lost with us.
+                # Handed a connection or a slot just as we were cancelled or
+                # timed out: pass it on so it is not lost with us.
                 async with curio.disable_cancellation():
                     if waiter.conn is not None:
                         await self.checkin(waiter.conn)
                     else:
-                        await self._give_back_slot()
+                        await self._give_back_slot(waiter.key)
+            # Only our own deadline: an outer one (the call's timeout)
+            # reaches us as TimeoutCancellationError, not TaskTimeout.
+            if isinstance(exc, curio.TaskTimeout) and pool_timeout is not None:
+                raise PoolWaitTimeout(
+                    f"no connection free within pool_timeout={pool_timeout} s"
+                ) from None
             raise
         conn = waiter.conn
         if conn is not None:
@@ -228,14 +262,15 @@ class ConnectionPool(Generic[C]):
 
     async def _close(self, conn: C) -> None:
         await self._retire(conn)
-        await self._give_back_slot()
+        await self._give_back_slot(conn.pool_key)
 
     async def _retire(self, conn: C) -> None:
         # Closed, its slot kept by whoever retires it.
         self._all.discard(conn)
         await conn.close()
 
-    async def _give_back_slot(self) -> None:
+    async def _give_back_slot(self, key: Hashable) -> None:
+        # *key*: whose slot it was (the per-host pool counts slots by host).
         waiter = self._next_waiter(self._waiters)
         if waiter is not None:
             await waiter.event.set()  # the slot passes on; ``open`` is unchanged
@@ -256,6 +291,9 @@ class ConnectionPool(Generic[C]):
     async def _close_oldest_idle(self) -> None:
         # Closing another key's idle connection frees its slot for the
         # caller; the slot does not go back to the queue.
+        await self._retire(self._pop_oldest_idle())
+
+    def _pop_oldest_idle(self) -> C:
         oldest_key: Hashable = None
         oldest: C | None = None
         for key, conns in self._idle.items():
@@ -264,7 +302,7 @@ class ConnectionPool(Generic[C]):
         assert oldest is not None
         self._idle[oldest_key].pop(0)
         self._idle_count -= 1
-        await self._retire(oldest)
+        return oldest
 
     async def _sweep(self, now: float) -> None:
         """Close idle connections past their expiry (they still hold slots)."""
@@ -293,3 +331,174 @@ class ConnectionPool(Generic[C]):
                     await self._close(conn)
             for conn in self._all:
                 conn.close_after_cycle()
+
+
+class HostLimitedPool(ConnectionPool[C]):
+    """A :class:`ConnectionPool` that also holds each host to *per_host* slots.
+
+    A host is what *host_of* makes of a pool key (``connect.pool_host``: the
+    origin), so connections of one host under different keys (another TLS
+    context, say) share its limit.
+
+    Waiters are where they can be served. The shared queue holds those only
+    the session-wide limit holds back; a waiter whose host is at its limit
+    is parked with its host, since only a slot or a connection of its own
+    host can serve it. A waiter that reaches the head of the shared queue
+    after its host filled up moves to its host then, once, so a release
+    never scans the waiters of saturated hosts again and again: waiters for
+    a saturated host never hold up requests to other hosts. Whatever a host
+    gives back goes to its own parked waiters first (as a connection goes
+    to a waiter of its own key first), so a host with parked waiters stays
+    at its limit and they are never forgotten.
+
+    Args:
+        limit: the most connections open at once, over all hosts.
+        keepalive_expiry: as for :class:`ConnectionPool`.
+        per_host: the most connections open at once to one host.
+        host_of: the host of a pool key.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        keepalive_expiry: float,
+        per_host: int,
+        host_of: Callable[[Hashable], Hashable],
+    ) -> None:
+        super().__init__(limit, keepalive_expiry)
+        if per_host < 1:
+            raise ValueError("connections_per_host must be at least 1")
+        self.per_host = per_host
+        self.host_of = host_of
+        self._host_open: dict[Hashable, int] = {}  # slots taken, by host (none: 0)
+        # Waiters of hosts at their limit, by host, in arrival order (a heap
+        # of (seq, waiter): one moved from the shared queue may have arrived
+        # before some parked when they came).
+        self._parked: dict[Hashable, list[tuple[int, _Waiter[C]]]] = {}
+
+    @property
+    def waiting(self) -> int:
+        """How many requests wait for a slot, their host's included."""
+        parked = sum(1 for heap in self._parked.values() for _, w in heap if not w.done)
+        return super().waiting + parked
+
+    def host_open(self, host: Hashable) -> int:
+        """Slots *host* takes now (connections open or being opened)."""
+        return self._host_open.get(host, 0)
+
+    # -- taking ------------------------------------------------------------
+
+    async def _take_slot(self, key: Hashable, fresh: bool, pool_timeout: float | None) -> C | None:
+        host = self.host_of(key)
+        taken = self._host_open.get(host, 0)
+        if taken < self.per_host:
+            if self.open < self.limit:
+                self.open += 1
+                self._host_open[host] = taken + 1
+                return None
+            if self._idle_count:
+                oldest = self._pop_oldest_idle()
+                # Counted before the close can let another task in.
+                self._move_slot(self.host_of(oldest.pool_key), host)
+                await self._retire(oldest)
+                return None
+            waiter = self._new_waiter(key, fresh)
+            self._waiters.append(waiter)
+        else:
+            # The host is at its limit: only one of its own slots will do.
+            # An idle connection of the host under another key (or of this
+            # key, for a fresh one) gives up its slot; else nobody might.
+            for idle_key, conns in self._idle.items():
+                if conns and self.host_of(idle_key) == host:
+                    conn = conns.pop(0)  # the oldest
+                    self._idle_count -= 1
+                    await self._retire(conn)
+                    return None
+            waiter = self._new_waiter(key, fresh)
+            self._park(host, waiter)
+        return await self._wait(waiter, pool_timeout)
+
+    def _park(self, host: Hashable, waiter: _Waiter[C]) -> None:
+        heap = self._parked.get(host)
+        if heap is None:
+            self._parked[host] = [(waiter.seq, waiter)]
+        else:
+            heapq.heappush(heap, (waiter.seq, waiter))
+
+    # -- giving back -------------------------------------------------------
+
+    async def checkin(self, conn: C) -> None:
+        """Take back *conn*, reusable: to a waiter of its key or host, or the idle list."""
+        key = conn.pool_key
+        if self._waiters or self._parked:
+            waiter = self._next_waiter(self._waiters_by_key.get(key))
+            if waiter is not None:
+                waiter.conn = conn  # it claims the connection when it wakes
+                await waiter.event.set()
+                return
+            host = self.host_of(key)
+            waiter = self._slot_taker(host)
+            if waiter is not None:
+                # Its slot serves them better as a new connection of theirs
+                # (counted theirs before the close can let another task in).
+                self._move_slot(host, self.host_of(waiter.key))
+                await self._retire(conn)
+                await waiter.event.set()
+                return
+        elif self._waiters_by_key:
+            self._waiters_by_key.clear()
+        idle = self._idle.get(key)
+        if idle is None:
+            self._idle[key] = [conn]
+        else:
+            idle.append(conn)
+        self._idle_count += 1
+
+    async def _give_back_slot(self, key: Hashable) -> None:
+        host = self.host_of(key)
+        waiter = self._slot_taker(host)
+        if waiter is not None:
+            self._move_slot(host, self.host_of(waiter.key))
+            await waiter.event.set()  # ``open`` is unchanged
+        else:
+            self.open -= 1
+            self._move_slot(host, None)
+
+    def _slot_taker(self, host: Hashable) -> _Waiter[C] | None:
+        """A slot of *host* is free: the waiter it goes to (marked done), if any."""
+        heap = self._parked.get(host)
+        while heap:
+            waiter = heapq.heappop(heap)[1]
+            if not waiter.done:
+                if not heap:
+                    del self._parked[host]
+                waiter.done = True
+                return waiter
+        if heap is not None:
+            del self._parked[host]
+        queue = self._waiters
+        while queue:
+            waiter = queue.popleft()
+            if waiter.done:
+                continue
+            waiter_host = self.host_of(waiter.key)
+            if waiter_host != host and self._host_open.get(waiter_host, 0) >= self.per_host:
+                # Its host filled up since it came: it waits with its host now.
+                self._park(waiter_host, waiter)
+                continue
+            waiter.done = True
+            return waiter
+        return None
+
+    def _move_slot(self, from_host: Hashable, to_host: Hashable | None) -> None:
+        # A slot changes hands (to_host None: it is given back).
+        if from_host == to_host:
+            return
+        counts = self._host_open
+        left = counts[from_host] - 1
+        if left:
+            counts[from_host] = left
+        else:
+            del counts[from_host]  # a crawler's hosts do not pile up here
+        if to_host is not None:
+            counts[to_host] = counts.get(to_host, 0) + 1

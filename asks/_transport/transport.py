@@ -63,10 +63,12 @@ class Transport:
         wire: tuple[tuple[bytes, bytes], ...],
         connection_timeout: float | None,
         proxy: ProxyChoice = None,
+        pool_timeout: float | None = None,
     ) -> tuple[HTTP11Connection, h11.Response, ResponseHeaders, float]:
         """Send *call*'s request with header block *wire*; its response head.
 
-        *proxy* is the call's own ``proxy=`` (None: the session's route).
+        *proxy* is the call's own ``proxy=`` (None: the session's route);
+        *pool_timeout* bounds each wait for a connection from the pool.
 
         The connection stays the caller's until the body is read or the
         response closed (it then releases itself).
@@ -104,7 +106,9 @@ class Transport:
         body = call.body
         fresh = False
         while True:
-            conn = await pool.checkout(key, open_connection, fresh=fresh)
+            conn = await pool.checkout(
+                key, open_connection, fresh=fresh, pool_timeout=pool_timeout
+            )
             try:
                 sent = _clock()
                 if body is None:

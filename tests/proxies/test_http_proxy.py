@@ -427,3 +427,17 @@ async def test_request_hooks_see_the_request_without_the_proxys_headers(raw_serv
     assert "proxy-authorization" in proxy.seen[0][2]  # the proxy got it
     assert "proxy-authorization" not in seen[0].headers  # case-insensitive
     assert seen[0].url == f"{origin.url}/"
+
+
+def test_per_host_limits_count_a_tunnel_against_its_origin_forwarding_against_the_proxy():
+    from asks._transport.connect import pool_host
+    from asks._transport.routes import ProxyRoute
+    from asks._urls import Origin
+
+    proxy = asks.Proxy("http://127.0.0.1:3128")
+    one, two = Origin("https", "a.example", 443), Origin("https", "b.example", 443)
+
+    assert pool_host(ProxyRoute("tunnel", proxy, one, 1)) == one
+    assert pool_host(ProxyRoute("tunnel", proxy, one, 2)) == pool_host((one, None, 3))
+    assert pool_host(ProxyRoute("tunnel", proxy, two, 1)) != one
+    assert pool_host(ProxyRoute("forward", proxy, None, None)) == proxy.identity

@@ -8,13 +8,16 @@ never did (write a connection's state, build one itself).
 
 from __future__ import annotations
 
+import functools
 import itertools
+import random
 import time
 
 import curio
 import pytest
 
-from asks._transport.pool import ConnectionPool, PoolStats
+from asks._transport.interfaces import PoolWaitTimeout
+from asks._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 
 _numbers = itertools.count(1)
 
@@ -253,3 +256,282 @@ async def test_the_sweep_closes_expired_idle_connections():
     assert first.closed and not second.closed
     assert conn.pool_key == "b"
     assert p.stats().open == 2
+
+
+# -- connections_per_host: HostLimitedPool -------------------------------------
+
+
+def host_pool(limit: int, per_host: int) -> HostLimitedPool[FakeConnection]:
+    # Keys here are (host, variant) pairs; the variant stands for what else
+    # a real key holds (route, TLS context): the host's limit spans them.
+    return HostLimitedPool(limit, 60.0, per_host, host_of=lambda key: key[0])  # type: ignore[index]
+
+
+async def until_waiting(p: ConnectionPool[FakeConnection], count: int) -> None:
+    while p.waiting != count:
+        await curio.sleep(0)
+
+
+async def test_a_host_at_its_limit_waits_while_another_host_gets_a_slot():
+    p = host_pool(limit=4, per_host=2)
+    a = Opener(("a", 1))
+    await p.checkout(("a", 1), a)
+    await p.checkout(("a", 1), a)
+    task = await curio.spawn(p.checkout, ("a", 1), a)
+    await until_waiting(p, 1)
+    b = Opener(("b", 1))
+    assert await p.checkout(("b", 1), b) is b.made[0]  # at once: not behind a's waiter
+    assert (p.host_open("a"), p.host_open("b")) == (2, 1)
+    assert p.stats() == PoolStats(limit=4, open=3, idle=0, busy=3, connecting=0, waiting=1)
+    await task.cancel()
+
+
+async def test_a_waiter_whose_host_filled_up_is_passed_over_and_gets_its_hosts_next_slot():
+    p = host_pool(limit=3, per_host=2)
+    a, b, c = Opener(("a", 1)), Opener(("b", 1)), Opener(("c", 1))
+    await p.checkout(("a", 1), a)
+    b1 = await p.checkout(("b", 1), b)
+    c1 = await p.checkout(("c", 1), c)
+    order: list[str] = []
+
+    async def want(name: str, opener: Opener) -> FakeConnection:
+        conn = await p.checkout(opener.key, opener, fresh=True)
+        order.append(name)
+        return conn
+
+    # Host a has 1 of its 2: these wait for the session-wide limit only.
+    first_a = await curio.spawn(want, "a first", a)
+    await until_waiting(p, 1)
+    second_a = await curio.spawn(want, "a second", a)
+    await until_waiting(p, 2)
+    only_b = await curio.spawn(want, "b", b)
+    await until_waiting(p, 3)
+
+    await p.discard(c1)  # the first in line takes it: a is at 2 now
+    await first_a.join()
+    await p.discard(b1)  # "a second" came before "b", but a is full: b's turn
+    await only_b.join()
+    assert order == ["a first", "b"]
+    assert p.waiting == 1 and p.host_open("a") == 2
+
+    await p.discard(a.made[0])  # a's own slot: its passed-over waiter gets it
+    await second_a.join()
+    assert order == ["a first", "b", "a second"]
+    assert (p.host_open("a"), p.host_open("b"), p.host_open("c")) == (2, 1, 0)
+    assert p.stats().waiting == 0 and p.open == 3
+
+
+async def test_a_waiter_of_a_full_host_is_handed_a_connection_of_its_key():
+    p = host_pool(limit=4, per_host=1)
+    a = Opener(("a", 1))
+    conn = await p.checkout(("a", 1), a)
+    task = await curio.spawn(p.checkout, ("a", 1), a)
+    await until_waiting(p, 1)
+    await p.checkin(conn.finish())
+    assert await task.join() is conn
+    assert len(a.made) == 1 and p.host_open("a") == 1
+
+
+async def test_a_connection_of_the_host_under_another_key_goes_to_the_hosts_waiter():
+    p = host_pool(limit=4, per_host=1)
+    tls1, tls2 = Opener(("a", "tls1")), Opener(("a", "tls2"))
+    conn = await p.checkout(("a", "tls1"), tls1)
+    task = await curio.spawn(p.checkout, ("a", "tls2"), tls2)
+    await until_waiting(p, 1)
+    await p.checkin(conn.finish())
+    assert await task.join() is tls2.made[0]
+    assert conn.closed  # its slot went to the waiter, as a new connection
+    assert p.host_open("a") == 1 and p.open == 1
+
+
+async def test_an_idle_connection_of_the_host_under_another_key_gives_up_its_slot():
+    p = host_pool(limit=4, per_host=1)
+    tls1, tls2 = Opener(("a", "tls1")), Opener(("a", "tls2"))
+    idle = await p.checkout(("a", "tls1"), tls1)
+    await p.checkin(idle.finish())
+    new = await p.checkout(("a", "tls2"), tls2)  # no wait: nobody would wake it
+    assert idle.closed and new is tls2.made[0]
+    assert p.host_open("a") == 1 and p.open == 1
+
+
+async def test_the_session_limit_still_closes_another_hosts_idle_connection():
+    p = host_pool(limit=2, per_host=2)
+    a, b = Opener(("a", 1)), Opener(("b", 1))
+    await p.checkout(("a", 1), a)
+    idle = await p.checkout(("a", 1), a)
+    await p.checkin(idle.finish())
+    await p.checkout(("b", 1), b)
+    assert idle.closed
+    assert (p.host_open("a"), p.host_open("b"), p.open) == (1, 1, 2)
+
+
+async def test_host_counts_drop_to_nothing_when_every_connection_is_gone():
+    p = host_pool(limit=4, per_host=2)
+    a, b = Opener(("a", 1)), Opener(("b", 1))
+    conns = [await p.checkout(("a", 1), a), await p.checkout(("b", 1), b)]
+    for conn in conns:
+        await p.checkin(conn.finish())
+    await p.close()
+    assert p._host_open == {} and p._parked == {}
+    assert p.stats() == PoolStats(limit=4, open=0, idle=0, busy=0, connecting=0, waiting=0)
+
+
+async def test_a_failed_open_gives_its_hosts_slot_back():
+    p = host_pool(limit=4, per_host=1)
+
+    async def refuse() -> FakeConnection:
+        raise OSError("refused")
+
+    with pytest.raises(OSError):
+        await p.checkout(("a", 1), refuse)
+    assert p.host_open("a") == 0 and p.open == 0
+
+
+async def test_a_cancelled_waiter_of_a_full_host_leaves_no_trace():
+    p = host_pool(limit=4, per_host=1)
+    a = Opener(("a", 1))
+    conn = await p.checkout(("a", 1), a)
+    task = await curio.spawn(p.checkout, ("a", 1), a)
+    await until_waiting(p, 1)
+    await task.cancel()
+    assert p.waiting == 0
+    await p.checkin(conn.finish())
+    assert p.stats() == PoolStats(limit=4, open=1, idle=1, busy=0, connecting=0, waiting=0)
+    assert p._parked == {}
+
+
+def test_connections_per_host_below_one_is_refused():
+    with pytest.raises(ValueError, match="connections_per_host"):
+        host_pool(limit=4, per_host=0)
+
+
+# -- pool_timeout ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: pool(limit=1), lambda: host_pool(limit=4, per_host=1)])
+async def test_pool_timeout_gives_up_waiting_and_leaves_no_waiter(make):
+    p = make()
+    opener = Opener(("a", 1))
+    conn = await p.checkout(("a", 1), opener)
+    with pytest.raises(PoolWaitTimeout, match=r"pool_timeout=0\.01"):
+        await p.checkout(("a", 1), opener, pool_timeout=0.01)
+    assert p.waiting == 0
+    await p.checkin(conn.finish())
+    assert p.stats().idle == 1 and p.open == 1
+
+
+async def test_pool_timeout_zero_fails_at_once_when_nothing_is_free():
+    p, opener = pool(limit=1), Opener("a")
+    await p.checkout("a", opener)
+    with pytest.raises(PoolWaitTimeout):
+        await p.checkout("a", opener, pool_timeout=0)
+    assert p.waiting == 0
+
+
+async def test_pool_timeout_does_not_apply_when_a_slot_is_free():
+    p, opener = pool(limit=1), Opener("a")
+    assert await p.checkout("a", opener, pool_timeout=0) is opener.made[0]
+
+
+@pytest.mark.parametrize("make", [lambda: pool(limit=1), lambda: host_pool(limit=4, per_host=1)])
+@pytest.mark.parametrize("handed", ["connection", "slot"])
+async def test_what_is_handed_to_a_waiter_timing_out_that_moment_is_passed_on(make, handed):
+    # The releaser and the waiter's deadline come due in the same scheduling
+    # round, the releaser's first: it hands the waiter the connection (or
+    # the slot) before the waiter runs and finds its time is up. The waiter
+    # passes it on: to the next waiter here.
+    p = make()
+    opener = Opener(("a", 1))
+    conn = await p.checkout(("a", 1), opener)
+    timing_out = await curio.spawn(
+        functools.partial(p.checkout, ("a", 1), opener, pool_timeout=0.005)
+    )
+    await until_waiting(p, 1)
+    next_in_line = await curio.spawn(p.checkout, ("a", 1), opener)
+    await until_waiting(p, 2)
+
+    waiting_at_release: list[int] = []
+
+    async def release() -> None:
+        await curio.sleep(0.001)  # due before the waiter's deadline
+        waiting_at_release.append(p.waiting)  # 2: the first has not given up yet
+        if handed == "connection":
+            await p.checkin(conn.finish())
+        else:
+            await p.discard(conn)  # its slot is handed on
+
+    releaser = await curio.spawn(release)
+    await curio.sleep(0)  # the releaser starts its sleep
+    time.sleep(0.02)  # noqa: ASYNC251 - both come due while the kernel is held here
+    await releaser.join()
+    assert waiting_at_release == [2]
+    with pytest.raises(curio.TaskError) as failed:
+        await timing_out.join()
+    assert isinstance(failed.value.__cause__, PoolWaitTimeout)
+    got = await next_in_line.join()
+    if handed == "connection":
+        assert got is conn
+    else:
+        assert conn.closed and got is opener.made[1]
+    assert p.waiting == 0 and p.open == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_many_tasks_over_hosts_and_keys_keep_both_limits_and_all_finish(seed):
+    # Tasks of three hosts, two keys each, some asking for fresh connections,
+    # some timing out or cancelled while they wait, connections given back
+    # reusable or discarded at random: at every step no host is over its
+    # limit, the host counts add up to the slots taken, and every task that
+    # is not cancelled gets a connection in the end.
+    rng = random.Random(seed)
+    p = host_pool(limit=5, per_host=2)
+    openers = {(host, tls): Opener((host, tls)) for host in "abc" for tls in (1, 2)}
+    served = 0
+
+    def check() -> None:
+        assert p.open <= p.limit
+        assert all(0 < n <= p.per_host for n in p._host_open.values())
+        assert sum(p._host_open.values()) == p.open
+
+    async def one(key: tuple[str, int], fresh: bool, timeout: float | None) -> None:
+        nonlocal served
+        try:
+            conn = await p.checkout(key, openers[key], fresh=fresh, pool_timeout=timeout)
+        except PoolWaitTimeout:
+            check()
+            return
+        check()
+        served += 1
+        try:
+            for _ in range(rng.randrange(3)):
+                await curio.sleep(0)
+        except curio.CancelledError:
+            await p.discard(conn)  # as the transport does with a cancelled request
+            raise
+        if rng.random() < 0.3:
+            await p.discard(conn)
+        else:
+            await p.checkin(conn.finish())
+        check()
+
+    tasks = []
+    for _ in range(120):
+        key = rng.choice(list(openers))
+        fresh = rng.random() < 0.1
+        timeout = 0.0 if rng.random() < 0.1 else None
+        tasks.append(await curio.spawn(one, key, fresh, timeout))
+        if rng.random() < 0.3:
+            await curio.sleep(0)
+    cancelled = rng.sample(tasks, 10)
+    for task in cancelled:
+        await task.cancel()
+    async with curio.timeout_after(10):
+        for task in tasks:
+            try:
+                await task.join()
+            except curio.TaskError:
+                assert task in cancelled
+    check()
+    assert p.waiting == 0
+    assert served > 0
+    assert p.open == p.idle  # nothing busy or in limbo: every slot holds an idle one
