@@ -8,6 +8,7 @@ from . import errors
 from ._headers import Headers
 from ._hooks import Request
 from ._proxies import Proxy
+from ._retry import Retry
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
@@ -20,6 +21,7 @@ __all__ = [
     "DigestAuth",
     "Headers",
     "PoolStats",
+    "Retry",
     "Proxy",
     "Request",
     "Response",

@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 import curio
 import h11
 
-from ._boundary import ConnectFailed, reraise, translate
+from ._boundary import reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
+from . import _retry
 from ._request import IDEMPOTENT, Call, RequestFactory
+from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, PoolStats
@@ -46,7 +48,9 @@ from ._transport.transport import Transport
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
 from .errors import (
+    AsksException,
     BadHttpResponse,
+    ConnectFailed,
     RequestTimeout,
     ServerClosedConnectionError,
     TooManyRedirects,
@@ -107,7 +111,9 @@ class _Options(NamedTuple):
     auth_off_domain: bool
     follow_redirects: bool
     max_redirects: int
-    retries: int
+    retries: int | Retry  # as given, for the plain-call cache
+    connection_retries: int  # _exchange's own count (0 under a Retry)
+    retry: Retry | None
     connection_timeout: float | None
     jar: CookieTracker | None
 
@@ -153,11 +159,16 @@ class Session:
         trace: ``fn(event, info)``, a plain function called at each step of
             the transport (connecting, TLS, request sent, response head;
             which connection, new or reused); see docs/hooks.md.
+        retries: the default ``retries=`` of every call (a call's own wins):
+            an int, extra attempts after a connection-level failure, or an
+            :class:`asks.Retry` policy; see docs/retries.md.
 
     Raises:
-        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind.
+        ValueError: ``connections`` below 1, an unknown ``event_hooks`` kind,
+            negative ``retries``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
-            function (``trace`` must not be ``async``).
+            function (``trace`` must not be ``async``); ``retries`` neither
+            an int nor a Retry.
     """
 
     def __init__(
@@ -179,8 +190,10 @@ class Session:
         resumption: bool = True,
         event_hooks: Mapping[str, Sequence[Callable[[Any], Any]]] | None = None,
         trace: Callable[[str, Mapping[str, Any]], object] | None = None,
+        retries: int | Retry = 1,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
+        self._retries = _check_retries(retries)
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -410,7 +423,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: Literal[False] = ...,
         **kwargs: Unpack[RequestKeywords],
@@ -422,7 +435,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: Literal[True],
         **kwargs: Unpack[RequestKeywords],
@@ -434,7 +447,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: bool,
         **kwargs: Unpack[RequestKeywords],
@@ -445,7 +458,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = "",
-        retries: int = 1,
+        retries: int | Retry | None = None,
         connection_timeout: float | None = 60,
         **kwargs: Any,
     ) -> Any:
@@ -456,7 +469,8 @@ class Session:
             url: an absolute http(s) URL; without one the URL is
                 ``base_location + endpoint + path``.
             path: appended to ``base_location + endpoint`` when *url* is None.
-            retries: extra attempts after a connection-level failure.
+            retries: extra attempts after a connection-level failure, or an
+                :class:`asks.Retry` policy (None: the session's, default 1).
             connection_timeout: seconds to establish each connection (DNS,
                 TCP, TLS).
             **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
@@ -478,23 +492,27 @@ class Session:
             unknown = kwargs.keys() - _KWARGS
             if unknown:
                 raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
-        if retries < 0:
-            raise ValueError("retries must be 0 or more")
+        if retries is None:
+            retries = self._retries
+        else:
+            _check_retries(retries)
         call = self._requests.prepare(self, method, url, path, kwargs)
         options = self._options(kwargs, retries, connection_timeout)
         timeout = kwargs.get("timeout") if kwargs else None
         if timeout is None:
             return await self._run(call, options)
+        # A Retry needs the deadline to know a wait it must not start.
+        deadline = _retry.clock() + timeout
         try:
             async with curio.timeout_after(timeout):
-                return await self._run(call, options)
+                return await self._run(call, options, deadline)
         except curio.TaskTimeout:
             raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
 
     # -- preparing -------------------------------------------------------------
 
     def _options(
-        self, kwargs: dict[str, Any], retries: int, connection_timeout: float | None
+        self, kwargs: dict[str, Any], retries: int | Retry, connection_timeout: float | None
     ) -> _Options:
         plain_call = not kwargs or _OPTION_KWARGS.isdisjoint(kwargs)
         if plain_call:
@@ -537,6 +555,8 @@ class Session:
             follow_redirects=kwargs.get("follow_redirects", True),
             max_redirects=max_redirects,
             retries=retries,
+            connection_retries=retries if isinstance(retries, int) else 0,
+            retry=retries if isinstance(retries, Retry) else None,
             connection_timeout=connection_timeout,
             jar=jar,
         )
@@ -546,12 +566,17 @@ class Session:
 
     # -- the request loop: redirects and auth retries --------------------------
 
-    async def _run(self, call: Call, options: _Options) -> BaseResponse:
+    async def _run(
+        self, call: Call, options: _Options, deadline: float | None = None
+    ) -> BaseResponse:
         history: list[BaseResponse] = []
         redirects = 0
         auth = options.auth
         auth_retried = False
         jar = options.jar
+        # The policy, then (from the first retry question on) this call's
+        # budget under it: one name, so a plain call pays for one check.
+        retrying: Retry | RetryBudget | None = options.retry
         while True:
             # (None first: an isinstance check against an ABC is a call.)
             if auth is not None and isinstance(auth, PreResponseAuth) and not call.crossed:
@@ -559,7 +584,20 @@ class Session:
             wire = self._requests.wire_headers(call, jar)
             if call.auth_headers:
                 call.auth_headers = {}
-            conn, head, headers, elapsed = await self._exchange(call, wire, options)
+            try:
+                conn, head, headers, elapsed = await self._exchange(call, wire, options)
+            except AsksException as error:
+                if retrying is None:
+                    raise
+                retrying = RetryBudget.of(retrying, deadline)
+                delay = retrying.after_error(
+                    call.method, call.can_resend, error, isinstance(error, ConnectFailed)
+                )
+                if delay is None:
+                    raise
+                await _retry.sleep(delay)
+                call.resent = False  # a new request: its own silent resend
+                continue
             if jar is not None:
                 jar.store(headers, call.url.text, call.url.host, call.url.scheme)
             status = head.status_code
@@ -579,6 +617,20 @@ class Session:
                 and call.can_resend
             )
             if plan is None and not challenge:
+                if retrying is not None and status in retrying.status_forcelist:
+                    retrying = RetryBudget.of(retrying, deadline)
+                    delay = retrying.after_response(call.method, call.can_resend, headers)
+                    if delay is not None:
+                        # Read whole (a stream's too) so the connection
+                        # serves the retry; kept in history.
+                        history.append(
+                            await self._buffered(
+                                call, conn, head, headers, options.encoding, elapsed
+                            )
+                        )
+                        await _retry.sleep(delay)
+                        call.resent = False
+                        continue
                 if options.stream or options.callback is not None:
                     response = await self._final_response(
                         call, conn, head, headers, options, elapsed
@@ -724,7 +776,7 @@ class Session:
                 return await self._transport.send(call, wire, options.connection_timeout)
             except Exception as exc:
                 error = translate(exc, call.where)
-                if attempt < options.retries and (
+                if attempt < options.connection_retries and (
                     # Nothing was sent: safe to try again whatever the method.
                     isinstance(error, ConnectFailed)
                     or (
@@ -750,6 +802,16 @@ class Session:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _check_retries(retries: object) -> int | Retry:
+    if isinstance(retries, Retry):
+        return retries
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise TypeError(f"retries must be an int or an asks.Retry, not {type(retries).__name__}")
+    if retries < 0:
+        raise ValueError("retries must be 0 or more")
+    return retries
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:

@@ -14,6 +14,7 @@ EXPECTED = {
     "DigestAuth",
     "Headers",
     "PoolStats",
+    "Retry",
     "Proxy",
     "Request",
     "Response",
