@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 import curio
 import h11
 
+from . import _retry
 from ._boundary import reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
-from . import _retry
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer
