@@ -581,9 +581,9 @@ class Session:
             # (None first: an isinstance check against an ABC is a call.)
             if auth is not None and isinstance(auth, PreResponseAuth) and not call.crossed:
                 call.auth_headers = dict(await auth(call.auth_request()))
+            # The auth headers stay for a Retry's resend of this request; a
+            # redirect drops them (_follow), a challenge replaces them.
             wire = self._requests.wire_headers(call, jar)
-            if call.auth_headers:
-                call.auth_headers = {}
             try:
                 conn, head, headers, elapsed = await self._exchange(call, wire, options)
             except AsksException as error:
@@ -686,6 +686,7 @@ class Session:
                 "was a one-shot stream that cannot be sent again"
             )
         call.headers = headers
+        call.auth_headers = {}  # they were for the request redirected
         call.method = plan.method
         call.url = plan.url
         call.resent = False  # a new request: its own silent resend
