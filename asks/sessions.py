@@ -522,7 +522,8 @@ class Session:
             plain = self._plain_options
             if (
                 plain is not None
-                and plain.retries == retries
+                # (Identity first: a Retry compares field by field.)
+                and (plain.retries is retries or plain.retries == retries)
                 and plain.connection_timeout == connection_timeout
                 and plain.encoding == self.encoding
                 and plain.jar is self._cookie_tracker
