@@ -19,7 +19,10 @@ Failures are translated into :mod:`asks.errors` in one place
 (:func:`asks._boundary.translate`). Connection-level failures are retried up
 to ``retries`` more times: a connection that could not be made for every
 method (nothing was sent); a server that closed the connection before
-answering, only for idempotent methods (RFC 9110 section 9.2.2).
+answering, only for idempotent methods (RFC 9110 section 9.2.2). An
+:class:`asks.Retry` instead of an int is a policy (``_retry``): the loop asks
+the call's budget "retry this response / this error?" and "how long to
+wait?", and waits with :func:`asks._retry.sleep`.
 """
 
 from __future__ import annotations

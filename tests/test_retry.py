@@ -454,3 +454,13 @@ async def test_a_failing_hook_during_a_retry_leaks_nothing(raw_server, fake_time
     assert fake_time.sleeps == []
     await s.close()
     await server.wait_open_connections(0)
+
+
+async def test_a_call_int_retries_overrides_the_session_retry_policy(raw_server, fake_time):
+    script = Script([answer(503), OK])
+    server = await raw_server(script)
+    async with asks.Session(retries=asks.Retry()) as s:
+        r = await s.get(server.url, retries=0)
+    assert r.status_code == 503
+    assert len(script.requests) == 1
+    assert fake_time.sleeps == []
