@@ -9,6 +9,7 @@ from ._headers import Headers
 from ._hooks import Request
 from ._proxies import Proxy
 from ._rate import RateLimit
+from ._retry import Retry
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
@@ -25,6 +26,7 @@ __all__ = [
     "RateLimit",
     "Request",
     "Response",
+    "Retry",
     "Session",
     "StreamBody",
     "StreamResponse",

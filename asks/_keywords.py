@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from ._headers import HeadersInput
     from ._proxies import Proxy
+    from ._retry import Retry
     from ._urls import ParamsInput
     from .auth import AuthBase
     from .cookie_utils import CookieTracker
@@ -112,8 +113,9 @@ class VerbKeywords(RequestKeywords, total=False):
     path: str
     """Appended to ``base_location + endpoint`` when no URL is given."""
 
-    retries: int
-    """Extra attempts after a connection-level failure (default 1)."""
+    retries: int | Retry | None
+    """Extra attempts after a connection-level failure, or an ``asks.Retry`` policy
+    (default: the session's, 1)."""
 
     connection_timeout: float | None
     """Seconds to establish each connection (DNS, TCP, TLS; default 60)."""
@@ -123,8 +125,9 @@ class OneShotKeywords(RequestKeywords, total=False):
     """The keywords of ``asks.get`` and the other one-shot functions besides
     ``stream``: a call's, and the temporary session's TLS context and route."""
 
-    retries: int
-    """Extra attempts after a connection-level failure (default 1)."""
+    retries: int | Retry | None
+    """Extra attempts after a connection-level failure, or an ``asks.Retry`` policy
+    (default: the session's, 1)."""
 
     connection_timeout: float | None
     """Seconds to establish each connection (DNS, TCP, TLS; default 60)."""

@@ -19,7 +19,10 @@ Failures are translated into :mod:`asks.errors` in one place
 (:func:`asks._boundary.translate`). Connection-level failures are retried up
 to ``retries`` more times: a connection that could not be made for every
 method (nothing was sent); a server that closed the connection before
-answering, only for idempotent methods (RFC 9110 section 9.2.2).
+answering, only for idempotent methods (RFC 9110 section 9.2.2). An
+:class:`asks.Retry` instead of an int is a policy (``_retry``): the loop asks
+the call's budget "retry this response / this error?" and "how long to
+wait?", and waits with :func:`asks._retry.sleep`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 import curio
 import h11
 
-from ._boundary import ConnectFailed, reraise, translate
+from . import _retry
+from ._boundary import reraise, translate
 from ._headers import Headers, HeadersInput, ResponseHeaders
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
@@ -41,6 +45,7 @@ from ._rate import RateLimitInput, parse_rate_limit
 from ._rate import install as install_rate_limit
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
+from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer, pool_host
 from ._transport.http11 import HTTP11Connection
 from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
@@ -50,7 +55,9 @@ from ._transport.transport import Transport
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
 from .errors import (
+    AsksException,
     BadHttpResponse,
+    ConnectFailed,
     ProxyError,
     RequestTimeout,
     ServerClosedConnectionError,
@@ -115,7 +122,9 @@ class _Options(NamedTuple):
     auth_off_domain: bool
     follow_redirects: bool
     max_redirects: int
-    retries: int
+    retries: int | Retry  # as given, for the plain-call cache
+    connection_retries: int  # _exchange's own count (0 under a Retry)
+    retry: Retry | None
     connection_timeout: float | None
     jar: CookieTracker | None
     proxy: ProxyChoice  # the call's own proxy=; None: the session's route
@@ -177,7 +186,6 @@ class Session:
         trust_env: without ``proxy=``, take the proxy of each request from
             ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
             (lower case first), read once, here.
-
         connections_per_host: the most connections open at once to one
             origin (scheme, host, port), inside ``connections`` (None: no
             limit of its own). Requests beyond it wait for a connection of
@@ -186,16 +194,20 @@ class Session:
             when all are taken (None: as long as its ``timeout`` allows);
             then :class:`asks.errors.PoolTimeout`. A call's ``pool_timeout=``
             replaces it.
+        retries: the default ``retries=`` of every call (a call's own wins):
+            an int, extra attempts after a connection-level failure, or an
+            :class:`asks.Retry` policy; see docs/retries.md.
 
     Raises:
         ValueError: ``connections`` or ``connections_per_host`` below 1, a
-            negative ``pool_timeout``, an unknown ``event_hooks`` kind, a
-            ``rate_limit`` not above 0 or with a burst below 1, a bad proxy
-            URL (given or in the environment), ``proxy`` with ``uds``.
+            negative ``pool_timeout`` or ``retries``, an unknown
+            ``event_hooks`` kind, a ``rate_limit`` not above 0 or with a
+            burst below 1, a bad proxy URL (given or in the environment),
+            ``proxy`` with ``uds``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
             the wrong type; ``proxy`` is not a string or an
-            :class:`asks.Proxy`.
+            :class:`asks.Proxy`; ``retries`` neither an int nor a Retry.
     """
 
     def __init__(
@@ -222,8 +234,10 @@ class Session:
         trust_env: bool = True,
         connections_per_host: int | None = None,
         pool_timeout: float | None = None,
+        retries: int | Retry = 1,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
+        self._retries = _check_retries(retries)
         self._rate_limiter = parse_rate_limit(rate_limit)
         route = coerce_route(proxy)
         if route is not None and route is not DIRECT and uds is not None:
@@ -486,7 +500,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: Literal[False] = ...,
         **kwargs: Unpack[RequestKeywords],
@@ -498,7 +512,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: Literal[True],
         **kwargs: Unpack[RequestKeywords],
@@ -510,7 +524,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = ...,
-        retries: int = ...,
+        retries: int | Retry | None = ...,
         connection_timeout: float | None = ...,
         stream: bool,
         **kwargs: Unpack[RequestKeywords],
@@ -521,7 +535,7 @@ class Session:
         url: str | None = None,
         *,
         path: str = "",
-        retries: int = 1,
+        retries: int | Retry | None = None,
         connection_timeout: float | None = 60,
         **kwargs: Any,
     ) -> Any:
@@ -532,7 +546,8 @@ class Session:
             url: an absolute http(s) URL; without one the URL is
                 ``base_location + endpoint + path``.
             path: appended to ``base_location + endpoint`` when *url* is None.
-            retries: extra attempts after a connection-level failure.
+            retries: extra attempts after a connection-level failure, or an
+                :class:`asks.Retry` policy (None: the session's, default 1).
             connection_timeout: seconds to establish each connection (DNS,
                 TCP, TLS).
             **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
@@ -554,23 +569,27 @@ class Session:
             unknown = kwargs.keys() - _KWARGS
             if unknown:
                 raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
-        if retries < 0:
-            raise ValueError("retries must be 0 or more")
+        if retries is None:
+            retries = self._retries
+        else:
+            _check_retries(retries)
         call = self._requests.prepare(self, method, url, path, kwargs)
         options = self._options(kwargs, retries, connection_timeout)
         timeout = kwargs.get("timeout") if kwargs else None
         if timeout is None:
             return await self._run(call, options)
+        # A Retry needs the deadline to know a wait it must not start.
+        deadline = _retry.clock() + timeout
         try:
             async with curio.timeout_after(timeout):
-                return await self._run(call, options)
+                return await self._run(call, options, deadline)
         except curio.TaskTimeout:
             raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
 
     # -- preparing -------------------------------------------------------------
 
     def _options(
-        self, kwargs: dict[str, Any], retries: int, connection_timeout: float | None
+        self, kwargs: dict[str, Any], retries: int | Retry, connection_timeout: float | None
     ) -> _Options:
         plain_call = not kwargs or _OPTION_KWARGS.isdisjoint(kwargs)
         if plain_call:
@@ -580,7 +599,8 @@ class Session:
             plain = self._plain_options
             if (
                 plain is not None
-                and plain.retries == retries
+                # (Identity first: a Retry compares field by field.)
+                and (plain.retries is retries or plain.retries == retries)
                 and plain.connection_timeout == connection_timeout
                 and plain.encoding == self.encoding
                 and plain.jar is self._cookie_tracker
@@ -619,6 +639,8 @@ class Session:
             follow_redirects=kwargs.get("follow_redirects", True),
             max_redirects=max_redirects,
             retries=retries,
+            connection_retries=retries if isinstance(retries, int) else 0,
+            retry=retries if isinstance(retries, Retry) else None,
             connection_timeout=connection_timeout,
             jar=jar,
             proxy=call_proxy,
@@ -638,20 +660,38 @@ class Session:
 
     # -- the request loop: redirects and auth retries --------------------------
 
-    async def _run(self, call: Call, options: _Options) -> BaseResponse:
+    async def _run(
+        self, call: Call, options: _Options, deadline: float | None = None
+    ) -> BaseResponse:
         history: list[BaseResponse] = []
         redirects = 0
         auth = options.auth
         auth_retried = False
         jar = options.jar
+        # The policy, then (from the first retry question on) this call's
+        # budget under it: one name, so a plain call pays for one check.
+        retrying: Retry | RetryBudget | None = options.retry
         while True:
             # (None first: an isinstance check against an ABC is a call.)
             if auth is not None and isinstance(auth, PreResponseAuth) and not call.crossed:
                 call.auth_headers = dict(await auth(call.auth_request()))
+            # The auth headers stay for a Retry's resend of this request; a
+            # redirect drops them (_follow), a challenge replaces them.
             wire = self._requests.wire_headers(call, jar)
-            if call.auth_headers:
-                call.auth_headers = {}
-            conn, head, headers, elapsed = await self._exchange(call, wire, options)
+            try:
+                conn, head, headers, elapsed = await self._exchange(call, wire, options)
+            except AsksException as error:
+                if retrying is None:
+                    raise
+                retrying = RetryBudget.of(retrying, deadline)
+                delay = retrying.after_error(
+                    call.method, call.can_resend, error, isinstance(error, ConnectFailed)
+                )
+                if delay is None:
+                    raise
+                await _retry.sleep(delay)
+                call.resent = False  # a new request: its own silent resend
+                continue
             if jar is not None:
                 jar.store(headers, call.url.text, call.url.host, call.url.scheme)
             status = head.status_code
@@ -678,6 +718,20 @@ class Session:
                 and call.can_resend
             )
             if plan is None and not challenge:
+                if retrying is not None and status in retrying.status_forcelist:
+                    retrying = RetryBudget.of(retrying, deadline)
+                    delay = retrying.after_response(call.method, call.can_resend, headers)
+                    if delay is not None:
+                        # Read whole (a stream's too) so the connection
+                        # serves the retry; kept in history.
+                        history.append(
+                            await self._buffered(
+                                call, conn, head, headers, options.encoding, elapsed
+                            )
+                        )
+                        await _retry.sleep(delay)
+                        call.resent = False
+                        continue
                 if options.stream or options.callback is not None:
                     response = await self._final_response(
                         call, conn, head, headers, options, elapsed
@@ -733,6 +787,7 @@ class Session:
                 "was a one-shot stream that cannot be sent again"
             )
         call.headers = headers
+        call.auth_headers = {}  # they were for the request redirected
         call.method = plan.method
         call.url = plan.url
         call.resent = False  # a new request: its own silent resend
@@ -829,7 +884,7 @@ class Session:
                 )
             except Exception as exc:
                 error = translate(exc, call.where)
-                if attempt < options.retries and (
+                if attempt < options.connection_retries and (
                     # Nothing was sent: safe to try again whatever the method.
                     isinstance(error, ConnectFailed)
                     or (
@@ -879,6 +934,16 @@ def _check_pool_timeout(value: float | None) -> float | None:
     if value is not None and value < 0:
         raise ValueError("pool_timeout must be 0 or more (or None)")
     return value
+
+
+def _check_retries(retries: object) -> int | Retry:
+    if isinstance(retries, Retry):
+        return retries
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise TypeError(f"retries must be an int or an asks.Retry, not {type(retries).__name__}")
+    if retries < 0:
+        raise ValueError("retries must be 0 or more")
+    return retries
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:

@@ -835,3 +835,31 @@ def test_safe_filename_is_always_safe(url: str) -> None:
 def test_safe_filename_differs_for_different_urls(a: str, b: str) -> None:
     if a != b:
         assert safe_filename(a) != safe_filename(b)
+
+
+async def test_retry_n_retries_a_busy_answer_honouring_retry_after(raw_server: Any) -> None:
+    busy = b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 4\r\n\r\nbusy"
+    answers = [busy, OK_HELLO]
+    served = 0
+
+    async def handler(sock: Any) -> None:
+        nonlocal served
+        while await read_request(sock) is not None:
+            served += 1
+            await sock.sendall(answers.pop(0))
+
+    server = await raw_server(handler)
+    result = await arun_asks("get", server.url, "--retry", "2")
+    assert result.returncode == 0
+    assert served == 2
+
+
+def test_retry_n_is_a_retry_policy_and_retries_stays_an_int() -> None:
+    import asks
+    from asks._cli.arguments import build_parser, request_kwargs
+
+    parser = build_parser()
+    with_retry = request_kwargs(parser.parse_args(["get", "http://x/", "--retry", "4"]))
+    assert with_retry["retries"] == asks.Retry(total=4)
+    plain = request_kwargs(parser.parse_args(["get", "http://x/", "--retries", "2"]))
+    assert plain["retries"] == 2

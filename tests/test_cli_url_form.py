@@ -169,6 +169,7 @@ SAMPLES = {
     "--timeout": "5",
     "--connect-timeout": "2.5",
     "--retries": "3",
+    "--retry": "2",
     "--max-redirects": "4",
     "--cacert": "ca.pem",
     "--proxy": "http://127.0.0.1:3128",

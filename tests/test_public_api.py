@@ -18,6 +18,7 @@ EXPECTED = {
     "RateLimit",
     "Request",
     "Response",
+    "Retry",
     "Session",
     "StreamBody",
     "StreamResponse",

@@ -222,6 +222,16 @@ def shared_options() -> OptionSet:
         help="extra attempts after a connection-level failure (default 1)",
     )
     options.add(
+        "--retry",
+        type=_count(0),
+        default=None,
+        metavar="N",
+        help=(
+            "retry up to N times on 429, 502, 503, 504 and connection failures, with "
+            "exponential backoff and Retry-After (asks.Retry(total=N); replaces --retries)"
+        ),
+    )
+    options.add(
         "--no-follow", action="store_true", help="do not follow redirects (3xx is the answer)"
     )
     options.add(
@@ -558,6 +568,10 @@ def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "follow_redirects": not args.no_follow,
         "max_redirects": args.max_redirects,
     }
+    if args.retry is not None:
+        from .._retry import Retry
+
+        kwargs["retries"] = Retry(total=args.retry)
     if args.headers:
         kwargs["headers"] = list(args.headers)
     if args.connect_timeout is not None:
