@@ -21,7 +21,7 @@ from tests.real import nginx as nginx_module
 from tests.real._early_app import EARLY_BODY
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Listener, Nginx, NginxConfig, parse_log_line
-from tests.real.process import ServerStartError, require_binary
+from tests.real.process import PortInUse, ServerStartError, require_binary, start_on_free_ports
 
 TIMEOUT = 10.0
 
@@ -323,3 +323,44 @@ def test_hypercorn_answers_an_upload_early_then_closes(
             pass  # the reset or TLS EOF after the answer
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert answer.endswith(EARLY_BODY)
+
+
+class _FakeStart:
+    """Stands in for a ServerProcess: its start fails with a chosen line, or succeeds."""
+
+    def __init__(self, failure: str | None) -> None:
+        self.failure_line = ""
+        self._failure = failure
+
+    def start(self) -> None:
+        if self._failure is not None:
+            self.failure_line = self._failure
+            raise ServerStartError(self._failure)
+
+
+def _starts(*failures: str | None):
+    made = []
+
+    def make():
+        made.append(_FakeStart(failures[len(made)]))
+        return made[-1]
+
+    return make, made
+
+
+def test_a_lost_port_race_is_retried_with_fresh_ports_then_given_up():
+    make, made = _starts("bind() to 127.0.0.1:5 failed (98: Address already in use)", None)
+    assert start_on_free_ports(make, 3) is made[1]
+
+    make, made = _starts("Address already in use", "port 7 in use")
+    with pytest.raises(PortInUse):
+        start_on_free_ports(make, 2)
+    assert len(made) == 2
+
+
+def test_another_start_failure_is_not_retried():
+    make, made = _starts("[emerg] unknown directive", None)
+    with pytest.raises(ServerStartError) as info:
+        start_on_free_ports(make, 3)
+    assert not isinstance(info.value, PortInUse)
+    assert len(made) == 1

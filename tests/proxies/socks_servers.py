@@ -30,12 +30,11 @@ import pytest
 from tests.hostile_helpers import reset_on_close
 from tests.real.process import (
     LOOPBACK,
-    PortInUse,
     Running,
     ServerProcess,
-    ServerStartError,
     free_port,
     require_binary,
+    start_on_free_ports,
 )
 from tests.servers import read_request
 
@@ -217,27 +216,20 @@ class Dante(Running):
         binary = require_binary("danted", DANTE_HINT)
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "danted.conf"
-        for attempt in range(self._attempts):
+
+        def make() -> ServerProcess:
             self.port = free_port()
             conf.write_text(self.render())
-            process = ServerProcess(
+            return ServerProcess(
                 [binary, "-f", str(conf), "-N", "1", "-p", str(self.directory / "danted.pid")],
                 log_path=self.directory / "danted.log",
                 ready=r"info: Dante/server\S* v[\d.]+ running",
                 failed=r"\b(error|alert):",
                 cwd=self.directory,
             )
-            try:
-                process.start()
-            except ServerStartError as exc:
-                if "Address already in use" in process.failure_line:
-                    if attempt + 1 < self._attempts:
-                        continue
-                    raise PortInUse(str(exc)) from None
-                raise
-            self._process = process
-            return self
-        raise AssertionError("unreachable")
+
+        self._process = start_on_free_ports(make, self._attempts)
+        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -18,12 +18,11 @@ from pathlib import Path
 
 from tests.real.process import (
     LOOPBACK,
-    PortInUse,
     Running,
     ServerProcess,
-    ServerStartError,
     free_port,
     require_binary,
+    start_on_free_ports,
 )
 
 _ATTEMPTS = 5
@@ -52,29 +51,24 @@ class _ConfiguredProxy(Running):
 
     def start(self) -> _ConfiguredProxy:
         binary = require_binary(self.binary, f"apt-get install -y {self.package}")
-        for attempt in range(_ATTEMPTS):
+        port = 0
+
+        def make() -> ServerProcess:
+            nonlocal port
             port = free_port()
             conf = self.directory / f"{self.binary}.conf"
             conf.write_text(self.config(port))
-            process = ServerProcess(
+            return ServerProcess(
                 self.command(binary, conf),
                 log_path=self.directory / f"{self.binary}.log",
                 ready=self.ready,
                 failed=self.failed,
                 cwd=self.directory,
             )
-            try:
-                process.start()
-            except ServerStartError as exc:
-                if "in use" in process.failure_line.lower() and attempt + 1 < _ATTEMPTS:
-                    continue
-                if "in use" in process.failure_line.lower():
-                    raise PortInUse(str(exc)) from None
-                raise
-            self.port = port
-            self._process = process
-            return self
-        raise AssertionError("unreachable")
+
+        self._process = start_on_free_ports(make, _ATTEMPTS)
+        self.port = port
+        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -24,13 +24,12 @@ from pathlib import Path
 
 from tests.real.process import (
     LOOPBACK,
-    PortInUse,
     Running,
     ServerProcess,
-    ServerStartError,
     check_unix_path,
     free_port,
     require_binary,
+    start_on_free_ports,
 )
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends nginx-light"
@@ -374,7 +373,8 @@ class Nginx(Running):
             # 80 bytes: an AES-256 ticket key (nginx >= 1.12).
             key.write_bytes(os.urandom(80))
         attempts = 1 if keep_ports else self._attempts
-        for attempt in range(attempts):
+
+        def make() -> ServerProcess:
             if not keep_ports or not self.ports:
                 self.ports = {
                     listener.name: free_port()
@@ -384,24 +384,16 @@ class Nginx(Running):
             self._remove_stale_unix_sockets()
             conf = self.directory / "nginx.conf"
             conf.write_text(self.config.render(self.directory, self.ports))
-            process = ServerProcess(
+            return ServerProcess(
                 [binary, "-e", "stderr", "-p", str(self.directory), "-c", str(conf)],
                 log_path=self.directory / "error.log",
                 ready=r"start worker process \d+",
                 failed=r"\[emerg\]",
                 cwd=self.directory,
             )
-            try:
-                process.start()
-            except ServerStartError as exc:
-                if "Address already in use" in process.failure_line:
-                    if attempt + 1 < attempts:
-                        continue
-                    raise PortInUse(str(exc)) from None
-                raise
-            self._process = process
-            return self
-        raise AssertionError("unreachable")
+
+        self._process = start_on_free_ports(make, attempts)
+        return self
 
     def _remove_stale_unix_sockets(self) -> None:
         # A start that failed half-way (a TCP port taken after the unix socket

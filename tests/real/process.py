@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -76,6 +76,32 @@ def free_port() -> int:
         probe.bind((LOOPBACK, 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def start_on_free_ports(make: Callable[[], ServerProcess], attempts: int) -> ServerProcess:
+    """Start the server *make* sets up (fresh ports each time), retrying a lost port race.
+
+    *make* picks its ports with :func:`free_port`, writes its config and
+    returns the process, not started yet. A start whose failure line says a
+    port was taken (another process bound it between the probe and the
+    server) is tried again with new ports, up to *attempts* times.
+
+    Raises:
+        PortInUse: every attempt lost its ports.
+        ServerStartError: the server failed for another reason.
+    """
+    for attempt in range(attempts):
+        process = make()
+        try:
+            process.start()
+        except ServerStartError as exc:
+            if "in use" not in process.failure_line.lower():
+                raise
+            if attempt + 1 == attempts:
+                raise PortInUse(str(exc)) from None
+            continue
+        return process
+    raise PortInUse(f"no attempt to start {make!r} was made")
 
 
 def check_unix_path(path: Path) -> Path:
