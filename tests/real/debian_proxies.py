@@ -23,6 +23,7 @@ from tests.real.process import (
     free_port,
     require_binary,
     start_on_free_ports,
+    wait_until_accepting,
 )
 
 _ATTEMPTS = 5
@@ -68,6 +69,11 @@ class _ConfiguredProxy(Running):
 
         self._process = start_on_free_ports(make, _ATTEMPTS)
         self.port = port
+        try:
+            wait_until_accepting(port)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -102,6 +103,32 @@ def start_on_free_ports(make: Callable[[], ServerProcess], attempts: int) -> Ser
             continue
         return process
     raise PortInUse(f"no attempt to start {make!r} was made")
+
+
+def wait_until_accepting(port: int, within: float = 10.0) -> None:
+    """Return once 127.0.0.1:*port* accepts a TCP connection.
+
+    For servers whose "ready" log line may come a moment before the
+    listening socket takes connections (squid logs "Accepting HTTP Socket
+    connections" from its startup sequence): the fixture then hands out a
+    server that answers its first request. Connection attempts, refused at
+    once while nothing listens, are the synchronisation; the brief pause
+    between them only keeps the loop from spinning.
+
+    Raises:
+        ServerStartError: not accepting within *within* seconds.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=within):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"127.0.0.1:{port} accepts no connection {within} s after its start: {exc}"
+                ) from None
+            time.sleep(0.005)
 
 
 def check_unix_path(path: Path) -> Path:
