@@ -199,6 +199,10 @@ def _parse_general(url: str) -> URL:
     if port == 0:
         raise ValueError(f"port 0 cannot be connected to: {url!r}")
     netloc = parts.netloc
+    if netloc.rpartition("@")[2].startswith("[") and not _is_ipv6(hostname):
+        # RFC 3986 section 3.2.2: brackets hold an IP literal. Python checks
+        # this itself only from 3.11.4 on; before, "[a.example:80]" passed.
+        raise ValueError(f"invalid URL {url!r}: brackets must hold an IPv6 address")
     host = _encode_host(hostname, netloc, url)
     userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
     path = quote(parts.path, safe=_SAFE_PATH) or "/"
@@ -206,6 +210,16 @@ def _parse_general(url: str) -> URL:
     if parts.query:
         target += "?" + quote(parts.query, safe=_SAFE_QUERY)
     return URL(scheme, host, port or _DEFAULT_PORTS[scheme], target, userinfo)
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _encode_host(hostname: str, netloc: str, url: str) -> str:

@@ -444,3 +444,16 @@ def test_join_url_never_puts_cr_lf_into_the_target():
         return
     assert "\r" not in url.target
     assert "\n" not in url.target
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[a.example:8080]/", "http://[example.com]/", "http://u@[1.2.3.4]/"]
+)
+def test_brackets_hold_an_ipv6_address_only_on_every_python(url):
+    # urlsplit checks this itself only from Python 3.11.4 on.
+    with pytest.raises(ValueError):
+        parse_url(url)
+
+
+def test_a_bracketed_ipv6_address_is_a_host():
+    assert parse_url("http://[::1]:8080/x").host == "::1"
