@@ -149,7 +149,10 @@ async def test_early_413_to_a_large_upload_is_the_answer(
     stream: bool,
 ) -> None:
     early = servers[server_name]
-    async with asks.Session(ssl_context=client_ssl_context) as s:
+    events: list[str] = []
+    async with asks.Session(
+        ssl_context=client_ssl_context, trace=lambda event, info: events.append(event)
+    ) as s:
         r, content = await post(
             s, early.url(early.refusing_path), make_body(body_kind), stream=stream
         )
@@ -158,8 +161,13 @@ async def test_early_413_to_a_large_upload_is_the_answer(
             assert content == early.expected_body
         else:
             assert b"413" in content  # nginx's own error page
-        # The server closed (or is closing) that connection; asks must not keep it.
-        assert sockets_to(early.port) == []
+        if "request.sent" not in events or "close" in r.headers.get("connection", "").lower():
+            # The answer came while the upload was still going out, or the
+            # server said it closes: asks must not keep that connection.
+            assert sockets_to(early.port) == []
+        # Otherwise (seen on a busy machine) hypercorn had read the whole
+        # upload into its buffers before the app answered: the exchange was
+        # complete and the connection may be kept, as for any response.
         # The session goes on, on a new connection.
         after = await s.get(early.url(early.ok_path), timeout=CALL_TIMEOUT)
         assert after.status_code == 200
