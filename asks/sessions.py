@@ -235,8 +235,11 @@ class Session:
         connections_per_host: int | None = None,
         pool_timeout: float | None = None,
         retries: int | Retry = 1,
+        http2: bool | str = False,
     ) -> None:
         hooks = parse_event_hooks(event_hooks)
+        if http2 not in (False, True, "prior-knowledge"):
+            raise ValueError(f"http2 must be True, False or 'prior-knowledge', not {http2!r}")
         self._retries = _check_retries(retries)
         self._rate_limiter = parse_rate_limit(rate_limit)
         route = coerce_route(proxy)
@@ -260,10 +263,26 @@ class Session:
             max_head_size,
             keepalive_expiry,
             check_tracer(trace),
+            http2,
         )
         self._pool_timeout = _check_pool_timeout(pool_timeout)
         self._pool: ConnectionPool[HTTP11Connection]
-        if connections_per_host is None:
+        if http2:
+            # Only a session that may speak HTTP/2 shares connections.
+            from ._transport.sharing import HostLimitedSharingPool, SharingPool
+
+            may_share = self._dialer.may_share
+            if connections_per_host is None:
+                self._pool = SharingPool(connections, keepalive_expiry, may_share=may_share)
+            else:
+                self._pool = HostLimitedSharingPool(
+                    connections,
+                    keepalive_expiry,
+                    connections_per_host,
+                    pool_host,
+                    may_share=may_share,
+                )
+        elif connections_per_host is None:
             self._pool = ConnectionPool(connections, keepalive_expiry)
         else:
             # Only a session with the limit pays for counting by host.

@@ -75,6 +75,18 @@ def default_ssl_context() -> ssl.SSLContext:
     return _default_context
 
 
+_default_h2_context: ssl.SSLContext | None = None
+
+
+def default_h2_context() -> ssl.SSLContext:
+    """The shared verifying context of sessions with ``http2=``: ALPN offers h2 first."""
+    global _default_h2_context
+    if _default_h2_context is None:
+        _default_h2_context = ssl.create_default_context()
+        _default_h2_context.set_alpn_protocols(["h2", "http/1.1"])
+    return _default_h2_context
+
+
 class Stream:
     """A connected socket as a byte stream: plain TCP, Unix, or TLS over either.
 

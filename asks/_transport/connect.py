@@ -42,6 +42,7 @@ from .routes import ProxyRoute
 
 if TYPE_CHECKING:
     from .._proxies import Proxy
+    from .http2 import HTTP2Connection
     from .pool import ConnectionPool
     from .tracing import Tracer
 
@@ -94,8 +95,14 @@ class Dialer:
         max_head_size: int,
         keepalive_expiry: float,
         trace: Tracer | None = None,
+        http2: bool | str = False,
     ) -> None:
         self.trace = trace
+        # False, True (ALPN on https) or "prior-knowledge" (h2c on http too).
+        self.http2 = http2
+        # Keys whose server answered ALPN without h2: never waited for again.
+        self.h1_only: set[Hashable] = set()
+        self._alpn_contexts: set[int] = set()
         self.dialled = 0  # connections begun: the tracer's connection numbers
         # origin -> its pool key, as pool_key made it; emptied whenever what
         # a key is made of changes (the TLS context; uds is fixed).
@@ -142,13 +149,20 @@ class Dialer:
         keys[origin] = key
         return key
 
+    def may_share(self, key: Hashable) -> bool:
+        """Whether a new connection of *key* might speak HTTP/2 (the pool waits for it)."""
+        if type(key) is not tuple or key in self.h1_only:
+            return False
+        scheme = key[0].scheme
+        return scheme == "https" or (scheme == "http" and self.http2 == "prior-knowledge")
+
     async def connect(
         self,
         origin: Origin,
         key: Hashable,
         timeout: float | None,
         pool: ConnectionPool[Any] | None,
-    ) -> HTTP11Connection:
+    ) -> Any:
         """A new connection to *origin*, filed under *key* in *pool*.
 
         Raises:
@@ -162,6 +176,10 @@ class Dialer:
         if trace is None:
             if route is None:
                 stream = await self.open_stream(origin, timeout)
+                if self.http2:
+                    h2conn = await self._as_http2(stream, origin, key, pool)
+                    if h2conn is not None:
+                        return h2conn
             else:
                 stream = await self.open_via(origin, route, timeout)
             return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
@@ -184,9 +202,56 @@ class Dialer:
             error = translate(exc, f"{origin.scheme}://{origin.host}:{origin.port}")
             trace("connect.failed", {"connection": number, "error": error})
             raise
+        if self.http2 and route is None:
+            h2conn = await self._as_http2(stream, origin, key, pool)
+            if h2conn is not None:
+                return h2conn  # not traced: the tracer follows HTTP/1.1 cycles
         return TracedHTTP11Connection(
             stream, key, self.max_head_size, self.keepalive_expiry, pool, trace, number
         )
+
+    async def _as_http2(
+        self, stream: backend.AnyStream, origin: Origin, key: Hashable, pool: Any
+    ) -> HTTP2Connection | None:
+        """*stream* as an HTTP/2 connection, if the server chose h2 (None: HTTP/1.1)."""
+        if origin.scheme == "https":
+            tls = getattr(stream, "tls", None)
+            if tls is None or tls.selected_alpn_protocol() != "h2":
+                # RFC 7301: no answer, or http/1.1: HTTP/1.1, remembered.
+                if len(self.h1_only) >= _MAX_KEYS:
+                    self.h1_only.clear()
+                self.h1_only.add(key)
+                return None
+            scheme = b"https"
+        elif self.http2 == "prior-knowledge":
+            scheme = b"http"  # RFC 9113 section 3.3: h2c with prior knowledge
+        else:
+            return None
+        # h2 is imported the first time it is needed: HTTP/1.1 sessions (and
+        # asks' import) never load it.
+        from .http2 import HTTP2Connection
+
+        conn = HTTP2Connection(
+            stream, key, scheme, self.max_head_size, self.keepalive_expiry, pool
+        )
+        try:
+            await conn.start()
+        except BaseException:
+            await stream.close()
+            raise
+        return conn
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = self.ssl_context
+        if not self.http2:
+            return context if context is not None else backend.default_ssl_context()
+        if context is None:
+            return backend.default_h2_context()
+        if id(context) not in self._alpn_contexts:
+            # The caller's context offers h2 from now on (documented).
+            context.set_alpn_protocols(["h2", "http/1.1"])
+            self._alpn_contexts.add(id(context))
+        return context
 
     async def open_stream(
         self,
@@ -333,9 +398,7 @@ class Dialer:
             await _report(trace, sock, "connect.done", {"connection": number})
         if origin.scheme != "https":
             return backend.Stream(sock)
-        context = self.ssl_context
-        if context is None:
-            context = backend.default_ssl_context()
+        context = self._tls_context()
         place = (uds, host, origin.port, id(context))
         session = None
         if self.resumption:

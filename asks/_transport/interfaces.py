@@ -33,6 +33,7 @@ __all__ = [
     "ProtocolViolation",
     "ProxyFailed",
     "RequestNotSendable",
+    "StreamRefused",
     "TransportError",
 ]
 
@@ -61,6 +62,18 @@ class PeerClosedEarly(TransportError):
             else "server closed the connection in the middle of the response head"
         )
         self.before_response = before_response
+
+
+class StreamRefused(PeerClosedEarly):
+    """An HTTP/2 server will not process the request (REFUSED_STREAM, or GOAWAY).
+
+    RFC 9113 section 8.7: such a request was not processed, so it may be
+    sent again whatever its method - on another connection.
+    """
+
+    def __init__(self, why: str) -> None:
+        TransportError.__init__(self, why)
+        self.before_response = True
 
 
 class BodyCutShort(TransportError):

@@ -24,7 +24,7 @@ import h11
 from .._headers import ResponseHeaders
 from .connect import Dialer
 from .http11 import HTTP11Connection
-from .interfaces import ConnectionNotAvailable, PeerClosedEarly
+from .interfaces import ConnectionNotAvailable, PeerClosedEarly, StreamRefused
 from .pool import ConnectionPool
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ __all__ = ["Transport"]
 
 # For response.elapsed: monotonic, and the finest clock there is.
 _clock = time.perf_counter
+# Sending a refused HTTP/2 request again, at most this many times.
+_MAX_REFUSED = 3
 
 
 class Transport:
@@ -100,11 +102,13 @@ class Transport:
             key, target, wire = self.router.route(call, wire, proxy)
 
         async def open_connection() -> HTTP11Connection:
-            return await dialer.connect(origin, key, connection_timeout, pool)
+            conn: HTTP11Connection = await dialer.connect(origin, key, connection_timeout, pool)
+            return conn
 
         method = call.method.encode("ascii")
         body = call.body
         fresh = False
+        refused = 0
         while True:
             conn = await pool.checkout(
                 key, open_connection, fresh=fresh, pool_timeout=pool_timeout
@@ -120,6 +124,16 @@ class Transport:
             except ConnectionNotAvailable:
                 # The connection gave itself back; another one will do.
                 continue
+            except StreamRefused:
+                # HTTP/2: the server did not process it (REFUSED_STREAM, or
+                # above a GOAWAY's last stream): sent again on a new
+                # connection whatever the method (RFC 9113 section 8.7),
+                # a bounded number of times, when the body can be replayed.
+                await conn.abort()
+                refused += 1
+                if refused > _MAX_REFUSED or not call.can_resend:
+                    raise
+                fresh = True
             except (PeerClosedEarly, OSError):
                 # Only when not one byte of a response came back: then the
                 # server never processed the request.

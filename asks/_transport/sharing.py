@@ -1,0 +1,197 @@
+"""The pool of a session that speaks HTTP/2: connections shared by many requests.
+
+An HTTP/2 connection takes one of ``connections=N``'s slots; its streams do
+not. A request for a key takes, in this order (each step only when the one
+before has nothing):
+
+1. a stream of a busy HTTP/2 connection of its key that has one free;
+2. a stream of a full one, waiting for it, rather than a second connection
+   (the server's MAX_CONCURRENT_STREAMS is the limit it asked for);
+3. if a connection of its key is being opened and might turn out HTTP/2
+   (ALPN has not answered yet), that connection: it waits for the answer;
+4. the plain pool's order (an idle connection of either protocol, a free
+   slot, another key's idle connection closed, the queue).
+
+A busy HTTP/2 connection is listed in ``_shared`` beside the plain pool's
+bookkeeping; once its last stream ends it goes back to the plain pool like
+an HTTP/1.1 connection at the end of its cycle (idle, to a waiter, or
+closed). Only a session made with ``http2=`` has this pool, so HTTP/1.1
+sessions never pay for it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+import curio
+
+from .interfaces import PoolWaitTimeout
+from .pool import C, ConnectionPool, HostLimitedPool, _Waiter
+
+__all__ = ["HostLimitedSharingPool", "SharingPool"]
+
+
+class SharingPool(ConnectionPool[C]):
+    """A :class:`ConnectionPool` that also shares HTTP/2 connections.
+
+    Args:
+        may_share: whether a new connection of a key might be HTTP/2 (an
+            origin that answered ALPN with ``http/1.1`` is not waited for).
+        the rest: as for the pool it extends.
+    """
+
+    def __init__(self, *args: Any, may_share: Callable[[Hashable], bool], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.may_share = may_share
+        self._shared: dict[Hashable, list[Any]] = {}  # busy h2 connections, by key
+        self._stream_waiters: dict[Hashable, deque[_Waiter[Any]]] = {}
+        self._opening: dict[Hashable, curio.Event] = {}  # keys whose ALPN answer is awaited
+        self._awaiting_alpn = 0
+
+    @property
+    def waiting(self) -> int:
+        streams = sum(1 for q in self._stream_waiters.values() for w in q if not w.done)
+        return super().waiting + streams + self._awaiting_alpn
+
+    async def checkout(
+        self,
+        key: Hashable,
+        open_connection: Callable[[], Awaitable[C]],
+        *,
+        fresh: bool = False,
+        pool_timeout: float | None = None,
+    ) -> Any:
+        """A connection for *key*, or a stream of a shared HTTP/2 one (its exchange)."""
+        while True:
+            if not fresh:
+                shared = self._shared.get(key)
+                if shared:
+                    for conn in shared:
+                        if conn.is_available():
+                            conn.claim()
+                            return conn.exchange()
+                    granted = await self._wait_for_stream(key, pool_timeout)
+                    if granted is not None:
+                        return granted.exchange()
+                    continue  # that connection finished: look again
+                opening = self._opening.get(key)
+                if opening is not None:
+                    await self._await_alpn(opening, pool_timeout)
+                    continue
+            if self.may_share(key) and key not in self._opening:
+                event = curio.Event()
+                self._opening[key] = event
+                try:
+                    conn = await super().checkout(
+                        key, open_connection, fresh=fresh, pool_timeout=pool_timeout
+                    )
+                finally:
+                    if self._opening.get(key) is event:
+                        del self._opening[key]
+                    await event.set()
+            else:
+                conn = await super().checkout(
+                    key, open_connection, fresh=fresh, pool_timeout=pool_timeout
+                )
+            if getattr(conn, "multiplexed", False):
+                # Claimed for this request (a new connection comes claimed).
+                self._shared.setdefault(key, []).append(conn)
+                return conn.exchange()  # type: ignore[attr-defined]
+            return conn
+
+    async def _await_alpn(self, event: curio.Event, pool_timeout: float | None) -> None:
+        self._awaiting_alpn += 1
+        try:
+            if pool_timeout is None:
+                await event.wait()
+            else:
+                await curio.timeout_after(pool_timeout, event.wait)
+        except curio.TaskTimeout:
+            if pool_timeout is None:
+                raise
+            raise PoolWaitTimeout(
+                f"no connection free within pool_timeout={pool_timeout} s"
+            ) from None
+        finally:
+            self._awaiting_alpn -= 1
+
+    async def _wait_for_stream(self, key: Hashable, pool_timeout: float | None) -> Any:
+        """Wait for a stream of *key*'s full connection: it (claimed), or None to look again."""
+        waiter: _Waiter[Any] = _Waiter(key, False, next(self._arrivals))
+        self._stream_waiters.setdefault(key, deque()).append(waiter)
+        try:
+            if pool_timeout is None:
+                await waiter.event.wait()
+            else:
+                await curio.timeout_after(pool_timeout, waiter.event.wait)
+        except BaseException as exc:
+            if not waiter.done:
+                waiter.done = True
+            elif waiter.conn is not None:
+                # Handed a stream just as we gave up: give it back.
+                async with curio.disable_cancellation():
+                    await waiter.conn.unclaim()
+            if isinstance(exc, curio.TaskTimeout) and pool_timeout is not None:
+                raise PoolWaitTimeout(
+                    f"no connection free within pool_timeout={pool_timeout} s"
+                ) from None
+            raise
+        return waiter.conn
+
+    # -- what HTTP/2 connections tell the pool -----------------------------
+
+    async def stream_released(self, conn: Any) -> None:
+        """A stream of *conn* ended: to a waiter, or the connection goes back."""
+        key = conn.pool_key
+        if conn.is_available():
+            waiter = self._next_waiter(self._stream_waiters.get(key))
+            if waiter is not None:
+                conn.claim()
+                waiter.conn = conn
+                await waiter.event.set()
+                return
+        elif conn.is_finished():
+            await self._wake_stream_waiters(key)
+        if conn.is_idle():
+            self._unshare(conn)
+            if conn.is_finished():
+                await self.discard(conn)
+            else:
+                await self.checkin(conn)
+
+    async def streams_freed(self, conn: Any) -> None:
+        """*conn* can take more streams (the server raised its limit)."""
+        queue = self._stream_waiters.get(conn.pool_key)
+        while queue and conn.is_available():
+            waiter = self._next_waiter(queue)
+            if waiter is None:
+                break
+            conn.claim()
+            waiter.conn = conn
+            await waiter.event.set()
+
+    async def connection_finished(self, conn: Any) -> None:
+        """*conn* takes no new stream (GOAWAY, failure): its waiters look elsewhere."""
+        self._unshare(conn)
+        await self._wake_stream_waiters(conn.pool_key)
+
+    def _unshare(self, conn: Any) -> None:
+        shared = self._shared.get(conn.pool_key)
+        if shared and conn in shared:
+            shared.remove(conn)
+            if not shared:
+                del self._shared[conn.pool_key]
+
+    async def _wake_stream_waiters(self, key: Hashable) -> None:
+        queue = self._stream_waiters.pop(key, None)
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done:
+                waiter.done = True  # with no connection: it looks again
+                await waiter.event.set()
+
+
+class HostLimitedSharingPool(SharingPool[C], HostLimitedPool[C]):
+    """:class:`SharingPool` with :class:`HostLimitedPool`'s per-host limit."""
