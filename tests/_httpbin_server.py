@@ -4,7 +4,7 @@ Run by ``tests.servers.HttpbinProcess``. Prints the port as one line on
 stdout once hypercorn is accepting connections, then serves until stdin is
 closed (so the server goes away when the test process does).
 
-    python tests/_httpbin_server.py [--certfile CHAIN.pem --keyfile KEY.pem]
+    python tests/_httpbin_server.py [--certfile CHAIN.pem --keyfile KEY.pem] [--alpn h2,http/1.1]
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--certfile", help="PEM certificate chain; enables TLS")
     parser.add_argument("--keyfile", help="PEM private key for --certfile")
+    parser.add_argument(
+        "--alpn",
+        default="http/1.1",
+        help="comma-separated ALPN protocols to offer (h2,http/1.1 for the HTTP/2 tests)",
+    )
     args = parser.parse_args()
 
     # The parent reads only the port line from our stdout and never drains the
@@ -46,8 +51,10 @@ def main() -> None:
     config.bind = [f"fd://{listener.detach()}"]
     config.accesslog = "-"
     config.errorlog = "-"
-    # asks speaks HTTP/1.1 only; never let TLS negotiate h2.
-    config.alpn_protocols = ["http/1.1"]
+    # Only the HTTP/2 tests let TLS negotiate h2 (--alpn h2,http/1.1). Over
+    # plain TCP hypercorn speaks h2c to a client that opens with the HTTP/2
+    # preface whatever this says.
+    config.alpn_protocols = args.alpn.split(",")
     # Connections the tests left idle must not hold up the shutdown long.
     config.graceful_timeout = 1.0
     if args.certfile:

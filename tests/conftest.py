@@ -47,7 +47,7 @@ from typing import Any
 import curio
 import pytest
 
-pytest_plugins = ["pytester", "tests.fixtures", "tests.real.fixtures"]
+pytest_plugins = ["pytester", "tests.fixtures", "tests.real.fixtures", "tests.real.h2_fixtures"]
 
 DEFAULT_TIMEOUT = 20.0
 # A task that ignores cancellation must not turn a failing test into a hang.

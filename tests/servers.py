@@ -270,10 +270,12 @@ class HttpbinProcess(Running):
         log_path: Path,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        alpn: tuple[str, ...] = ("http/1.1",),
     ) -> None:
         self.log_path = log_path
         self.certfile = certfile
         self.keyfile = keyfile
+        self.alpn = alpn
         self.host = LOOPBACK
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -293,6 +295,7 @@ class HttpbinProcess(Running):
             args += ["--certfile", str(self.certfile)]
         if self.keyfile is not None:
             args += ["--keyfile", str(self.keyfile)]
+        args += ["--alpn", ",".join(self.alpn)]
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import weakref
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,11 @@ _MAX_TLS_SESSIONS = 512
 # Pool keys kept, one per origin (see Dialer.pool_key).
 _MAX_KEYS = 256
 
+# The caller's contexts an http2 session has made offer h2 (set_alpn_protocols
+# changes the context itself): an HTTP/1.1 session given one of them puts
+# its own offer back before each handshake.
+_offering_h2: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+
 
 class Dialer:
     """Opens the connections of one session.
@@ -102,7 +108,6 @@ class Dialer:
         self.http2 = http2
         # Keys whose server answered ALPN without h2: never waited for again.
         self.h1_only: set[Hashable] = set()
-        self._alpn_contexts: set[int] = set()
         self.dialled = 0  # connections begun: the tracer's connection numbers
         # origin -> its pool key, as pool_key made it; emptied whenever what
         # a key is made of changes (the TLS context; uds is fixed).
@@ -243,15 +248,21 @@ class Dialer:
 
     def _tls_context(self) -> ssl.SSLContext:
         context = self.ssl_context
-        if not self.http2:
-            return context if context is not None else backend.default_ssl_context()
         if context is None:
-            return backend.default_h2_context()
-        if id(context) not in self._alpn_contexts:
-            # The caller's context offers h2 from now on (documented).
-            context.set_alpn_protocols(["h2", "http/1.1"])
-            self._alpn_contexts.add(id(context))
+            return backend.default_h2_context() if self.http2 else backend.default_ssl_context()
         return context
+
+    def _offer_protocols(self, context: ssl.SSLContext, h2: bool) -> None:
+        # Called with no await before the wrap: OpenSSL copies the context's
+        # ALPN list into the connection when it is made, so a caller's context
+        # shared by an http2 session and an HTTP/1.1 one offers each what it
+        # speaks. A context asks never made offer h2 is left untouched.
+        if context is self.ssl_context:
+            if h2:
+                context.set_alpn_protocols(["h2", "http/1.1"])
+                _offering_h2.add(context)
+            elif context in _offering_h2:
+                context.set_alpn_protocols(["http/1.1"])
 
     async def open_stream(
         self,
@@ -364,6 +375,8 @@ class Dialer:
                 {"connection": number, "server_hostname": host, "resuming": False},
             )
         inner: backend.Stream | backend.TLSOverStream
+        # Through a proxy asks speaks HTTP/1.1 only (docs/http2.md).
+        self._offer_protocols(context, False)
         if outer.tls is None and not leftover:
             # A plain socket to the proxy: TLS to the origin straight over it.
             inner = backend.Stream(await backend.start_tls(sock, context, host))
@@ -412,6 +425,7 @@ class Dialer:
                 "tls.start",
                 {"connection": number, "server_hostname": host, "resuming": session is not None},
             )
+        self._offer_protocols(context, bool(self.http2))
         tls = await backend.start_tls(sock, context, host, session)
         if trace is not None:
             raw = tls._socket

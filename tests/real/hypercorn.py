@@ -21,6 +21,7 @@ from tests.real.nginx import Certificate
 from tests.real.process import LOOPBACK, Running, ServerProcess, check_unix_path
 
 EARLY_APP = f"{Path(__file__).with_name('_early_app.py')}:app"
+H2_APP = f"{Path(__file__).with_name('_h2_app.py')}:app"
 
 # "Running on http://127.0.0.1:PORT (CTRL + C to quit)", or "unix:PATH".
 _READY = r"Running on (?:https?://)?(?P<where>\S+) \(CTRL"
@@ -33,7 +34,10 @@ class Hypercorn(Running):
         app: hypercorn's application spec (``module:name`` or ``path.py:name``).
         directory: a private directory for the socket, config and logs.
         unix: bind ``unix:DIRECTORY/hypercorn.sock`` instead of TCP.
-        certificate: serve TLS with it (ALPN offers ``http/1.1`` only).
+        certificate: serve TLS with it.
+        alpn: the protocols TLS offers by ALPN (``("h2", "http/1.1")`` for the
+            HTTP/2 tests). Over plain TCP hypercorn speaks h2c to a client
+            that opens with the HTTP/2 preface whatever this says.
     """
 
     def __init__(
@@ -43,8 +47,10 @@ class Hypercorn(Running):
         *,
         unix: bool = False,
         certificate: Certificate | None = None,
+        alpn: tuple[str, ...] = ("http/1.1",),
     ) -> None:
         self.app = app
+        self.alpn = alpn
         self.directory = directory
         self.unix = unix
         self.certificate = certificate
@@ -75,9 +81,9 @@ class Hypercorn(Running):
             ServerStartError: it exited or said nothing within ``timeout``.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
-        # asks speaks HTTP/1.1 here; never let TLS negotiate h2.
         config = self.directory / "hypercorn.toml"
-        config.write_text('alpn_protocols = ["http/1.1"]\n')
+        protocols = ", ".join(f'"{name}"' for name in self.alpn)
+        config.write_text(f"alpn_protocols = [{protocols}]\n")
         bind = f"unix:{check_unix_path(self.unix_path)}" if self.unix else f"{LOOPBACK}:0"
         args = [
             sys.executable,

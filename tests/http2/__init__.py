@@ -1,0 +1,1 @@
+"""Tests of the transport package, one file per module."""

@@ -1,0 +1,91 @@
+"""A small ASGI app for the HTTP/2 tests, served by hypercorn (TLS + ALPN, h2c).
+
+``/bytes/N``        N bytes (a repeating pattern), sent in 64 KiB pieces
+``/echo``           the request body back, as it arrives (a streamed echo)
+``/delay/MS``       ``ok`` after MS milliseconds (the latency-hiding cases)
+``/version``        the HTTP version the server saw (``2`` or ``1.1``)
+``/headers``        the request's header fields, one ``name: value`` per line
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PATTERN = bytes(range(256)) * 256  # 64 KiB
+
+
+def pattern(size: int) -> bytes:
+    """The body ``/bytes/SIZE`` answers with, for comparing byte-exact."""
+    return (PATTERN * (size // len(PATTERN) + 1))[:size]
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    parts = scope["path"].strip("/").split("/")
+    if parts[0] == "bytes":
+        await _bytes(send, int(parts[1]))
+    elif parts[0] == "echo":
+        await _echo(receive, send)
+    elif parts[0] == "delay":
+        await asyncio.sleep(int(parts[1]) / 1000)
+        await _answer(send, 200, b"ok\n")
+    elif parts[0] == "version":
+        await _answer(send, 200, scope["http_version"].encode())
+    elif parts[0] == "headers":
+        lines = b"".join(name + b": " + value + b"\n" for name, value in scope["headers"])
+        await _answer(send, 200, lines)
+    else:
+        await _answer(send, 404, b"not found\n")
+
+
+async def _bytes(send: Send, size: int) -> None:
+    headers = [(b"content-type", b"application/octet-stream")]
+    headers.append((b"content-length", str(size).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    sent = 0
+    while sent < size:
+        piece = PATTERN[: min(len(PATTERN), size - sent)]
+        sent += len(piece)
+        await send({"type": "http.response.body", "body": piece, "more_body": sent < size})
+    if size == 0:
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _echo(receive: Receive, send: Send) -> None:
+    started = False
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        if not started:
+            headers = [(b"content-type", b"application/octet-stream")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            started = True
+        more = message.get("more_body", False)
+        await send(
+            {"type": "http.response.body", "body": message.get("body", b""), "more_body": more}
+        )
+        if not more:
+            return
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
