@@ -147,9 +147,11 @@ async def test_never_more_streams_open_than_the_server_allows(
     # The h2low listener allows 8 concurrent streams (and 50 per connection).
     streams = StreamCounter(monkeypatch)
     url = nginx_h2.url("h2low", "/files/small")
-    async with asks.Session(http2=True, ssl_context=client_ssl_context) as s:
-        async with curio.TaskGroup() as group:
-            tasks = [await group.spawn(s.get(url, timeout=CALL_TIMEOUT)) for _ in range(40)]
+    async with (
+        asks.Session(http2=True, ssl_context=client_ssl_context) as s,
+        curio.TaskGroup() as group,
+    ):
+        tasks = [await group.spawn(s.get(url, timeout=CALL_TIMEOUT)) for _ in range(40)]
     assert [t.result.status_code for t in tasks] == [200] * 40
     assert streams.most == 8
 
