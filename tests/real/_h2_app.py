@@ -3,6 +3,7 @@
 ``/bytes/N``        N bytes (a repeating pattern), sent in 64 KiB pieces
 ``/echo``           the request body back, as it arrives (a streamed echo)
 ``/delay/MS``       ``ok`` after MS milliseconds (the latency-hiding cases)
+``/stall/MS``       the head and a first chunk at once, the rest after MS milliseconds
 ``/version``        the HTTP version the server saw (``2`` or ``1.1``)
 ``/headers``        the request's header fields, one ``name: value`` per line
 """
@@ -45,6 +46,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     elif parts[0] == "delay":
         await asyncio.sleep(int(parts[1]) / 1000)
         await _answer(send, 200, b"ok\n")
+    elif parts[0] == "stall":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await asyncio.sleep(int(parts[1]) / 1000)
+        await send({"type": "http.response.body", "body": b"rest"})
     elif parts[0] == "version":
         await _answer(send, 200, scope["http_version"].encode())
     elif parts[0] == "headers":
