@@ -51,7 +51,7 @@ _USAGE = """\
        %(prog)s COMMAND ... [OPTIONS]"""
 
 _DESCRIPTION = """\
-An HTTP/1.1 client on curio: one request, or a bulk fetch.
+An HTTP client on curio (HTTP/1.1, and HTTP/2 with --http2): one request, or a bulk fetch.
 
   asks https://example.org/                 GET it, the body on stdout
   asks example.org/page -H 'Accept: text/html' -o page.html
@@ -257,6 +257,16 @@ def shared_options() -> OptionSet:
         "--no-env",
         action="store_true",
         help="ignore HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY",
+    )
+    options.add(
+        "--http2",
+        action="store_true",
+        help="offer HTTP/2 to https servers (ALPN h2, then http/1.1: the server picks)",
+    )
+    options.add(
+        "--http2-prior-knowledge",
+        action="store_true",
+        help="speak HTTP/2 from the first byte, also to http:// URLs (h2c)",
     )
     options.add("--quiet", action="store_true", help="no progress bar (and for fetch, no summary)")
     return options
@@ -521,10 +531,16 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         UsageError: an option's value cannot be used (a bad ``--cacert``, a
             bad ``--proxy`` or a bad proxy in the environment).
     """
+    http2: bool | str = False
+    if args.http2_prior_knowledge:
+        http2 = "prior-knowledge"
+    elif args.http2:
+        http2 = True
     return {
         "ssl_context": ssl_context(args.cacert),
         "proxy": proxy(args.proxy),
         "trust_env": not args.no_env and args.proxy is None and _environment_usable(),
+        "http2": http2,
     }
 
 
