@@ -197,13 +197,21 @@ class Session:
         retries: the default ``retries=`` of every call (a call's own wins):
             an int, extra attempts after a connection-level failure, or an
             :class:`asks.Retry` policy; see docs/retries.md.
+        http2: ``True`` offers HTTP/2 by ALPN on https (the server picks;
+            ``response.http_version`` is ``"2"`` when it chose h2): concurrent
+            requests to one origin then share one connection as streams, up
+            to the server's limit. ``"prior-knowledge"`` also speaks HTTP/2
+            (h2c) to http:// URLs. Through proxies asks speaks HTTP/1.1. A
+            given ``ssl_context`` gets its ALPN list set before each
+            handshake. See docs/http2.md.
 
     Raises:
         ValueError: ``connections`` or ``connections_per_host`` below 1, a
             negative ``pool_timeout`` or ``retries``, an unknown
             ``event_hooks`` kind, a ``rate_limit`` not above 0 or with a
             burst below 1, a bad proxy URL (given or in the environment),
-            ``proxy`` with ``uds``.
+            ``proxy`` with ``uds``, an ``http2`` other than ``True``,
+            ``False`` or ``"prior-knowledge"``.
         TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
             the wrong type; ``proxy`` is not a string or an
