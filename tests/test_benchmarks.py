@@ -108,3 +108,21 @@ def test_uds_benchmark_measures_both_routes():
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert set(rows) == {"loopback", "Unix", "ratio"}
     assert float(rows["ratio"].split()[-1]) > 0
+
+
+def test_h2_ceiling_benchmark_measures_asks_and_h2_alone():
+    out = run("h2_ceiling.py", "--n", "50", "--concurrency", "5", "--rounds", "1")
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    assert {"h2 alone", "asks"} <= set(rows)
+    assert float(rows["asks"].split("|")[3]) > 0
+
+
+def test_h2_latency_benchmark_runs_all_three_shapes():
+    out = run("h2_latency.py", "--n", "10", "--concurrency", "5", "--delay", "1", "--rounds", "1")
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
+    protocols = {row[1].strip(): row[2].strip() for row in rows if not row[1].startswith("-")}
+    assert protocols == {
+        "HTTP/2, one connection": "HTTP/2",
+        "HTTP/1.1, connections=1": "HTTP/1.1",
+        "HTTP/1.1, connections=50": "HTTP/1.1",
+    }
