@@ -43,6 +43,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 __all__ = ["H2Server", "Handler", "ServerConnection", "ServerStream"]
 
@@ -171,6 +172,8 @@ class ServerConnection:
         self.settings_acks = 0
         self.goaway_received: int | None = None
         self.max_open = 0
+        self.goaway_sent: int | None = None  # last_stream_id of our GOAWAY
+        self.ignored: list[int] = []  # streams opened above it, never handled
         self.closed_by_client = False
         self.closed = False
         self._send_lock = curio.Lock()
@@ -194,10 +197,34 @@ class ServerConnection:
             await self.sock.sendall(data)
 
     async def goaway(
-        self, last_stream_id: int | None = None, code: int = h2.errors.ErrorCodes.NO_ERROR
+        self,
+        last_stream_id: int | None = None,
+        code: int = h2.errors.ErrorCodes.NO_ERROR,
+        *,
+        with_queued: bool = False,
     ) -> None:
-        self.h2.close_connection(error_code=code, last_stream_id=last_stream_id)
-        await self.flush()
+        """Send GOAWAY naming *last_stream_id* (default: the highest stream seen).
+
+        The frame is made by hand: h2's ``close_connection`` would close the
+        server's own state machine, and a server that sent GOAWAY still
+        finishes the streams at or below ``last_stream_id`` (RFC 9113
+        section 6.8). Later streams above it are ignored, as the RFC says.
+
+        Args:
+            with_queued: what h2 has queued (responses the handler made
+                without flushing) leaves in the same write, after the GOAWAY,
+                so the client reads them together.
+        """
+        if last_stream_id is None:
+            last_stream_id = max(self.streams, default=0)
+        frame = hyperframe.frame.GoAwayFrame(0)
+        frame.last_stream_id = last_stream_id
+        frame.error_code = code
+        self.goaway_sent = last_stream_id
+        if not with_queued:
+            await self.flush()
+        async with self._send_lock:
+            await self.sock.sendall(frame.serialize() + self.h2.data_to_send())
 
     async def ping(self, data: bytes) -> None:
         self.h2.ping(data)
@@ -252,6 +279,9 @@ class ServerConnection:
     async def _dispatch(self, event: Any) -> None:
         server = self.server
         if isinstance(event, h2.events.RequestReceived):
+            if self.goaway_sent is not None and event.stream_id > self.goaway_sent:
+                self.ignored.append(event.stream_id)
+                return
             stream = ServerStream(self, event.stream_id, event.headers)
             self.streams[event.stream_id] = stream
             self.max_open = max(self.max_open, self.open_streams)
@@ -260,13 +290,15 @@ class ServerConnection:
                 stream.ended = True
             await server.spawn_handler(stream)
         elif isinstance(event, h2.events.DataReceived):
-            stream = self.streams[event.stream_id]
-            stream.body += event.data
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.body += event.data
             if server.auto_ack and event.flow_controlled_length:
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
-            stream = self.streams[event.stream_id]
-            stream.ended = True
+            stream = self.streams.get(event.stream_id)
+            if stream is not None:
+                stream.ended = True
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
