@@ -46,6 +46,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h11
+import hyperframe.frame
 
 from .._headers import ResponseHeaders
 from ..errors import ResponseTooLarge
@@ -114,12 +115,28 @@ def _h2_headers(
     return tuple(head + rest)
 
 
-def _survive_goaway(conn: h2.connection.H2Connection) -> None:
-    # h2 (every 4.x release) moves to CLOSED on any GOAWAY, after which each
-    # frame for a stream the server is still finishing raises ProtocolError.
-    # The RFC lets those streams complete; so the state machine goes back to
-    # open. We never start a stream on a connection that got a GOAWAY.
-    conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+def _survive_goaway(conn: h2.connection.H2Connection, keep: bytearray) -> None:
+    """Let the streams a GOAWAY spares finish, whatever the h2 4.x release.
+
+    h2 moves its state machine to CLOSED on any GOAWAY and drops what it had
+    queued to send; every later frame then raises ProtocolError, even one
+    read in the same ``receive_data`` call as the GOAWAY (a server's GOAWAY
+    and the rest of its responses often arrive together). RFC 9113 section
+    6.8 lets the streams at or below ``last_stream_id`` complete, so h2's
+    GOAWAY handler is wrapped: what h2 had queued goes to *keep* (the
+    writer's buffer) first, and the state machine is open again before the
+    next frame. No stream is started on a connection that got a GOAWAY.
+    """
+    table = conn._frame_dispatch_table
+    receive_goaway = table[hyperframe.frame.GoAwayFrame]
+
+    def receive(frame: hyperframe.frame.GoAwayFrame) -> Any:
+        keep.extend(conn.data_to_send())
+        result = receive_goaway(frame)
+        conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return result
+
+    table[hyperframe.frame.GoAwayFrame] = receive
 
 
 class HTTP2Connection:
@@ -160,6 +177,8 @@ class HTTP2Connection:
             validate_inbound_headers=True,
         )
         self._h2 = h2.connection.H2Connection(config=config)
+        self._outbuf = bytearray()
+        _survive_goaway(self._h2, self._outbuf)
         self._streams: dict[int, HTTP2Exchange] = {}
         # Streams handed out (claimed), open or about to be; a new connection
         # comes claimed for the request that opened it.
@@ -171,7 +190,6 @@ class HTTP2Connection:
         self._draining = False  # close once the last stream ends
         self._error: BaseException | None = None  # what ended the connection
         self._closed = False
-        self._outbuf = bytearray()
         self._want_write = curio.Event()
         self._drained = curio.Event()
         self._window = curio.Event()  # set (and replaced) on any window change
@@ -356,7 +374,8 @@ class HTTP2Connection:
         # nothing from us.
 
     async def _on_goaway(self, error_code: int | None, last_stream_id: int | None) -> None:
-        _survive_goaway(self._h2)
+        # What h2 had queued before the GOAWAY is in the writer's buffer.
+        await self._want_write.set()
         last = last_stream_id if last_stream_id is not None else 0
         self._goaway = last
         for stream_id, ex in list(self._streams.items()):
