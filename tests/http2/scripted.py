@@ -174,6 +174,8 @@ class ServerConnection:
         self.max_open = 0
         self.goaway_sent: int | None = None  # last_stream_id of our GOAWAY
         self.ignored: list[int] = []  # streams opened above it, never handled
+        # For each new stream: (its ID, streams open with it, settings_acks then).
+        self.arrivals: list[tuple[int, int, int]] = []
         self.closed_by_client = False
         self.closed = False
         self._send_lock = curio.Lock()
@@ -285,6 +287,7 @@ class ServerConnection:
             stream = ServerStream(self, event.stream_id, event.headers)
             self.streams[event.stream_id] = stream
             self.max_open = max(self.max_open, self.open_streams)
+            self.arrivals.append((event.stream_id, self.open_streams, self.settings_acks))
             server.requests.append(stream)
             if event.stream_ended is not None:
                 stream.ended = True
