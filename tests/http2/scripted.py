@@ -296,8 +296,13 @@ class ServerConnection:
             stream = self.streams.get(event.stream_id)
             if stream is not None:
                 stream.body += event.data
-            if server.auto_ack and event.flow_controlled_length:
-                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            size = event.flow_controlled_length
+            if size and (server.auto_ack or stream is None):
+                self.h2.acknowledge_received_data(size, event.stream_id)
+            elif size:
+                # The stream's window is the test's (ServerStream.grant);
+                # the connection's is given back at once.
+                self.h2.increment_flow_control_window(size)
         elif isinstance(event, h2.events.StreamEnded):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
@@ -347,7 +352,8 @@ class H2Server:
             by default MAX_CONCURRENT_STREAMS 100.
         ssl_context: TLS with ALPN ``h2`` instead of h2c.
         auto_ack: give back the window of request bodies as they arrive
-            (False: the test sends WINDOW_UPDATEs itself, ``grant``).
+            (False: only the connection's; the test opens each stream's
+            window itself, ``ServerStream.grant``).
         raw: instead of HTTP/2, hand each accepted socket to this coroutine
             (a server that does not speak HTTP/2 at all).
     """
