@@ -34,7 +34,7 @@ async def granting(stream: ServerStream) -> None:
         granted += step
         await stream.grant(step)
         await stream.conn.server.wait_until(
-            lambda: len(stream.body) >= min(granted, len(UPLOAD)) or stream.ended
+            lambda granted=granted: len(stream.body) >= min(granted, len(UPLOAD)) or stream.ended
         )
     await stream.respond(200, b"%d" % len(stream.body))
 
