@@ -139,6 +139,53 @@ def _survive_goaway(conn: h2.connection.H2Connection, keep: bytearray) -> None:
     table[hyperframe.frame.GoAwayFrame] = receive
 
 
+class _FrameLengths:
+    """Frame boundaries in what the server sends, to refuse an overlong frame early.
+
+    h2 checks a frame's length against SETTINGS_MAX_FRAME_SIZE only once
+    the whole frame is in, so garbage whose first bytes read as a header
+    announcing megabytes (RFC 9113 section 4.2: a FRAME_SIZE_ERROR) would
+    leave every stream waiting for bytes that never come. This follows the
+    9-byte frame headers across reads and says no as soon as one is in.
+    """
+
+    __slots__ = ("_head", "_skip", "overlong")
+
+    def __init__(self) -> None:
+        self._skip = 0  # bytes of the current frame's payload still to come
+        self._head = b""  # the start of a frame header split across reads
+        self.overlong = 0  # the length announced by the overlong frame
+
+    def feed(self, data: bytes, limit: int) -> bool:
+        """Take the next bytes read; False when a frame header announces over *limit*."""
+        size = len(data)
+        at = self._skip
+        if self._head:
+            taken = 9 - len(self._head)
+            head = self._head + data[:taken]
+            if len(head) < 9:
+                self._head = head
+                return True
+            self._head = b""
+            length = int.from_bytes(head[:3], "big")
+            if length > limit:
+                self.overlong = length
+                return False
+            at = taken + length
+        while at + 9 <= size:
+            length = int.from_bytes(data[at : at + 3], "big")
+            if length > limit:
+                self.overlong = length
+                return False
+            at += 9 + length
+        if at < size:
+            self._head = data[at:]
+            self._skip = 0
+        else:
+            self._skip = at - size
+        return True
+
+
 class HTTP2Connection:
     """A client HTTP/2 connection to one origin, shared by concurrent requests.
 
@@ -307,6 +354,7 @@ class HTTP2Connection:
         conn = self._h2
         stream = self._stream
         first = True
+        frames = _FrameLengths()
         try:
             while True:
                 data = await stream.receive(_READ_SIZE)
@@ -319,6 +367,13 @@ class HTTP2Connection:
                             "the server answered in HTTP/1: it does not speak HTTP/2 "
                             "without TLS (http2='prior-knowledge')"
                         )
+                if not frames.feed(data, conn.max_inbound_frame_size):
+                    conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                    await self._flush()
+                    raise ProtocolViolation(
+                        f"HTTP/2 frame of {frames.overlong} bytes, over the "
+                        f"{conn.max_inbound_frame_size} allowed (SETTINGS_MAX_FRAME_SIZE)"
+                    )
                 try:
                     events = conn.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:
