@@ -260,6 +260,11 @@ class HTTP2Connection:
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: self._max_head_size,
             },
         )
+        # h2 applies MAX_HEADER_LIST_SIZE to its decoder only when an ACK
+        # changes it, and settings given as initial values never change: the
+        # limit is set here. Our SETTINGS go first, so the server knows it
+        # before it answers anything (RFC 9113 section 6.5.2).
+        conn.decoder.max_header_list_size = self._max_head_size
         conn.initiate_connection()
         conn.increment_flow_control_window(_CONNECTION_WINDOW - 65535)
         await self._stream.send(conn.data_to_send())

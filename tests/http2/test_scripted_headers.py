@@ -1,7 +1,11 @@
 """A response head over ``max_head_size`` (sent as SETTINGS_MAX_HEADER_LIST_SIZE).
 
 Over HTTP/1.1 a head over the limit raises :class:`BadHttpResponse`
-(reliability.md row 3); over HTTP/2 too, with the same number as the limit.
+(reliability.md row 3); over HTTP/2 too, naming the limit. The limit counts
+as HPACK does (RFC 7541 section 4.1: name, value and 32 bytes per field).
+Over HTTP/2 it is a connection error: the connection's HPACK state is lost
+with the header block left undecoded, so the connection is closed cleanly
+(GOAWAY) and the next request opens another.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ async def test_response_head_over_max_head_size_is_bad_http_response(
         server.url, http2="prior-knowledge", max_head_size=LIMIT, retries=0
     ) as session:
         assert (await session.get(path="/")).content == b"small"
-        with pytest.raises(BadHttpResponse):
+        with pytest.raises(BadHttpResponse, match=str(LIMIT)):
             await curio.timeout_after(10, session.get(path="/big"))
         # Whatever became of that connection, the session goes on.
         assert (await session.get(path="/after")).content == b"small"
         stats = session.pool_stats()
         assert (stats.busy, stats.waiting) == (0, 0)
+    # A connection error (h2 will not decode the rest of that header block,
+    # so the HPACK state is lost): the client said why, and closed it.
+    first = server.connections[0]
+    assert first.goaway_received is not None and first.closed_by_client
+    assert server.accepted == 2
