@@ -368,9 +368,10 @@ class HTTP2Connection:
                 if first:
                     first = False
                     if data.startswith(b"HTTP/"):
+                        status = data.split(b"\r\n", 1)[0][:80].decode("ascii", "replace")
                         raise ProtocolViolation(
-                            "the server answered in HTTP/1: it does not speak HTTP/2 "
-                            "without TLS (http2='prior-knowledge')"
+                            f"the server answered in HTTP/1.x ({status!r}): it does not "
+                            "speak HTTP/2 without TLS (http2='prior-knowledge')"
                         )
                 if not frames.feed(data, conn.max_inbound_frame_size):
                     conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
