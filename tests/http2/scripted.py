@@ -180,6 +180,8 @@ class ServerConnection:
         self.closed = False
         self._send_lock = curio.Lock()
         self._window = curio.Event()
+        self._may_read = curio.Event()
+        self._reading = True
 
     @property
     def open_streams(self) -> int:
@@ -236,6 +238,15 @@ class ServerConnection:
         self.h2.update_settings(settings)
         await self.flush()
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (after the read in progress): the client's writes back up."""
+        self._reading = False
+
+    async def resume_reading(self) -> None:
+        self._reading = True
+        event, self._may_read = self._may_read, curio.Event()
+        await event.set()
+
     async def wait_window(self) -> None:
         await self._window.wait()
 
@@ -260,9 +271,14 @@ class ServerConnection:
         h2conn = self.h2
         h2conn.local_settings = h2.settings.Settings(client=False, initial_values=server.settings)
         h2conn.initiate_connection()
+        if server.connection_window > 65535:
+            h2conn.increment_flow_control_window(server.connection_window - 65535)
         await self.flush()
         try:
             while not self.closed:
+                if not self._reading:
+                    await self._may_read.wait()
+                    continue
                 try:
                     data = await self.sock.recv(_READ_SIZE)
                 except (ConnectionResetError, BrokenPipeError):
@@ -356,6 +372,8 @@ class H2Server:
             window itself, ``ServerStream.grant``).
         raw: instead of HTTP/2, hand each accepted socket to this coroutine
             (a server that does not speak HTTP/2 at all).
+        connection_window: the server's receive window for the whole
+            connection (RFC 9113's initial 65,535 unless larger).
     """
 
     def __init__(
@@ -366,6 +384,7 @@ class H2Server:
         ssl_context: ssl.SSLContext | None = None,
         auto_ack: bool = True,
         raw: RawHandler | None = None,
+        connection_window: int = 65535,
     ) -> None:
         self.handler = handler or answer_ok
         self.settings = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100}
@@ -376,6 +395,7 @@ class H2Server:
             ssl_context.set_alpn_protocols(["h2"])
         self.auto_ack = auto_ack
         self.raw = raw
+        self.connection_window = connection_window
         self.host = LOOPBACK
         self.port = 0
         self.connections: list[ServerConnection] = []
