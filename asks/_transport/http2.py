@@ -349,8 +349,12 @@ class HTTP2Connection:
             await self._fail(exc)
 
     async def _wait_for_room(self) -> None:
-        # Back-pressure for uploads: wait until the writer caught up.
+        # Back-pressure for uploads: wait until the writer caught up. The
+        # event may still be set from the last time the writer ran dry, and
+        # waiting on a set event does not yield: cleared first, or an upload
+        # over _HIGH_WATER spins here and the writer never gets to run.
         while len(self._outbuf) > _HIGH_WATER and self._error is None:
+            self._drained.clear()
             await self._drained.wait()
 
     # -- reading -----------------------------------------------------------

@@ -77,3 +77,21 @@ async def test_upload_cancelled_while_waiting_for_window_leaves_connection_usabl
         assert (stats.open, stats.busy, stats.waiting) == (1, 0, 0)
     assert server.accepted == 1
     assert bytes(server.requests[-1].body) == UPLOAD
+
+
+async def test_upload_larger_than_the_writer_high_water_with_open_windows(
+    h2_server: H2ServerFactory,
+) -> None:
+    """A server that opens big windows: the upload is bounded by the writer alone.
+
+    It then waits for the writer to drain (``_HIGH_WATER``), which once spun
+    forever on an event left set, without yielding.
+    """
+    big = 2**31 - 1
+    server = await h2_server(settings={WINDOW: big}, connection_window=big)
+    upload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        r = await curio.timeout_after(15, session.post(path="/up", data=upload))
+    assert r.content == b"ok"
+    assert bytes(server.requests[1].body) == upload
