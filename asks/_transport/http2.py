@@ -25,7 +25,7 @@ GOAWAY (RFC 9113 section 6.8): streams at or below ``last_stream_id`` may
 still finish; those above it were never processed and are refused (the
 transport sends them again, on another connection, whatever the method).
 h2 moves its whole state machine to CLOSED on any GOAWAY, so the frames that
-still come for the finishing streams would raise; :class:`_ClientConnection`
+still come for the finishing streams would raise; :func:`_survive_goaway`
 puts it back, and the connection takes no new stream.
 """
 
@@ -46,6 +46,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h11
+import hyperframe.frame
 
 from .._headers import ResponseHeaders
 from ..errors import ResponseTooLarge
@@ -114,23 +115,75 @@ def _h2_headers(
     return tuple(head + rest)
 
 
-class _ClientConnection(h2.connection.H2Connection):
-    """h2's client state machine, kept open by a GOAWAY.
+def _survive_goaway(conn: h2.connection.H2Connection, keep: bytearray) -> None:
+    """Let the streams a GOAWAY spares finish, whatever the h2 4.x release.
 
-    h2 (every 4.x release) moves to CLOSED as it reads any GOAWAY frame, and
-    each later frame for a stream the server is still finishing then raises
-    ProtocolError, even in the same read as the GOAWAY. RFC 9113 section 6.8
-    lets those streams complete, so the state goes back to open at once,
-    inside h2's frame loop. The connection starts no stream after a GOAWAY
-    (``HTTP2Connection.is_available``). ``_receive_goaway_frame`` is h2's
-    handler for the frame, the one private name asks relies on; .ci/h2-versions
-    runs the GOAWAY tests on every h2 release pyproject allows.
+    h2 moves its state machine to CLOSED on any GOAWAY and drops what it had
+    queued to send; every later frame then raises ProtocolError, even one
+    read in the same ``receive_data`` call as the GOAWAY (a server's GOAWAY
+    and the rest of its responses often arrive together). RFC 9113 section
+    6.8 lets the streams at or below ``last_stream_id`` complete, so h2's
+    GOAWAY handler is wrapped: what h2 had queued goes to *keep* (the
+    writer's buffer) first, and the state machine is open again before the
+    next frame. No stream is started on a connection that got a GOAWAY.
+    """
+    table = conn._frame_dispatch_table
+    receive_goaway = table[hyperframe.frame.GoAwayFrame]
+
+    def receive(frame: hyperframe.frame.GoAwayFrame) -> Any:
+        keep.extend(conn.data_to_send())
+        result = receive_goaway(frame)
+        conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return result
+
+    table[hyperframe.frame.GoAwayFrame] = receive
+
+
+class _FrameLengths:
+    """Frame boundaries in what the server sends, to refuse an overlong frame early.
+
+    h2 checks a frame's length against SETTINGS_MAX_FRAME_SIZE only once
+    the whole frame is in, so garbage whose first bytes read as a header
+    announcing megabytes (RFC 9113 section 4.2: a FRAME_SIZE_ERROR) would
+    leave every stream waiting for bytes that never come. This follows the
+    9-byte frame headers across reads and says no as soon as one is in.
     """
 
-    def _receive_goaway_frame(self, frame: Any) -> Any:
-        result = super()._receive_goaway_frame(frame)
-        self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-        return result
+    __slots__ = ("_head", "_skip", "overlong")
+
+    def __init__(self) -> None:
+        self._skip = 0  # bytes of the current frame's payload still to come
+        self._head = b""  # the start of a frame header split across reads
+        self.overlong = 0  # the length announced by the overlong frame
+
+    def feed(self, data: bytes, limit: int) -> bool:
+        """Take the next bytes read; False when a frame header announces over *limit*."""
+        size = len(data)
+        at = self._skip
+        if self._head:
+            taken = 9 - len(self._head)
+            head = self._head + data[:taken]
+            if len(head) < 9:
+                self._head = head
+                return True
+            self._head = b""
+            length = int.from_bytes(head[:3], "big")
+            if length > limit:
+                self.overlong = length
+                return False
+            at = taken + length
+        while at + 9 <= size:
+            length = int.from_bytes(data[at : at + 3], "big")
+            if length > limit:
+                self.overlong = length
+                return False
+            at += 9 + length
+        if at < size:
+            self._head = data[at:]
+            self._skip = 0
+        else:
+            self._skip = at - size
+        return True
 
 
 class HTTP2Connection:
@@ -170,7 +223,9 @@ class HTTP2Connection:
             normalize_outbound_headers=False,
             validate_inbound_headers=True,
         )
-        self._h2 = _ClientConnection(config=config)
+        self._h2 = h2.connection.H2Connection(config=config)
+        self._outbuf = bytearray()
+        _survive_goaway(self._h2, self._outbuf)
         self._streams: dict[int, HTTP2Exchange] = {}
         # Streams handed out (claimed), open or about to be; a new connection
         # comes claimed for the request that opened it.
@@ -182,7 +237,6 @@ class HTTP2Connection:
         self._draining = False  # close once the last stream ends
         self._error: BaseException | None = None  # what ended the connection
         self._closed = False
-        self._outbuf = bytearray()
         self._want_write = curio.Event()
         self._drained = curio.Event()
         self._window = curio.Event()  # set (and replaced) on any window change
@@ -206,6 +260,11 @@ class HTTP2Connection:
                 h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: self._max_head_size,
             },
         )
+        # h2 applies MAX_HEADER_LIST_SIZE to its decoder only when an ACK
+        # changes it, and settings given as initial values never change: the
+        # limit is set here. Our SETTINGS go first, so the server knows it
+        # before it answers anything (RFC 9113 section 6.5.2).
+        conn.decoder.max_header_list_size = self._max_head_size
         conn.initiate_connection()
         conn.increment_flow_control_window(_CONNECTION_WINDOW - 65535)
         await self._stream.send(conn.data_to_send())
@@ -290,8 +349,12 @@ class HTTP2Connection:
             await self._fail(exc)
 
     async def _wait_for_room(self) -> None:
-        # Back-pressure for uploads: wait until the writer caught up.
+        # Back-pressure for uploads: wait until the writer caught up. The
+        # event may still be set from the last time the writer ran dry, and
+        # waiting on a set event does not yield: cleared first, or an upload
+        # over _HIGH_WATER spins here and the writer never gets to run.
         while len(self._outbuf) > _HIGH_WATER and self._error is None:
+            self._drained.clear()
             await self._drained.wait()
 
     # -- reading -----------------------------------------------------------
@@ -300,6 +363,7 @@ class HTTP2Connection:
         conn = self._h2
         stream = self._stream
         first = True
+        frames = _FrameLengths()
         try:
             while True:
                 data = await stream.receive(_READ_SIZE)
@@ -308,10 +372,18 @@ class HTTP2Connection:
                 if first:
                     first = False
                     if data.startswith(b"HTTP/"):
+                        status = data.split(b"\r\n", 1)[0][:80].decode("ascii", "replace")
                         raise ProtocolViolation(
-                            "the server answered in HTTP/1: it does not speak HTTP/2 "
-                            "without TLS (http2='prior-knowledge')"
+                            f"the server answered in HTTP/1.x ({status!r}): it does not "
+                            "speak HTTP/2 without TLS (http2='prior-knowledge')"
                         )
+                if not frames.feed(data, conn.max_inbound_frame_size):
+                    conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+                    await self._flush()
+                    raise ProtocolViolation(
+                        f"HTTP/2 frame of {frames.overlong} bytes, over the "
+                        f"{conn.max_inbound_frame_size} allowed (SETTINGS_MAX_FRAME_SIZE)"
+                    )
                 try:
                     events = conn.receive_data(data)
                 except h2.exceptions.ProtocolError as exc:
@@ -367,6 +439,8 @@ class HTTP2Connection:
         # nothing from us.
 
     async def _on_goaway(self, error_code: int | None, last_stream_id: int | None) -> None:
+        # What h2 had queued before the GOAWAY is in the writer's buffer.
+        await self._want_write.set()
         last = last_stream_id if last_stream_id is not None else 0
         self._goaway = last
         for stream_id, ex in list(self._streams.items()):

@@ -1,0 +1,183 @@
+"""Cancellation at every await of an HTTP/2 request.
+
+A request is cancelled (``task.cancel()``, or the call's ``timeout=``) while
+it waits for a stream (all taken), while its HEADERS sit behind a writer
+backed up by a server that stopped reading, while its body waits for room
+in that writer or for a window that is 0, while it waits for the response
+head, and while it reads a ``stream=True`` body. After each: the server saw
+``RST_STREAM(CANCEL)`` for a stream that had started (and no protocol error:
+the byte stream stayed whole), the same connection serves the next request,
+and ``pool_stats`` shows nothing busy, waiting or leaked (the suite's
+plugin checks tasks and descriptors).
+
+Where the test must know the client reached an await the server cannot see
+(its writes are stuck in the socket), it yields to the scheduler until the
+connection shows it (:func:`until`), never waiting on time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import curio
+import h2.errors
+import h2.settings
+import pytest
+
+import asks
+from asks._transport.http2 import _HIGH_WATER
+from asks.errors import RequestTimeout
+from tests.http2.conftest import H2ServerFactory
+from tests.http2.scripted import H2Server, ServerStream
+
+CANCEL = h2.errors.ErrorCodes.CANCEL
+MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+WINDOW = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+BIG = 2**31 - 1
+UPLOAD = bytes(range(256)) * (64 * 1024)  # 16 MiB: more than loopback buffers hold
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Yield to the scheduler until *condition()* holds (the test's deadline bounds it)."""
+    while not condition():
+        await curio.sleep(0)
+
+
+def only_connection(session: asks.Session) -> Any:
+    (conn,) = session._pool._all
+    return conn
+
+
+async def handler(stream: ServerStream) -> None:
+    body = await stream.read_body()
+    if stream.path == b"/held":
+        await curio.Event().wait()  # never answered
+    elif stream.path == b"/partial":
+        await stream.send_headers(200)
+        await stream.send_data(b"first")
+        await curio.Event().wait()
+    await stream.respond(200, b"%s %d" % (stream.path, len(body)))
+
+
+async def assert_connection_usable(session: asks.Session, server: H2Server) -> None:
+    r = await session.get(path="/next")
+    assert r.content == b"/next 0"
+    stats = session.pool_stats()
+    assert (stats.open, stats.busy, stats.waiting) == (1, 0, 0)
+    assert server.accepted == 1
+
+
+def resets(server: H2Server) -> list[tuple[bytes, int]]:
+    return [(s.path, s.reset_code) for s in server.requests if s.reset_code is not None]
+
+
+async def test_cancel_while_waiting_for_a_stream(h2_server: H2ServerFactory) -> None:
+    server = await h2_server(handler, settings={MAX_STREAMS: 1})
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/first")
+        held = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: len(server.requests) == 2)
+        waiting = await curio.spawn(session.get(path="/waits"))
+        await until(lambda: session.pool_stats().waiting == 1)
+        await waiting.cancel()
+        assert session.pool_stats().waiting == 0
+        await held.cancel()
+        await server.wait_until(lambda: resets(server) == [(b"/held", CANCEL)])
+        await assert_connection_usable(session, server)
+    # The cancelled waiter never reached the server.
+    assert [s.path for s in server.requests] == [b"/first", b"/held", b"/next"]
+
+
+async def test_cancel_while_waiting_for_the_head(h2_server: H2ServerFactory) -> None:
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        task = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: len(server.requests) == 1)
+        await task.cancel()
+        await server.wait_until(lambda: resets(server) == [(b"/held", CANCEL)])
+        await assert_connection_usable(session, server)
+
+
+async def test_call_timeout_while_waiting_for_the_head(h2_server: H2ServerFactory) -> None:
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        with pytest.raises(RequestTimeout):
+            await session.get(path="/held", timeout=0.2)
+        await server.wait_until(lambda: resets(server) == [(b"/held", CANCEL)])
+        await assert_connection_usable(session, server)
+
+
+async def test_cancel_while_reading_a_streamed_body(h2_server: H2ServerFactory) -> None:
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        r = await session.get(path="/partial", stream=True)
+        chunks: list[bytes] = []
+
+        async def read() -> None:
+            async for chunk in r.body:
+                chunks.append(chunk)
+
+        reader = await curio.spawn(read)
+        await until(lambda: chunks == [b"first"])
+        await reader.cancel()
+        await server.wait_until(lambda: resets(server) == [(b"/partial", CANCEL)])
+        await assert_connection_usable(session, server)
+
+
+async def test_cancel_while_the_body_waits_for_a_zero_window(
+    h2_server: H2ServerFactory,
+) -> None:
+    server = await h2_server(handler, settings={WINDOW: 0}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/first")  # the zero window is in force
+        task = await curio.spawn(session.post(path="/up", data=b"never sent"))
+        await server.wait_until(lambda: len(server.requests) == 2)
+        await task.cancel()
+        await server.wait_until(lambda: resets(server) == [(b"/up", CANCEL)])
+        assert bytes(server.requests[1].body) == b""
+        await assert_connection_usable(session, server)
+
+
+async def backed_up(h2_server: H2ServerFactory) -> tuple[H2Server, asks.Session, Any, Any]:
+    """A session whose upload is stuck behind a server that stopped reading."""
+    server = await h2_server(handler, settings={WINDOW: BIG}, connection_window=BIG)
+    session = asks.Session(server.url, http2="prior-knowledge")
+    await session.get(path="/first")
+    conn = only_connection(session)
+    server.connections[0].pause_reading()
+    upload = await curio.spawn(session.post(path="/up", data=UPLOAD))
+    # The writer is stuck in a send and the upload waits for room.
+    await until(lambda: len(conn._outbuf) > _HIGH_WATER)
+    return server, session, conn, upload
+
+
+async def test_cancel_while_headers_wait_behind_a_backed_up_writer(
+    h2_server: H2ServerFactory,
+) -> None:
+    server, session, conn, upload = await backed_up(h2_server)
+    async with session:
+        queued = await curio.spawn(session.get(path="/queued"))
+        await until(lambda: len(conn._streams) == 2)  # its HEADERS are queued
+        await queued.cancel()
+        await server.connections[0].resume_reading()
+        r = await upload.join()
+        assert r.content == b"/up %d" % len(UPLOAD)
+        await server.wait_until(lambda: resets(server) == [(b"/queued", CANCEL)])
+        assert bytes(server.requests[1].body) == UPLOAD
+        await assert_connection_usable(session, server)
+
+
+async def test_cancel_while_the_body_waits_for_a_backed_up_writer(
+    h2_server: H2ServerFactory,
+) -> None:
+    server, session, _conn, upload = await backed_up(h2_server)
+    async with session:
+        await upload.cancel()
+        await server.connections[0].resume_reading()
+        await server.wait_until(lambda: resets(server) == [(b"/up", CANCEL)])
+        # What was sent before the cancellation arrived whole, and no more.
+        received = bytes(server.requests[1].body)
+        assert 0 < len(received) < len(UPLOAD)
+        assert received == UPLOAD[: len(received)]
+        await assert_connection_usable(session, server)

@@ -1,0 +1,36 @@
+"""The scripted HTTP/2 server itself, and the client's plain path against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asks
+from tests.http2.conftest import H2ServerFactory
+from tests.http2.scripted import ServerStream
+
+
+async def test_h2c_get_and_post_answered_over_one_connection(h2_server: H2ServerFactory) -> None:
+    async def echo(stream: ServerStream) -> None:
+        body = await stream.read_body()
+        await stream.respond(200, stream.method + b" " + stream.path + b" " + body)
+
+    server = await h2_server(echo)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        r1 = await session.get(path="/a")
+        r2 = await session.post(path="/b", data=b"xyz")
+    assert (r1.status_code, r1.content, r1.http_version) == (200, b"GET /a ", "2")
+    assert r2.content == b"POST /b xyz"
+    assert server.accepted == 1
+    assert [s.stream_id for s in server.requests] == [1, 3]
+    await server.wait_until(lambda: server.closed_connections == 1)
+    assert server.connections[0].closed_by_client
+
+
+async def test_tls_alpn_h2_negotiated_with_the_scripted_server(
+    h2_server: H2ServerFactory, server_ssl_context: Any, client_ssl_context: Any
+) -> None:
+    server = await h2_server(ssl_context=server_ssl_context)
+    async with asks.Session(server.url, ssl_context=client_ssl_context, http2=True) as session:
+        r = await session.get(path="/")
+    assert (r.status_code, r.content, r.http_version) == (200, b"ok", "2")
+    assert len(server.requests) == 1

@@ -1,0 +1,138 @@
+"""GOAWAY (RFC 9113 section 6.8) from the scripted server.
+
+Streams at or below ``last_stream_id`` may still be processed: they finish,
+bodies whole. Those above it were never processed: they are sent again on
+another connection whatever the method, and succeed. The connection takes no
+new stream and the client closes it when its last stream ends.
+
+h2 closes its whole state machine on any GOAWAY (python-hyper/h2 issue 1181);
+``http2._survive_goaway`` works around it. The server here sends the GOAWAY
+and the frames that follow it in one write, so the client reads them in one
+``receive_data``: the case where h2 would raise on the frames after the
+GOAWAY. ``.ci/h2-versions`` runs this file against every h2 release
+pyproject allows.
+"""
+
+from __future__ import annotations
+
+import curio
+import h2.errors
+
+import asks
+from tests.http2.conftest import H2ServerFactory
+from tests.http2.scripted import ServerStream
+
+BODY = 20_000  # more than one DATA frame (16 KiB by default)
+
+
+def body_for(stream_id: int) -> bytes:
+    return bytes([65 + stream_id % 26]) * BODY
+
+
+async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
+    h2_server: H2ServerFactory,
+) -> None:
+    async def handler(stream: ServerStream) -> None:
+        conn = stream.conn
+        if conn.number > 0:
+            await stream.read_body()
+            await stream.respond(200, b"again " + stream.path)
+            return
+        if stream.stream_id != 9:
+            return  # answered below, by the handler of the last stream
+        # Five streams open (1, 3, 5, 7, 9): the first three are answered
+        # after a GOAWAY naming 5, in the same write.
+        for stream_id in (1, 3, 5):
+            h2c = conn.h2
+            h2c.send_headers(stream_id, [(b":status", b"200")])
+            h2c.send_data(stream_id, body_for(stream_id)[:16_000])
+            h2c.send_data(stream_id, body_for(stream_id)[16_000:], end_stream=True)
+        await conn.goaway(5, with_queued=True)
+
+    server = await h2_server(handler)
+    results: dict[str, asks.response_objects.Response] = {}
+    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+
+        async def get(path: str) -> None:
+            results[path] = await session.get(path=path)
+
+        async with curio.TaskGroup() as group:
+            for i in range(5):
+                await group.spawn(get, f"/{i}")
+                # In order: request i is stream 2i+1.
+                await server.wait_until(lambda i=i: len(server.requests) == i + 1)
+        first = server.connections[0]
+        # The old connection went once its last stream ended.
+        await server.wait_until(lambda: first.closed_by_client)
+        assert session.pool_stats().busy == 0
+
+    for i, stream_id in enumerate((1, 3, 5)):
+        r = results[f"/{i}"]
+        assert (r.status_code, r.content) == (200, body_for(stream_id))
+    for i in (3, 4):
+        assert results[f"/{i}"].content == f"again /{i}".encode()
+    # The server saw streams 1-9 on the first connection and nothing more on
+    # it; the two above last_stream_id again on other connections.
+    assert sorted(first.streams) == [1, 3, 5, 7, 9]
+    assert first.ignored == []
+    again = sorted(s.path for s in server.requests if s.conn is not first)
+    assert again == [b"/3", b"/4"]
+
+
+async def test_goaway_connection_takes_no_new_stream_and_closes_after_its_last(
+    h2_server: H2ServerFactory,
+) -> None:
+    release = curio.Event()
+
+    async def handler(stream: ServerStream) -> None:
+        conn = stream.conn
+        if conn.number > 0:
+            await stream.respond(200, b"new")
+            return
+        if stream.stream_id == 1:
+            return  # answered with the GOAWAY below
+        # Stream 3: GOAWAY(3), then stream 1's response in the same write;
+        # stream 3 itself is answered when the test says.
+        conn.h2.send_headers(1, [(b":status", b"200")])
+        conn.h2.send_data(1, b"one", end_stream=True)
+        await conn.goaway(3, with_queued=True)
+        await release.wait()
+        await stream.respond(200, b"three")
+
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+        async with curio.TaskGroup() as group:
+            one = await group.spawn(session.get, server.url + "/1")
+            await server.wait_until(lambda: len(server.requests) == 1)
+            three = await group.spawn(session.get, server.url + "/3")
+            r1 = await one.join()
+            assert r1.content == b"one"
+            # The GOAWAY came before stream 1's answer: a new request now
+            # goes to a new connection while stream 3 is still open.
+            r_new = await session.get(path="/new")
+            assert r_new.content == b"new"
+            first = server.connections[0]
+            assert not first.closed
+            assert sorted(first.streams) == [1, 3] and first.ignored == []
+            await release.set()
+            r3 = await three.join()
+        assert r3.content == b"three"
+        await server.wait_until(lambda: first.closed_by_client)
+    assert server.accepted == 2
+
+
+async def test_goaway_on_an_idle_connection_next_request_opens_a_new_one(
+    h2_server: H2ServerFactory,
+) -> None:
+    server = await h2_server()
+    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+        r1 = await session.get(path="/a")
+        first = server.connections[0]
+        await first.goaway(1, h2.errors.ErrorCodes.NO_ERROR)
+        r2 = await session.post(path="/b", data=b"x")
+        assert (r1.status_code, r2.status_code, r2.content) == (200, 200, b"ok")
+        await server.wait_until(lambda: first.closed_by_client)
+        assert session.pool_stats().open == 1
+    assert server.accepted == 2
+    assert [s.conn.number for s in server.requests] == [0, 1]
+    assert bytes(server.requests[1].body) == b"x"

@@ -1,0 +1,97 @@
+"""Uploads against a zero initial window (SETTINGS_INITIAL_WINDOW_SIZE 0).
+
+The client may send no DATA on a stream until the server opens its window
+(RFC 9113 section 6.9.2): the upload waits for WINDOW_UPDATEs, which only
+the connection's reader sees, and then completes byte for byte. The
+scripted server's h2 refuses any DATA beyond the window (a connection
+error, which fails the test), so "waits" is checked by the server itself.
+"""
+
+from __future__ import annotations
+
+import curio
+import h2.errors
+import h2.settings
+
+import asks
+from tests.http2.conftest import H2ServerFactory
+from tests.http2.scripted import ServerStream
+
+WINDOW = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+UPLOAD = bytes(range(256)) * 400  # 102,400 bytes, every byte value
+STEP = 30_000
+
+
+async def granting(stream: ServerStream) -> None:
+    if stream.method == b"GET":
+        await stream.respond(200, b"ok")
+        return
+    granted = 0
+    while not stream.ended:
+        # Nothing beyond what was granted has come (h2 would have refused it).
+        assert len(stream.body) == granted
+        step = min(STEP, len(UPLOAD) - granted) or 1
+        granted += step
+        await stream.grant(step)
+        await stream.conn.server.wait_until(
+            lambda granted=granted: len(stream.body) >= min(granted, len(UPLOAD)) or stream.ended
+        )
+    await stream.respond(200, b"%d" % len(stream.body))
+
+
+async def test_upload_waits_for_window_updates_then_completes_byte_exact(
+    h2_server: H2ServerFactory,
+) -> None:
+    server = await h2_server(granting, settings={WINDOW: 0}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")  # the server's SETTINGS are in force
+        r = await session.post(path="/up", data=UPLOAD)
+    assert (r.status_code, r.content) == (200, b"%d" % len(UPLOAD))
+    upload = server.requests[1]
+    assert bytes(upload.body) == UPLOAD
+    assert server.accepted == 1
+
+
+async def test_upload_cancelled_while_waiting_for_window_leaves_connection_usable(
+    h2_server: H2ServerFactory,
+) -> None:
+    async def handler(stream: ServerStream) -> None:
+        if stream.path == b"/stuck":
+            return  # its window never opens
+        await granting(stream)
+
+    server = await h2_server(handler, settings={WINDOW: 0}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        task = await curio.spawn(session.post(path="/stuck", data=UPLOAD))
+        await server.wait_until(lambda: len(server.requests) == 2)
+        stuck = server.requests[1]
+        await task.cancel()
+        assert await stuck.wait_reset() == h2.errors.ErrorCodes.CANCEL
+        assert bytes(stuck.body) == b""
+        # The same connection: a GET, and an upload whose window opens.
+        assert (await session.get(path="/")).content == b"ok"
+        r = await session.post(path="/up", data=UPLOAD)
+        assert r.content == b"%d" % len(UPLOAD)
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy, stats.waiting) == (1, 0, 0)
+    assert server.accepted == 1
+    assert bytes(server.requests[-1].body) == UPLOAD
+
+
+async def test_upload_larger_than_the_writer_high_water_with_open_windows(
+    h2_server: H2ServerFactory,
+) -> None:
+    """A server that opens big windows: the upload is bounded by the writer alone.
+
+    It then waits for the writer to drain (``_HIGH_WATER``), which once spun
+    forever on an event left set, without yielding.
+    """
+    big = 2**31 - 1
+    server = await h2_server(settings={WINDOW: big}, connection_window=big)
+    upload = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        r = await curio.timeout_after(15, session.post(path="/up", data=upload))
+    assert r.content == b"ok"
+    assert bytes(server.requests[1].body) == upload
