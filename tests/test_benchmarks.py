@@ -126,3 +126,10 @@ def test_h2_latency_benchmark_runs_all_three_shapes():
         "HTTP/1.1, connections=1": "HTTP/1.1",
         "HTTP/1.1, connections=50": "HTTP/1.1",
     }
+
+
+def test_concurrency_cost_benchmark_reports_each_level():
+    out = run("concurrency_cost.py", "--n", "200", "--concurrency", "5,20", "--rounds", "1")
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
+    assert [row[1].strip() for row in rows] == ["5", "20"]
+    assert float(rows[0][4]) == 1.0

@@ -109,6 +109,7 @@ class NginxConfig:
     locations: dict[str, str] = field(default_factory=dict)
     http_directives: list[str] = field(default_factory=list)
     worker_processes: int = 1
+    worker_connections: int = 256
 
     @classmethod
     def default(cls, certificate: Certificate | None) -> NginxConfig:
@@ -162,7 +163,7 @@ class NginxConfig:
             f"pid {directory / 'nginx.pid'};",
             # notice: "start worker process" is how we learn it is serving.
             "error_log stderr notice;",
-            "events { worker_connections 256; }",
+            f"events {{ worker_connections {self.worker_connections}; }}",
         ]
         if os.geteuid() == 0:
             # Workers would run as nobody and could not read the key file.

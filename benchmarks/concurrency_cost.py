@@ -1,0 +1,100 @@
+"""CPU per request as concurrency grows: N workers on N keep-alive connections.
+
+One ``asks.Session(connections=N)`` and N worker tasks, each doing small GETs
+one after another against a private nginx (one worker process, keep-alive,
+access log off), until the total is done. Client CPU per 1,000 requests
+(``time.process_time``) is the number: on a fair client it stays flat as N
+grows, since each request does the same work whatever the number of others.
+Rounds alternate the concurrencies; medians are printed with the ratio to the
+smallest N. Run from the project root:
+
+    python benchmarks/concurrency_cost.py                       # N = 20, 1000, 5000
+    python benchmarks/concurrency_cost.py --n 100000 --concurrency 20,1000,5000 --rounds 3
+    python benchmarks/concurrency_cost.py --profile 5000        # py-spy this N only
+
+Needs nginx (``.ci/system-packages`` installs it) and an open-file limit above
+the largest N (raised to the hard limit here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import curio
+
+import asks
+from tests.real.nginx import Listener, Nginx, NginxConfig
+
+
+async def run(url: str, total: int, workers: int) -> tuple[float, float]:
+    """(requests per second, CPU seconds per request) for *total* GETs by *workers*."""
+    async with asks.Session(connections=workers) as s:
+        # Warm-up: every connection opened and used once, untimed.
+        async with curio.TaskGroup() as group:
+            for _ in range(workers):
+                await group.spawn(s.get, url)
+        left = total
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                r = await s.get(url)
+                if r.status_code != 200:
+                    raise AssertionError(r.status_code)
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        async with curio.TaskGroup() as group:
+            for _ in range(workers):
+                await group.spawn(worker)
+        return total / (time.perf_counter() - wall), (time.process_time() - cpu) / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=50_000, help="requests per run")
+    parser.add_argument("--concurrency", default="20,1000,5000")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=int, help="one run at this N, for py-spy")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    config = NginxConfig(worker_connections=max(levels) * 2 + 100)
+    config.add_listener(
+        Listener("http", directives=("keepalive_requests 10000000;", "keepalive_timeout 300s;"))
+    )
+    config.add_location("= /small", 'access_log off; return 200 "hello world";')
+    config.add_location("= /_fence", "access_log off; return 204;")
+    with tempfile.TemporaryDirectory() as tmp, Nginx(config, Path(tmp) / "nginx") as server:
+        url = server.url("http", "/small")
+        if args.profile:
+            rate, cpu = curio.run(run, url, args.n, args.profile)
+            print(f"N={args.profile}: {rate:,.0f} req/s, {cpu * 1e6:.1f} us CPU per request")
+            return
+        results: dict[int, list[tuple[float, float]]] = {c: [] for c in levels}
+        for _ in range(args.rounds):
+            for c in levels:
+                results[c].append(curio.run(run, url, args.n, c))
+    base = statistics.median(cpu for _, cpu in results[levels[0]])
+    print(f"{args.n} small GETs per run, N workers on N connections; median of {args.rounds}\n")
+    print("| N | req/s | CPU ms per 1,000 requests | x N=%d |" % levels[0])
+    print("|---|---|---|---|")
+    for c, runs in results.items():
+        rate = statistics.median(r for r, _ in runs)
+        cpu = statistics.median(c for _, c in runs)
+        print(f"| {c:,} | {rate:,.0f} | {cpu * 1e6:.1f} | {cpu / base:.2f} |")
+    del soft
+
+
+if __name__ == "__main__":
+    main()
