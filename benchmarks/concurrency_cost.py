@@ -87,7 +87,7 @@ def main() -> None:
                 results[c].append(curio.run(run, url, args.n, c))
     base = statistics.median(cpu for _, cpu in results[levels[0]])
     print(f"{args.n} small GETs per run, N workers on N connections; median of {args.rounds}\n")
-    print("| N | req/s | CPU ms per 1,000 requests | x N=%d |" % levels[0])
+    print(f"| N | req/s | CPU ms per 1,000 requests | x N={levels[0]} |")
     print("|---|---|---|---|")
     for c, runs in results.items():
         rate = statistics.median(r for r, _ in runs)
