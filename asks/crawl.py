@@ -486,6 +486,9 @@ def fetch_many(
         urls: the URLs, any iterable or async iterable of str (a file, a
             generator, an async generator...), read lazily; each is
             stripped, and blank ones and ones starting with ``#`` are skipped.
+            A plain iterable is read in the kernel's thread (a file on disk
+            is fine; a slow pipe wants an async iterable). An async
+            generator left half way is closed by the run.
         session: the session to use, as it is; None makes one for the run with
             polite defaults: ``connections=concurrency``,
             ``connections_per_host=4`` and
@@ -499,7 +502,8 @@ def fetch_many(
             under a safe name made from its URL (``result.file``).
         robots: obey each origin's robots.txt: fetched once per origin
             through the session, disallowed URLs skipped, ``Crawl-delay``
-            made the origin's rate limit on the session (docs/crawling.md).
+            made the origin's rate limit on the session (docs/crawling.md;
+            a given session keeps those rates after the run).
         shard: ``(k, n)``: fetch only the URLs whose host falls in shard *k*
             (zero-based) of *n* (:func:`asks._partition.shard_of`), the same
             split on every machine.
