@@ -26,9 +26,7 @@ session made for the run is closed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +163,8 @@ class FetchResult:
 
     def as_json(self, *, with_file: bool = False) -> str:
         """:meth:`as_dict` as one line of JSON, without the newline."""
+        import json  # not for `import asks` (tests/test_hot_path.py)
+
         return json.dumps(self.as_dict(with_file=with_file), ensure_ascii=False)
 
 
@@ -416,6 +416,8 @@ class FetchResults:
 
     async def _save(self, url: str, response: StreamResponse) -> tuple[int, str, bytes | None]:
         """Stream the body into ``output_dir``: the file appears only once complete."""
+        import tempfile  # not for `import asks`
+
         assert self._output_dir is not None
         name = safe_filename(url)
         fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{name}.", suffix=".part")
