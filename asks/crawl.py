@@ -348,11 +348,16 @@ class FetchResults:
         await scheduler.add(url, host_key(url))
 
     async def _worker(self, scheduler: Scheduler) -> None:
-        while (item := await scheduler.next()) is not None:
-            url, host = item
-            result = await self._fetch(url)
-            await self._results.put(result)
-            await scheduler.done(host)
+        try:
+            while (item := await scheduler.next()) is not None:
+                url, host = item
+                result = await self._fetch(url)
+                await self._results.put(result)
+                await scheduler.done(host)
+        except Exception as exc:  # a bug, not a URL's failure: stop the run, loudly
+            # A crashed task of a curio TaskGroup is only recorded; the
+            # consumer must hear of it, or it would wait for results forever.
+            await self._results.put(_Failed(exc))
 
     async def _fetch(self, url: str) -> FetchResult:
         """Fetch one URL; whatever happens becomes its result, never an exception."""
