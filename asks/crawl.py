@@ -165,7 +165,8 @@ class FetchResult:
         """:meth:`as_dict` as one line of JSON, without the newline."""
         import json  # not for `import asks` (tests/test_hot_path.py)
 
-        return json.dumps(self.as_dict(with_file=with_file), ensure_ascii=False)
+        # ASCII, as asks fetch always wrote: any str (a lone surrogate too) fits.
+        return json.dumps(self.as_dict(with_file=with_file))
 
 
 def _error_result(url: str, exc: BaseException, elapsed: float = 0.0) -> FetchResult:

@@ -247,6 +247,9 @@ def test_as_json_keeps_the_fields_of_asks_fetch_and_adds_the_new_ones() -> None:
         "skipped": "robots.txt",
     }
     assert "\n" not in full.as_json()
+    odd = asks.FetchResult("http://h/\u00e9\ud800")  # a lone surrogate, from a caller's str
+    assert odd.as_json().isascii()
+    assert json.loads(odd.as_json())["url"] == "http://h/\u00e9\ud800"
     with pytest.raises(AttributeError):
         full.url = "other"  # type: ignore[misc]
 
