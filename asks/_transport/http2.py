@@ -575,7 +575,12 @@ class HTTP2Exchange:
             return
         name = _code_name(code)
         if self._head is None:
-            await self._on_error(ProtocolViolation(f"the server reset the stream ({name})"))
+            # As a connection reset before the response over HTTP/1.1: the
+            # server may have processed it, so only retries= may resend it
+            # (idempotent methods), not the transport.
+            await self._on_error(
+                BodyCutShort(f"the server reset the stream before the response head ({name})")
+            )
         else:
             await self._on_error(
                 BodyCutShort(f"the server reset the stream inside the body ({name})")
