@@ -28,7 +28,7 @@ import pytest
 import asks
 from asks._transport.http2 import _HIGH_WATER
 from asks.errors import RequestTimeout
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import H2Server, ServerStream
 
 CANCEL = h2.errors.ErrorCodes.CANCEL
@@ -140,9 +140,11 @@ async def test_call_timeout_while_waiting_for_the_head(h2_server: H2ServerFactor
         await assert_connection_usable(session, server)
 
 
-async def test_cancel_while_reading_a_streamed_body(h2_server: H2ServerFactory) -> None:
-    server = await h2_server(handler)
-    async with asks.Session(server.url, http2="prior-knowledge") as session:
+async def test_cancel_while_reading_a_streamed_body(
+    h2_server: H2ServerFactory, h2_mode: H2Mode
+) -> None:
+    server = await h2_server(handler, **h2_mode.server)
+    async with asks.Session(server.url, **h2_mode.session) as session:
         r = await session.get(path="/partial", stream=True)
         chunks: list[bytes] = []
 

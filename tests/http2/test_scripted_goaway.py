@@ -19,7 +19,7 @@ import curio
 import h2.errors
 
 import asks
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 BODY = 20_000  # more than one DATA frame (16 KiB by default)
@@ -30,7 +30,7 @@ def body_for(stream_id: int) -> bytes:
 
 
 async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
-    h2_server: H2ServerFactory,
+    h2_server: H2ServerFactory, h2_mode: H2Mode
 ) -> None:
     async def handler(stream: ServerStream) -> None:
         conn = stream.conn
@@ -49,9 +49,9 @@ async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
             h2c.send_data(stream_id, body_for(stream_id)[16_000:], end_stream=True)
         await conn.goaway(5, with_queued=True)
 
-    server = await h2_server(handler)
+    server = await h2_server(handler, **h2_mode.server)
     results: dict[str, asks.response_objects.Response] = {}
-    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+    async with asks.Session(server.url, connections=4, **h2_mode.session) as session:
 
         async def get(path: str) -> None:
             results[path] = await session.get(path=path)
@@ -80,7 +80,7 @@ async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
 
 
 async def test_goaway_connection_takes_no_new_stream_and_closes_after_its_last(
-    h2_server: H2ServerFactory,
+    h2_server: H2ServerFactory, h2_mode: H2Mode
 ) -> None:
     release = curio.Event()
 
@@ -99,8 +99,8 @@ async def test_goaway_connection_takes_no_new_stream_and_closes_after_its_last(
         await release.wait()
         await stream.respond(200, b"three")
 
-    server = await h2_server(handler)
-    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+    server = await h2_server(handler, **h2_mode.server)
+    async with asks.Session(server.url, connections=4, **h2_mode.session) as session:
         async with curio.TaskGroup() as group:
             one = await group.spawn(session.get, server.url + "/1")
             await server.wait_until(lambda: len(server.requests) == 1)

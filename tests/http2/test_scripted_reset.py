@@ -17,7 +17,7 @@ import pytest
 
 import asks
 from asks.errors import ServerClosedConnectionError
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 CODES = [h2.errors.ErrorCodes.INTERNAL_ERROR, h2.errors.ErrorCodes.CANCEL]
@@ -41,11 +41,11 @@ def cutting_handler(code: int, release: curio.Event):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("code", CODES, ids=lambda c: c.name)
 async def test_reset_mid_body_raises_server_closed_and_spares_other_streams(
-    h2_server: H2ServerFactory, code: h2.errors.ErrorCodes
+    h2_server: H2ServerFactory, h2_mode: H2Mode, code: h2.errors.ErrorCodes
 ) -> None:
     release = curio.Event()
-    server = await h2_server(cutting_handler(code, release))
-    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+    server = await h2_server(cutting_handler(code, release), **h2_mode.server)
+    async with asks.Session(server.url, retries=0, **h2_mode.session) as session:
         held = await curio.spawn(session.get, server.url + "/held")
         await server.wait_until(lambda: len(server.requests) == 1)
         with pytest.raises(ServerClosedConnectionError, match=code.name):
