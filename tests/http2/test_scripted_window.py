@@ -12,8 +12,10 @@ from __future__ import annotations
 import curio
 import h2.errors
 import h2.settings
+import pytest
 
 import asks
+from asks.errors import RequestTimeout
 from tests.http2.conftest import H2ServerFactory
 from tests.http2.scripted import ServerStream
 
@@ -143,3 +145,26 @@ async def test_early_response_then_reset_no_error_ends_the_upload(
         assert session.pool_stats().busy == 0
     assert server.accepted == 1
     assert len(server.requests[0].body) < 4_000_000
+
+
+async def test_call_timeout_ends_an_upload_stalled_on_a_window_never_opened(
+    h2_server: H2ServerFactory,
+) -> None:
+    """reliability.md row 26: the deadline still ends a stalled stream."""
+
+    async def handler(stream: ServerStream) -> None:
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+        # POST: its window is never opened.
+
+    server = await h2_server(handler, settings={WINDOW: 0}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        with pytest.raises(RequestTimeout):
+            await session.post(path="/stalled", data=UPLOAD, timeout=0.3)
+        stalled = server.requests[1]
+        assert await stalled.wait_reset() == h2.errors.ErrorCodes.CANCEL
+        assert (await session.get(path="/")).content == b"ok"
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy) == (1, 0)
+    assert server.accepted == 1
