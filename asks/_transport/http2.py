@@ -299,8 +299,19 @@ class HTTP2Connection:
         )
 
     def has_expired(self, now: float) -> bool:
-        """Finished, or idle past its keep-alive expiry."""
-        return self.is_finished() or (self._active == 0 and now - self.idle_since > self._expiry)
+        """Finished, idle past its keep-alive expiry, or idle with bytes unread.
+
+        The reader takes every byte as soon as it runs; bytes still waiting
+        on an idle connection mean the server just said something the
+        reader has not seen yet - often the EOF of a connection it closed
+        (then a request sent on it would fail). As for an idle HTTP/1.1
+        connection, it is not reused.
+        """
+        if self.is_finished():
+            return True
+        return self._active == 0 and (
+            now - self.idle_since > self._expiry or self._stream.is_readable()
+        )
 
     def claim(self) -> None:
         """One more stream is handed out (the pool checked :meth:`is_available`)."""
@@ -577,7 +588,12 @@ class HTTP2Exchange:
             return
         name = _code_name(code)
         if self._head is None:
-            await self._on_error(ProtocolViolation(f"the server reset the stream ({name})"))
+            # As a connection reset before the response over HTTP/1.1: the
+            # server may have processed it, so only retries= may resend it
+            # (idempotent methods), not the transport.
+            await self._on_error(
+                BodyCutShort(f"the server reset the stream before the response head ({name})")
+            )
         else:
             await self._on_error(
                 BodyCutShort(f"the server reset the stream inside the body ({name})")

@@ -77,7 +77,11 @@ class StreamRefused(PeerClosedEarly):
 
 
 class BodyCutShort(TransportError):
-    """The connection ended inside the response body (it was cut short)."""
+    """The connection ended inside the response body (it was cut short).
+
+    Also an HTTP/2 stream reset by the server before or inside its response
+    (not REFUSED_STREAM): the request may have been processed.
+    """
 
 
 class ProtocolViolation(TransportError):

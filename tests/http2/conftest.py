@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pytest
@@ -36,3 +38,26 @@ async def h2_server() -> AsyncIterator[H2ServerFactory]:
     errors = [exc for server in servers for exc in server.errors]
     if errors:
         raise errors[0]
+
+
+@dataclass
+class H2Mode:
+    """How a test reaches the scripted server: h2c, or TLS with ALPN."""
+
+    server: dict[str, Any]  # H2Server keywords
+    session: dict[str, Any]  # asks.Session keywords
+
+
+@pytest.fixture(params=["h2c", "tls"])
+def h2_mode(
+    request: pytest.FixtureRequest,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> H2Mode:
+    """Both ways to HTTP/2: prior knowledge over plain TCP, and TLS + ALPN ``h2``."""
+    if request.param == "h2c":
+        return H2Mode({}, {"http2": "prior-knowledge"})
+    return H2Mode(
+        {"ssl_context": server_ssl_context},
+        {"http2": True, "ssl_context": client_ssl_context},
+    )

@@ -154,8 +154,8 @@ class ServerConnection:
         number: 0 for the first connection the server accepted, 1 for the next...
         streams: every stream the client opened, by ID.
         ping_acks: the payloads of PING acknowledgements received.
-        settings_acks: SETTINGS acknowledgements received (the first is
-            for the server's initial SETTINGS).
+        settings_acks: SETTINGS acknowledgements received (the first two
+            are for the preface's SETTINGS and the test's settings).
         goaway_received: the client's GOAWAY error code, if it sent one.
         max_open: the most streams open at once (after each new stream).
         closed_by_client: the client closed the connection (EOF or reset).
@@ -269,8 +269,12 @@ class ServerConnection:
         """Read frames until the client goes; requests go to the handler."""
         server = self.server
         h2conn = self.h2
-        h2conn.local_settings = h2.settings.Settings(client=False, initial_values=server.settings)
+        # h2's defaults in the preface, then the test's settings in a second
+        # SETTINGS frame: h2 enforces those once the client acknowledged
+        # them, so streams the client opened before it had read them are
+        # not a protocol error (RFC 9113 section 6.5.3).
         h2conn.initiate_connection()
+        h2conn.update_settings(server.settings)
         if server.connection_window > 65535:
             h2conn.increment_flow_control_window(server.connection_window - 65535)
         await self.flush()

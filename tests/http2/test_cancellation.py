@@ -28,7 +28,7 @@ import pytest
 import asks
 from asks._transport.http2 import _HIGH_WATER
 from asks.errors import RequestTimeout
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import H2Server, ServerStream
 
 CANCEL = h2.errors.ErrorCodes.CANCEL
@@ -89,6 +89,38 @@ async def test_cancel_while_waiting_for_a_stream(h2_server: H2ServerFactory) -> 
     assert [s.path for s in server.requests] == [b"/first", b"/held", b"/next"]
 
 
+async def test_cancel_as_a_stream_is_handed_over(h2_server: H2ServerFactory) -> None:
+    """The waiter is cancelled in the very step that hands it a stream.
+
+    The pool's hand-over is wrapped so that the waiting task is cancelled
+    just before the stream goes to it (both in the releasing task): the
+    waiter wakes with the cancellation and a stream it must give back. With
+    one stream allowed, a stream lost there would leave /next waiting forever.
+    """
+    server = await h2_server(handler, settings={MAX_STREAMS: 1})
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/first")
+        held = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: len(server.requests) == 2)
+        waiting = await curio.spawn(session.get(path="/waits"))
+        await until(lambda: session.pool_stats().waiting == 1)
+        pool = session._pool
+        hand_over = pool.stream_released
+
+        async def cancel_then_hand_over(conn: Any) -> None:
+            pool.stream_released = hand_over  # once
+            await waiting.cancel(blocking=False)
+            await hand_over(conn)
+
+        pool.stream_released = cancel_then_hand_over
+        await held.cancel()
+        await waiting.wait()
+        assert waiting.cancelled
+        await server.wait_until(lambda: resets(server) == [(b"/held", CANCEL)])
+        await assert_connection_usable(session, server)
+    assert [s.path for s in server.requests] == [b"/first", b"/held", b"/next"]
+
+
 async def test_cancel_while_waiting_for_the_head(h2_server: H2ServerFactory) -> None:
     server = await h2_server(handler)
     async with asks.Session(server.url, http2="prior-knowledge") as session:
@@ -108,9 +140,11 @@ async def test_call_timeout_while_waiting_for_the_head(h2_server: H2ServerFactor
         await assert_connection_usable(session, server)
 
 
-async def test_cancel_while_reading_a_streamed_body(h2_server: H2ServerFactory) -> None:
-    server = await h2_server(handler)
-    async with asks.Session(server.url, http2="prior-knowledge") as session:
+async def test_cancel_while_reading_a_streamed_body(
+    h2_server: H2ServerFactory, h2_mode: H2Mode
+) -> None:
+    server = await h2_server(handler, **h2_mode.server)
+    async with asks.Session(server.url, **h2_mode.session) as session:
         r = await session.get(path="/partial", stream=True)
         chunks: list[bytes] = []
 

@@ -34,3 +34,25 @@ async def test_tls_alpn_h2_negotiated_with_the_scripted_server(
         r = await session.get(path="/")
     assert (r.status_code, r.content, r.http_version) == (200, b"ok", "2")
     assert len(server.requests) == 1
+
+
+async def test_informational_head_and_trailers_are_passed_over(
+    h2_server: H2ServerFactory,
+) -> None:
+    """A 103 before the response and trailers after its body (RFC 9113
+    section 8.1): the response is the final head and the whole body."""
+
+    async def handler(stream: ServerStream) -> None:
+        await stream.read_body()
+        await stream.send_headers(103, [(b"link", b"</style.css>; rel=preload")])
+        await stream.send_headers(200, [(b"x-final", b"yes")])
+        await stream.send_data(b"body")
+        stream.conn.h2.send_headers(stream.stream_id, [(b"x-trailer", b"t")], end_stream=True)
+        await stream.conn.flush()
+
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        r = await session.get(path="/")
+        assert (r.status_code, r.content, r.headers["x-final"]) == (200, b"body", "yes")
+        assert (await session.get(path="/")).content == b"body"
+    assert server.accepted == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import curio
 import h2.errors
+import h2.settings
 import hyperframe.frame
 import pytest
 
@@ -19,6 +20,8 @@ import asks
 from asks.errors import BadHttpResponse
 from tests.http2.conftest import H2ServerFactory
 from tests.http2.scripted import ServerStream
+
+MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 
 
 def data_on_stream_zero() -> bytes:
@@ -94,3 +97,67 @@ async def test_garbage_instead_of_the_server_preface_is_bad_http_response(
             await curio.timeout_after(10, session.get(path="/"))
         stats = session.pool_stats()
         assert (stats.open, stats.busy) == (0, 0)
+
+
+async def test_requests_waiting_for_a_stream_move_on_when_the_connection_fails(
+    h2_server: H2ServerFactory,
+) -> None:
+    """The full connection fails (garbage): the request waiting for one of
+    its streams goes to a new connection and succeeds."""
+
+    async def handler(stream: ServerStream) -> None:
+        if stream.conn.number == 0 and stream.path == b"/held":
+            await stream.conn.server.wait_until(lambda: go.is_set())
+            await stream.conn.send_raw(GARBAGE["text"])
+            return
+        await stream.respond(200, b"fresh " + stream.path)
+
+    go = curio.Event()
+    server = await h2_server(handler, settings={MAX_STREAMS: 1})
+    async with asks.Session(server.url, http2="prior-knowledge", connections=2) as session:
+        await session.get(path="/first")
+        held = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: len(server.requests) == 2)
+        waiting = await curio.spawn(session.get(path="/waits"))
+        while session.pool_stats().waiting != 1:
+            await curio.sleep(0)
+        await go.set()
+        await server.changed()
+        with pytest.raises(curio.TaskError) as caught:
+            await held.join()
+        assert isinstance(caught.value.__cause__, BadHttpResponse)
+        r = await curio.timeout_after(10, waiting.join())
+        assert r.content == b"fresh /waits"
+    assert [(s.conn.number, s.path) for s in server.requests][-1] == (1, b"/waits")
+
+
+async def test_malformed_response_fails_clearly_and_nothing_hangs(
+    h2_server: H2ServerFactory,
+) -> None:
+    """A body shorter than its content-length (RFC 9113 section 8.1.1:
+    malformed) is BadHttpResponse, as over HTTP/1.1. h2 makes any malformed
+    frame a connection error, so the other streams of that connection fail
+    with it (promptly: nothing hangs) and the next request opens a new one."""
+
+    async def handler(stream: ServerStream) -> None:
+        if stream.conn.number == 0 and stream.path == b"/bad":
+            await stream.send_headers(200, [(b"content-length", b"100")])
+            await stream.send_data(b"short", end_stream=True)
+        elif stream.conn.number == 0 and stream.path == b"/held":
+            await curio.Event().wait()
+        else:
+            await stream.respond(200, b"fine")
+
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+        held = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: len(server.requests) == 1)
+        with pytest.raises(BadHttpResponse):
+            await curio.timeout_after(10, session.get(path="/bad"))
+        with pytest.raises(curio.TaskError) as caught:
+            await curio.timeout_after(10, held.join())
+        assert isinstance(caught.value.__cause__, BadHttpResponse)
+        assert (await session.get(path="/next")).content == b"fine"
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy, stats.waiting) == (1, 0, 0)
+    assert server.accepted == 2

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import curio
 import h2.errors
+import h2.settings
 
 import asks
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
+
+MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 
 BODY = 20_000  # more than one DATA frame (16 KiB by default)
 
@@ -30,7 +33,7 @@ def body_for(stream_id: int) -> bytes:
 
 
 async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
-    h2_server: H2ServerFactory,
+    h2_server: H2ServerFactory, h2_mode: H2Mode
 ) -> None:
     async def handler(stream: ServerStream) -> None:
         conn = stream.conn
@@ -49,9 +52,9 @@ async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
             h2c.send_data(stream_id, body_for(stream_id)[16_000:], end_stream=True)
         await conn.goaway(5, with_queued=True)
 
-    server = await h2_server(handler)
+    server = await h2_server(handler, **h2_mode.server)
     results: dict[str, asks.response_objects.Response] = {}
-    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+    async with asks.Session(server.url, connections=4, **h2_mode.session) as session:
 
         async def get(path: str) -> None:
             results[path] = await session.get(path=path)
@@ -80,7 +83,7 @@ async def test_goaway_finishes_streams_up_to_last_and_resends_the_rest(
 
 
 async def test_goaway_connection_takes_no_new_stream_and_closes_after_its_last(
-    h2_server: H2ServerFactory,
+    h2_server: H2ServerFactory, h2_mode: H2Mode
 ) -> None:
     release = curio.Event()
 
@@ -99,8 +102,8 @@ async def test_goaway_connection_takes_no_new_stream_and_closes_after_its_last(
         await release.wait()
         await stream.respond(200, b"three")
 
-    server = await h2_server(handler)
-    async with asks.Session(server.url, http2="prior-knowledge", connections=4) as session:
+    server = await h2_server(handler, **h2_mode.server)
+    async with asks.Session(server.url, connections=4, **h2_mode.session) as session:
         async with curio.TaskGroup() as group:
             one = await group.spawn(session.get, server.url + "/1")
             await server.wait_until(lambda: len(server.requests) == 1)
@@ -136,3 +139,40 @@ async def test_goaway_on_an_idle_connection_next_request_opens_a_new_one(
     assert server.accepted == 2
     assert [s.conn.number for s in server.requests] == [0, 1]
     assert bytes(server.requests[1].body) == b"x"
+
+
+async def test_goaway_sends_requests_waiting_for_a_stream_to_a_new_connection(
+    h2_server: H2ServerFactory,
+) -> None:
+    """Requests waiting for a stream of a full connection that gets GOAWAY go
+    to a new connection at once, not after its last stream ends."""
+    release = curio.Event()
+
+    async def handler(stream: ServerStream) -> None:
+        if stream.conn.number == 0 and stream.path == b"/held":
+            await stream.conn.goaway(stream.stream_id)
+            await release.wait()
+        await stream.respond(200, stream.path)
+
+    server = await h2_server(handler, settings={MAX_STREAMS: 1})
+    results: list[bytes] = []
+    async with asks.Session(server.url, http2="prior-knowledge", connections=2) as session:
+        await session.get(path="/first")
+        held = await curio.spawn(session.get(path="/held"))
+        await server.wait_until(lambda: server.connections[0].goaway_sent is not None)
+
+        async def get(i: int) -> None:
+            results.append((await session.get(path=f"/{i}")).content)
+
+        async with curio.TaskGroup() as group:
+            for i in range(3):
+                await group.spawn(get, i)
+        # All three done while /held is still open on the first connection.
+        assert sorted(results) == [b"/0", b"/1", b"/2"]
+        assert not held.terminated
+        await release.set()
+        assert (await held.join()).content == b"/held"
+        await server.wait_until(lambda: server.connections[0].closed_by_client)
+    assert {
+        s.conn.number for s in server.requests if s.path.startswith(b"/") and s.path[1:].isdigit()
+    } == {1}

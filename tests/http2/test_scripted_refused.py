@@ -14,7 +14,7 @@ import pytest
 import asks
 from asks._transport.transport import _MAX_REFUSED
 from asks.errors import ServerClosedConnectionError
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
@@ -37,9 +37,10 @@ def refuse_first(times: int):  # type: ignore[no-untyped-def]
 
 async def test_refused_post_is_sent_again_on_a_new_connection(
     h2_server: H2ServerFactory,
+    h2_mode: H2Mode,
 ) -> None:
-    server = await h2_server(refuse_first(1))
-    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+    server = await h2_server(refuse_first(1), **h2_mode.server)
+    async with asks.Session(server.url, retries=0, **h2_mode.session) as session:
         r = await session.post(path="/p", data=b"payload")
         assert (r.status_code, r.content) == (200, b"got payload")
         assert session.pool_stats().busy == 0

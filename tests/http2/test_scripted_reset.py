@@ -17,7 +17,7 @@ import pytest
 
 import asks
 from asks.errors import ServerClosedConnectionError
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 CODES = [h2.errors.ErrorCodes.INTERNAL_ERROR, h2.errors.ErrorCodes.CANCEL]
@@ -41,11 +41,11 @@ def cutting_handler(code: int, release: curio.Event):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("code", CODES, ids=lambda c: c.name)
 async def test_reset_mid_body_raises_server_closed_and_spares_other_streams(
-    h2_server: H2ServerFactory, code: h2.errors.ErrorCodes
+    h2_server: H2ServerFactory, h2_mode: H2Mode, code: h2.errors.ErrorCodes
 ) -> None:
     release = curio.Event()
-    server = await h2_server(cutting_handler(code, release))
-    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+    server = await h2_server(cutting_handler(code, release), **h2_mode.server)
+    async with asks.Session(server.url, retries=0, **h2_mode.session) as session:
         held = await curio.spawn(session.get, server.url + "/held")
         await server.wait_until(lambda: len(server.requests) == 1)
         with pytest.raises(ServerClosedConnectionError, match=code.name):
@@ -77,4 +77,37 @@ async def test_reset_mid_streamed_body_raises_from_the_iterator(
         stats = session.pool_stats()
         assert (stats.open, stats.busy) == (1, 0)
     assert r_next.content == b"fine"
+    assert server.accepted == 1
+
+
+@pytest.mark.parametrize("code", CODES, ids=lambda c: c.name)
+async def test_reset_before_the_head_is_server_closed_and_retried_like_http11(
+    h2_server: H2ServerFactory, code: h2.errors.ErrorCodes
+) -> None:
+    """A stream reset (not REFUSED_STREAM) before any response byte.
+
+    The server may have processed the request, so it is not the transport's
+    to resend. Over HTTP/1.1 a connection reset before the response is
+    ServerClosedConnectionError, which ``retries=`` sends again for an
+    idempotent method only; the same here.
+    """
+    seen = 0
+
+    async def handler(stream: ServerStream) -> None:
+        nonlocal seen
+        seen += 1
+        await stream.read_body()
+        if seen in (1, 2):
+            await stream.reset(code)
+        else:
+            await stream.respond(200, b"second try")
+
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge", retries=1) as session:
+        with pytest.raises(ServerClosedConnectionError, match=code.name):
+            await session.post(path="/post", data=b"x")
+        r = await session.get(path="/get")
+        assert r.content == b"second try"
+        assert session.pool_stats().busy == 0
+    assert [s.path for s in server.requests] == [b"/post", b"/get", b"/get"]
     assert server.accepted == 1

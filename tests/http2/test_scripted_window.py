@@ -12,8 +12,10 @@ from __future__ import annotations
 import curio
 import h2.errors
 import h2.settings
+import pytest
 
 import asks
+from asks.errors import RequestTimeout
 from tests.http2.conftest import H2ServerFactory
 from tests.http2.scripted import ServerStream
 
@@ -95,3 +97,74 @@ async def test_upload_larger_than_the_writer_high_water_with_open_windows(
         r = await curio.timeout_after(15, session.post(path="/up", data=upload))
     assert r.content == b"ok"
     assert bytes(server.requests[1].body) == upload
+
+
+async def test_concurrent_uploads_under_default_windows_echo_exactly(
+    h2_server: H2ServerFactory,
+) -> None:
+    """Ten uploads share the RFC's 65,535-byte windows: each waits for
+    WINDOW_UPDATEs the reader sees, none stalls on one another task took."""
+
+    async def echo(stream: ServerStream) -> None:
+        await stream.respond(200, await stream.read_body())
+
+    server = await h2_server(echo)
+    bodies = [bytes([i]) * (300_000 + i) for i in range(10)]
+    results: dict[int, bytes] = {}
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+
+        async def upload(i: int) -> None:
+            results[i] = (await session.post(path=f"/{i}", data=bodies[i])).content
+
+        async with curio.TaskGroup() as group:
+            for i in range(10):
+                await group.spawn(upload, i)
+    assert all(results[i] == bodies[i] for i in range(10))
+    assert server.accepted == 1
+
+
+async def test_early_response_then_reset_no_error_ends_the_upload(
+    h2_server: H2ServerFactory,
+) -> None:
+    """RFC 9113 section 8.1: a complete response, then RST_STREAM(NO_ERROR):
+    the server wants no more of the body. The response is the answer."""
+
+    async def refuse_upload(stream: ServerStream) -> None:
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+            return
+        await stream.respond(413, b"too large")
+        await stream.reset(h2.errors.ErrorCodes.NO_ERROR)
+
+    server = await h2_server(refuse_upload)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        r = await session.post(path="/up", data=b"u" * 4_000_000)
+        assert (r.status_code, r.content) == (413, b"too large")
+        assert (await session.get(path="/")).content == b"ok"
+        assert session.pool_stats().busy == 0
+    assert server.accepted == 1
+    assert len(server.requests[0].body) < 4_000_000
+
+
+async def test_call_timeout_ends_an_upload_stalled_on_a_window_never_opened(
+    h2_server: H2ServerFactory,
+) -> None:
+    """reliability.md row 26: the deadline still ends a stalled stream."""
+
+    async def handler(stream: ServerStream) -> None:
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+        # POST: its window is never opened.
+
+    server = await h2_server(handler, settings={WINDOW: 0}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        with pytest.raises(RequestTimeout):
+            await session.post(path="/stalled", data=UPLOAD, timeout=0.3)
+        stalled = server.requests[1]
+        assert await stalled.wait_reset() == h2.errors.ErrorCodes.CANCEL
+        assert (await session.get(path="/")).content == b"ok"
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy) == (1, 0)
+    assert server.accepted == 1
