@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from tests.real.h2_servers import H2o, Nghttpd
 from tests.real.hypercorn import H2_APP, Hypercorn
@@ -90,16 +89,15 @@ def hypercorn_h2c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hypercor
 
 @pytest.fixture(scope="session")
 def httpbin_h2(
-    tmp_path_factory: pytest.TempPathFactory, server_cert: trustme.LeafCert
+    tmp_path_factory: pytest.TempPathFactory, real_certificate: Certificate
 ) -> Iterator[HttpbinProcess]:
     """httpbin over TLS with ALPN h2 and http/1.1 (hypercorn speaks h2 to asks)."""
     directory = tmp_path_factory.mktemp("httpbin-h2")
-    certfile = directory / "chain.pem"
-    keyfile = directory / "key.pem"
-    certfile.write_bytes(b"".join(blob.bytes() for blob in server_cert.cert_chain_pems))
-    server_cert.private_key_pem.write_to_path(str(keyfile))
     with HttpbinProcess(
-        log_path=directory / "server.log", certfile=certfile, keyfile=keyfile, alpn=H2_ALPN
+        log_path=directory / "server.log",
+        certfile=real_certificate.chain,
+        keyfile=real_certificate.key,
+        alpn=H2_ALPN,
     ) as server:
         yield server
 
