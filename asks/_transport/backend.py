@@ -37,6 +37,8 @@ import curio
 import curio.io
 from curio.traps import _read_wait
 
+from .tls_sessions import KeptSession, NativeSession, offer
+
 __all__ = [
     "READ_SIZE",
     "AddrInfo",
@@ -325,7 +327,7 @@ async def start_tls(
     sock: curio.io.Socket,
     context: ssl.SSLContext,
     server_hostname: str,
-    session: ssl.SSLSession | None = None,
+    session: KeptSession | None = None,
 ) -> curio.io.Socket:
     """TLS over the connected *sock*; the handshake is done when this returns.
 
@@ -333,18 +335,22 @@ async def start_tls(
         server_hostname: drives both SNI and the hostname check; an IP
             literal is checked against the certificate's IP addresses.
         session: a TLS session of an earlier connection made with the same
-            *context*, offered for resumption. A server that declines it
-            makes a full handshake instead; nothing fails.
+            *context* (see ``tls_sessions``), offered for resumption. A
+            server that declines it makes a full handshake instead; nothing
+            fails.
     """
     raw = sock._socket
     try:
+        native = session if isinstance(session, NativeSession) else None
         tls_raw = context.wrap_socket(
             raw,
             server_hostname=server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
-            session=session,
+            session=session if isinstance(session, ssl.SSLSession) else None,
         )
+        if native is not None:
+            offer(tls_raw, native)
     except BaseException:
         await close_quietly(sock)
         raise
