@@ -36,6 +36,7 @@ it must be the one of the socket's ``SSLContext`` (the first field of
 
 from __future__ import annotations
 
+import _ssl
 import ctypes
 import ssl
 import sys
@@ -44,6 +45,8 @@ from typing import Any
 __all__ = ["KeptSession", "NativeSession", "copy_of", "native", "offer"]
 
 _P = ctypes.c_void_p
+# The C type whose layout is relied on (see the module's docstring).
+_SSL_SOCKET: Any = getattr(_ssl, "_SSLSocket", None)
 _HEAD = object.__basicsize__  # sizeof(PyObject): the header before the fields
 _PTR = ctypes.sizeof(_P)
 
@@ -92,10 +95,8 @@ def _load() -> _LibSSL | None:
         return None
     if not ssl.OPENSSL_VERSION.startswith("OpenSSL ") or ssl.OPENSSL_VERSION_INFO < (1, 1, 1):
         return None
-    import _ssl
-
     path = getattr(_ssl, "__file__", None)
-    if path is None:
+    if path is None or _SSL_SOCKET is None:
         return None
     try:
         # The extension is loaded already: this is its handle, and symbols
@@ -119,8 +120,8 @@ def _ssl_of(tls: ssl.SSLSocket, lib: _LibSSL) -> int | None:
     """The ``SSL *`` of *tls*, checked against its context; None if it cannot be had."""
     sslobj = getattr(tls, "_sslobj", None)
     context = getattr(tls, "context", None)
-    if sslobj is None or context is None:
-        return None  # closed already
+    if type(sslobj) is not _SSL_SOCKET or not isinstance(context, ssl.SSLContext):
+        return None  # closed already (or not the standard library's objects)
     handle = _pointer(sslobj, _HEAD + _PTR)  # after PyObject *Socket
     if handle is None or lib.get_ssl_ctx(handle) != _pointer(context, _HEAD):
         _disable()  # not the layout assumed: never look again
