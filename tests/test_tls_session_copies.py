@@ -168,3 +168,22 @@ async def test_connections_opened_at_once_each_resume_with_their_own_copy(
     entries = nginx.access_log.entries(path)
     assert len({entry.connection for entry in entries}) == 5
     assert counting.dups >= 4 + 1  # four copies offered, at least one taken back
+
+
+async def test_a_session_openssl_refuses_to_set_means_a_full_handshake(
+    nginx: Nginx, client_ssl_context: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SSL_set_session failing leaves an error in OpenSSL's queue; it is
+    # cleared, so the handshake that follows (a full one) is not failed by it.
+    assert tls_sessions.native()
+    lib = tls_sessions._lib
+    assert lib is not None
+    cleared: list[None] = []
+    clear = lib.clear_errors
+    monkeypatch.setattr(lib, "set_session", lambda handle, session: 0)
+    monkeypatch.setattr(lib, "clear_errors", lambda: cleared.append(clear()))
+    path = f"/close/{token()}"
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        assert not await resumed(s, nginx.url("tls", path + "/1"))
+        assert not await resumed(s, nginx.url("tls", path + "/2"))
+        assert len(cleared) == 1

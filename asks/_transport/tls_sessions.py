@@ -62,6 +62,8 @@ class _LibSSL:
         self.free = _bind(lib, "SSL_SESSION_free", None, [_P])
         self.is_resumable = _bind(lib, "SSL_SESSION_is_resumable", ctypes.c_int, [_P])
         self.has_ticket = _bind(lib, "SSL_SESSION_has_ticket", ctypes.c_int, [_P])
+        # libcrypto's, reached through libssl's dependencies.
+        self.clear_errors = _bind(lib, "ERR_clear_error", None, [])
 
 
 def _bind(lib: ctypes.CDLL, name: str, restype: Any, argtypes: list[Any]) -> Any:
@@ -177,7 +179,10 @@ def copy_of(tls: ssl.SSLSocket) -> KeptSession | None:
             if not current or not lib.is_resumable(current):
                 return None
             copy = lib.dup(current)
-            return NativeSession(lib, copy) if copy else None
+            if not copy:
+                lib.clear_errors()  # out of memory: nothing kept, nothing left queued
+                return None
+            return NativeSession(lib, copy)
     # The standard library's copy (None if the socket is closed already).
     return tls.session
 
@@ -197,8 +202,13 @@ def offer(tls: ssl.SSLSocket, session: NativeSession) -> None:
         return
     copy = lib.dup(kept)
     if not copy:
+        lib.clear_errors()
         return
     # SSL_set_session takes a reference of its own; ours goes at once, so
     # the connection holds the only one.
-    lib.set_session(handle, copy)
+    if not lib.set_session(handle, copy):
+        # Refused (say, a protocol version this context no longer allows):
+        # no session offered, and no error left in OpenSSL's queue for the
+        # standard library to report at the next call.
+        lib.clear_errors()
     lib.free(copy)
