@@ -37,24 +37,30 @@ it must be the one of the socket's ``SSLContext`` (the first field of
 from __future__ import annotations
 
 import _ssl
-import ctypes
 import ssl
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ctypes
 
 __all__ = ["KeptSession", "NativeSession", "copy_of", "native", "offer"]
 
-_P = ctypes.c_void_p
 # The C type whose layout is relied on (see the module's docstring).
 _SSL_SOCKET: Any = getattr(_ssl, "_SSLSocket", None)
 _HEAD = object.__basicsize__  # sizeof(PyObject): the header before the fields
-_PTR = ctypes.sizeof(_P)
 
 
 class _LibSSL:
     """The few libssl functions used, bound with their C signatures."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
+        import ctypes
+
+        _P = ctypes.c_void_p
+        # Reads the pointer stored at an address (a field of a C object).
+        self.read_pointer = _P.from_address
+        self.pointer_size = ctypes.sizeof(_P)
         self.get_session = _bind(lib, "SSL_get_session", _P, [_P])
         self.set_session = _bind(lib, "SSL_set_session", ctypes.c_int, [_P, _P])
         self.get_ssl_ctx = _bind(lib, "SSL_get_SSL_CTX", _P, [_P])
@@ -100,6 +106,10 @@ def _load() -> _LibSSL | None:
     path = getattr(_ssl, "__file__", None)
     if path is None or _SSL_SOCKET is None:
         return None
+    # ctypes (3 ms to import) is loaded by the first TLS connection that
+    # keeps a session, never by ``import asks``.
+    import ctypes
+
     try:
         # The extension is loaded already: this is its handle, and symbols
         # are found in it or the libraries it was linked against.
@@ -113,8 +123,8 @@ def _disable() -> None:
     _lib = None
 
 
-def _pointer(obj: object, offset: int) -> int | None:
-    value: int | None = _P.from_address(id(obj) + offset).value
+def _pointer(lib: _LibSSL, obj: object, offset: int) -> int | None:
+    value: int | None = lib.read_pointer(id(obj) + offset).value
     return value
 
 
@@ -124,8 +134,8 @@ def _ssl_of(tls: ssl.SSLSocket, lib: _LibSSL) -> int | None:
     context = getattr(tls, "context", None)
     if type(sslobj) is not _SSL_SOCKET or not isinstance(context, ssl.SSLContext):
         return None  # closed already (or not the standard library's objects)
-    handle = _pointer(sslobj, _HEAD + _PTR)  # after PyObject *Socket
-    if handle is None or lib.get_ssl_ctx(handle) != _pointer(context, _HEAD):
+    handle = _pointer(lib, sslobj, _HEAD + lib.pointer_size)  # after PyObject *Socket
+    if handle is None or lib.get_ssl_ctx(handle) != _pointer(lib, context, _HEAD):
         _disable()  # not the layout assumed: never look again
         return None
     return handle
