@@ -501,7 +501,7 @@ def test_import_asks_leaves_the_costly_modules_for_first_use():
     code = (
         "import sys, asks; "
         "print(','.join(m for m in ('http.cookiejar', 'email.message', 'json', "
-        "'brotli', 'zstandard', 'rich') if m in sys.modules))"
+        "'brotli', 'zstandard', 'rich', 'ctypes') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

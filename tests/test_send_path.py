@@ -12,8 +12,9 @@ curio's socket wrapper (docs/performance.md):
 
 These tests pin down that the bytes on the wire are exactly what h11 framed,
 whole and in order, also when the socket buffer fills in the middle of a
-gathered write; that answers are waited for; that a TLS connection keeps
-curio's calls and reads what its TLS layer already holds (bytes that do not
+gathered write; that answers are waited for; that a TLS connection reads and
+writes through its ``_ssl`` object, leaving curio only a write that filled
+the socket, and reads what its TLS layer already holds (bytes that do not
 show on the socket); and that a closed connection fails in its task.
 """
 
@@ -236,16 +237,46 @@ async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_s
         assert server.accepted == 1
 
 
-async def test_a_tls_connection_keeps_curios_reads_and_writes(
-    raw_server, server_ssl_context, client_ssl_context
+async def test_a_tls_connection_reads_and_writes_through_its_tls_object(
+    raw_server, server_ssl_context, client_ssl_context, monkeypatch
 ):
-    server = await raw_server(canned(OK), ssl_context=server_ssl_context)
+    # Records go through the _ssl object itself; curio's sendall serves only
+    # a write the full socket cut short (OpenSSL then wants the same bytes
+    # again), and curio's recv never. (The server, in the same kernel, uses
+    # curio's calls: only the client's socket counts.)
+    seen: list[tuple[str, object]] = []
+    recv, sendall = curio.io.Socket.recv, curio.io.Socket.sendall
+
+    async def counted_recv(self, *args):
+        seen.append(("recv", self))
+        return await recv(self, *args)
+
+    async def counted_sendall(self, *args):
+        seen.append(("sendall", self))
+        return await sendall(self, *args)
+
+    monkeypatch.setattr(curio.io.Socket, "recv", counted_recv)
+    monkeypatch.setattr(curio.io.Socket, "sendall", counted_sendall)
+    handler = canned(OK)
+    server = await raw_server(handler, ssl_context=server_ssl_context)
     assert server.url.startswith("https://")
     async with asks.Session(ssl_context=client_ssl_context) as s:
-        assert (await s.post(server.url, data=BIG)).content == b"ok"
+        assert (await s.get(server.url)).content == b"ok"
         (conn,) = next(iter(s._pool._idle.values()))
         assert conn._stream._plain is None
-        assert conn._stream.tls is not None
+        assert conn._stream.tls is not None and conn._stream._tls_read is not None
+        client = conn._stream._sock
+
+        def calls() -> list[str]:
+            return [name for name, sock in seen if sock is client]
+
+        assert calls() == []
+        assert (await s.post(server.url, data=BIG)).content == b"ok"
+        assert "recv" not in calls() and "sendall" in calls()  # the 4 MiB filled the socket
+        del seen[:]
+        assert (await s.get(server.url)).content == b"ok"
+        assert calls() == []
+    assert [body for _request, body in handler.requests] == [b"", BIG, b""]
 
 
 async def test_a_tls_connection_reads_what_its_tls_layer_holds_without_waiting(

@@ -20,7 +20,11 @@ readiness check and a close. The rules that live here:
   cancellation is a ``BaseException``.
 * A plain socket (TCP or Unix) is written and waited on directly, skipping
   curio's wrapper where measurements showed its detours cost (see
-  docs/performance.md); TLS keeps curio's calls.
+  docs/performance.md). So is a TLS one: its records are read and written by
+  the ``_ssl`` object itself, without the three Python layers above it
+  (curio's ``recv``/``sendall``, ``SSLSocket.recv``/``send``, ``read``), which
+  only re-check what this module already knows (no flags, not closed, ragged
+  EOFs not suppressed).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from typing import Any
 
 import curio
 import curio.io
-from curio.traps import _read_wait
+from curio.traps import _read_wait, _write_wait
+
+from .tls_sessions import KeptSession, NativeSession, offer
 
 __all__ = [
     "READ_SIZE",
@@ -97,7 +103,16 @@ class Stream:
             dialler keeps its TLS session for resumption).
     """
 
-    __slots__ = ("_on_close", "_plain", "_poller", "_sock", "_tls", "_wait_on")
+    __slots__ = (
+        "_on_close",
+        "_plain",
+        "_poller",
+        "_sock",
+        "_tls",
+        "_tls_read",
+        "_tls_write",
+        "_wait_on",
+    )
 
     def __init__(
         self,
@@ -117,6 +132,15 @@ class Stream:
         self._plain: socket.socket | None = (
             raw if type(raw) is socket.socket and self._wait_on is not None else None
         )
+        # The TLS fast path: the read and write of the ``_ssl`` object under
+        # the SSLSocket (what SSLSocket.read and send end in). None until
+        # the handshake is done, and again once the stream is closed.
+        self._tls_read: Callable[[int], bytes] | None = None
+        self._tls_write: Callable[[bytes | memoryview], int] | None = None
+        if self._tls is not None and self._wait_on is not None:
+            sslobj = getattr(self._tls, "_sslobj", None)
+            self._tls_read = getattr(sslobj, "read", None)
+            self._tls_write = getattr(sslobj, "write", None)
 
     @property
     def tls(self) -> ssl.SSLSocket | None:
@@ -139,8 +163,17 @@ class Stream:
         """
         plain = self._plain
         if plain is None:
-            data: bytes = await self._sock.recv(max_bytes)
-            return data
+            read = self._tls_read
+            if read is None:
+                data: bytes = await self._sock.recv(max_bytes)
+                return data
+            while True:
+                try:
+                    return read(max_bytes)
+                except ssl.SSLWantReadError:
+                    await _read_wait(self._wait_on)
+                except ssl.SSLWantWriteError:  # pragma: no cover - renegotiation
+                    await _write_wait(self._wait_on)
         if wait_first:
             await _read_wait(self._wait_on)
         try:
@@ -193,6 +226,18 @@ class Stream:
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
+        else:
+            write = self._tls_write
+            if write is not None:
+                # OpenSSL writes all of it or, the socket being full, asks
+                # for the same bytes again once it has room (no partial
+                # writes: CPython does not enable them); curio's sendall
+                # does exactly that.
+                try:
+                    write(data)
+                    return
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass  # curio's sendall waits and writes it again
         await self._sock.sendall(data)
 
     async def send_pieces(self, pieces: Sequence[bytes]) -> None:
@@ -226,6 +271,7 @@ class Stream:
         # raise EBADF in the task, where a wait would reach the kernel's
         # selector with a dead descriptor (or one reused by another socket).
         self._plain = None
+        self._tls_read = self._tls_write = None
         on_close, self._on_close = self._on_close, None
         if on_close is not None and self._tls is not None:
             # A TLS 1.3 ticket arrives after the handshake, read along with
@@ -325,7 +371,7 @@ async def start_tls(
     sock: curio.io.Socket,
     context: ssl.SSLContext,
     server_hostname: str,
-    session: ssl.SSLSession | None = None,
+    session: KeptSession | None = None,
 ) -> curio.io.Socket:
     """TLS over the connected *sock*; the handshake is done when this returns.
 
@@ -333,18 +379,22 @@ async def start_tls(
         server_hostname: drives both SNI and the hostname check; an IP
             literal is checked against the certificate's IP addresses.
         session: a TLS session of an earlier connection made with the same
-            *context*, offered for resumption. A server that declines it
-            makes a full handshake instead; nothing fails.
+            *context* (see ``tls_sessions``), offered for resumption. A
+            server that declines it makes a full handshake instead; nothing
+            fails.
     """
     raw = sock._socket
     try:
+        native = session if isinstance(session, NativeSession) else None
         tls_raw = context.wrap_socket(
             raw,
             server_hostname=server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
-            session=session,
+            session=session if isinstance(session, ssl.SSLSession) else None,
         )
+        if native is not None:
+            offer(tls_raw, native)
     except BaseException:
         await close_quietly(sock)
         raise

@@ -40,6 +40,7 @@ from .http11 import HTTP11Connection
 from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
 from .proxy import open_http_tunnel
 from .routes import ProxyRoute
+from .tls_sessions import KeptSession, copy_of
 
 if TYPE_CHECKING:
     from .._proxies import Proxy
@@ -123,7 +124,7 @@ class Dialer:
         # context object: it carries that context's trust decisions, and
         # OpenSSL refuses a session of another context anyway. The context is
         # kept beside it, so its id cannot be a recycled one.
-        self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, ssl.SSLSession]] = {}
+        self._tls_sessions: dict[Hashable, tuple[ssl.SSLContext, KeptSession]] = {}
 
     @property
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -447,9 +448,9 @@ class Dialer:
             self._keep_session(place, context, tls_sock)
 
         # The session is taken when the connection closes: a TLS 1.3 ticket
-        # arrives after the handshake, with the first response, and reading
-        # SSLSocket.session costs a copy of the session and its certificate
-        # chain (about 0.2 ms), so once per connection.
+        # arrives after the handshake, with the first response, and taking
+        # the session costs a copy of it (see tls_sessions), so once per
+        # connection.
         return backend.Stream(tls, keep)
 
     def _keep_session(
@@ -462,7 +463,9 @@ class Dialer:
             # ticket is not reused; each connection's fresh one is kept
             # (RFC 8446 appendix C.4: reuse would let observers link them).
             return
-        session = tls_sock.session
+        # A copy OpenSSL makes in memory where it can: the standard
+        # library's re-parses the server's certificate (see tls_sessions).
+        session = copy_of(tls_sock)
         if session is None:
             return
         if tls_sock.version() == "TLSv1.3" and not session.has_ticket:
