@@ -187,3 +187,12 @@ async def test_a_session_openssl_refuses_to_set_means_a_full_handshake(
         assert not await resumed(s, nginx.url("tls", path + "/1"))
         assert not await resumed(s, nginx.url("tls", path + "/2"))
         assert len(cleared) == 1
+
+
+def test_a_python_release_ci_has_not_run_keeps_the_standard_librarys_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The layout of CPython's _ssl objects is relied on only where CI ran it.
+    assert (tls_sessions._load() is not None) is EXPECT_NATIVE
+    monkeypatch.setattr(tls_sessions, "_TESTED_PYTHONS", ())
+    assert tls_sessions._load() is None

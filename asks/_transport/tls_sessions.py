@@ -86,7 +86,8 @@ _checked = False
 def native() -> bool:
     """Whether sessions are copied by OpenSSL itself (else: the standard library's way).
 
-    Decided once per process: CPython, OpenSSL 1.1.1 or later (LibreSSL and
+    Decided once per process: CPython of a release CI tests it on (3.10 to
+    3.13, not free-threaded), OpenSSL 1.1.1 or later (LibreSSL and
     others keep the standard library's way), and an ``_ssl`` module whose
     libssl can be reached by name (a statically built one, or Windows, where
     symbols are not looked up through a module's dependencies, cannot).
@@ -98,8 +99,20 @@ def native() -> bool:
     return _lib is not None
 
 
+# The CPython releases whose ``_ssl`` object layout CI has run this module
+# on; a later one keeps the standard library's copies until it has been
+# tested too (the layout check guards a changed layout, but reading a
+# pointer from a moved field is not something to find out in production).
+# Free-threaded builds have another object header and are left out as well.
+_TESTED_PYTHONS = ((3, 10), (3, 11), (3, 12), (3, 13))
+
+
 def _load() -> _LibSSL | None:
     if sys.implementation.name != "cpython" or sys.platform == "win32":
+        return None
+    import sysconfig
+
+    if sys.version_info[:2] not in _TESTED_PYTHONS or sysconfig.get_config_var("Py_GIL_DISABLED"):
         return None
     if not ssl.OPENSSL_VERSION.startswith("OpenSSL ") or ssl.OPENSSL_VERSION_INFO < (1, 1, 1):
         return None
