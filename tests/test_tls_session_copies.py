@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import ssl
 import sys
+import sysconfig
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,8 @@ EXPECT_NATIVE = (
     and sys.platform != "win32"
     and ssl.OPENSSL_VERSION.startswith("OpenSSL ")
     and ssl.OPENSSL_VERSION_INFO >= (1, 1, 1)
+    and sys.version_info[:2] in tls_sessions._TESTED_PYTHONS
+    and not sysconfig.get_config_var("Py_GIL_DISABLED")
 )
 
 
