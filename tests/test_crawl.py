@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import asks
 from asks._partition import shard_of
 from asks._request import _USER_AGENT
-from asks.crawl import DEFAULT_CONNECTIONS_PER_HOST
+from asks.crawl import DEFAULT_CONNECTIONS_PER_HOST, KEPT_CONNECTIONS, kept_connections
 from tests.servers import canned, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Other: 1\r\nContent-Length: 5\r\n\r\nhello"
@@ -263,7 +264,7 @@ async def test_a_session_of_its_own_has_polite_defaults_and_is_closed(raw_server
     async with asks.fetch_many([server.url + "/"], concurrency=9) as results:
         session = results.session
         await collect(results)
-        assert session.connections == 9
+        assert session.connections == kept_connections(9)
         assert session._pool.per_host == DEFAULT_CONNECTIONS_PER_HOST == 4  # type: ignore[attr-defined]
         assert session._retries == asks.Retry(
             total=3, status_forcelist=(429, 503), respect_retry_after=True
@@ -469,3 +470,31 @@ def test_bad_arguments_are_refused_before_anything_runs(
 ) -> None:
     with pytest.raises(error):
         asks.fetch_many(["http://127.0.0.1/"], **kwargs)
+
+
+async def test_a_list_over_many_origins_reuses_a_connection_per_origin(raw_server: Any) -> None:
+    # 20 origins, 10 URLs each, in random order, 4 at a time: with the pool
+    # at the concurrency, nearly every URL would close one connection and
+    # open another; a crawl's session keeps them for the next URL.
+    servers = [await raw_server(canned(OK), host=f"127.0.1.{i + 1}") for i in range(20)]
+    urls = [f"{server.url}/{n}" for server in servers for n in range(10)]
+    random.Random(7).shuffle(urls)
+    async with asks.fetch_many(urls, concurrency=4) as results:
+        got = await collect(results)
+    assert sorted(r.url for r in got) == sorted(urls)
+    assert {r.status for r in got} == {200}
+    opened = sum(server.accepted for server in servers)
+    assert opened <= 40, opened  # 200 URLs; about one connection per origin
+
+
+def test_kept_connections_is_bounded_by_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import resource
+
+    assert kept_connections(10) == min(
+        KEPT_CONNECTIONS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2
+    )
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (256, 4096))
+    assert kept_connections(10) == 128
+    assert kept_connections(500) == 500  # never below the concurrency

@@ -372,7 +372,9 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
         type=_count(1),
         default=10,
         metavar="N",
-        help="connections (and worker tasks) at once, over all hosts (default 10)",
+        help="requests (worker tasks) at once, over all hosts (default 10); idle "
+        "connections to recent hosts are kept for reuse, up to 1000 or half the "
+        "open-file limit",
     )
     fetch.add_argument(
         "--connections-per-host",
