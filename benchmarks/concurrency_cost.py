@@ -11,6 +11,7 @@ smallest N. Run from the project root:
     python benchmarks/concurrency_cost.py                       # N = 20, 1000, 5000
     python benchmarks/concurrency_cost.py --n 100000 --concurrency 20,1000,5000 --rounds 3
     python benchmarks/concurrency_cost.py --profile 5000        # py-spy this N only
+    python benchmarks/concurrency_cost.py --gc                  # + garbage collections per level
 
 Needs nginx (``.ci/system-packages`` installs it) and an open-file limit above
 the largest N (raised to the hard limit here).
@@ -19,6 +20,7 @@ the largest N (raised to the hard limit here).
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import statistics
 import sys
@@ -32,6 +34,22 @@ import curio
 
 import asks
 from tests.real.nginx import Listener, Nginx, NginxConfig
+
+
+class GcClock:
+    """Collections and the CPU they took, by generation, while it is installed."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.runs: dict[int, list[float]] = {}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.process_time()
+        else:
+            entry = self.runs.setdefault(info["generation"], [0, 0.0])
+            entry[0] += 1
+            entry[1] += time.process_time() - self.started
 
 
 async def run(url: str, total: int, workers: int) -> tuple[float, float]:
@@ -64,9 +82,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="20,1000,5000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=int, help="one run at this N, for py-spy")
+    parser.add_argument(
+        "--gc", action="store_true", help="also count garbage collections (whole run, warm-up too)"
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     config = NginxConfig(worker_connections=max(levels) * 2 + 100)
@@ -82,9 +103,16 @@ def main() -> None:
             print(f"N={args.profile}: {rate:,.0f} req/s, {cpu * 1e6:.1f} us CPU per request")
             return
         results: dict[int, list[tuple[float, float]]] = {c: [] for c in levels}
+        collections: dict[int, GcClock] = {c: GcClock() for c in levels}
         for _ in range(args.rounds):
             for c in levels:
-                results[c].append(curio.run(run, url, args.n, c))
+                if args.gc:
+                    gc.callbacks.append(collections[c])
+                try:
+                    results[c].append(curio.run(run, url, args.n, c))
+                finally:
+                    if args.gc:
+                        gc.callbacks.remove(collections[c])
     base = statistics.median(cpu for _, cpu in results[levels[0]])
     print(f"{args.n} small GETs per run, N workers on N connections; median of {args.rounds}\n")
     print(f"| N | req/s | CPU ms per 1,000 requests | x N={levels[0]} |")
@@ -93,7 +121,16 @@ def main() -> None:
         rate = statistics.median(r for r, _ in runs)
         cpu = statistics.median(c for _, c in runs)
         print(f"| {c:,} | {rate:,.0f} | {cpu * 1e6:.1f} | {cpu / base:.2f} |")
-    del soft
+    if args.gc:
+        print("\ngarbage collections (all rounds), and their CPU per request:\n")
+        print("| N | generation 0 | generation 1 | generation 2 |")
+        print("|---|---|---|---|")
+        for c, clock in collections.items():
+            cells = []
+            for generation in (0, 1, 2):
+                count, spent = clock.runs.get(generation, [0, 0.0])
+                cells.append(f"{count:.0f} ({spent / (args.n * args.rounds) * 1e6:.1f} us)")
+            print(f"| {c:,} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
