@@ -1,0 +1,598 @@
+"""``asks fetch --processes N``: one bulk fetch on N worker processes.
+
+One curio kernel runs on one core; a crawl of many hosts has work for all of
+them. So the parent process starts N workers, each an ordinary ``asks
+fetch`` reading URLs on its stdin and writing JSON lines on its stdout (so
+each has its own kernel, session and pool), and does only what must be done
+once for the whole run:
+
+- it reads the URL list once and routes each URL to worker
+  ``shard_of(url, N)`` (:mod:`asks._partition`): every URL of one host goes
+  to the same worker, so that worker's per-host connection limit and rate
+  limit hold for the whole run, not once per process;
+- it writes the workers' lines, each one whole, to the one output (stdout or
+  ``--jsonl``): there is one output file, written by the parent only, so
+  lines of two workers never interleave mid-line and a crash leaves at most
+  a torn last line of a worker's *pipe*, which is never copied;
+- it draws the one progress bar and prints the one summary, counted from the
+  lines themselves.
+
+The parent moves bytes between pipes and a file and makes no request, so it
+is plain blocking I/O in threads (a router, one writer and one reader per
+worker) rather than a kernel: the main thread is left free to take signals,
+which Python delivers only there. Each worker's queue of routed URLs is
+bounded, so memory stays bounded whatever the list's size; a worker that
+falls behind (a slow or rate-limited host) eventually holds the router up,
+which is the back-pressure a bounded crawl needs.
+
+Stopping: Ctrl-C or SIGTERM on the parent sends one SIGINT to each worker
+(they run in their own process group, so a terminal's Ctrl-C reaches them
+only through the parent, exactly once), which stops it the way Ctrl-C stops
+``asks fetch``: the requests in flight are abandoned, every finished line has
+been written. The parent copies what they wrote and exits 130. A second
+signal kills the workers at once. A worker that dies on its own (killed,
+crashed) is reported with its URLs left unanswered, the others are stopped
+the same way, and the run fails (exit 1); ``--resume`` can finish it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import pickle
+import queue
+import re
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+from .._partition import shard_of
+from .arguments import session_kwargs
+from .exits import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    print_error,
+    silence_stdout,
+)
+from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# The environment variable that carries a worker's parsed options (pickled,
+# hex-encoded): the worker then runs exactly the options the parent parsed,
+# whatever options ``fetch`` has, with no command line to rebuild.
+WORKER_ARGS = "ASKS_FETCH_WORKER_ARGS"
+
+# URLs per write to a worker's stdin, and batches queued per worker: at most
+# _BATCH * _QUEUED URLs wait in the parent for one worker.
+_BATCH = 256
+_QUEUED = 16
+_READ_SIZE = 65536
+
+# The directory holding the asks package the parent runs; the worker puts it
+# first on sys.path instead of the current directory, which ``-c`` would add.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_WORKER_CODE = (
+    "import sys; sys.path[0] = sys.argv[1]; "
+    "from asks._cli.worker import worker_main; sys.exit(worker_main())"
+)
+
+
+def usable_cores() -> int:
+    """The default of ``--processes``: the cores this process may run on.
+
+    Returns:
+        ``len(os.sched_getaffinity(0))`` where the platform has it, else
+        ``os.cpu_count()``, at least 1.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of one worker: the parent's, reading stdin and writing stdout.
+
+    What the parent does once for the whole run (the list, the output, the
+    bar and summary, skipping done URLs, the shard filter) is switched off.
+
+    Args:
+        args: the parent's parsed ``fetch`` command line.
+
+    Returns:
+        a copy for the workers.
+    """
+    options = argparse.Namespace(**vars(args))
+    options.source = "-"
+    options.jsonl = "-"
+    options.quiet = True
+    options.processes = 1
+    for done_by_parent, value in (("resume", False), ("retry_failed", False), ("shard", None)):
+        if hasattr(options, done_by_parent):
+            setattr(options, done_by_parent, value)
+    return options
+
+
+@dataclass
+class _Totals:
+    """The running totals of the whole run, counted from the workers' lines."""
+
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+    ok: int = 0
+    failed: int = 0
+    nbytes: int = 0
+
+    def add(self, line: bytes) -> None:
+        """Count one JSON line."""
+        self.done += 1
+        try:
+            record = json.loads(line)
+        except ValueError:
+            self.failed += 1
+            return
+        self.nbytes += record.get("bytes") or record.get("size") or 0
+        if record.get("error") is None:
+            self.ok += 1
+        else:
+            self.failed += 1
+
+
+class _Output:
+    """The one output of the run: stdout or ``--jsonl``, written whole lines at a time."""
+
+    def __init__(self, target: str) -> None:
+        self._file: IO[bytes] | None = None
+        if target != "-":
+            try:
+                self._file = open(target, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
+
+    def write(self, lines: bytes) -> None:
+        """Write complete lines and flush them (an interrupted run keeps them).
+
+        Raises:
+            OSError: the output failed (``BrokenPipeError`` for a closed stdout).
+        """
+        if self._file is not None:
+            self._file.write(lines)
+            self._file.flush()
+            return
+        # sys.stdout is looked up each time: a progress bar may have wrapped it.
+        out = sys.stdout
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            out.flush()
+            buffer.write(lines)
+            buffer.flush()
+        else:
+            out.write(lines.decode("utf-8", "replace"))
+            out.flush()
+
+    def close(self) -> None:
+        """Close the ``--jsonl`` file (stdout stays open)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_urls(source: str) -> Iterator[str]:
+    """The URLs of the list, as ``asks fetch`` reads them (blank and ``#`` lines skipped).
+
+    Args:
+        source: a file name, or ``-`` for stdin.
+
+    Yields:
+        each URL, stripped.
+
+    Raises:
+        UsageError: the file cannot be opened (raised at the first ``next``).
+        OSError: reading failed half way.
+    """
+    if source == "-":
+        fd, owned = sys.stdin.fileno(), False
+    else:
+        try:
+            fd, owned = os.open(source, os.O_RDONLY), True
+        except OSError as exc:
+            raise UsageError(f"cannot read the URL list {source!r}: {exc}") from None
+    try:
+        partial = b""
+        first = True
+        while True:
+            data = os.read(fd, _READ_SIZE)
+            pieces = (partial + data).split(b"\n")
+            partial = b"" if not data else pieces.pop()
+            for raw in pieces:
+                text = raw.decode("utf-8", "replace")
+                if first:
+                    first = False
+                    text = text.removeprefix("\ufeff")
+                text = text.strip()
+                if text and not text.startswith("#"):
+                    yield text
+            if not data:
+                return
+    finally:
+        if owned:
+            os.close(fd)
+
+
+class _Worker:
+    """One worker process, the queue of URLs routed to it, and its two pipe threads."""
+
+    def __init__(self, index: int, run: _Run) -> None:
+        self.index = index
+        self.run = run
+        self.routed = 0
+        self.answered = 0
+        self.signalled = False
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED)
+        environment = dict(os.environ, **{WORKER_ARGS: run.pickled})
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE, _PACKAGE_ROOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+            # A process group of its own: a terminal's Ctrl-C reaches the
+            # worker only through the parent, once (a second SIGINT would
+            # make the worker give up at once instead of stopping cleanly).
+            start_new_session=True,
+        )
+        self.writer = threading.Thread(target=self._write, name=f"asks-fetch-in-{index}")
+        self.reader = threading.Thread(target=self._read, name=f"asks-fetch-out-{index}")
+        self.writer.start()
+        self.reader.start()
+
+    def _write(self) -> None:
+        """Feed the routed batches to the worker's stdin; close it at the end."""
+        assert self.process.stdin is not None
+        stdin = self.process.stdin
+        broken = False
+        while (batch := self.queue.get()) is not None:
+            if broken or self.run.stopping.is_set():
+                continue  # drain, so the router is never held up by a stopped worker
+            try:
+                stdin.write(batch)
+                stdin.flush()
+            except OSError:  # the worker is gone; its reader reports it
+                broken = True
+        with contextlib.suppress(OSError):
+            stdin.close()
+
+    def _read(self) -> None:
+        """Copy the worker's complete lines to the output; at EOF, see how it ended."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        partial = b""
+        while data := os.read(fd, _READ_SIZE):
+            data = partial + data
+            end = data.rfind(b"\n") + 1
+            partial = data[end:]
+            if end:
+                self.run.deliver(self, data[:end])
+        # A torn last line (the worker died mid-write) is never copied.
+        self.process.stdout.close()
+        self.run.ended(self, self.process.wait())
+
+    def signal(self, signum: int) -> None:
+        """Send *signum* to the worker, if it still runs."""
+        self.signalled = True
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
+
+class _Run:
+    """The whole run: the router, the workers, the output and the totals."""
+
+    def __init__(self, args: argparse.Namespace, output: _Output, progress: Progress) -> None:
+        self.args = args
+        self.count: int = args.processes
+        self.output = output
+        self.progress = progress
+        self.totals = _Totals()
+        self.pickled = pickle.dumps(worker_namespace(args)).hex()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.interrupted = False
+        self.signals = 0
+        self.deaths: list[str] = []
+        self.fatal: BaseException | None = None
+        self.fatal_context = ""
+        self.workers: list[_Worker] = []
+
+    # -- called from the worker threads
+
+    def deliver(self, worker: _Worker, lines: bytes) -> None:
+        """Write a block of one worker's complete lines and count them."""
+        with self.lock:
+            if self.fatal is not None:
+                return
+            try:
+                self.output.write(lines)
+            except OSError as exc:
+                self.fatal, self.fatal_context = exc, "writing the JSON lines"
+                self.stop(signal.SIGINT)
+                return
+            new = 0
+            for line in lines.splitlines():
+                self.totals.add(line)
+                new += 1
+            worker.answered += new
+            self.progress.advance(new, failed=self.totals.failed)
+
+    def ended(self, worker: _Worker, code: int) -> None:
+        """Judge how a worker ended: one that stopped on its own too early fails the run."""
+        with self.lock:
+            missing = worker.routed - worker.answered
+            # 0: all fetched; 1: some URL failed (its line says so). Anything
+            # else, or URLs without a line, is a worker that did not finish;
+            # unless the parent stopped it (Ctrl-C, SIGTERM, another's death).
+            if worker.signalled or (code in (EXIT_OK, EXIT_FAILED) and missing == 0):
+                return
+            how = (
+                f"was killed by {signal.Signals(-code).name}"
+                if code < 0
+                else f"exited with code {code}"
+            )
+            self.deaths.append(
+                f"worker {worker.index + 1} of {self.count} (pid {worker.process.pid}) {how} "
+                f"with {missing} of its {worker.routed} URLs unanswered"
+            )
+        self.stop(signal.SIGINT)
+
+    def stop(self, signum: int) -> None:
+        """Stop routing and send *signum* to every worker."""
+        self.stopping.set()
+        for worker in self.workers:
+            worker.signal(signum)
+
+    # -- the router (a thread)
+
+    def route(self, urls: Iterator[str], keep: Callable[[str], bool] | None) -> None:
+        """Send each URL to its worker, in batches; then close every worker's input."""
+        count = self.count
+        batches: list[list[str]] = [[] for _ in range(count)]
+
+        def send(index: int) -> None:
+            batch = batches[index]
+            if batch:
+                worker = self.workers[index]
+                worker.routed += len(batch)
+                worker.queue.put(("\n".join(batch) + "\n").encode("utf-8", "surrogatepass"))
+                batches[index] = []
+
+        try:
+            for url in urls:
+                if self.stopping.is_set():
+                    break
+                if keep is not None and not keep(url):
+                    continue
+                index = shard_of(url, count)
+                batches[index].append(url)
+                if len(batches[index]) >= _BATCH:
+                    send(index)
+            if not self.stopping.is_set():
+                for index in range(count):
+                    send(index)
+        except OSError as exc:
+            with self.lock:
+                if self.fatal is None:
+                    self.fatal, self.fatal_context = exc, "reading the URL list"
+            self.stop(signal.SIGINT)
+        finally:
+            for worker in self.workers:
+                worker.queue.put(None)
+
+    # -- the main thread
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """SIGINT/SIGTERM: stop the workers cleanly; a second one kills them."""
+        self.signals += 1
+        self.interrupted = True
+        self.stop(signal.SIGINT if self.signals == 1 else signal.SIGKILL)
+
+    def execute(self, urls: Iterator[str], keep: Callable[[str], bool] | None) -> None:
+        """Start the workers and the router; return when every worker has ended."""
+        try:
+            for index in range(self.count):
+                self.workers.append(_Worker(index, self))
+        except OSError as exc:
+            self.stop(signal.SIGKILL)
+            for worker in self.workers:
+                worker.queue.put(None)
+            raise UsageError(f"cannot start the worker processes: {exc}") from None
+        router = threading.Thread(
+            target=self.route, args=(urls, keep), name="asks-fetch-router", daemon=True
+        )
+        router.start()
+        for worker in self.workers:
+            worker.reader.join()
+        # The workers are gone: a router still reading (a stdin that never
+        # ends, after a stop) cannot block the end of the run; it is a daemon.
+        for worker in self.workers:
+            with contextlib.suppress(queue.Full):
+                worker.queue.put_nowait(None)
+            worker.writer.join(timeout=5)
+
+
+def _print_summary(console: Console, totals: _Totals, count: int, interrupted: bool) -> None:
+    """The summary line on stderr, for the whole run."""
+    from rich.text import Text
+
+    elapsed = time.monotonic() - totals.started
+    rate = totals.done / elapsed if elapsed > 0 else 0.0
+    text = Text()
+    text.append("asks fetch: ", style="bold")
+    if interrupted:
+        text.append("interrupted: ", style="bold yellow")
+    text.append(f"{totals.done} URLs, ")
+    text.append(f"{totals.ok} ok", style="green")
+    text.append(", ")
+    text.append(f"{totals.failed} failed", style="bold red" if totals.failed else "")
+    text.append(
+        f", {totals.nbytes} bytes ({human_bytes(totals.nbytes)}) in {elapsed:.2f} s, "
+        f"{rate:.1f} req/s, {count} processes"
+    )
+    console.print(text)
+
+
+def run_processes(
+    args: argparse.Namespace,
+    *,
+    urls: Iterator[str] | None = None,
+    keep: Callable[[str], bool] | None = None,
+    total: int | None = None,
+) -> int:
+    """Run ``asks fetch`` on ``args.processes`` worker processes.
+
+    Args:
+        args: the parsed ``fetch`` command line (already checked).
+        urls: the URLs to route (default: the list ``args.source``, read once).
+        keep: a filter the parent applies before routing (``--resume``'s
+            done URLs, ``--shard``), or ``None``.
+        total: how many URLs the progress bar expects, if known.
+
+    Returns:
+        the exit code, as for one process: 0, 1 (a URL failed, the output
+        failed, or a worker died), 130 (interrupted), 141 (closed stdout).
+
+    Raises:
+        UsageError: the list or ``--jsonl`` cannot be used, or the workers
+            cannot be started.
+    """
+    if urls is None:
+        urls = read_urls(args.source)
+        # Open the list now: an unreadable one is a usage error before any worker.
+        first = next(urls, None)
+        urls = _prepend(first, urls) if first is not None else iter(())
+    output = _Output(args.jsonl)
+    console = stderr_console()
+    progress: Progress = NoProgress()
+    try:
+        if not args.quiet and sys.stderr.isatty():
+            progress = fetch_progress(console, total, args.jsonl == "-" and sys.stdout.isatty())
+        run = _Run(args, output, progress)
+        handlers = {
+            signum: signal.signal(signum, run.on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            run.execute(urls, keep)
+        finally:
+            for signum, previous in handlers.items():
+                signal.signal(signum, previous)
+            progress.finish()
+    finally:
+        output.close()
+    if not args.quiet:
+        _print_summary(console, run.totals, run.count, run.interrupted)
+    for death in run.deaths:
+        print_error(death)
+    if run.deaths:
+        print_error("the run is incomplete; asks fetch --resume fetches what is missing")
+    if run.fatal is not None:
+        if isinstance(run.fatal, BrokenPipeError):
+            silence_stdout()
+            return EXIT_BROKEN_PIPE
+        print_error(f"{run.fatal_context}: {run.fatal}")
+        return EXIT_FAILED
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    if run.deaths or run.totals.failed:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse what the workers would refuse, once, before any worker starts.
+
+    Args:
+        args: the parsed ``fetch`` command line.
+
+    Raises:
+        UsageError: a bad ``--method``, ``--cacert`` or ``--proxy``, or an
+            ``--output-dir`` that cannot be created.
+    """
+    if not args.method or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", args.method):
+        raise UsageError(f"invalid --method {args.method!r}")
+    session_kwargs(args)
+    if args.output_dir is not None:
+        try:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create --output-dir {args.output_dir!r}: {exc}") from None
+
+
+def count_urls(source: str) -> int | None:
+    """How many URLs a regular file holds (for the progress bar), else None."""
+    try:
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            return None
+        return sum(1 for _ in read_urls(source))
+    except (OSError, UsageError):
+        return None
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Run ``asks fetch --processes N`` (N at least 2) from the parsed command line.
+
+    Args:
+        args: the parsed command line of ``fetch``.
+
+    Returns:
+        the exit code (see :func:`run_processes`).
+
+    Raises:
+        UsageError: an option, the list or ``--jsonl`` cannot be used.
+    """
+    check_options(args)
+    total = None
+    if not args.quiet and sys.stderr.isatty() and args.source != "-":
+        total = count_urls(args.source)
+    return run_processes(args, total=total)
+
+
+def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
+    """*first*, then the rest."""
+    yield first
+    yield from rest
+
+
+def worker_main() -> int:
+    """The entry of one worker process (see :mod:`.worker`).
+
+    Returns:
+        the exit code of its ``asks fetch`` run.
+    """
+    from .fetch import run_fetch
+
+    encoded = os.environ.pop(WORKER_ARGS, None)
+    if encoded is None:
+        print_error(f"asks._cli.worker is started by asks fetch --processes ({WORKER_ARGS})")
+        return EXIT_FAILED
+    args: Any = pickle.loads(bytes.fromhex(encoded))
+    try:
+        return run_fetch(args)
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
