@@ -13,11 +13,10 @@ import collections
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,55 +26,12 @@ import pytest
 
 from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace
 from asks._partition import shard_of
-from tests.servers import RawServer, read_request
+from tests.hosts import Hosts
+from tests.servers import read_request
 
 ASKS = [sys.executable, "-m", "asks"]
 CHILD_TIMEOUT = 60.0
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-class HostServer(RawServer):
-    """A RawServer on one given loopback address (port 0)."""
-
-    def __init__(self, handler: Callable[[curio.io.Socket], Awaitable[None]], host: str) -> None:
-        super().__init__(handler)
-        self.host = host
-
-    async def start(self) -> HostServer:
-        listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind((self.host, 0))
-            listener.listen(128)
-        except BaseException:
-            await listener.close()
-            raise
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._accept_task = await curio.spawn(self._accept_loop, daemon=True)
-        return self
-
-
-class Hosts:
-    """One server per host, all with the same handler; closed by ``aclose``."""
-
-    def __init__(self, count: int) -> None:
-        self.names = [f"127.0.0.{i + 1}" for i in range(count)]
-        self.servers: list[HostServer] = []
-
-    async def start(self, handler: Callable[[curio.io.Socket], Awaitable[None]]) -> Hosts:
-        for name in self.names:
-            self.servers.append(await HostServer(handler, name).start())
-        return self
-
-    def urls(self, per_host: int, path: str = "/page") -> list[str]:
-        """*per_host* URLs on every host, the hosts interleaved as a crawl list is."""
-        return [f"{server.url}{path}/{n}" for n in range(per_host) for server in self.servers]
-
-    async def aclose(self) -> None:
-        for server in self.servers:
-            await server.aclose()
-        for server in self.servers:
-            assert server.unexpected_errors() == []
 
 
 def children_of(pid: int) -> list[int]:
