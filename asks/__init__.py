@@ -14,12 +14,15 @@ from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
 from .auth import BasicAuth, DigestAuth
+from .crawl import FetchResult, FetchResults, fetch_many
 from .response_objects import Response, StreamBody, StreamResponse
 from .sessions import Session
 
 __all__ = [
     "BasicAuth",
     "DigestAuth",
+    "FetchResult",
+    "FetchResults",
     "Headers",
     "PoolStats",
     "Proxy",
@@ -33,6 +36,7 @@ __all__ = [
     "__version__",
     "delete",
     "errors",
+    "fetch_many",
     "get",
     "head",
     "init",

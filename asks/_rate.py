@@ -43,7 +43,14 @@ from ._urls import Origin, parse_url
 if TYPE_CHECKING:
     from .sessions import Session
 
-__all__ = ["RateLimit", "RateLimitInput", "RateLimiter", "install", "parse_rate_limit"]
+__all__ = [
+    "RateLimit",
+    "RateLimitInput",
+    "RateLimiter",
+    "install",
+    "limiter_of",
+    "parse_rate_limit",
+]
 
 # Below this many buckets nothing is swept; above it, a sweep runs each time
 # the number of buckets doubles (so its cost per new bucket stays constant).
@@ -369,3 +376,24 @@ def install(session: Session, limiter: RateLimiter) -> None:
         return await send(call, wire, connection_timeout, *rest)
 
     transport.send = send_when_allowed  # type: ignore[method-assign,assignment]
+
+
+def limiter_of(session: Session) -> RateLimiter:
+    """The rate limiter of *session*, installed now (with no limit) if it had none.
+
+    ``fetch_many(robots=True)`` feeds each origin's ``Crawl-delay`` to
+    :meth:`RateLimiter.set_rate`; a session made without ``rate_limit=``
+    gets a limiter whose only limits are those settings, so its other
+    origins still go unhindered.
+
+    Args:
+        session: the session.
+
+    Returns:
+        its limiter (the same object on every call).
+    """
+    limiter = session._rate_limiter
+    if limiter is None:
+        limiter = session._rate_limiter = RateLimiter(None)
+        install(session, limiter)
+    return limiter

@@ -22,7 +22,7 @@ from typing import Protocol
 import pytest
 import trustme
 
-from tests.servers import Handler, HttpbinProcess, RawServer
+from tests.servers import LOOPBACK, Handler, HttpbinProcess, RawServer
 
 # Names the certificates are issued for; servers listen on 127.0.0.1.
 CERT_NAMES = ("127.0.0.1", "localhost")
@@ -30,7 +30,7 @@ CERT_NAMES = ("127.0.0.1", "localhost")
 
 class RawServerFactory(Protocol):
     async def __call__(
-        self, handler: Handler, ssl_context: ssl.SSLContext | None = None
+        self, handler: Handler, ssl_context: ssl.SSLContext | None = None, host: str = LOOPBACK
     ) -> RawServer: ...
 
 
@@ -44,8 +44,10 @@ async def raw_server() -> AsyncIterator[RawServerFactory]:
     """
     servers: list[RawServer] = []
 
-    async def start(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> RawServer:
-        server = RawServer(handler, ssl_context=ssl_context)
+    async def start(
+        handler: Handler, ssl_context: ssl.SSLContext | None = None, host: str = LOOPBACK
+    ) -> RawServer:
+        server = RawServer(handler, ssl_context=ssl_context, host=host)
         servers.append(server)
         return await server.start()
 

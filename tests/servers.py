@@ -120,7 +120,9 @@ class RawServer:
     RawServer(handler) as server``.
     """
 
-    def __init__(self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, handler: Handler, *, ssl_context: ssl.SSLContext | None = None, host: str = LOOPBACK
+    ) -> None:
         self._handler = handler
         self._ssl_context = ssl_context
         self._listener: curio.io.Socket | None = None
@@ -128,7 +130,7 @@ class RawServer:
         self._tasks: set[Any] = set()
         self._connections: set[curio.io.Socket] = set()
         self._changed = curio.Event()
-        self.host = LOOPBACK
+        self.host = host  # any 127.0.0.0/8 address: distinct hosts on one machine
         self.port = 0
         self.accepted = 0
         # Exceptions raised by handlers (or the TLS handshake), in order.
@@ -151,7 +153,7 @@ class RawServer:
     async def start(self) -> RawServer:
         listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            listener.bind((LOOPBACK, 0))
+            listener.bind((self.host, 0))
             listener.listen(128)
         except BaseException:
             await listener.close()

@@ -12,6 +12,8 @@ import asks.sessions
 EXPECTED = {
     "BasicAuth",
     "DigestAuth",
+    "FetchResult",
+    "FetchResults",
     "Headers",
     "PoolStats",
     "Proxy",
@@ -25,6 +27,7 @@ EXPECTED = {
     "__version__",
     "delete",
     "errors",
+    "fetch_many",
     "get",
     "head",
     "init",

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._filenames import safe_filename
 from .arguments import build_parser, parse_args
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RICH_MISSING, UsageError, print_error
-from .fetch import run_fetch, safe_filename
+from .fetch import run_fetch
 from .processes import run_fetch as run_parallel_fetch
 from .processes import usable_cores
 from .single import run_single

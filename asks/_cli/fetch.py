@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -35,10 +34,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import curio
 
+from .._filenames import file_mode, safe_filename
 from ..response_objects import StreamResponse
 from ..sessions import Session
 from .arguments import request_kwargs, session_kwargs
@@ -52,44 +51,11 @@ from .exits import (
     print_error,
     silence_stdout,
 )
-from .output import NoProgress, Progress, fetch_progress, file_mode, human_bytes, stderr_console
+from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
 from .stopping import deadline, supervise
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
-_STEM_LIMIT = 80
-
-
-def safe_filename(url: str) -> str:
-    """A file name for the body of *url* that is safe to create in any directory.
-
-    The name keeps a readable part of the host and path, limited to
-    ``[A-Za-z0-9._-]`` (so no separator, no ``..`` component, no hidden
-    file), and ends with a hash of the whole URL, so different URLs get
-    different names. A short extension of the last path segment is kept.
-
-    Args:
-        url: the URL as given.
-
-    Returns:
-        e.g. ``example.com_docs_index-3f2a9c0d1e7b.html``.
-    """
-    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    try:
-        parts = urlsplit(url)
-        segments = [s for s in parts.path.split("/") if s not in ("", ".", "..")]
-        readable = "/".join([parts.hostname or "", *segments])
-        last = segments[-1] if segments and not parts.path.endswith("/") else ""
-    except ValueError:
-        readable, last = url, ""
-    match = _EXTENSION.search(last)
-    extension = match.group(0).lower() if match else ""
-    stem = _UNSAFE.sub("_", readable[: len(readable) - len(extension)])
-    stem = stem.strip("._-")[:_STEM_LIMIT].rstrip("._-") or "index"
-    return f"{stem}-{digest}{extension}"
 
 
 @dataclass

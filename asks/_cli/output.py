@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from .._filenames import file_mode
 from ..response_objects import BaseResponse, StreamResponse
 
 if TYPE_CHECKING:
@@ -50,13 +51,6 @@ def human_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")
-
-
-def file_mode() -> int:
-    """The mode a new file gets under the current umask (mkstemp makes 0600)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------

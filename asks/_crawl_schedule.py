@@ -1,0 +1,140 @@
+"""Which URL goes next: the bounded scheduler behind :func:`asks.fetch_many`.
+
+A crawl's input can be any size and any order, and a host with many URLs
+must neither hog the workers nor make the reader buffer without bound. So
+the scheduler holds three limits at once:
+
+- at most ``concurrency`` URLs handed out (queued for a worker or being
+  fetched), over all hosts;
+- at most ``per_host`` of them for one host, the session's
+  ``connections_per_host``: a worker is never given a URL it would only
+  wait with in the pool while other hosts' URLs sit idle;
+- at most ``lookahead`` URLs read but not yet handed out, over all hosts: when
+  that many wait (say the input is one host's million URLs), the reader
+  stops reading until one is handed out. Memory is then bounded by the
+  lookahead whatever the input, at the price that a host's backlog can
+  hold up the hosts behind it in the input by that much.
+
+URLs of one host go out in input order; hosts take turns in the order their
+URLs became ready, so a host that just got a URL goes to the back.
+
+Everything here runs in one curio kernel between awaits, so the counts need
+no lock; only the queue hand-over and the reader's wait for space suspend.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import curio
+
+__all__ = ["Scheduler"]
+
+_END: Any = None  # what a worker gets when there is nothing more to fetch
+
+
+class Scheduler:
+    """Hands URLs to workers within the concurrency, per-host and lookahead limits.
+
+    Args:
+        concurrency: the most URLs handed out at once.
+        per_host: the most of them for one host (None: only ``concurrency``).
+        lookahead: the most URLs read but not yet handed out.
+    """
+
+    def __init__(self, concurrency: int, per_host: int | None, lookahead: int) -> None:
+        self._concurrency = concurrency
+        self._per_host = per_host if per_host is not None else concurrency
+        self._lookahead = lookahead
+        self._pending: dict[str, deque[str]] = {}  # by host, in input order
+        self._waiting = 0  # URLs in _pending
+        self._active: dict[str, int] = {}  # by host: handed out and not done
+        self._out = 0  # handed out and not done, over all hosts
+        self._ready: deque[str] = deque()  # hosts with a URL waiting and a slot free
+        self._is_ready: set[str] = set()
+        self._closed = False
+        self._ended = False
+        self._work: Any = curio.Queue()  # (url, host) pairs, or _END
+        self._space = curio.Event()
+
+    @property
+    def waiting(self) -> int:
+        """URLs read and not handed out yet."""
+        return self._waiting
+
+    @property
+    def out(self) -> int:
+        """URLs handed out and not done yet."""
+        return self._out
+
+    async def add(self, url: str, host: str) -> None:
+        """Queue *url* (of *host*); returns once the lookahead has room for the next one."""
+        queue = self._pending.get(host)
+        if queue is None:
+            queue = self._pending[host] = deque()
+        queue.append(url)
+        self._waiting += 1
+        self._mark_ready(host)
+        await self._dispatch()
+        while self._waiting >= self._lookahead:
+            self._space.clear()
+            await self._space.wait()
+
+    async def close(self) -> None:
+        """No more URLs: the workers end once every queued one is done."""
+        self._closed = True
+        await self._finish_if_done()
+
+    async def next(self) -> tuple[str, str] | None:
+        """The next ``(url, host)`` for a worker, or None when the run is over."""
+        item: tuple[str, str] | None = await self._work.get()
+        if item is _END:
+            await self._work.put(_END)  # for the next worker
+        return item
+
+    async def done(self, host: str) -> None:
+        """A worker finished a URL of *host*: its slot goes to the next one."""
+        self._out -= 1
+        left = self._active[host] - 1
+        if left:
+            self._active[host] = left
+        else:
+            del self._active[host]
+        self._mark_ready(host)
+        await self._dispatch()
+        await self._finish_if_done()
+
+    def _mark_ready(self, host: str) -> None:
+        if (
+            host not in self._is_ready
+            and host in self._pending
+            and self._active.get(host, 0) < self._per_host
+        ):
+            self._is_ready.add(host)
+            self._ready.append(host)
+
+    async def _dispatch(self) -> None:
+        """Hand out waiting URLs while a slot is free, hosts taking turns."""
+        ready = self._ready
+        handed = False
+        while ready and self._out < self._concurrency:
+            host = ready.popleft()
+            self._is_ready.discard(host)
+            queue = self._pending[host]
+            url = queue.popleft()
+            if not queue:
+                del self._pending[host]
+            self._waiting -= 1
+            self._out += 1
+            self._active[host] = self._active.get(host, 0) + 1
+            self._mark_ready(host)
+            await self._work.put((url, host))
+            handed = True
+        if handed and self._waiting < self._lookahead:
+            await self._space.set()
+
+    async def _finish_if_done(self) -> None:
+        if self._closed and not self._ended and self._waiting == 0 and self._out == 0:
+            self._ended = True
+            await self._work.put(_END)

@@ -1,0 +1,55 @@
+"""Safe names for saved bodies: ``fetch_many(output_dir=...)`` and ``asks fetch``.
+
+A URL may hold anything (``..``, separators, control characters, a name
+thousands of characters long), so the name of the file its body goes to is
+made from it, never taken from it: it can never leave the directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from urllib.parse import urlsplit
+
+__all__ = ["file_mode", "safe_filename"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+_STEM_LIMIT = 80
+
+
+def safe_filename(url: str) -> str:
+    """A file name for the body of *url* that is safe to create in any directory.
+
+    The name keeps a readable part of the host and path, limited to
+    ``[A-Za-z0-9._-]`` (so no separator, no ``..`` component, no hidden
+    file), and ends with a hash of the whole URL, so different URLs get
+    different names. A short extension of the last path segment is kept.
+
+    Args:
+        url: the URL as given.
+
+    Returns:
+        e.g. ``example.com_docs_index-3f2a9c0d1e7b.html``.
+    """
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    try:
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s not in ("", ".", "..")]
+        readable = "/".join([parts.hostname or "", *segments])
+        last = segments[-1] if segments and not parts.path.endswith("/") else ""
+    except ValueError:
+        readable, last = url, ""
+    match = _EXTENSION.search(last)
+    extension = match.group(0).lower() if match else ""
+    stem = _UNSAFE.sub("_", readable[: len(readable) - len(extension)])
+    stem = stem.strip("._-")[:_STEM_LIMIT].rstrip("._-") or "index"
+    return f"{stem}-{digest}{extension}"
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (mkstemp makes 0600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

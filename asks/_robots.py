@@ -1,0 +1,242 @@
+"""robots.txt for ``fetch_many(robots=True)``: fetched once per origin, cached.
+
+RFC 9309 (the Robots Exclusion Protocol) decides what a fetch of
+``/robots.txt`` means (section 2.3.1):
+
+- a 2xx answer is parsed (``urllib.robotparser``); its ``Crawl-delay`` (or
+  ``Request-rate``, whichever is slower), not part of the RFC but what
+  crawlers honour, becomes the origin's rate limit on the session;
+- a 4xx answer, 404 above all, means "no rules": everything is allowed
+  (section 2.3.1.3), and so does a redirect chain longer than the session
+  follows (section 2.3.1.2 allows that);
+- a 5xx answer, a 429, or no answer at all (refused, timed out, TLS failed)
+  means the server cannot say, and section 2.3.1.4 says to assume complete
+  disallow: every URL of the origin is skipped, with the reason
+  ``"robots.txt unreachable"``. A 429 is counted here rather than with the
+  4xx: a server asking for fewer requests is not granting all of them.
+
+The rules apply to one origin, scheme, host and port (section 2.3). Many
+tasks asking about one new origin at once wait for the one fetch the first
+of them makes; if that task is cancelled (its URL's timeout, the run ending)
+the next waiter fetches instead, so nobody waits for a fetch nobody makes.
+
+The cache is bounded (``max_origins``, least recently used out first): a
+crawl over a million hosts keeps the rules of the recent ones, and an origin
+that comes back after eviction has its robots.txt fetched again. Evicting an
+origin also lifts the rate the session got from its ``Crawl-delay``, so the
+limiter's per-origin settings stay bounded too.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+from urllib.robotparser import RobotFileParser
+
+import curio
+
+from ._rate import limiter_of
+from ._urls import Origin, parse_url
+from .errors import TooManyRedirects
+
+if TYPE_CHECKING:
+    from .sessions import Session
+
+__all__ = ["DISALLOWED", "UNREACHABLE", "RobotsCache"]
+
+# The skip reasons a result carries.
+DISALLOWED = "robots.txt"
+UNREACHABLE = "robots.txt unreachable"
+
+# RFC 9309 section 2.5: parse at least 500 KiB; what lies beyond is ignored.
+_MAX_ROBOTS_SIZE = 512 * 1024
+# RFC 9309 section 2.3.1.2: follow at least five redirects.
+_MAX_REDIRECTS = 5
+
+
+class _Verdict:
+    """The rules of an origin that needs no parser: everything, or nothing."""
+
+    __slots__ = ("skip",)
+
+    def __init__(self, skip: str | None) -> None:
+        self.skip = skip
+
+
+_ALLOW_ALL = _Verdict(None)
+_DISALLOW_ALL = _Verdict(UNREACHABLE)
+
+_Rules = _Verdict | RobotFileParser
+
+
+class _Fetching:
+    """An origin whose robots.txt one task is fetching; the others wait here."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = curio.Event()
+
+
+class RobotsCache:
+    """The robots.txt rules of each origin a run meets, for one session.
+
+    Args:
+        session: the session that fetches robots.txt (and gets the crawl delays).
+        user_agent: the product token matched against ``User-agent:`` lines.
+        headers: request headers sent with each robots.txt request.
+        max_origins: how many origins' rules are kept (least recently used
+            out first).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        user_agent: str,
+        headers: Any = None,
+        *,
+        max_origins: int = 20_000,
+    ) -> None:
+        self._session = session
+        self._user_agent = user_agent
+        self._headers = headers
+        self._max_origins = max_origins
+        self._rules: OrderedDict[Origin, _Rules | _Fetching] = OrderedDict()
+        self.fetches = 0  # robots.txt requests made, for tests and summaries
+
+    async def skip_reason(self, url: str) -> str | None:
+        """Why *url* must not be fetched, or None when it may be.
+
+        Args:
+            url: the URL about to be fetched.
+
+        Returns:
+            None, ``"robots.txt"`` (disallowed by the rules) or
+            ``"robots.txt unreachable"`` (no rules could be had; RFC 9309
+            section 2.3.1.4). A URL that does not parse is allowed here:
+            fetching it reports what is wrong with it.
+        """
+        try:
+            parsed = parse_url(url)
+        except ValueError:
+            return None
+        origin = parsed.origin
+        while True:
+            entry = self._rules.get(origin)
+            if entry is None:
+                rules = await self._fetch(origin, parsed.scheme, parsed.host_header)
+                break
+            if isinstance(entry, _Fetching):
+                await entry.done.wait()
+                continue  # fetched, or the fetching task gave up: look again
+            self._rules.move_to_end(origin)
+            rules = entry
+            break
+        if isinstance(rules, _Verdict):
+            return rules.skip
+        return None if rules.can_fetch(self._user_agent, parsed.text) else DISALLOWED
+
+    async def _fetch(self, origin: Origin, scheme: str, host: str) -> _Rules:
+        fetching = _Fetching()
+        self._rules[origin] = fetching
+        try:
+            rules = await self._download(f"{scheme}://{host}/robots.txt")
+        except BaseException:
+            # Cancelled (a timeout, the run ending): let a waiter fetch instead.
+            del self._rules[origin]
+            await fetching.done.set()
+            raise
+        self._rules[origin] = rules
+        await self._apply_delay(origin, rules)
+        await fetching.done.set()
+        self._evict()
+        return rules
+
+    def _evict(self) -> None:
+        """Drop the least recently used origins beyond ``max_origins``."""
+        # Each pass looks at every entry at most once: origins being fetched
+        # are passed over (moved to the end), never dropped.
+        for _ in range(len(self._rules)):
+            if len(self._rules) <= self._max_origins:
+                return
+            old, old_rules = next(iter(self._rules.items()))
+            if isinstance(old_rules, _Fetching):
+                self._rules.move_to_end(old)
+                continue
+            del self._rules[old]
+            self._forget_delay(old, old_rules)
+
+    async def _download(self, url: str) -> _Rules:
+        self.fetches += 1
+        try:
+            response = await self._session.request(
+                "GET", url, headers=self._headers, stream=True, max_redirects=_MAX_REDIRECTS
+            )
+            async with response:
+                status = response.status_code
+                if not 200 <= status < 300:
+                    return _DISALLOW_ALL if status >= 500 or status == 429 else _ALLOW_ALL
+                text = await _read_text(response)
+        except TooManyRedirects:
+            return _ALLOW_ALL
+        except Exception:  # refused, reset, TLS, a bad answer: nothing to go by
+            return _DISALLOW_ALL
+        return _parse(url, text)
+
+    def _delay(self, rules: _Rules) -> float | None:
+        """The requests per second the rules ask for, or None."""
+        if not isinstance(rules, RobotFileParser):
+            return None
+        rates: list[float] = []
+        delay = rules.crawl_delay(self._user_agent)
+        if delay is not None and float(delay) > 0:
+            rates.append(1.0 / float(delay))
+        rate = rules.request_rate(self._user_agent)
+        if rate is not None and rate.requests > 0 and rate.seconds > 0:
+            rates.append(rate.requests / rate.seconds)
+        return min(rates) if rates else None
+
+    async def _apply_delay(self, origin: Origin, rules: _Rules) -> None:
+        per_second = self._delay(rules)
+        if per_second is not None:
+            limiter = limiter_of(self._session)
+            limiter.set_rate(origin, per_second)
+            # The robots.txt request just made counts as the first of the
+            # schedule: a fresh bucket grants this slot at once, and the next
+            # request of the origin goes one delay later.
+            await limiter.acquire(origin)
+
+    def _forget_delay(self, origin: Origin, rules: _Rules) -> None:
+        if self._delay(rules) is not None:
+            limiter_of(self._session).clear_rate(origin)
+
+
+def _parse(url: str, text: str) -> RobotFileParser:
+    """The rules of a robots.txt, matched as RFC 9309 section 2.2.2 says.
+
+    ``urllib.robotparser`` applies the first rule whose path is a prefix of
+    the URL's; the RFC applies the most specific one (the longest path) and,
+    between an allow and a disallow of the same length, the allow. Sorting
+    each group's rules that way makes the first match the RFC's match.
+    """
+    parser = RobotFileParser(url)
+    parser.parse(text.splitlines())
+    # entries and default_entry are the parser's own (undocumented, stable
+    # since Python 2) lists of groups.
+    found: Any = parser
+    entries = [*found.entries, *([found.default_entry] if found.default_entry else [])]
+    for entry in entries:
+        entry.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
+    return parser
+
+
+async def _read_text(response: Any) -> str:
+    """The body as text, at most :data:`_MAX_ROBOTS_SIZE` bytes of it (RFC 9309 2.3)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.body:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= _MAX_ROBOTS_SIZE:
+            break
+    return b"".join(chunks)[:_MAX_ROBOTS_SIZE].decode("utf-8", "replace")

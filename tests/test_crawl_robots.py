@@ -1,0 +1,251 @@
+"""``fetch_many(robots=True)``: robots.txt per origin, on loopback servers.
+
+The crawl delay is checked on a virtual clock (:mod:`tests.virtual_time`):
+the server notes the virtual time of each request, so a ``Crawl-delay: 5``
+plays out at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import curio
+import pytest
+
+import asks
+from asks._rate import limiter_of
+from asks._robots import RobotsCache
+from tests.servers import read_request
+from tests.virtual_time import VirtualTime
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def text(status: str, body: bytes) -> bytes:
+    return b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (status.encode(), len(body), body)
+
+
+def site(robots: bytes | None, seen: list[str], gate: curio.Event | None = None) -> Any:
+    """A handler: *robots* for /robots.txt (None: 404), OK for anything else."""
+
+    async def handler(sock: Any) -> None:
+        while (got := await read_request(sock)) is not None:
+            target = got[0].target.decode()
+            seen.append(target)
+            if target == "/robots.txt":
+                if gate is not None:
+                    await gate.wait()
+                await sock.sendall(text("404 Not Found", b"") if robots is None else robots)
+            else:
+                await sock.sendall(OK)
+
+    return handler
+
+
+RULES = b"""\
+User-agent: otherbot
+Disallow: /
+
+User-agent: *
+Disallow: /private/
+Allow: /private/open
+"""
+
+
+async def run(urls: list[str], **kwargs: Any) -> dict[str, asks.FetchResult]:
+    async with asks.fetch_many(urls, robots=True, **kwargs) as results:
+        return {r.url: r async for r in results}
+
+
+async def test_disallowed_urls_are_skipped_and_not_fetched(raw_server: Any) -> None:
+    seen: list[str] = []
+    server = await raw_server(site(text("200 OK", RULES), seen))
+    base = server.url
+    urls = [f"{base}/", f"{base}/private/secret", f"{base}/private/open", f"{base}/public"]
+    got = await run(urls)
+    assert got[f"{base}/private/secret"].skipped == "robots.txt"
+    assert got[f"{base}/private/secret"].status is None
+    assert not got[f"{base}/private/secret"].failed  # a verdict, not a failure
+    for url in (f"{base}/", f"{base}/private/open", f"{base}/public"):
+        assert (got[url].status, got[url].skipped) == (200, None)
+    assert sorted(seen) == sorted(["/robots.txt", "/", "/private/open", "/public"])
+
+
+async def test_the_rules_for_the_user_agent_sent_are_the_ones_applied(raw_server: Any) -> None:
+    seen: list[str] = []
+    server = await raw_server(site(text("200 OK", RULES), seen))
+    got = await run([server.url + "/public"], request_headers={"User-Agent": "OtherBot/1.0"})
+    assert got[server.url + "/public"].skipped == "robots.txt"
+    assert seen == ["/robots.txt"]
+
+
+async def test_robots_txt_is_fetched_once_per_origin_even_by_concurrent_first_requests(
+    raw_server: Any,
+) -> None:
+    gate = curio.Event()
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    a = await raw_server(site(text("200 OK", RULES), seen_a, gate))
+    b = await raw_server(site(None, seen_b), host="127.0.0.2")
+    urls = [f"{a.url}/{i}" for i in range(30)] + [f"{b.url}/{i}" for i in range(30)]
+    async with asks.fetch_many(urls, robots=True, concurrency=10) as results:
+        while "/robots.txt" not in seen_a:
+            await curio.sleep(0)
+        for _ in range(20):
+            await curio.sleep(0)
+        # Everyone else asking about origin a waits for the one fetch.
+        assert seen_a == ["/robots.txt"]
+        await gate.set()
+        got = [r async for r in results]
+        assert results.robots_fetches == 2
+    assert len(got) == 60 and all(r.status == 200 for r in got)
+    assert seen_a.count("/robots.txt") == 1
+    assert seen_b.count("/robots.txt") == 1
+
+
+async def test_a_404_allows_everything(raw_server: Any) -> None:
+    seen: list[str] = []
+    server = await raw_server(site(None, seen))
+    got = await run([server.url + "/private/x"])
+    assert got[server.url + "/private/x"].status == 200
+    assert seen == ["/robots.txt", "/private/x"]
+
+
+@pytest.mark.parametrize("status", ["503 Unavailable", "500 Oops", "429 Too Many"])
+async def test_a_5xx_or_429_disallows_everything(raw_server: Any, status: str) -> None:
+    seen: list[str] = []
+    server = await raw_server(site(text(status, b"down"), seen))
+    async with asks.Session(retries=0) as session:  # else robots.txt is retried, as it should
+        got = await run([server.url + "/a", server.url + "/b"], session=session)
+    for result in got.values():
+        assert result.skipped == "robots.txt unreachable"
+        assert result.failed  # worth trying again later (asks fetch --retry-failed)
+    assert seen == ["/robots.txt"]
+
+
+async def test_an_unreachable_origin_disallows_everything() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    async with asks.Session(retries=0) as session:
+        got = await run([dead + "/a"], session=session)
+    assert got[dead + "/a"].skipped == "robots.txt unreachable"
+
+
+async def test_origins_differ_by_port(raw_server: Any) -> None:
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    a = await raw_server(site(text("200 OK", b"User-agent: *\nDisallow: /\n"), seen_a))
+    b = await raw_server(site(None, seen_b))
+    got = await run([a.url + "/x", b.url + "/x"])
+    assert got[a.url + "/x"].skipped == "robots.txt"
+    assert got[b.url + "/x"].status == 200
+
+
+async def test_crawl_delay_becomes_the_origin_s_rate_limit(raw_server: Any) -> None:
+    vt = VirtualTime()
+    seen: list[tuple[str, float]] = []
+
+    async def handler(sock: Any) -> None:
+        while (got := await read_request(sock)) is not None:
+            target = got[0].target.decode()
+            seen.append((target, round(vt.now - 1000.0, 6)))
+            if target == "/robots.txt":
+                await sock.sendall(text("200 OK", b"User-agent: *\nCrawl-delay: 5\n"))
+            else:
+                await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    other_seen: list[tuple[str, float]] = []
+
+    async def other(sock: Any) -> None:
+        while (got := await read_request(sock)) is not None:
+            other_seen.append((got[0].target.decode(), round(vt.now - 1000.0, 6)))
+            await sock.sendall(text("404 Not Found", b""))
+
+    free = await raw_server(other, host="127.0.0.2")
+    async with asks.Session(connections=10, connections_per_host=4) as session:
+        limiter = limiter_of(session)
+        limiter.clock = vt.clock
+        limiter.sleep = vt.sleep
+        urls = [f"{server.url}/{i}" for i in range(4)] + [f"{free.url}/{i}" for i in range(4)]
+        got: list[asks.FetchResult] = []
+
+        async def crawl() -> None:
+            async with asks.fetch_many(urls, session=session, robots=True) as results:
+                got.extend([r async for r in results])
+
+        task = await curio.spawn(crawl)
+        # The four URLs of the delayed origin wait on the virtual clock; the
+        # time moves on only when the test says so.
+        await vt.wait_sleeping(4)
+        while len(other_seen) < 5:  # robots.txt and the four pages, none delayed
+            await curio.sleep(0)
+        assert seen == [("/robots.txt", 0.0)]
+        for step in range(1, 5):
+            await vt.advance(5)
+            while len(seen) < step + 1:
+                await curio.sleep(0)
+        await task.join()
+    assert len(got) == 8
+    # robots.txt at 0 s took the first slot; then one request every 5 s.
+    assert [t for _, t in seen] == [0.0, 5.0, 10.0, 15.0, 20.0]
+    # The other origin had no Crawl-delay: no waiting at all there.
+    assert {t for _, t in other_seen} == {0.0}
+
+
+async def test_request_rate_counts_too_and_the_slower_of_the_two_wins() -> None:
+    async with asks.Session() as session:
+        cache = RobotsCache(session, "python-asks/4")
+        from urllib.robotparser import RobotFileParser
+
+        parser = RobotFileParser()
+        parser.parse(["User-agent: *", "Crawl-delay: 2", "Request-rate: 1/10"])
+        assert cache._delay(parser) == pytest.approx(0.1)
+        parser = RobotFileParser()
+        parser.parse(["User-agent: *", "Crawl-delay: 0"])
+        assert cache._delay(parser) is None
+
+
+async def test_the_cache_is_bounded_and_eviction_lifts_the_crawl_delay(raw_server: Any) -> None:
+    seen: list[str] = []
+    servers = [
+        await raw_server(site(text("200 OK", b"User-agent: *\nCrawl-delay: 1\n"), seen))
+        for _ in range(3)
+    ]
+    async with asks.Session() as session:
+        cache = RobotsCache(session, "python-asks/4", max_origins=2)
+        for server in servers:
+            assert await cache.skip_reason(server.url + "/") is None
+        limiter = limiter_of(session)
+        assert limiter.limit_for(servers[0].url) is None  # evicted: its delay lifted
+        assert limiter.limit_for(servers[2].url) == asks.RateLimit(1)
+        assert len(cache._rules) == 2
+        # An evicted origin is fetched again when it comes back.
+        await cache.skip_reason(servers[0].url + "/")
+    assert seen.count("/robots.txt") == 4
+
+
+async def test_a_cancelled_first_fetch_lets_a_waiter_fetch_instead(raw_server: Any) -> None:
+    gate = curio.Event()
+    seen: list[str] = []
+    server = await raw_server(site(None, seen, gate))
+    async with asks.Session(connections=4) as session:
+        cache = RobotsCache(session, "python-asks/4")
+        first = await curio.spawn(cache.skip_reason, server.url + "/1")
+        while not seen:
+            await curio.sleep(0)
+        second = await curio.spawn(cache.skip_reason, server.url + "/2")
+        await curio.sleep(0)
+        await first.cancel()
+        await gate.set()
+        assert await second.join() is None
+    assert seen == ["/robots.txt", "/robots.txt"]
+
+
+async def test_an_unparseable_url_is_left_to_the_fetch() -> None:
+    got = await run(["not a url"])
+    assert got["not a url"].error_type == "ValueError"
+    assert got["not a url"].skipped is None
