@@ -13,7 +13,9 @@ reports medians over rounds:
   reaped children), and nginx's own CPU over the run, from ``/proc``;
 - peak RSS: the largest sum of RSS over the client's process tree, sampled
   from ``/proc`` every 50 ms (for ``--processes 2``, the parent and both
-  workers together), and the largest single process (``ru_maxrss``);
+  workers together), and the largest single process; the CPU of the root
+  process alone (for ``--processes 2``, the parent's share);
+- connections: what nginx accepted during the run (reuse shows as fewer);
 - requests: what nginx counted (its ``stub_status``) during the run, so a
   client that skipped or repeated URLs shows.
 
@@ -160,8 +162,8 @@ class CrawlServer:
                 time.sleep(0.02)
         return self
 
-    def requests(self) -> int:
-        """Requests nginx has handled so far (this status request included)."""
+    def counters(self) -> tuple[int, int]:
+        """Connections accepted and requests handled so far (this status request included)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.status_port, timeout=5)
         try:
             conn.request("GET", "/status")
@@ -169,7 +171,12 @@ class CrawlServer:
         finally:
             conn.close()
         # "Active connections: 1\nserver accepts handled requests\n 5 5 7\n..."
-        return int(text.splitlines()[2].split()[2])
+        accepts, _handled, requests = text.splitlines()[2].split()
+        return int(accepts), int(requests)
+
+    def requests(self) -> int:
+        """Requests nginx has handled so far (this status request included)."""
+        return self.counters()[1]
 
     def cpu_seconds(self) -> float:
         """User + system CPU of nginx's master and workers so far."""
@@ -236,11 +243,14 @@ def process_cpu(pid: int) -> float:
 
 
 class TreeRss:
-    """Samples the RSS summed over a process tree until stopped; keeps the peak."""
+    """Samples a process tree until stopped: the peak of its summed RSS, the peak
+    of its largest process, and the CPU of the root process (the last sample)."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid = pid
         self.peak = 0
+        self.largest = 0
+        self.root_cpu = 0.0
         self._interval = interval
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -248,7 +258,10 @@ class TreeRss:
 
     def _run(self) -> None:
         while not self._done.wait(self._interval):
-            self.peak = max(self.peak, sum(process_rss(pid) for pid in tree(self.pid)))
+            sizes = [process_rss(pid) for pid in tree(self.pid)]
+            self.peak = max(self.peak, sum(sizes))
+            self.largest = max(self.largest, *sizes, 0)
+            self.root_cpu = process_cpu(self.pid) or self.root_cpu
 
     def stop(self) -> int:
         self._done.set()
@@ -331,11 +344,13 @@ CLIENTS = {
 class Run:
     client: str
     urls: int
+    connections: int
     wall: float
     cpu: float
     nginx_cpu: float
     tree_rss: int
     max_rss: int
+    parent_cpu: float
     requests: int
     lines: int
     ok: int
@@ -380,7 +395,7 @@ def measure(
         out.unlink()
     cmd = client.command(urls, out, args.concurrency, args.asks_option)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    requests_before = server.requests()
+    accepts_before, requests_before = server.counters()
     nginx_before = server.cpu_seconds()
     started = time.monotonic()
     stderr = tmp / f"{client.name}.stderr"
@@ -398,7 +413,9 @@ def measure(
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     nginx_cpu = server.cpu_seconds() - nginx_before
     # One status request before, one now: neither is the client's.
-    requests = server.requests() - requests_before - 1
+    accepts, requests = server.counters()
+    accepts -= accepts_before + 1
+    requests -= requests_before + 1
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines, ok, problems = check_output(out, count) if out.exists() else (0, 0, ["no output"])
     if returncode != 0:
@@ -408,11 +425,13 @@ def measure(
     return Run(
         client.name,
         count,
+        accepts,
         wall,
         cpu,
         nginx_cpu,
         peak,
-        after.ru_maxrss * 1024,
+        sampler.largest,
+        sampler.root_cpu,
         requests,
         lines,
         ok,
@@ -428,8 +447,8 @@ def mib(value: float) -> str:
 def table(runs: list[Run]) -> str:
     rows = [
         "| client | URLs | rounds | URLs/s | CPU s | CPU ms/1k URLs | nginx CPU s "
-        "| peak RSS tree MiB | largest process MiB | spread |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak RSS tree MiB | largest process MiB | parent CPU s | connections | spread |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_client: dict[tuple[str, int], list[Run]] = {}
     for run in runs:
@@ -443,7 +462,9 @@ def table(runs: list[Run]) -> str:
             f"| {name} | {count:,} | {len(group)} | {rate:,.0f} | {cpu:.1f} "
             f"| {1e6 * cpu / count:.0f} | {statistics.median(r.nginx_cpu for r in group):.1f} "
             f"| {mib(statistics.median(r.tree_rss for r in group))} "
-            f"| {mib(statistics.median(r.max_rss for r in group))} | {spread:.0%} |"
+            f"| {mib(statistics.median(r.max_rss for r in group))} "
+            f"| {statistics.median(r.parent_cpu for r in group):.1f} "
+            f"| {statistics.median(r.connections for r in group):,.0f} | {spread:.0%} |"
         )
     return "\n".join(rows)
 
@@ -560,6 +581,9 @@ def main() -> int:
         help="kill asks fetch at 50%% (SIGKILL), then --resume; count requests",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+    parser.add_argument(
+        "--serve", action="store_true", help="only start nginx and write the list, then wait"
+    )
     args = parser.parse_args()
     if args.quick:
         args.urls, args.origins, args.rounds = 2000, 50, 1
@@ -578,6 +602,13 @@ def main() -> int:
             )
             if args.resume_test:
                 return resume_test(server, urls, args.urls, args, tmp)
+            if args.serve:
+                # For trying a client by hand: the list and the server stay
+                # until stdin closes (or Ctrl-C).
+                print(f"serving; the list is {urls}; close stdin to stop", flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    sys.stdin.read()
+                return 0
             runs: list[Run] = []
             for round_ in range(args.rounds):
                 # Rotate the order each round: no client always runs first.
@@ -588,7 +619,8 @@ def main() -> int:
                     flag = "" if not run.problems else "  PROBLEM: " + "; ".join(run.problems)
                     print(
                         f"round {round_ + 1} {run.client}: {run.rate:,.0f} URLs/s, "
-                        f"{run.cpu:.1f} CPU s, tree RSS {mib(run.tree_rss)} MiB{flag}",
+                        f"{run.cpu:.1f} CPU s, tree RSS {mib(run.tree_rss)} MiB, "
+                        f"{run.connections:,} connections{flag}",
                         flush=True,
                     )
         finally:
