@@ -13,7 +13,9 @@ the scheduler holds three limits at once:
   that many wait (say the input is one host's million URLs), the reader
   stops reading until one is handed out. Memory is then bounded by the
   lookahead whatever the input, at the price that a host's backlog can
-  hold up the hosts behind it in the input by that much.
+  hold up the hosts behind it in the input by that much. The reader, once
+  stopped, waits for the backlog to halve before it reads on, so it wakes
+  once per half lookahead, not once per URL.
 
 URLs of one host go out in input order; hosts take turns in the order their
 URLs became ready, so a host that just got a URL goes to the back.
@@ -47,6 +49,7 @@ class Scheduler:
         self._concurrency = concurrency
         self._per_host = per_host if per_host is not None else concurrency
         self._lookahead = lookahead
+        self._low_water = lookahead // 2
         self._pending: dict[str, deque[str]] = {}  # by host, in input order
         self._waiting = 0  # URLs in _pending
         self._active: dict[str, int] = {}  # by host: handed out and not done
@@ -69,17 +72,29 @@ class Scheduler:
         return self._out
 
     async def add(self, url: str, host: str) -> None:
-        """Queue *url* (of *host*); returns once the lookahead has room for the next one."""
+        """Queue *url* (of *host*); returns once the lookahead has room for more."""
+        active = self._active.get(host, 0)
+        if self._out < self._concurrency and active < self._per_host and host not in self._pending:
+            # A slot is free, so no host is ready and waiting (the invariant
+            # _dispatch keeps): this URL goes straight to a worker.
+            self._active[host] = active + 1
+            self._out += 1
+            await self._work.put((url, host))
+            return
         queue = self._pending.get(host)
         if queue is None:
             queue = self._pending[host] = deque()
         queue.append(url)
         self._waiting += 1
         self._mark_ready(host)
-        await self._dispatch()
-        while self._waiting >= self._lookahead:
+        if self._out < self._concurrency:
+            await self._dispatch()
+        if self._waiting >= self._lookahead:
+            # Wait for the backlog to halve, not for one place: the reader
+            # then wakes once per lookahead / 2 URLs, not once per URL.
             self._space.clear()
-            await self._space.wait()
+            while self._waiting > self._low_water:
+                await self._space.wait()
 
     async def close(self) -> None:
         """No more URLs: the workers end once every queued one is done."""
@@ -101,9 +116,11 @@ class Scheduler:
             self._active[host] = left
         else:
             del self._active[host]
-        self._mark_ready(host)
-        await self._dispatch()
-        await self._finish_if_done()
+        if self._waiting:
+            self._mark_ready(host)
+            await self._dispatch()
+        elif self._closed and self._out == 0:
+            await self._finish_if_done()
 
     def _mark_ready(self, host: str) -> None:
         if (
@@ -131,7 +148,7 @@ class Scheduler:
             self._mark_ready(host)
             await self._work.put((url, host))
             handed = True
-        if handed and self._waiting < self._lookahead:
+        if handed and self._waiting <= self._low_water:
             await self._space.set()
 
     async def _finish_if_done(self) -> None:

@@ -9,7 +9,8 @@ RFC 9309 (the Robots Exclusion Protocol) decides what a fetch of
 - a 4xx answer, 404 above all, means "no rules": everything is allowed
   (section 2.3.1.3), and so does a redirect chain longer than the session
   follows (section 2.3.1.2 allows that);
-- a 5xx answer, a 429, or no answer at all (refused, timed out, TLS failed)
+- a 5xx answer, a 429, or no answer at all (refused, TLS failed, nothing
+  within :data:`ROBOTS_TIMEOUT` seconds)
   means the server cannot say, and section 2.3.1.4 says to assume complete
   disallow: every URL of the origin is skipped, with the reason
   ``"robots.txt unreachable"``. A 429 is counted here rather than with the
@@ -42,7 +43,7 @@ from .errors import TooManyRedirects
 if TYPE_CHECKING:
     from .sessions import Session
 
-__all__ = ["DISALLOWED", "UNREACHABLE", "RobotsCache"]
+__all__ = ["DISALLOWED", "ROBOTS_TIMEOUT", "UNREACHABLE", "RobotsCache"]
 
 # The skip reasons a result carries.
 DISALLOWED = "robots.txt"
@@ -52,6 +53,9 @@ UNREACHABLE = "robots.txt unreachable"
 _MAX_ROBOTS_SIZE = 512 * 1024
 # RFC 9309 section 2.3.1.2: follow at least five redirects.
 _MAX_REDIRECTS = 5
+# A robots.txt that takes longer than this, retries included, counts as
+# unreachable: the URLs of its origin are waiting for it.
+ROBOTS_TIMEOUT = 30.0
 
 
 class _Verdict:
@@ -87,6 +91,8 @@ class RobotsCache:
         headers: request headers sent with each robots.txt request.
         max_origins: how many origins' rules are kept (least recently used
             out first).
+        timeout: seconds one robots.txt may take, retries included; then
+            the origin counts as unreachable.
     """
 
     def __init__(
@@ -96,11 +102,13 @@ class RobotsCache:
         headers: Any = None,
         *,
         max_origins: int = 20_000,
+        timeout: float = ROBOTS_TIMEOUT,
     ) -> None:
         self._session = session
         self._user_agent = user_agent
         self._headers = headers
         self._max_origins = max_origins
+        self._timeout = timeout
         self._rules: OrderedDict[Origin, _Rules | _Fetching] = OrderedDict()
         self.fetches = 0  # robots.txt requests made, for tests and summaries
 
@@ -169,16 +177,19 @@ class RobotsCache:
     async def _download(self, url: str) -> _Rules:
         self.fetches += 1
         try:
-            response = await self._session.request(
-                "GET", url, headers=self._headers, stream=True, max_redirects=_MAX_REDIRECTS
-            )
-            async with response:
-                status = response.status_code
-                if not 200 <= status < 300:
-                    return _DISALLOW_ALL if status >= 500 or status == 429 else _ALLOW_ALL
-                text = await _read_text(response)
+            async with curio.timeout_after(self._timeout):
+                response = await self._session.request(
+                    "GET", url, headers=self._headers, stream=True, max_redirects=_MAX_REDIRECTS
+                )
+                async with response:
+                    status = response.status_code
+                    if not 200 <= status < 300:
+                        return _DISALLOW_ALL if status >= 500 or status == 429 else _ALLOW_ALL
+                    text = await _read_text(response)
         except TooManyRedirects:
             return _ALLOW_ALL
+        except curio.TaskTimeout:  # this block's own deadline; the caller's passes through
+            return _DISALLOW_ALL
         except Exception:  # refused, reset, TLS, a bad answer: nothing to go by
             return _DISALLOW_ALL
         return _parse(url, text)

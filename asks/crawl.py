@@ -49,16 +49,47 @@ from ._robots import UNREACHABLE, RobotsCache
 from .response_objects import StreamResponse
 from .sessions import Session
 
-__all__ = ["DEFAULT_CONNECTIONS_PER_HOST", "FetchResult", "FetchResults", "fetch_many"]
+__all__ = [
+    "DEFAULT_CONNECTIONS_PER_HOST",
+    "FetchResult",
+    "FetchResults",
+    "fetch_many",
+    "polite_retry",
+    "polite_session",
+]
 
 # The polite defaults of a session fetch_many makes itself (docs/crawling.md).
 DEFAULT_CONNECTIONS_PER_HOST = 4
 
 
-def _polite_retry() -> Retry:
-    # Back off on "too many requests" and "unavailable", as Retry-After says
-    # (RFC 9110 section 10.2.3); connection failures are retried as well.
+def polite_retry() -> Retry:
+    """The retry policy of a session :func:`fetch_many` makes (and of ``asks fetch``).
+
+    Back off on "too many requests" and "unavailable", as long as
+    ``Retry-After`` says (RFC 9110 section 10.2.3); connection failures are
+    retried too.
+    """
     return Retry(total=3, status_forcelist=(429, 503), respect_retry_after=True)
+
+
+def polite_session(concurrency: int, **kwargs: Any) -> Session:
+    """A session with the polite defaults of a crawl, *kwargs* on top.
+
+    Args:
+        concurrency: the most connections over all hosts.
+        **kwargs: any other :class:`~asks.Session` keyword; these win.
+
+    Returns:
+        ``Session(connections=concurrency, connections_per_host=4,
+        retries=polite_retry(), **kwargs)``.
+    """
+    settings: dict[str, Any] = {
+        "connections": concurrency,
+        "connections_per_host": DEFAULT_CONNECTIONS_PER_HOST,
+        "retries": polite_retry(),
+    }
+    settings.update(kwargs)
+    return Session(**settings)
 
 
 @dataclass(frozen=True)
@@ -222,11 +253,7 @@ class FetchResults:
             self._file_mode = file_mode()
         session = self._given_session
         if session is None:
-            session = Session(
-                connections=self._concurrency,
-                connections_per_host=DEFAULT_CONNECTIONS_PER_HOST,
-                retries=_polite_retry(),
-            )
+            session = polite_session(self._concurrency)
         self._session = session
         if self._robots_wanted:
             self._robots = RobotsCache(session, self._user_agent(), self._request_headers)
@@ -293,8 +320,17 @@ class FetchResults:
     async def _read(self, scheduler: Scheduler) -> None:
         """Feed the scheduler from the input, line by line (never whole)."""
         if isinstance(self._urls, AsyncIterable):
-            async for line in self._urls:
-                await self._take(scheduler, line)
+            urls = self._urls
+            try:
+                async for line in urls:
+                    await self._take(scheduler, line)
+            finally:
+                # An async generator left half way must be closed here, in
+                # its task (curio refuses to finalise one at garbage
+                # collection, PEP 533).
+                aclose = getattr(urls, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         else:
             for line in self._urls:
                 await self._take(scheduler, line)
@@ -450,6 +486,9 @@ def fetch_many(
         urls: the URLs, any iterable or async iterable of str (a file, a
             generator, an async generator...), read lazily; each is
             stripped, and blank ones and ones starting with ``#`` are skipped.
+            A plain iterable is read in the kernel's thread (a file on disk
+            is fine; a slow pipe wants an async iterable). An async
+            generator left half way is closed by the run.
         session: the session to use, as it is; None makes one for the run with
             polite defaults: ``connections=concurrency``,
             ``connections_per_host=4`` and
@@ -463,7 +502,8 @@ def fetch_many(
             under a safe name made from its URL (``result.file``).
         robots: obey each origin's robots.txt: fetched once per origin
             through the session, disallowed URLs skipped, ``Crawl-delay``
-            made the origin's rate limit on the session (docs/crawling.md).
+            made the origin's rate limit on the session (docs/crawling.md;
+            a given session keeps those rates after the run).
         shard: ``(k, n)``: fetch only the URLs whose host falls in shard *k*
             (zero-based) of *n* (:func:`asks._partition.shard_of`), the same
             split on every machine.

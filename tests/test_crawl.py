@@ -167,6 +167,25 @@ async def test_async_iterable_input(raw_server: Any) -> None:
     assert sorted(r.url for r in got) == sorted(f"{server.url}/{i}" for i in range(10))
 
 
+async def test_an_async_generator_left_half_way_is_closed_in_its_task(raw_server: Any) -> None:
+    server = await raw_server(canned(OK))
+    closed = False
+
+    async def lines() -> AsyncIterator[str]:
+        nonlocal closed
+        try:
+            for i in range(10_000):
+                yield f"{server.url}/{i}"
+        finally:
+            await curio.sleep(0)  # an await in finally: curio wants it closed in a task
+            closed = True
+
+    async with asks.fetch_many(lines(), concurrency=2, lookahead=5) as results:
+        async for _ in results:
+            break
+    assert closed
+
+
 async def test_an_input_that_fails_raises_after_the_results_before_it(raw_server: Any) -> None:
     server = await raw_server(canned(OK))
 

@@ -134,6 +134,32 @@ async def test_an_unreachable_origin_disallows_everything() -> None:
     assert got[dead + "/a"].skipped == "robots.txt unreachable"
 
 
+async def test_a_robots_txt_that_never_comes_counts_as_unreachable(raw_server: Any) -> None:
+    async def stall(sock: Any) -> None:
+        await read_request(sock)
+        await curio.Event().wait()
+
+    server = await raw_server(stall)
+    async with asks.Session() as session:
+        cache = RobotsCache(session, "python-asks/4", timeout=0.2)
+        assert await cache.skip_reason(server.url + "/a") == "robots.txt unreachable"
+
+
+async def test_the_url_s_own_timeout_is_not_taken_for_an_unreachable_robots_txt(
+    raw_server: Any,
+) -> None:
+    async def stall(sock: Any) -> None:
+        await read_request(sock)
+        await curio.Event().wait()
+
+    server = await raw_server(stall)
+    async with asks.fetch_many([server.url + "/a"], robots=True, timeout=0.2) as results:
+        [result] = [r async for r in results]
+    # The URL ran out of time waiting for robots.txt: an error, to try again.
+    assert result.error_type == "RequestTimeout"
+    assert result.skipped is None
+
+
 async def test_origins_differ_by_port(raw_server: Any) -> None:
     seen_a: list[str] = []
     seen_b: list[str] = []

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asks._partition import host_key, parse_shard, shard_of
 
@@ -69,3 +71,28 @@ def test_a_shard_outside_one_to_n_is_refused(text: str) -> None:
 def test_a_shard_count_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         shard_of("http://a/", 0)
+
+
+def _general_host_key(url: str) -> str:
+    """host_key's definition, through urlsplit alone (its fast path must agree)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        host = None
+    return host.rstrip(".") if host else url.strip()
+
+
+_URLISH = st.builds(
+    lambda scheme, host, port, rest: f"{scheme}://{host}{port}{rest}",
+    st.sampled_from(["http", "HTTPS", "a+b", "x-y.z", "1http", ""]),
+    st.text(alphabet="abcXYZ09.-_@[]:% \t", max_size=12),
+    st.sampled_from(["", ":", ":80", ":8x", ":99999"]),
+    st.text(alphabet="/?#a:@ ", max_size=6),
+)
+
+
+@given(st.one_of(_URLISH, st.text(max_size=30)))
+def test_the_fast_host_key_agrees_with_urlsplit(url: str) -> None:
+    assert host_key(url) == _general_host_key(url)

@@ -136,6 +136,16 @@ def _rate(text: str) -> float:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    """``--shard K/N`` (1-based, as job arrays count) as the zero-based ``(K - 1, N)``."""
+    from .._partition import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard ")) from None
+
+
 def _count(minimum: int) -> Callable[[str], int]:
     """The type of a whole number of at least *minimum*."""
 
@@ -216,9 +226,10 @@ def shared_options() -> OptionSet:
     options.add(
         "--retries",
         type=_count(0),
-        default=1,
+        default=None,
         metavar="N",
-        help="extra attempts after a connection-level failure (default 1)",
+        help="extra attempts after a connection-level failure (default 1; fetch: the "
+        "polite Retry, 3 retries with backoff on 429, 503 and connection failures)",
     )
     options.add(
         "--retry",
@@ -355,10 +366,10 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
     fetch.add_argument(
         "--connections-per-host",
         type=_count(1),
-        default=None,
+        default=4,
         metavar="N",
         help="at most N of the connections to one host (scheme, host and port) at once; "
-        "URLs of other hosts go on meanwhile (default: no limit but --connections)",
+        "URLs of other hosts go on meanwhile (default 4)",
     )
     fetch.add_argument(
         "--rate",
@@ -381,6 +392,38 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
         default="-",
         metavar="OUT",
         help="write one JSON line per URL to OUT (default '-': stdout)",
+    )
+    fetch.add_argument(
+        "--keep-header",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help='add this response header to each JSON line, under "headers" (repeatable)',
+    )
+    fetch.add_argument(
+        "--resume",
+        action="store_true",
+        help="append to --jsonl OUT, skipping the URLs it already has (a torn last line "
+        "from a crash is cut away and its URL fetched again)",
+    )
+    fetch.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: fetch the URLs that failed again (their old lines are dropped)",
+    )
+    fetch.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="fetch only shard K of N (1 <= K <= N), split by host the same way on every "
+        "machine: for job arrays (Kubernetes indexed jobs, Slurm, GNU parallel)",
+    )
+    fetch.add_argument(
+        "--robots",
+        action="store_true",
+        help="obey robots.txt: fetched once per origin, disallowed URLs skipped (reported "
+        'with "skipped"), Crawl-delay made the origin\'s rate limit',
     )
     fetch.add_argument(
         "--processes",
@@ -572,7 +615,7 @@ def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         keywords for each ``session.request(...)``.
     """
     kwargs: dict[str, Any] = {
-        "retries": args.retries,
+        "retries": args.retries if args.retries is not None else 1,
         "follow_redirects": not args.no_follow,
         "max_redirects": args.max_redirects,
     }

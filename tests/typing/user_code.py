@@ -58,3 +58,13 @@ async def stream_views(url: str) -> None:
 async def mock_server() -> None:
     async with MockServer() as server:
         reveal_type(server.url)  # R: str
+
+
+async def bulk_fetch(urls: list[str]) -> None:
+    async with asks.fetch_many(urls, concurrency=5, robots=True) as results:
+        reveal_type(results)  # R: asks.crawl.FetchResults
+        async for result in results:
+            reveal_type(result)  # R: asks.crawl.FetchResult
+            reveal_type(result.status)  # R: int | None
+            reveal_type(result.as_json())  # R: str
+    asks.fetch_many(urls, concurrency="5")  # E: incompatible type "str"; expected "int"

@@ -1,0 +1,162 @@
+"""The two files of ``asks fetch``: the URL list it reads and the JSON lines it writes.
+
+The list (a file or stdin) is read in a thread, 64 KiB at a time, so a slow
+pipe never blocks the kernel and a list of a million lines is never held
+whole. The output gets one line per URL, written whole with a single
+``write`` of the line and its newline and flushed at once, so an
+interrupted run keeps every line it wrote and a crash can tear at most the
+last one (which ``--resume`` cuts away, see :mod:`.resume`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import IO
+
+import curio
+
+from .exits import UsageError
+
+__all__ = ["JsonlSink", "UrlSource", "count_urls"]
+
+
+class UrlSource:
+    """URLs read from a file descriptor, one per line, without blocking the kernel."""
+
+    def __init__(self, fd: int, owned: bool) -> None:
+        self._fd = fd
+        self._owned = owned
+        self._lines: deque[bytes] = deque()
+        self._partial = b""
+        self._eof = False
+        self._first = True
+
+    @classmethod
+    def open(cls, source: str) -> UrlSource:
+        """The source of ``FILE`` (``-``: stdin, which is never closed here).
+
+        Raises:
+            UsageError: the file cannot be read, or is a directory.
+        """
+        if source == "-":
+            return cls(sys.stdin.fileno(), owned=False)
+        try:
+            fd = os.open(source, os.O_RDONLY)
+        except OSError as exc:
+            raise UsageError(f"cannot read the URL list {source!r}: {exc}") from None
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"cannot read the URL list {source!r}: it is a directory")
+        return cls(fd, owned=True)
+
+    def _url(self, raw: bytes) -> str | None:
+        """The URL of one line, or None for a blank or ``#`` line (a first BOM dropped)."""
+        text = raw.decode("utf-8", "replace")
+        if self._first:
+            self._first = False
+            text = text.removeprefix("\ufeff")
+        text = text.strip()
+        if not text or text.startswith("#"):
+            return None
+        return text
+
+    async def next_url(self) -> str | None:
+        """The next URL, or None at the end of the input."""
+        while True:
+            while self._lines:
+                url = self._url(self._lines.popleft())
+                if url is not None:
+                    return url
+            if self._eof:
+                return None
+            data = await curio.run_in_thread(os.read, self._fd, 65536)
+            if not data:
+                self._eof = True
+                self._lines.append(self._partial)
+                self._partial = b""
+                continue
+            pieces = (self._partial + data).split(b"\n")
+            self._partial = pieces.pop()
+            self._lines.extend(pieces)
+
+    def close(self) -> None:
+        """Close the file, if this source opened it."""
+        if self._owned:
+            os.close(self._fd)
+            self._owned = False
+
+    def __aiter__(self) -> UrlSource:
+        return self
+
+    async def __anext__(self) -> str:
+        url = await self.next_url()
+        if url is None:
+            raise StopAsyncIteration
+        return url
+
+
+def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
+    """How many URLs of a regular file *keep* keeps (for the progress bar), else None."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        count = 0
+        with open(path, "rb") as lines:
+            for raw in lines:
+                text = raw.decode("utf-8", "replace").strip().removeprefix("\ufeff").strip()
+                if text and not text.startswith("#") and keep(text):
+                    count += 1
+        return count
+    except OSError:
+        return None
+
+
+class JsonlSink:
+    """One JSON line per URL, each written whole and flushed at once.
+
+    Args:
+        target: the ``--jsonl`` path, or ``-`` for stdout.
+        append: add to the file (``--resume``) instead of replacing it.
+
+    Raises:
+        UsageError: the file cannot be opened for writing.
+    """
+
+    def __init__(self, target: str, append: bool = False) -> None:
+        self._fd: int | None = None
+        if target != "-":
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+            try:
+                self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+            except OSError as exc:
+                raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
+
+    def write(self, line: str) -> None:
+        """Write one line (a newline is added) and flush it.
+
+        Raises:
+            OSError: the output failed (``BrokenPipeError`` for a closed stdout).
+        """
+        if self._fd is None:
+            # sys.stdout is looked up each time: a progress bar may have wrapped it.
+            out: IO[str] = sys.stdout
+            out.write(line + "\n")
+            out.flush()
+            return
+        data = memoryview((line + "\n").encode("utf-8", "surrogateescape"))
+        # One write(2) for the whole line; a regular file takes it at once,
+        # and only an error (disk full, a signal) can leave it short, which
+        # is then retried for the rest rather than left torn.
+        while data:
+            written = os.write(self._fd, data)
+            data = data[written:]
+
+    def close(self) -> None:
+        """Close the ``--jsonl`` file (stdout stays open)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
