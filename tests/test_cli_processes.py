@@ -24,7 +24,7 @@ import curio
 import curio.io
 import pytest
 
-from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace
+from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace, worker_of
 from asks._partition import shard_of
 from tests.hosts import Hosts
 from tests.servers import read_request
@@ -327,3 +327,92 @@ async def test_sigterm_stops_the_workers_and_keeps_the_lines(tmp_path: Path) -> 
     assert len(done) == 16
     assert all(r["status"] == 200 for r in done)
     assert len(workers) == 2 and all(gone(pid) for pid in workers)
+
+
+def test_worker_of_splits_a_shard_over_every_worker() -> None:
+    urls = [f"http://host-{i}.example/page" for i in range(400)]
+    in_shard = [url for url in urls if shard_of(url, 2) == 0]
+    # hash % 2 alone would send the whole shard to worker 0: the reason for worker_of.
+    assert {shard_of(url, 2) for url in in_shard} == {0}
+    spread = collections.Counter(worker_of(url, 2, 2) for url in in_shard)
+    assert set(spread) == {0, 1}
+    assert min(spread.values()) > len(in_shard) // 4
+    # One host, one worker; without a shard it is the plain partition.
+    assert {worker_of(f"http://host-7.example/{n}", 4, 3) for n in range(20)} == {
+        worker_of("http://HOST-7.example:8080/", 4, 3)
+    }
+    assert all(worker_of(url, 3) == shard_of(url, 3) for url in urls)
+
+
+async def test_shard_then_processes_then_resume(tmp_path: Path) -> None:
+    seen: collections.Counter[str] = collections.Counter()
+
+    async def counting_server(sock: curio.io.Socket) -> None:
+        host, port = sock.getsockname()
+        while (received := await read_request(sock)) is not None:
+            seen[f"http://{host}:{port}{received[0].target.decode()}"] += 1
+            await sock.sendall(OK)
+
+    hosts = await Hosts(6).start(counting_server)
+    try:
+        urls = hosts.urls(20)
+        listing = tmp_path / "urls.txt"
+        listing.write_text("\n".join(urls) + "\n")
+        out = tmp_path / "out.jsonl"
+        command = ("fetch", str(listing), "--shard", "1/2", "--processes", "2")
+        command += ("--jsonl", str(out))
+        first = await arun_asks(*command)
+        assert first.returncode == 0, first.stderr
+        mine = sorted(url for url in urls if shard_of(url, 2) == 0)
+        assert 0 < len(mine) < len(urls)
+        assert sorted(r["url"] for r in records(out.read_bytes())) == mine
+        assert sorted(seen) == mine and set(seen.values()) == {1}
+        # Resumed: nothing left to fetch, nothing asked twice, the file as it was.
+        before = out.read_bytes()
+        again = await arun_asks(*command, "--resume")
+        assert again.returncode == 0, again.stderr
+        assert set(seen.values()) == {1}
+        assert out.read_bytes() == before
+        assert "0 URLs, 0 ok, 0 failed, 0 bytes" in again.stderr.decode()
+        assert f"{len(mine)} already done, 2 processes" in again.stderr.decode()
+    finally:
+        await hosts.aclose()
+
+
+def wait_exit(pid: int, within: float) -> bool:
+    """Whether process *pid* (not necessarily our child) exits within *within* s."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        # A pidfd turns readable when the process exits: no polling loop.
+        return bool(select.select([fd], [], [], within)[0])
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_the_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    hosts = Hosts(4)
+    stall = Stall(fast=16, shards={0, 1})
+    await hosts.start(stall)
+    workers: list[int] = []
+
+    def kill_parent(proc: subprocess.Popen[bytes]) -> None:
+        workers.extend(children_of(proc.pid))
+        proc.kill()
+
+    try:
+        code, _out, _err = await curio.run_in_thread(
+            stalled_run, tmp_path, hosts, stall, kill_parent
+        )
+        assert code == -signal.SIGKILL
+        assert len(workers) == 2
+        # Orphans would go on fetching their queued URLs for nobody.
+        exited = [await curio.run_in_thread(wait_exit, pid, 10.0) for pid in workers]
+        assert exited == [True, True]
+    finally:
+        await hosts.aclose()

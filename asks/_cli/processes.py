@@ -7,7 +7,7 @@ each has its own kernel, session and pool), and does only what must be done
 once for the whole run:
 
 - it reads the URL list once and routes each URL to worker
-  ``shard_of(url, N)`` (:mod:`asks._partition`): every URL of one host goes
+  :func:`worker_of` (:mod:`asks._partition`'s host hash): every URL of one host goes
   to the same worker, so that worker's per-host connection limit and rate
   limit hold for the whole run, not once per process;
 - it writes the workers' lines, each one whole, to the one output (stdout or
@@ -51,12 +51,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from .._partition import shard_of
-from .arguments import session_kwargs
 from .exits import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -75,6 +73,8 @@ if TYPE_CHECKING:
 # hex-encoded): the worker then runs exactly the options the parent parsed,
 # whatever options ``fetch`` has, with no command line to rebuild.
 WORKER_ARGS = "ASKS_FETCH_WORKER_ARGS"
+# The parent's pid, for the worker to notice it is already gone.
+WORKER_PARENT = "ASKS_FETCH_WORKER_PARENT"
 
 # URLs per write to a worker's stdin, and batches queued per worker: at most
 # _BATCH * _QUEUED URLs wait in the parent for one worker.
@@ -85,8 +85,11 @@ _READ_SIZE = 65536
 # The directory holding the asks package the parent runs; the worker puts it
 # first on sys.path instead of the current directory, which ``-c`` would add.
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# A SIGINT before the fetch has taken over Ctrl-C (while the worker still
+# imports) finds nothing done to keep: the worker just exits, with no traceback.
 _WORKER_CODE = (
-    "import sys; sys.path[0] = sys.argv[1]; "
+    "import os, signal, sys; signal.signal(signal.SIGINT, lambda *_: os._exit(130)); "
+    "sys.path[0] = sys.argv[1]; "
     "from asks._cli.worker import worker_main; sys.exit(worker_main())"
 )
 
@@ -102,6 +105,23 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def worker_of(url: str, count: int, shard_count: int = 1) -> int:
+    """The worker, from 0 to ``count - 1``, that fetches *url*.
+
+    Args:
+        url: a URL of the list.
+        count: the number of worker processes.
+        shard_count: N of ``--shard K/N`` (1 without it).
+
+    Returns:
+        the worker's index; every URL of one host gets the same one.
+    """
+    # With --shard K/N every URL left has hash % N == K, so hash % count would
+    # send them all to one worker whenever count and N share a factor;
+    # hash % (N * count) // N is a split of its own, uniform within the shard.
+    return shard_of(url, count * shard_count) // shard_count
 
 
 def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
@@ -131,6 +151,7 @@ def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
 # only the record's own keys: the totals are counted without parsing each line.
 _OK = re.compile(rb'"error": null[,}]')
 _BYTES = re.compile(rb'"bytes": (\d+)')
+_SKIPPED = re.compile(rb'"skipped": "')
 
 
 @dataclass
@@ -141,15 +162,18 @@ class _Totals:
     done: int = 0
     ok: int = 0
     failed: int = 0
+    skipped: int = 0
     nbytes: int = 0
 
     def add(self, lines: bytes) -> int:
         """Count a block of whole JSON lines (as ``asks fetch`` writes them); how many."""
         count = lines.count(b"\n")
-        ok = len(_OK.findall(lines))
+        no_error = len(_OK.findall(lines))
+        skipped = len(_SKIPPED.findall(lines)) if b'"skipped"' in lines else 0
         self.done += count
-        self.ok += ok
-        self.failed += count - ok
+        self.ok += no_error - skipped
+        self.skipped += skipped
+        self.failed += count - no_error
         self.nbytes += sum(map(int, _BYTES.findall(lines)))
         return count
 
@@ -157,11 +181,11 @@ class _Totals:
 class _Output:
     """The one output of the run: stdout or ``--jsonl``, written whole lines at a time."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, append: bool = False) -> None:
         self._file: IO[bytes] | None = None
         if target != "-":
             try:
-                self._file = open(target, "wb")  # noqa: SIM115
+                self._file = open(target, "ab" if append else "wb")  # noqa: SIM115
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
 
@@ -213,6 +237,9 @@ def read_urls(source: str) -> Iterator[str]:
             fd, owned = os.open(source, os.O_RDONLY), True
         except OSError as exc:
             raise UsageError(f"cannot read the URL list {source!r}: {exc}") from None
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"cannot read the URL list {source!r}: it is a directory")
     try:
         partial = b""
         first = True
@@ -245,7 +272,9 @@ class _Worker:
         self.answered = 0
         self.signalled = False
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUED)
-        environment = dict(os.environ, **{WORKER_ARGS: run.pickled})
+        environment = dict(
+            os.environ, **{WORKER_ARGS: run.pickled, WORKER_PARENT: str(os.getpid())}
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER_CODE, _PACKAGE_ROOT],
             stdin=subprocess.PIPE,
@@ -306,6 +335,8 @@ class _Run:
     def __init__(self, args: argparse.Namespace, output: _Output, progress: Progress) -> None:
         self.args = args
         self.count: int = args.processes
+        shard = getattr(args, "shard", None)
+        self.shard_count: int = shard[1] if shard is not None else 1
         self.output = output
         self.progress = progress
         self.totals = _Totals()
@@ -367,6 +398,7 @@ class _Run:
     def route(self, urls: Iterator[str], keep: Callable[[str], bool] | None) -> None:
         """Send each URL to its worker, in batches; then close every worker's input."""
         count = self.count
+        spread = self.shard_count
         batches: list[list[str]] = [[] for _ in range(count)]
 
         def send(index: int) -> None:
@@ -383,7 +415,7 @@ class _Run:
                     break
                 if keep is not None and not keep(url):
                     continue
-                index = shard_of(url, count)
+                index = worker_of(url, count, spread)
                 batches[index].append(url)
                 if len(batches[index]) >= _BATCH:
                     send(index)
@@ -431,8 +463,10 @@ class _Run:
             worker.writer.join(timeout=5)
 
 
-def _print_summary(console: Console, totals: _Totals, count: int, interrupted: bool) -> None:
-    """The summary line on stderr, for the whole run."""
+def _print_summary(
+    console: Console, totals: _Totals, count: int, interrupted: bool, already: int
+) -> None:
+    """The summary line on stderr, for the whole run: as one process's, with the count."""
     from rich.text import Text
 
     elapsed = time.monotonic() - totals.started
@@ -447,8 +481,13 @@ def _print_summary(console: Console, totals: _Totals, count: int, interrupted: b
     text.append(f"{totals.failed} failed", style="bold red" if totals.failed else "")
     text.append(
         f", {totals.nbytes} bytes ({human_bytes(totals.nbytes)}) in {elapsed:.2f} s, "
-        f"{rate:.1f} req/s, {count} processes"
+        f"{rate:.1f} req/s"
     )
+    if totals.skipped:
+        text.append(f", {totals.skipped} skipped (robots.txt)", style="yellow")
+    if already:
+        text.append(f", {already} already done")
+    text.append(f", {count} processes")
     console.print(text)
 
 
@@ -458,6 +497,7 @@ def run_processes(
     urls: Iterator[str] | None = None,
     keep: Callable[[str], bool] | None = None,
     total: int | None = None,
+    already: int = 0,
 ) -> int:
     """Run ``asks fetch`` on ``args.processes`` worker processes.
 
@@ -467,6 +507,7 @@ def run_processes(
         keep: a filter the parent applies before routing (``--resume``'s
             done URLs, ``--shard``), or ``None``.
         total: how many URLs the progress bar expects, if known.
+        already: URLs done by an earlier run (``--resume``), for the summary.
 
     Returns:
         the exit code, as for one process: 0, 1 (a URL failed, the output
@@ -478,10 +519,7 @@ def run_processes(
     """
     if urls is None:
         urls = read_urls(args.source)
-        # Open the list now: an unreadable one is a usage error before any worker.
-        first = next(urls, None)
-        urls = _prepend(first, urls) if first is not None else iter(())
-    output = _Output(args.jsonl)
+    output = _Output(args.jsonl, append=bool(getattr(args, "resume", False)))
     console = stderr_console()
     progress: Progress = NoProgress()
     try:
@@ -501,7 +539,7 @@ def run_processes(
     finally:
         output.close()
     if not args.quiet:
-        _print_summary(console, run.totals, run.count, run.interrupted)
+        _print_summary(console, run.totals, run.count, run.interrupted, already)
     for death in run.deaths:
         print_error(death)
     if run.deaths:
@@ -519,38 +557,13 @@ def run_processes(
     return EXIT_OK
 
 
-def check_options(args: argparse.Namespace) -> None:
-    """Refuse what the workers would refuse, once, before any worker starts.
-
-    Args:
-        args: the parsed ``fetch`` command line.
-
-    Raises:
-        UsageError: a bad ``--method``, ``--cacert`` or ``--proxy``, or an
-            ``--output-dir`` that cannot be created.
-    """
-    if not args.method or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", args.method):
-        raise UsageError(f"invalid --method {args.method!r}")
-    session_kwargs(args)
-    if args.output_dir is not None:
-        try:
-            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create --output-dir {args.output_dir!r}: {exc}") from None
-
-
-def count_urls(source: str) -> int | None:
-    """How many URLs a regular file holds (for the progress bar), else None."""
-    try:
-        if not stat.S_ISREG(os.stat(source).st_mode):
-            return None
-        return sum(1 for _ in read_urls(source))
-    except (OSError, UsageError):
-        return None
-
-
 def run_fetch(args: argparse.Namespace) -> int:
     """Run ``asks fetch --processes N`` (N at least 2) from the parsed command line.
+
+    The options are checked as one process checks them, before any worker
+    starts. ``--resume`` repairs and reads the earlier output here, once,
+    and the output is appended to; ``--shard`` and the done URLs are the
+    filter applied before routing, so the workers see only what is left.
 
     Args:
         args: the parsed command line of ``fetch``.
@@ -559,19 +572,62 @@ def run_fetch(args: argparse.Namespace) -> int:
         the exit code (see :func:`run_processes`).
 
     Raises:
-        UsageError: an option, the list or ``--jsonl`` cannot be used.
+        UsageError: an option, the list, ``--jsonl`` or the output to resume
+            cannot be used.
     """
-    check_options(args)
+    from .fetch import _fetch_plan, _keep
+    from .fetch_io import count_urls
+    from .resume import prepare_resume
+
+    plan = _fetch_plan(args)
+    if not plan.method or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", plan.method):
+        raise UsageError(f"invalid --method {plan.method!r}")
+    # Open the list first: an unreadable one is refused before the output is touched.
+    urls = read_urls(args.source)
+    try:
+        first = next(urls, None)
+    except OSError as exc:
+        raise UsageError(f"cannot read the URL list {args.source!r}: {exc}") from None
+    done = prepare_resume(plan.jsonl, plan.retry_failed).done if plan.resume else None
+    keep = _keep(plan, done) if plan.resume or plan.shard is not None else None
     total = None
     if not args.quiet and sys.stderr.isatty() and args.source != "-":
-        total = count_urls(args.source)
-    return run_processes(args, total=total)
+        total = count_urls(args.source, keep or (lambda url: True))
+    return run_processes(
+        args,
+        urls=_prepend(first, urls) if first is not None else iter(()),
+        keep=keep,
+        total=total,
+        already=len(done) if done is not None else 0,
+    )
 
 
 def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
     """*first*, then the rest."""
     yield first
     yield from rest
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the parent dies (``kill -9`` of ``asks fetch`` included).
+
+    A worker left behind would go on fetching the URLs queued on its stdin
+    with nobody to write their lines: a ``--resume`` started meanwhile would
+    fetch them a second time. ``PR_SET_PDEATHSIG`` has the kernel send
+    SIGKILL the moment the parent goes; the parent's pid is checked after
+    setting it, in case the parent died first. Elsewhere, the worker stops at
+    its first line written to the closed pipe.
+    """
+    parent = os.environ.pop(WORKER_PARENT, None)
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != int(parent):
+        os._exit(EXIT_FAILED)
 
 
 def worker_main() -> int:
@@ -582,6 +638,7 @@ def worker_main() -> int:
     """
     from .fetch import run_fetch
 
+    _die_with_parent()
     encoded = os.environ.pop(WORKER_ARGS, None)
     if encoded is None:
         print_error(f"asks._cli.worker is started by asks fetch --processes ({WORKER_ARGS})")
