@@ -12,7 +12,7 @@ limit hold for the whole crawl, on however many machines.
 
 Without ``--scheduler`` it starts a ``LocalCluster`` of ``--workers``
 processes on 127.0.0.1. Needs ``pip install 'asks[dask]'`` (the
-``distributed`` package). See docs/crawling-dask.md.
+``distributed`` package). See docs/crawling.md, "Dask".
 """
 
 from __future__ import annotations

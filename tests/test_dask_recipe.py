@@ -1,4 +1,4 @@
-"""The Dask recipe (examples/dask_crawl.py, docs/crawling-dask.md) on a real cluster.
+"""The Dask recipe (examples/dask_crawl.py, docs/crawling.md, "Dask") on a real cluster.
 
 The recipe runs as a user runs it, in a child process: a ``LocalCluster`` of
 two worker processes on 127.0.0.1, one task per shard, each task fetching its
