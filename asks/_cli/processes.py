@@ -39,6 +39,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 import os
 import pickle
 import queue
@@ -81,6 +86,8 @@ WORKER_PARENT = "ASKS_FETCH_WORKER_PARENT"
 _BATCH = 256
 _QUEUED = 16
 _READ_SIZE = 65536
+# A worker's stdout pipe and the parent's reads of it: one page (see _shrink_pipe).
+_LINES_READ_SIZE = 4096
 
 # The directory holding the asks package the parent runs; the worker puts it
 # first on sys.path instead of the current directory, which ``-c`` would add.
@@ -262,6 +269,21 @@ def read_urls(source: str) -> Iterator[str]:
             os.close(fd)
 
 
+def _shrink_pipe(pipe: IO[bytes] | None) -> None:
+    """Linux: make a worker's stdout pipe one page, not 16 (``F_SETPIPE_SZ``).
+
+    Lines a worker wrote that still sit in its pipe are lost if the parent is
+    killed (``kill -9``): their URLs are fetched again by ``--resume``. A
+    one-page pipe keeps that to a few dozen lines per worker beyond the URLs
+    in flight, at the cost of a few more reads; a worker that writes faster
+    than the parent copies simply waits.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if pipe is not None and set_size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), set_size, _LINES_READ_SIZE)
+
+
 class _Worker:
     """One worker process, the queue of URLs routed to it, and its two pipe threads."""
 
@@ -285,6 +307,7 @@ class _Worker:
             # make the worker give up at once instead of stopping cleanly).
             start_new_session=True,
         )
+        _shrink_pipe(self.process.stdout)
         self.writer = threading.Thread(target=self._write, name=f"asks-fetch-in-{index}")
         self.reader = threading.Thread(target=self._read, name=f"asks-fetch-out-{index}")
         self.writer.start()
@@ -311,7 +334,7 @@ class _Worker:
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
         partial = b""
-        while data := os.read(fd, _READ_SIZE):
+        while data := os.read(fd, _LINES_READ_SIZE):
             data = partial + data
             end = data.rfind(b"\n") + 1
             partial = data[end:]
