@@ -31,8 +31,7 @@ limiter's per-origin settings stay bounded too.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
-from urllib.robotparser import RobotFileParser
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import curio
 
@@ -41,6 +40,10 @@ from ._urls import Origin, parse_url
 from .errors import TooManyRedirects
 
 if TYPE_CHECKING:
+    # urllib.robotparser imports urllib.request (and email, http.client...):
+    # loaded only once a run asks for robots.txt (tests/test_hot_path.py).
+    from urllib.robotparser import RobotFileParser
+
     from .sessions import Session
 
 __all__ = ["DISALLOWED", "ROBOTS_TIMEOUT", "UNREACHABLE", "RobotsCache"]
@@ -70,7 +73,7 @@ class _Verdict:
 _ALLOW_ALL = _Verdict(None)
 _DISALLOW_ALL = _Verdict(UNREACHABLE)
 
-_Rules = _Verdict | RobotFileParser
+_Rules: TypeAlias = "_Verdict | RobotFileParser"
 
 
 class _Fetching:
@@ -196,7 +199,7 @@ class RobotsCache:
 
     def _delay(self, rules: _Rules) -> float | None:
         """The requests per second the rules ask for, or None."""
-        if not isinstance(rules, RobotFileParser):
+        if isinstance(rules, _Verdict):
             return None
         rates: list[float] = []
         delay = rules.crawl_delay(self._user_agent)
@@ -230,6 +233,8 @@ def _parse(url: str, text: str) -> RobotFileParser:
     between an allow and a disallow of the same length, the allow. Sorting
     each group's rules that way makes the first match the RFC's match.
     """
+    from urllib.robotparser import RobotFileParser
+
     parser = RobotFileParser(url)
     parser.parse(text.splitlines())
     # entries and default_entry are the parser's own (undocumented, stable

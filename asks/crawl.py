@@ -26,9 +26,7 @@ session made for the run is closed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -165,7 +163,10 @@ class FetchResult:
 
     def as_json(self, *, with_file: bool = False) -> str:
         """:meth:`as_dict` as one line of JSON, without the newline."""
-        return json.dumps(self.as_dict(with_file=with_file), ensure_ascii=False)
+        import json  # not for `import asks` (tests/test_hot_path.py)
+
+        # ASCII, as asks fetch always wrote: any str (a lone surrogate too) fits.
+        return json.dumps(self.as_dict(with_file=with_file))
 
 
 def _error_result(url: str, exc: BaseException, elapsed: float = 0.0) -> FetchResult:
@@ -348,11 +349,16 @@ class FetchResults:
         await scheduler.add(url, host_key(url))
 
     async def _worker(self, scheduler: Scheduler) -> None:
-        while (item := await scheduler.next()) is not None:
-            url, host = item
-            result = await self._fetch(url)
-            await self._results.put(result)
-            await scheduler.done(host)
+        try:
+            while (item := await scheduler.next()) is not None:
+                url, host = item
+                result = await self._fetch(url)
+                await self._results.put(result)
+                await scheduler.done(host)
+        except Exception as exc:  # a bug, not a URL's failure: stop the run, loudly
+            # A crashed task of a curio TaskGroup is only recorded; the
+            # consumer must hear of it, or it would wait for results forever.
+            await self._results.put(_Failed(exc))
 
     async def _fetch(self, url: str) -> FetchResult:
         """Fetch one URL; whatever happens becomes its result, never an exception."""
@@ -416,6 +422,8 @@ class FetchResults:
 
     async def _save(self, url: str, response: StreamResponse) -> tuple[int, str, bytes | None]:
         """Stream the body into ``output_dir``: the file appears only once complete."""
+        import tempfile  # not for `import asks`
+
         assert self._output_dir is not None
         name = safe_filename(url)
         fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{name}.", suffix=".part")

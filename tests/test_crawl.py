@@ -201,6 +201,21 @@ async def test_an_input_that_fails_raises_after_the_results_before_it(raw_server
     assert [r.url for r in got] in ([], [server.url + "/1"])
 
 
+async def test_a_bug_in_a_worker_reaches_the_consumer(
+    raw_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await raw_server(canned(OK))
+
+    async def broken(self: Any, url: str) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(asks.FetchResults, "_fetch", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        async with asks.fetch_many([f"{server.url}/{i}" for i in range(50)]) as results:
+            async for _ in results:
+                pass
+
+
 def test_as_json_keeps_the_fields_of_asks_fetch_and_adds_the_new_ones() -> None:
     plain = asks.FetchResult("http://h/", status=200, size=5, elapsed=0.5)
     assert json.loads(plain.as_json()) == {
@@ -232,6 +247,9 @@ def test_as_json_keeps_the_fields_of_asks_fetch_and_adds_the_new_ones() -> None:
         "skipped": "robots.txt",
     }
     assert "\n" not in full.as_json()
+    odd = asks.FetchResult("http://h/\u00e9\ud800")  # a lone surrogate, from a caller's str
+    assert odd.as_json().isascii()
+    assert json.loads(odd.as_json())["url"] == "http://h/\u00e9\ud800"
     with pytest.raises(AttributeError):
         full.url = "other"  # type: ignore[misc]
 

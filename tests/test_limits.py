@@ -248,7 +248,8 @@ async def test_a_negative_pool_timeout_is_a_value_error(where: str):
 def test_fetch_connections_per_host_reaches_the_plan():
     plan = _fetch_plan(parse_args(["fetch", "-", "--connections-per-host", "2"]))
     assert plan.connections_per_host == 2
-    assert _fetch_plan(parse_args(["fetch", "-"])).connections_per_host is None
+    # Polite by default, as fetch_many's own session (docs/crawling.md).
+    assert _fetch_plan(parse_args(["fetch", "-"])).connections_per_host == 4
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])

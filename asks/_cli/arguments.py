@@ -482,9 +482,11 @@ def _build() -> tuple[argparse.ArgumentParser, UrlForm]:
         "fetch",
         parents=[shared.parser],
         help="fetch many URLs through one session, writing a JSON line for each",
-        description="Fetch every URL of FILE through one session with N connections, "
-        "writing one JSON line per URL: url, status, bytes, elapsed, error "
-        "(and file, with --output-dir).",
+        description="Fetch every URL of FILE through one session with N connections "
+        "(asks.fetch_many), writing one JSON line per URL as it completes: url, status, "
+        "bytes, elapsed, error (and error_type, file, headers, skipped when they apply). "
+        "Polite by default: at most 4 connections per host, retries with backoff on 429 "
+        "and 503 honouring Retry-After.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

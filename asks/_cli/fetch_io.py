@@ -147,7 +147,7 @@ class JsonlSink:
             out.write(line + "\n")
             out.flush()
             return
-        data = memoryview((line + "\n").encode("utf-8", "surrogateescape"))
+        data = memoryview((line + "\n").encode("utf-8", "backslashreplace"))
         # One write(2) for the whole line; a regular file takes it at once,
         # and only an error (disk full, a signal) can leave it short, which
         # is then retried for the rest rather than left torn.
