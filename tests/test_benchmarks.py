@@ -7,6 +7,7 @@ the performance numbers come from.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,18 @@ def test_concurrency_cost_benchmark_reports_each_level():
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
     assert [row[1].strip() for row in rows] == ["5", "20"]
     assert float(rows[0][4]) == 1.0
+
+
+def test_crawl_benchmark_runs_asks_with_one_and_two_processes(tmp_path: Path) -> None:
+    # The quick form: 2,000 URLs over 50 loopback origins of a private nginx.
+    # The aiohttp peer is left out: aiohttp is not a test dependency.
+    out = tmp_path / "runs.json"
+    text = run("crawl_nginx.py", "--quick", "--clients", "asks-p1,asks-p2", "--json", str(out))
+    assert "PROBLEM" not in text
+    runs = json.loads(out.read_text())
+    assert sorted(r["client"] for r in runs) == ["asks-p1", "asks-p2"]
+    for record in runs:
+        # nginx counted every URL once, and the output has each once with a 200.
+        assert record["requests"] == record["lines"] == record["ok"] == 2000
+        assert record["problems"] == []
+        assert record["tree_rss"] > 0 and record["cpu"] > 0

@@ -15,6 +15,7 @@ The package follows the life of a run, one module per step:
   the requests; :mod:`.url_form`: ``asks URL`` as ``asks get URL``;
 - :mod:`.single`: one request, streamed to stdout or a file;
 - :mod:`.fetch`: many URLs through one session, one JSON line each;
+  :mod:`.processes`: the same on N worker processes (``--processes``);
 - :mod:`.output`: where bodies, heads and progress bars go;
 - :mod:`.stopping`: the ``--timeout`` deadline and Ctrl-C;
 - :mod:`.exits`: exit codes and the one-line error.
@@ -38,6 +39,8 @@ from .._filenames import safe_filename
 from .arguments import build_parser, parse_args
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RICH_MISSING, UsageError, print_error
 from .fetch import run_fetch
+from .processes import run_fetch as run_parallel_fetch
+from .processes import usable_cores
 from .single import run_single
 
 __all__ = ["build_parser", "main", "safe_filename"]
@@ -71,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         if args.command == "fetch":
+            if args.processes is None:
+                args.processes = usable_cores()
+            if args.processes > 1:
+                return run_parallel_fetch(args)
             return run_fetch(args)
         return run_single(args)
     except UsageError as exc:

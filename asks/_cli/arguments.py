@@ -17,8 +17,7 @@ parent parser that also remembers which of its options take a value):
   the URL form learns the new option from the set itself;
 - :func:`request_options`, the options of one request (query, body, auth,
   output);
-- :func:`fetch_options`, those of ``asks fetch`` alone (``--processes``
-  would go there).
+- :func:`fetch_options`, those of ``asks fetch`` alone.
 
 The value types check each value as argparse reads it, so a malformed
 ``-H`` or ``--timeout`` is a usage error (exit 2) naming it, before any
@@ -437,6 +436,15 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
         action="store_true",
         help="obey robots.txt: fetched once per origin, disallowed URLs skipped (reported "
         'with "skipped"), Crawl-delay made the origin\'s rate limit',
+    )
+    fetch.add_argument(
+        "--processes",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help="run N worker processes, each with its own session, URLs split between them "
+        "by host (so --connections-per-host and --rate hold for the whole run); the parent "
+        "writes the one output (default: the usable cores; 1: no workers, all in this process)",
     )
     fetch.set_defaults(timeout=60.0)
 
