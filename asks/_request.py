@@ -55,7 +55,10 @@ _DEFAULT_HEADERS = (
 )
 
 # The two caches' sizes (see the module docstring).
-_WIRE_CACHE_SIZE = 256
+# The wire cache holds a block per origin: large enough for a crawl over a
+# thousand origins (asks.crawl.KEPT_CONNECTIONS), or it is cleared every few
+# hundred URLs and hits almost never.
+_WIRE_CACHE_SIZE = 1024
 _MERGE_CACHE_SIZE = 64
 
 
