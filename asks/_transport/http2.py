@@ -71,8 +71,11 @@ __all__ = ["HTTP2Connection", "HTTP2Exchange"]
 # reader can leave buffered (one stream window).
 _STREAM_WINDOW = 1 << 20
 _CONNECTION_WINDOW = 1 << 24
-# Before the server's SETTINGS arrive its stream limit is unknown; RFC 9113
-# section 6.5.2 recommends servers allow at least 100.
+# A server whose SETTINGS name no stream limit allows this many; RFC 9113
+# section 6.5.2 recommends servers allow at least 100. Before its first
+# SETTINGS arrive only the stream of the request that opened the connection
+# goes out, so a burst of requests never opens more streams than a server
+# with a lower limit allows (it would refuse the rest).
 _ASSUMED_STREAMS = 100
 # An upload waits while this much is queued for the writer, so a fast
 # producer cannot fill memory ahead of a slow socket.
@@ -230,7 +233,7 @@ class HTTP2Connection:
         # Streams handed out (claimed), open or about to be; a new connection
         # comes claimed for the request that opened it.
         self._active = 1
-        self._max_streams = _ASSUMED_STREAMS
+        self._max_streams = 1  # until the server's SETTINGS say more
         self._settings_seen = False
         self._goaway: int | None = None  # last_stream_id of a GOAWAY
         self._exhausted = False  # no stream ID left
@@ -436,10 +439,13 @@ class HTTP2Connection:
             await self._wake_senders()
         elif kind is h2.events.RemoteSettingsChanged:
             changed = event.changed_settings.get(h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
-            if changed is not None:
+            if changed is not None or not self._settings_seen:
+                # The first SETTINGS (RFC 9113 section 3.4: the server's
+                # preface) sets the limit, named or not; later ones change it.
+                self._settings_seen = True
                 before = self._max_streams
-                self._max_streams = changed.new_value
-                if changed.new_value > before and self._pool is not None:
+                self._max_streams = _ASSUMED_STREAMS if changed is None else changed.new_value
+                if self._max_streams > before and self._pool is not None:
                     await self._pool.streams_freed(self)
             if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
                 await self._wake_senders()
