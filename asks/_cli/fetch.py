@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import curio
 
@@ -71,28 +71,53 @@ class _Stats:
             self.ok += 1
 
 
-def _print_summary(console: Console, stats: _Stats, interrupted: bool) -> None:
-    """The summary line on stderr: URLs, ok, failed, bytes, requests per second."""
+class _Counts(Protocol):
+    """The totals a summary line reads: one process's, or the whole run's."""
+
+    started: float
+    done: int
+    ok: int
+    failed: int
+    skipped: int
+    nbytes: int
+
+
+def print_summary(
+    console: Console,
+    totals: _Counts,
+    interrupted: bool,
+    *,
+    already: int = 0,
+    processes: int | None = None,
+) -> None:
+    """The summary line on stderr: URLs, ok, failed, bytes, requests per second.
+
+    Args:
+        already: URLs done by an earlier run (``--resume``).
+        processes: the worker count of a ``--processes`` run, said at the end.
+    """
     from rich.text import Text
 
-    elapsed = time.monotonic() - stats.started
-    rate = stats.done / elapsed if elapsed > 0 else 0.0
+    elapsed = time.monotonic() - totals.started
+    rate = totals.done / elapsed if elapsed > 0 else 0.0
     text = Text()
     text.append("asks fetch: ", style="bold")
     if interrupted:
         text.append("interrupted: ", style="bold yellow")
-    text.append(f"{stats.done} URLs, ")
-    text.append(f"{stats.ok} ok", style="green")
+    text.append(f"{totals.done} URLs, ")
+    text.append(f"{totals.ok} ok", style="green")
     text.append(", ")
-    text.append(f"{stats.failed} failed", style="bold red" if stats.failed else "")
+    text.append(f"{totals.failed} failed", style="bold red" if totals.failed else "")
     text.append(
-        f", {stats.nbytes} bytes ({human_bytes(stats.nbytes)}) in {elapsed:.2f} s, "
+        f", {totals.nbytes} bytes ({human_bytes(totals.nbytes)}) in {elapsed:.2f} s, "
         f"{rate:.1f} req/s"
     )
-    if stats.skipped:
-        text.append(f", {stats.skipped} skipped (robots.txt)", style="yellow")
-    if stats.already:
-        text.append(f", {stats.already} already done")
+    if totals.skipped:
+        text.append(f", {totals.skipped} skipped (robots.txt)", style="yellow")
+    if already:
+        text.append(f", {already} already done")
+    if processes is not None:
+        text.append(f", {processes} processes")
     console.print(text)
 
 
@@ -266,7 +291,7 @@ async def _fetch(
     finally:
         progress.finish()
     if not plan.quiet:
-        _print_summary(console, stats, run.interrupted)
+        print_summary(console, stats, run.interrupted, already=stats.already)
     if run.interrupted:
         return EXIT_INTERRUPTED
     if outcome.fatal is not None:

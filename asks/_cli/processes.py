@@ -69,10 +69,10 @@ from .exits import (
     print_error,
     silence_stdout,
 )
-from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
+from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    pass
 
 # The environment variable that carries a worker's parsed options (pickled,
 # hex-encoded): the worker then runs exactly the options the parent parsed,
@@ -486,34 +486,6 @@ class _Run:
             worker.writer.join(timeout=5)
 
 
-def _print_summary(
-    console: Console, totals: _Totals, count: int, interrupted: bool, already: int
-) -> None:
-    """The summary line on stderr, for the whole run: as one process's, with the count."""
-    from rich.text import Text
-
-    elapsed = time.monotonic() - totals.started
-    rate = totals.done / elapsed if elapsed > 0 else 0.0
-    text = Text()
-    text.append("asks fetch: ", style="bold")
-    if interrupted:
-        text.append("interrupted: ", style="bold yellow")
-    text.append(f"{totals.done} URLs, ")
-    text.append(f"{totals.ok} ok", style="green")
-    text.append(", ")
-    text.append(f"{totals.failed} failed", style="bold red" if totals.failed else "")
-    text.append(
-        f", {totals.nbytes} bytes ({human_bytes(totals.nbytes)}) in {elapsed:.2f} s, "
-        f"{rate:.1f} req/s"
-    )
-    if totals.skipped:
-        text.append(f", {totals.skipped} skipped (robots.txt)", style="yellow")
-    if already:
-        text.append(f", {already} already done")
-    text.append(f", {count} processes")
-    console.print(text)
-
-
 def run_processes(
     args: argparse.Namespace,
     *,
@@ -562,7 +534,9 @@ def run_processes(
     finally:
         output.close()
     if not args.quiet:
-        _print_summary(console, run.totals, run.count, run.interrupted, already)
+        from .fetch import print_summary
+
+        print_summary(console, run.totals, run.interrupted, already=already, processes=run.count)
     for death in run.deaths:
         print_error(death)
     if run.deaths:
