@@ -8,7 +8,6 @@ own picked by the kernel.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Awaitable, Callable
 
 import curio
@@ -17,37 +16,16 @@ import curio.io
 from tests.servers import RawServer
 
 
-class HostServer(RawServer):
-    """A RawServer on one given loopback address (port 0)."""
-
-    def __init__(self, handler: Callable[[curio.io.Socket], Awaitable[None]], host: str) -> None:
-        super().__init__(handler)
-        self.host = host
-
-    async def start(self) -> HostServer:
-        listener = curio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.bind((self.host, 0))
-            listener.listen(128)
-        except BaseException:
-            await listener.close()
-            raise
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._accept_task = await curio.spawn(self._accept_loop, daemon=True)
-        return self
-
-
 class Hosts:
     """One server per host, all with the same handler; closed by ``aclose``."""
 
     def __init__(self, count: int) -> None:
         self.names = [f"127.0.0.{i + 1}" for i in range(count)]
-        self.servers: list[HostServer] = []
+        self.servers: list[RawServer] = []
 
     async def start(self, handler: Callable[[curio.io.Socket], Awaitable[None]]) -> Hosts:
         for name in self.names:
-            self.servers.append(await HostServer(handler, name).start())
+            self.servers.append(await RawServer(handler, host=name).start())
         return self
 
     def urls(self, per_host: int, path: str = "/page") -> list[str]:
