@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from .._partition import shard_of
 from .exits import (
@@ -70,9 +70,6 @@ from .exits import (
     silence_stdout,
 )
 from .output import NoProgress, Progress, fetch_progress, stderr_console
-
-if TYPE_CHECKING:
-    pass
 
 # The environment variable that carries a worker's parsed options (pickled,
 # hex-encoded): the worker then runs exactly the options the parent parsed,
