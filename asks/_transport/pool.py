@@ -73,6 +73,23 @@ class PoolStats(NamedTuple):
     waiting: int
 
 
+async def wait_within(event: curio.Event, pool_timeout: float | None) -> None:
+    """Wait for *event*, at most *pool_timeout* seconds (None: as long as it takes).
+
+    Raises:
+        PoolWaitTimeout: *pool_timeout* passed first. Only this deadline: an
+            outer one (the call's timeout) reaches the wait as
+            TimeoutCancellationError, not TaskTimeout, and goes on as it came.
+    """
+    if pool_timeout is None:
+        await event.wait()
+        return
+    try:
+        await curio.timeout_after(pool_timeout, event.wait)
+    except curio.TaskTimeout:
+        raise PoolWaitTimeout(f"no connection free within pool_timeout={pool_timeout} s") from None
+
+
 class _Waiter(Generic[C]):
     __slots__ = ("conn", "done", "event", "fresh", "key", "seq")
 
@@ -199,11 +216,8 @@ class ConnectionPool(Generic[C]):
     async def _wait(self, waiter: _Waiter[C], pool_timeout: float | None) -> C | None:
         """Wait for *waiter* to be handed a connection (returned, claimed) or a slot (None)."""
         try:
-            if pool_timeout is None:
-                await waiter.event.wait()
-            else:
-                await curio.timeout_after(pool_timeout, waiter.event.wait)
-        except BaseException as exc:
+            await wait_within(waiter.event, pool_timeout)
+        except BaseException:
             if not waiter.done:
                 waiter.done = True  # the queues drop it lazily
             else:
@@ -214,12 +228,6 @@ class ConnectionPool(Generic[C]):
                         await self.checkin(waiter.conn)
                     else:
                         await self._give_back_slot(waiter.key)
-            # Only our own deadline: an outer one (the call's timeout)
-            # reaches us as TimeoutCancellationError, not TaskTimeout.
-            if isinstance(exc, curio.TaskTimeout) and pool_timeout is not None:
-                raise PoolWaitTimeout(
-                    f"no connection free within pool_timeout={pool_timeout} s"
-                ) from None
             raise
         conn = waiter.conn
         if conn is not None:

@@ -27,8 +27,7 @@ from typing import Any
 
 import curio
 
-from .interfaces import PoolWaitTimeout
-from .pool import C, ConnectionPool, HostLimitedPool, _Waiter
+from .pool import C, ConnectionPool, HostLimitedPool, _Waiter, wait_within
 
 __all__ = ["HostLimitedSharingPool", "SharingPool"]
 
@@ -104,16 +103,7 @@ class SharingPool(ConnectionPool[C]):
     async def _await_alpn(self, event: curio.Event, pool_timeout: float | None) -> None:
         self._awaiting_alpn += 1
         try:
-            if pool_timeout is None:
-                await event.wait()
-            else:
-                await curio.timeout_after(pool_timeout, event.wait)
-        except curio.TaskTimeout:
-            if pool_timeout is None:
-                raise
-            raise PoolWaitTimeout(
-                f"no connection free within pool_timeout={pool_timeout} s"
-            ) from None
+            await wait_within(event, pool_timeout)
         finally:
             self._awaiting_alpn -= 1
 
@@ -122,21 +112,14 @@ class SharingPool(ConnectionPool[C]):
         waiter: _Waiter[Any] = _Waiter(key, False, next(self._arrivals))
         self._stream_waiters.setdefault(key, deque()).append(waiter)
         try:
-            if pool_timeout is None:
-                await waiter.event.wait()
-            else:
-                await curio.timeout_after(pool_timeout, waiter.event.wait)
-        except BaseException as exc:
+            await wait_within(waiter.event, pool_timeout)
+        except BaseException:
             if not waiter.done:
                 waiter.done = True
             elif waiter.conn is not None:
                 # Handed a stream just as we gave up: give it back.
                 async with curio.disable_cancellation():
                     await waiter.conn.unclaim()
-            if isinstance(exc, curio.TaskTimeout) and pool_timeout is not None:
-                raise PoolWaitTimeout(
-                    f"no connection free within pool_timeout={pool_timeout} s"
-                ) from None
             raise
         return waiter.conn
 
