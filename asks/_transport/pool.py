@@ -119,7 +119,11 @@ class ConnectionPool(Generic[C]):
         self.keepalive_expiry = keepalive_expiry
         self.open = 0
         self._all: set[C] = set()  # every open connection, busy or idle
-        self._idle: dict[Hashable, list[C]] = {}  # available ones, by key
+        self._idle: dict[Hashable, list[C]] = {}  # available ones, by key (none: no entry)
+        # The same connections, oldest checked in first: the one to close
+        # for another key's request is found without scanning every key (a
+        # crawl keeps a thousand origins idle). Dicts keep insertion order.
+        self._idle_order: dict[C, None] = {}
         self._idle_count = 0
         self._waiters: deque[_Waiter[C]] = deque()  # everyone, in arrival order
         self._waiters_by_key: dict[Hashable, deque[_Waiter[C]]] = {}
@@ -177,6 +181,9 @@ class ConnectionPool(Generic[C]):
         idle = None if fresh else self._idle.get(key)
         if idle:
             conn = idle.pop()  # most recently used: the least likely to be stale
+            if not idle:
+                del self._idle[key]  # a crawl's hosts do not pile up here
+            del self._idle_order[conn]
             self._idle_count -= 1
             if not conn.has_expired(now):
                 conn.claim()
@@ -256,12 +263,25 @@ class ConnectionPool(Generic[C]):
             # Every waiter left in these was served through _waiters.
             self._waiters_by_key.clear()
         # Nobody waits (the usual case, checked with no call at all).
+        self._add_idle(conn)
+
+    def _add_idle(self, conn: C) -> None:
         idle = self._idle.get(conn.pool_key)
         if idle is None:
             self._idle[conn.pool_key] = [conn]
         else:
             idle.append(conn)
+        self._idle_order[conn] = None
         self._idle_count += 1
+
+    def _remove_idle(self, conn: C) -> None:
+        # *conn* leaves the idle list of its key (the oldest usually: index 0).
+        idle = self._idle[conn.pool_key]
+        idle.remove(conn)
+        if not idle:
+            del self._idle[conn.pool_key]
+        del self._idle_order[conn]
+        self._idle_count -= 1
 
     async def discard(self, conn: C) -> None:
         """Close *conn* (error, cancellation, unusable) and give its slot back."""
@@ -302,41 +322,27 @@ class ConnectionPool(Generic[C]):
         await self._retire(self._pop_oldest_idle())
 
     def _pop_oldest_idle(self) -> C:
-        oldest_key: Hashable = None
-        oldest: C | None = None
-        for key, conns in self._idle.items():
-            if conns and (oldest is None or conns[0].idle_since < oldest.idle_since):
-                oldest_key, oldest = key, conns[0]
-        assert oldest is not None
-        self._idle[oldest_key].pop(0)
-        self._idle_count -= 1
+        oldest = next(iter(self._idle_order))
+        self._remove_idle(oldest)
         return oldest
 
     async def _sweep(self, now: float) -> None:
         """Close idle connections past their expiry (they still hold slots)."""
         self._last_sweep = now
-        for key in list(self._idle):
-            conns = self._idle[key]
-            keep = [c for c in conns if not c.has_expired(now)]
-            if len(keep) == len(conns):
-                continue
-            for conn in conns:
-                if conn not in keep:
-                    self._idle_count -= 1
-                    await self.discard(conn)
-            if keep:
-                self._idle[key] = keep
-            else:
-                del self._idle[key]
+        expired = [c for c in self._idle_order if c.has_expired(now)]
+        for conn in expired:
+            self._remove_idle(conn)
+        for conn in expired:
+            await self.discard(conn)
 
     async def close(self) -> None:
         """Close every idle connection. Busy ones close when their cycle ends."""
         async with curio.disable_cancellation():
-            idle, self._idle = self._idle, {}
+            idle, self._idle_order = self._idle_order, {}
+            self._idle = {}
             self._idle_count = 0
-            for conns in idle.values():
-                for conn in conns:
-                    await self._close(conn)
+            for conn in idle:
+                await self._close(conn)
             for conn in self._all:
                 conn.close_after_cycle()
 
@@ -417,9 +423,9 @@ class HostLimitedPool(ConnectionPool[C]):
             # An idle connection of the host under another key (or of this
             # key, for a fresh one) gives up its slot; else nobody might.
             for idle_key, conns in self._idle.items():
-                if conns and self.host_of(idle_key) == host:
-                    conn = conns.pop(0)  # the oldest
-                    self._idle_count -= 1
+                if self.host_of(idle_key) == host:
+                    conn = conns[0]  # the oldest
+                    self._remove_idle(conn)
                     await self._retire(conn)
                     return None
             waiter = self._new_waiter(key, fresh)
@@ -455,12 +461,7 @@ class HostLimitedPool(ConnectionPool[C]):
                 return
         elif self._waiters_by_key:
             self._waiters_by_key.clear()
-        idle = self._idle.get(key)
-        if idle is None:
-            self._idle[key] = [conn]
-        else:
-            idle.append(conn)
-        self._idle_count += 1
+        self._add_idle(conn)
 
     async def _give_back_slot(self, key: Hashable) -> None:
         host = self.host_of(key)

@@ -140,6 +140,37 @@ async def test_the_limit_closes_another_keys_idle_connection_for_a_slot():
     assert p.stats().open == 1
 
 
+async def test_the_connection_closed_for_a_slot_is_the_one_idle_longest():
+    # A crawl keeps one idle connection per recent origin; a new origin's
+    # request closes the one checked in longest ago, whatever its key.
+    p = pool(limit=50)
+    conns = [await p.checkout(f"k{i}", Opener(f"k{i}")) for i in range(50)]
+    first = [conns[7], conns[3]]
+    for conn in first + [c for c in conns if c not in first]:
+        await p.checkin(conn.finish())
+    closed: list[FakeConnection] = []
+    for i in range(4):
+        await p.checkout(f"new{i}", Opener(f"new{i}"))  # kept busy: the pool stays full
+        closed += [c for c in conns if c.closed and c not in closed]
+    assert closed == [conns[7], conns[3], conns[0], conns[1]]
+    assert p.stats() == PoolStats(limit=50, open=50, idle=46, busy=4, connecting=0, waiting=0)
+
+
+async def test_no_key_is_kept_once_its_idle_connections_are_gone():
+    # Visiting a million hosts must not leave a million empty entries behind.
+    p = pool(limit=3)
+    for i in range(200):
+        conn = await p.checkout(f"host{i}", Opener(f"host{i}"))
+        await p.checkin(conn.finish())
+    assert p.stats() == PoolStats(limit=3, open=3, idle=3, busy=0, connecting=0, waiting=0)
+    assert len(p._idle) == 3
+    again = await p.checkout("host199", Opener("host199"))
+    assert not again.closed and len(p._idle) == 2
+    await p.discard(again)
+    await p.close()
+    assert p._idle == {} and p.stats().open == 0
+
+
 async def test_a_waiter_of_the_same_key_is_handed_the_connection():
     p, opener = pool(limit=1), Opener("a")
     conn = await p.checkout("a", opener)
