@@ -123,8 +123,8 @@ class ConnectionPool(Generic[C]):
         # The same connections, oldest checked in first: the one to close
         # for another key's request is found without scanning every key (a
         # crawl keeps a thousand origins idle). Dicts keep insertion order.
+        # Its length is the idle count.
         self._idle_order: dict[C, None] = {}
-        self._idle_count = 0
         self._waiters: deque[_Waiter[C]] = deque()  # everyone, in arrival order
         self._waiters_by_key: dict[Hashable, deque[_Waiter[C]]] = {}
         self._arrivals = itertools.count()
@@ -135,7 +135,7 @@ class ConnectionPool(Generic[C]):
     @property
     def idle(self) -> int:
         """How many connections sit idle."""
-        return self._idle_count
+        return len(self._idle_order)
 
     @property
     def waiting(self) -> int:
@@ -144,11 +144,12 @@ class ConnectionPool(Generic[C]):
 
     def stats(self) -> PoolStats:
         """The numbers of :class:`PoolStats`, now."""
-        busy = len(self._all) - self._idle_count
+        idle = len(self._idle_order)
+        busy = len(self._all) - idle
         return PoolStats(
             self.limit,
             self.open,
-            self._idle_count,
+            idle,
             busy,
             self.open - len(self._all),
             self.waiting,
@@ -184,7 +185,6 @@ class ConnectionPool(Generic[C]):
             if not idle:
                 del self._idle[key]  # a crawl's hosts do not pile up here
             del self._idle_order[conn]
-            self._idle_count -= 1
             if not conn.has_expired(now):
                 conn.claim()
                 return conn
@@ -207,7 +207,7 @@ class ConnectionPool(Generic[C]):
         if self.open < self.limit:
             self.open += 1
             return None
-        if self._idle_count:
+        if self._idle_order:
             await self._close_oldest_idle()
             return None  # the closed connection's slot is ours
         waiter = self._new_waiter(key, fresh)
@@ -272,7 +272,6 @@ class ConnectionPool(Generic[C]):
         else:
             idle.append(conn)
         self._idle_order[conn] = None
-        self._idle_count += 1
 
     def _remove_idle(self, conn: C) -> None:
         # *conn* leaves the idle list of its key (the oldest usually: index 0).
@@ -281,7 +280,6 @@ class ConnectionPool(Generic[C]):
         if not idle:
             del self._idle[conn.pool_key]
         del self._idle_order[conn]
-        self._idle_count -= 1
 
     async def discard(self, conn: C) -> None:
         """Close *conn* (error, cancellation, unusable) and give its slot back."""
@@ -340,7 +338,6 @@ class ConnectionPool(Generic[C]):
         async with curio.disable_cancellation():
             idle, self._idle_order = self._idle_order, {}
             self._idle = {}
-            self._idle_count = 0
             for conn in idle:
                 await self._close(conn)
             for conn in self._all:
@@ -410,7 +407,7 @@ class HostLimitedPool(ConnectionPool[C]):
                 self.open += 1
                 self._host_open[host] = taken + 1
                 return None
-            if self._idle_count:
+            if self._idle_order:
                 oldest = self._pop_oldest_idle()
                 # Counted before the close can let another task in.
                 self._move_slot(self.host_of(oldest.pool_key), host)
