@@ -21,7 +21,13 @@ from tests.real import nginx as nginx_module
 from tests.real._early_app import EARLY_BODY
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Listener, Nginx, NginxConfig, parse_log_line
-from tests.real.process import PortInUse, ServerStartError, require_binary, start_on_free_ports
+from tests.real.process import (
+    PortInUse,
+    ServerStartError,
+    free_ports,
+    require_binary,
+    start_on_free_ports,
+)
 
 TIMEOUT = 10.0
 
@@ -247,11 +253,16 @@ def test_nginx_start_retries_when_a_port_is_taken(
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         taken_port = taken.getsockname()[1]
-        picks = iter([taken_port])
-        real_free_port = nginx_module.free_port
-        monkeypatch.setattr(
-            nginx_module, "free_port", lambda: next(picks, None) or real_free_port()
-        )
+        real_free_ports = nginx_module.free_ports
+        calls = []
+
+        def first_pick_taken(count: int) -> list[int]:
+            # The first start's first port is one a socket holds.
+            calls.append(count)
+            ports = real_free_ports(count)
+            return [taken_port, *ports[1:]] if len(calls) == 1 else ports
+
+        monkeypatch.setattr(nginx_module, "free_ports", first_pick_taken)
         server = nginx_factory()
         assert taken_port not in server.ports.values()
     assert "Address already in use" in (server.directory / "error.log").read_text()
@@ -356,6 +367,17 @@ def test_a_lost_port_race_is_retried_with_fresh_ports_then_given_up():
     with pytest.raises(PortInUse):
         start_on_free_ports(make, 2)
     assert len(made) == 2
+
+
+def test_ports_for_one_server_are_distinct_and_were_free():
+    # Probed one after another, two could come back equal; nginx given one
+    # port for a plain and a TLS listener starts and answers plain requests
+    # as TLS (what a CI run once met).
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # released again: free
 
 
 def test_another_start_failure_is_not_retried():

@@ -23,6 +23,7 @@ from tests.real.process import (
     ServerProcess,
     ServerStartError,
     free_port,
+    free_ports,
     require_binary,
     start_on_free_ports,
     wait_until_accepting,
@@ -88,7 +89,7 @@ class H2o(Running):
         self.directory.mkdir(parents=True, exist_ok=True)
 
         def make() -> ServerProcess:
-            self.ports = {"tls": free_port(), "plain": free_port()}
+            self.ports = dict(zip(("tls", "plain"), free_ports(2), strict=True))
             conf = self.directory / "h2o.conf"
             conf.write_text(self._config())
             return ServerProcess(

@@ -27,7 +27,7 @@ from tests.real.process import (
     Running,
     ServerProcess,
     check_unix_path,
-    free_port,
+    free_ports,
     require_binary,
     start_on_free_ports,
 )
@@ -377,11 +377,8 @@ class Nginx(Running):
 
         def make() -> ServerProcess:
             if not keep_ports or not self.ports:
-                self.ports = {
-                    listener.name: free_port()
-                    for listener in self.config.listeners
-                    if not listener.unix
-                }
+                names = [listener.name for listener in self.config.listeners if not listener.unix]
+                self.ports = dict(zip(names, free_ports(len(names)), strict=True))
             self._remove_stale_unix_sockets()
             conf = self.directory / "nginx.conf"
             conf.write_text(self.config.render(self.directory, self.ports))

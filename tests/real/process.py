@@ -73,10 +73,24 @@ def free_port() -> int:
     (nginx): the port is released before the server binds it, so a start can
     still lose a race; callers retry on :class:`PortInUse`.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """*count* distinct ports, as :func:`free_port` gives one.
+
+    Every probe stays bound until all are chosen: ports probed one after
+    another can come back equal, and one server given the same port for two
+    listeners starts without a complaint (nginx merges them, a plain listener
+    then answering as the TLS one beside it).
+    """
+    with contextlib.ExitStack() as probes:
+        ports: list[int] = []
+        for _ in range(count):
+            probe = probes.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            probe.bind((LOOPBACK, 0))
+            ports.append(probe.getsockname()[1])
+        return ports
 
 
 def start_on_free_ports(make: Callable[[], ServerProcess], attempts: int) -> ServerProcess:
