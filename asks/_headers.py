@@ -311,12 +311,38 @@ class ResponseHeaders(Headers):
         return super().__contains__(name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        if self._raw is not None:
+            values = self._raw_values(name)
+            return default if not values else self._joined(name, values)
         if name not in self:
             return default
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
-        values = self._entries[name.lower()][1]
+        if self._raw is not None:
+            values = self._raw_values(name)
+            if not values:
+                raise KeyError(name.lower())
+        else:
+            values = self._entries[name.lower()][1]
+        return self._joined(name, values)
+
+    def _raw_values(self, name: str) -> list[str]:
+        # One value asked of a lazy instance (a crawl's Content-Type, say):
+        # the few raw headers are searched for it, and the mapping of all of
+        # them (a decode and a dict entry each) is made only if more is asked.
+        try:
+            key = name.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            return []
+        if key not in self._last:
+            return []
+        raw = self._raw
+        assert raw is not None
+        return [value.decode("latin-1") for _, lower, value in raw if lower == key]
+
+    @staticmethod
+    def _joined(name: str, values: list[str]) -> Any:
         if len(values) == 1:
             return values[0]
         if name.lower() == "set-cookie":

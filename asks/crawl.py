@@ -440,6 +440,9 @@ class FetchResults:
         return picked
 
     async def _read_body(self, response: StreamResponse) -> tuple[int, bytes | None]:
+        whole = await response.body._read_in_hand()
+        if whole is not None:
+            return len(whole), whole if self._keep_body else None
         size = 0
         chunks: list[bytes] | None = [] if self._keep_body else None
         async for chunk in response.body:

@@ -379,6 +379,32 @@ class StreamBody:
             await self.close()
             reraise(exc, self._where)
 
+    async def _read_in_hand(self) -> bytes | None:
+        """The whole body, if it is already in memory: else None, and nothing read.
+
+        For a crawl of many small pages (``fetch_many``): a body that came in
+        with its head and needs no decoding is taken in one step, and the
+        connection goes back to its pool, without the iteration's steps per
+        piece. Otherwise the body is as it was, to be iterated.
+        """
+        conn = self._conn
+        if (
+            conn is None
+            or self._started
+            or self._timeout is not None
+            or (self.decompress_data and self._content_encoding)
+            or not conn.body_in_hand()
+        ):
+            return None
+        self._started = True
+        try:
+            data = await conn.read_all()
+        except BaseException as exc:
+            await self.close()
+            reraise(exc, self._where)
+        await self._finish()
+        return data
+
     async def _receive(self, conn: HTTP11Connection, decoder: Decoder | None) -> bytes:
         # A decoder checks the end of its data (a truncated gzip stream)
         # before the connection may go back to the pool.
@@ -403,6 +429,8 @@ class StreamBody:
     async def close(self) -> None:
         """Stop reading. An unfinished body closes its connection."""
         conn, self._conn = self._conn, None
+        if conn is None and self._on_close is None:
+            return  # read to the end (or closed before): nothing left to do
         async with curio.disable_cancellation():
             if conn is not None:
                 await conn.abort()

@@ -18,6 +18,8 @@ from typing import Any
 
 import h11
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import asks
 from asks._headers import Headers, ResponseHeaders
@@ -439,6 +441,47 @@ def test_lazy_response_headers_read_like_built_ones():
     assert lazy.get("content-type") == "text/plain"
     assert list(lazy) == ["Content-Type", "Set-Cookie"]
     assert lazy == {"content-type": "text/plain", "set-cookie": "a=1, b=2"}
+
+
+def test_one_value_is_read_from_lazy_headers_without_building_them():
+    # A crawl reads one header of each response (Content-Type): searching
+    # the few raw ones costs less than decoding them all into the mapping.
+    lazy = ResponseHeaders.from_raw([*RAW, (b"Via", b"a"), (b"VIA", b"b")])
+    assert lazy.get("CONTENT-TYPE") == "text/plain"
+    assert lazy["content-type"] == "text/plain"
+    assert lazy.get("set-cookie") == ["a=1", "b=2"]  # never comma-joined
+    assert lazy["via"] == "a, b"
+    assert lazy.get("location") is None and lazy.get("location", "-") == "-"
+    assert lazy.get("ünïcode", 0) == 0
+    with pytest.raises(KeyError):
+        lazy["location"]
+    with pytest.raises(KeyError):
+        lazy["ünïcode"]
+    assert lazy._raw is not None  # still lazy
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"A", b"a", b"B", b"Set-Cookie", b"set-cookie", b"C-D"]),
+            st.binary(max_size=4),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from(["a", "A", "b", "set-cookie", "SET-COOKIE", "c-d", "e", "é"]),
+)
+def test_lazy_lookups_equal_lookups_of_the_built_mapping(raw, name):
+    built = ResponseHeaders.from_raw(raw)
+    list(built)  # builds the mapping
+    assert built._raw is None
+    lazy = ResponseHeaders.from_raw(raw)
+    assert lazy.get(name, "absent") == built.get(name, "absent")
+    if name in built:
+        assert lazy[name] == built[name]
+    else:
+        with pytest.raises(KeyError):
+            lazy[name]
+    assert lazy._raw is not None
 
 
 def _h11_response_headers(raw: list[tuple[bytes, bytes]]) -> Any:

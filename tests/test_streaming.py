@@ -189,3 +189,60 @@ async def test_module_level_stream_closed_early(raw_server):
     r = await asks.get(server.url, stream=True)
     async with r:
         pass
+
+
+# -- a body already in hand (fetch_many's small pages) -------------------------
+
+SMALL = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+
+
+async def test_a_body_that_came_with_its_head_is_taken_whole(raw_server):
+    server = await raw_server(canned(SMALL))
+    async with asks.Session(connections=1) as s:
+        for _ in range(3):
+            r = await s.get(server.url, stream=True)
+            assert await r.body._read_in_hand() == b"hello"
+            assert s._pool.idle == 1  # back in the pool, ready for the next
+            assert await collect(r.body) == b""  # nothing more to read
+            await r.close()
+            assert s._pool.idle == 1
+    assert server.accepted == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(CHUNKED, id="chunked"),
+        pytest.param(OK_BIG, id="longer than what came with the head"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+            % len(gzip.compress(b"hello"))
+            + gzip.compress(b"hello"),
+            id="to be decoded",
+        ),
+    ],
+)
+async def test_a_body_not_in_hand_is_left_to_be_iterated(raw_server, answer):
+    server = await raw_server(canned(answer))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        assert await r.body._read_in_hand() is None
+        expected = BODY if answer == OK_BIG else b"hello"
+        assert await collect(r.body) == expected
+        assert s._pool.idle == 1
+    assert server.accepted == 1
+
+
+async def test_a_body_begun_or_under_a_read_timeout_is_not_taken_whole(raw_server):
+    server = await raw_server(canned(SMALL))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        r.body(timeout=5)
+        assert await r.body._read_in_hand() is None
+        assert await collect(r.body) == b"hello"
+        r = await s.get(server.url, stream=True)
+        assert await r.body.__anext__() == b"hello"
+        assert await r.body._read_in_hand() is None
+        assert await collect(r.body) == b""
+        assert s._pool.idle == 1

@@ -492,6 +492,13 @@ class HTTP11Connection:
                 raise BodyCutShort("server closed the connection inside the body")
             raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
 
+    def body_in_hand(self) -> bool:
+        """Whether the rest of the body is already in memory (it came with the head).
+
+        Then :meth:`read_all` returns it with no read from the socket.
+        """
+        return self._body_left == 0
+
     async def read_all(self, limit: int | None = None) -> bytes:
         """Read the rest of the body into memory, at most *limit* bytes of it.
 

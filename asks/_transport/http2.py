@@ -769,6 +769,10 @@ class HTTP2Exchange:
             await self._release(True)
         return data
 
+    def body_in_hand(self) -> bool:
+        """Whether the stream has ended: what is left of the body is in memory."""
+        return self._ended
+
     async def read_all(self, limit: int | None = None) -> bytes:
         """The rest of the body, at most *limit* bytes; then the stream is released."""
         chunks = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import curio
+
 import asks
 from tests.http2.conftest import H2ServerFactory
 from tests.http2.scripted import ServerStream
@@ -55,4 +57,30 @@ async def test_informational_head_and_trailers_are_passed_over(
         r = await session.get(path="/")
         assert (r.status_code, r.content, r.headers["x-final"]) == (200, b"body", "yes")
         assert (await session.get(path="/")).content == b"body"
+    assert server.accepted == 1
+
+
+async def test_a_stream_body_is_taken_whole_only_once_the_stream_has_ended(
+    h2_server: H2ServerFactory,
+) -> None:
+    """fetch_many's small-page step on h2: an ended stream's body is in memory."""
+    go_on = curio.Event()
+
+    async def handler(stream: ServerStream) -> None:
+        await stream.read_body()
+        await stream.send_headers(200)
+        await stream.send_data(b"first ")
+        await go_on.wait()
+        await stream.send_data(b"second", end_stream=True)
+
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        r = await session.get(path="/", stream=True)
+        assert await r.body._read_in_hand() is None  # the stream goes on
+        await go_on.set()
+        exchange = r.body._conn
+        while not exchange.body_in_hand():  # the reader task takes the frames in
+            await curio.sleep(0)
+        assert await r.body._read_in_hand() == b"first second"
+        assert (await session.get(path="/")).status_code == 200
     assert server.accepted == 1
