@@ -312,34 +312,37 @@ class ResponseHeaders(Headers):
 
     def get(self, name: str, default: Any = None) -> Any:
         if self._raw is not None:
-            values = self._raw_values(name)
-            return default if not values else self._joined(name, values)
+            value = self._raw_value(name)
+            return default if value is None else value
         if name not in self:
             return default
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
         if self._raw is not None:
-            values = self._raw_values(name)
-            if not values:
+            value = self._raw_value(name)
+            if value is None:
                 raise KeyError(name.lower())
-        else:
-            values = self._entries[name.lower()][1]
-        return self._joined(name, values)
+            return value
+        return self._joined(name, self._entries[name.lower()][1])
 
-    def _raw_values(self, name: str) -> list[str]:
+    def _raw_value(self, name: str) -> Any:
         # One value asked of a lazy instance (a crawl's Content-Type, say):
-        # the few raw headers are searched for it, and the mapping of all of
-        # them (a decode and a dict entry each) is made only if more is asked.
+        # it is read from the raw headers, and the mapping of all of them (a
+        # decode and a dict entry each) is made only if more is asked.
         try:
             key = name.lower().encode("latin-1")
         except UnicodeEncodeError:
-            return []
-        if key not in self._last:
-            return []
+            return None
+        value = self._last.get(key)
+        if value is None:
+            return None
         raw = self._raw
         assert raw is not None
-        return [value.decode("latin-1") for _, lower, value in raw if lower == key]
+        if len(self._last) == len(raw):  # no name came twice: this is its one value
+            return value.decode("latin-1")
+        values = [value.decode("latin-1") for _, lower, value in raw if lower == key]
+        return self._joined(name, values)
 
     @staticmethod
     def _joined(name: str, values: list[str]) -> Any:

@@ -93,6 +93,15 @@ _OPTION_KWARGS = frozenset(
         "pool_timeout",
     }
 )
+_OPTION_KWARGS_BUT_STREAM = _OPTION_KWARGS - {"stream"}
+
+
+def _only_stream(kwargs: dict[str, Any]) -> bool:
+    """Whether a call's one option is ``stream=True`` (every URL of a crawl):
+    such calls have a cached set of options of their own."""
+    return kwargs.get("stream") is True and _OPTION_KWARGS_BUT_STREAM.isdisjoint(kwargs)
+
+
 # Keywords every request accepts (api.md): the options, and what makes up
 # the request itself.
 _KWARGS = _OPTION_KWARGS | frozenset(
@@ -313,8 +322,10 @@ class Session:
         self._route = route
         self._transport = Transport(self._pool, self._dialer, router)
         self._requests = RequestFactory()
-        # A hot-path cache for calls that pass no option (see _options).
+        # Hot-path caches for calls that pass no option, and for those that
+        # pass only stream=True (see _options).
         self._plain_options: _Options | None = None
+        self._streamed_options: _Options | None = None
         if hooks is not None:
             install_hooks(self, hooks)
         if self._rate_limiter is not None:
@@ -633,6 +644,17 @@ class Session:
                 and plain.jar is self._cookie_tracker
             ):
                 return plain
+        elif _only_stream(kwargs):
+            # The same for a call whose one option is stream=True.
+            streamed = self._streamed_options
+            if (
+                streamed is not None
+                and (streamed.retries is retries or streamed.retries == retries)
+                and streamed.connection_timeout == connection_timeout
+                and streamed.encoding == self.encoding
+                and streamed.jar is self._cookie_tracker
+            ):
+                return streamed
         auth = kwargs.get("auth")
         if isinstance(auth, tuple) and len(auth) == 2:
             # As in requests and httpx: a (user, password) pair means Basic.
@@ -675,6 +697,8 @@ class Session:
         )
         if plain_call:
             self._plain_options = options
+        elif _only_stream(kwargs):
+            self._streamed_options = options
         return options
 
     def _route_per_call(self, call_proxy: ProxyChoice) -> None:

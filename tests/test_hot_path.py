@@ -287,6 +287,34 @@ async def test_options_of_one_call_never_carry_over_to_the_next(raw_server):
     assert type(again) is asks.Response
 
 
+async def test_streamed_calls_reuse_options_and_still_see_session_changes(raw_server):
+    # stream=True alone (a crawl's every URL) has its own cached options,
+    # apart from the plain calls' and never stale.
+    handler = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xe9!")
+    server = await raw_server(handler)
+
+    async def text(response: asks.StreamResponse) -> str:
+        async with response:
+            return "".join([piece async for piece in response.body.text()])
+
+    async with asks.Session(encoding="utf-8") as s:
+        first = await text(await s.get(server.url, stream=True))
+        plain = await s.get(server.url)
+        options = s._streamed_options
+        second = await text(await s.get(server.url, stream=True))
+        assert s._streamed_options is options  # reused
+        s.encoding = "latin-1"
+        third = await text(await s.get(server.url, stream=True))
+        redirected = await s.get(server.url, stream=True, follow_redirects=False)
+        await redirected.close()
+        assert s._streamed_options is not options
+        fourth = await s.get(server.url)
+    assert (first, second, third) == ("\ufffd!", "\ufffd!", "\xe9!")
+    assert type(plain) is asks.Response and plain.text == "\ufffd!"
+    assert type(redirected) is asks.StreamResponse
+    assert type(fourth) is asks.Response and fourth.text == "\xe9!"
+
+
 def test_has_answers_for_built_and_lazy_headers_alike():
     built = Headers({"Content-Encoding": "gzip"})
     lazy = ResponseHeaders.from_raw([(b"Content-Encoding", b"gzip")])
