@@ -302,16 +302,18 @@ class ResponseHeaders(Headers):
         return None if entry is None else entry[1][-1].encode("latin-1")
 
     def __contains__(self, name: object) -> bool:
-        if self._raw is not None and isinstance(name, str):
-            try:
-                key = name.lower().encode("latin-1")
-            except UnicodeEncodeError:
-                return False
-            return self.has(key)
+        if self._raw is not None and type(name) is str and name.isascii():
+            return name.lower().encode("ascii") in self._last
         return super().__contains__(name)
 
+    # One value asked of a lazy instance (a crawl's Content-Type, say) is read
+    # from the raw headers, and the mapping of all of them (a decode and a dict
+    # entry each) is made only if more is asked. Only for an ASCII str name:
+    # the raw names were lowered as bytes, ASCII letters only, where the
+    # mapping lowers a str; anything else takes the mapping's answer.
+
     def get(self, name: str, default: Any = None) -> Any:
-        if self._raw is not None:
+        if self._raw is not None and type(name) is str and name.isascii():
             value = self._raw_value(name)
             return default if value is None else value
         if name not in self:
@@ -319,7 +321,7 @@ class ResponseHeaders(Headers):
         return self[name]
 
     def __getitem__(self, name: str) -> Any:
-        if self._raw is not None:
+        if self._raw is not None and type(name) is str and name.isascii():
             value = self._raw_value(name)
             if value is None:
                 raise KeyError(name.lower())
@@ -327,13 +329,7 @@ class ResponseHeaders(Headers):
         return self._joined(name, self._entries[name.lower()][1])
 
     def _raw_value(self, name: str) -> Any:
-        # One value asked of a lazy instance (a crawl's Content-Type, say):
-        # it is read from the raw headers, and the mapping of all of them (a
-        # decode and a dict entry each) is made only if more is asked.
-        try:
-            key = name.lower().encode("latin-1")
-        except UnicodeEncodeError:
-            return None
+        key = name.lower().encode("ascii")
         value = self._last.get(key)
         if value is None:
             return None

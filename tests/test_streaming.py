@@ -246,3 +246,27 @@ async def test_a_body_begun_or_under_a_read_timeout_is_not_taken_whole(raw_serve
         assert await r.body._read_in_hand() is None
         assert await collect(r.body) == b""
         assert s._pool.idle == 1
+
+
+async def test_a_body_in_hand_not_to_be_decoded_is_taken_as_received(raw_server):
+    packed = gzip.compress(b"hello")
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(
+        packed
+    )
+    server = await raw_server(canned(answer + packed))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        r.body.decompress_data = False
+        assert await r.body._read_in_hand() == packed
+        assert s._pool.idle == 1
+
+
+async def test_a_module_level_stream_taken_whole_closes_its_session(raw_server):
+    # The temporary session goes with the body (its on_close), read whole or not;
+    # the fd-leak check would catch a lingering socket.
+    server = await raw_server(canned(SMALL))
+    r = await asks.get(server.url, stream=True)
+    assert await r.body._read_in_hand() == b"hello"
+    await r.close()
+    await r.close()  # twice: harmless
+    assert server.accepted == 1
