@@ -337,7 +337,7 @@ class ResponseHeaders(Headers):
         assert raw is not None
         if len(self._last) == len(raw):  # no name came twice: this is its one value
             return value.decode("latin-1")
-        values = [value.decode("latin-1") for _, lower, value in raw if lower == key]
+        values = [each.decode("latin-1") for _, lower, each in raw if lower == key]
         return self._joined(name, values)
 
     @staticmethod

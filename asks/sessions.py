@@ -630,31 +630,25 @@ class Session:
         self, kwargs: dict[str, Any], retries: int | Retry, connection_timeout: float | None
     ) -> _Options:
         plain_call = not kwargs or _OPTION_KWARGS.isdisjoint(kwargs)
+        # A call that sets no option (a bare URL, or just a body and headers)
+        # runs with the session's, and so does one whose only option is
+        # stream=True (a crawl's every URL); each kind reuses the last set
+        # made for it while nothing they came from has changed.
         if plain_call:
-            # A call that sets no option (a bare URL, or just a body and
-            # headers) runs with the session's; reuse the last set while
-            # nothing they came from has changed.
-            plain = self._plain_options
-            if (
-                plain is not None
-                # (Identity first: a Retry compares field by field.)
-                and (plain.retries is retries or plain.retries == retries)
-                and plain.connection_timeout == connection_timeout
-                and plain.encoding == self.encoding
-                and plain.jar is self._cookie_tracker
-            ):
-                return plain
+            cached = self._plain_options
         elif _only_stream(kwargs):
-            # The same for a call whose one option is stream=True.
-            streamed = self._streamed_options
-            if (
-                streamed is not None
-                and (streamed.retries is retries or streamed.retries == retries)
-                and streamed.connection_timeout == connection_timeout
-                and streamed.encoding == self.encoding
-                and streamed.jar is self._cookie_tracker
-            ):
-                return streamed
+            cached = self._streamed_options
+        else:
+            cached = None
+        if (
+            cached is not None
+            # (Identity first: a Retry compares field by field.)
+            and (cached.retries is retries or cached.retries == retries)
+            and cached.connection_timeout == connection_timeout
+            and cached.encoding == self.encoding
+            and cached.jar is self._cookie_tracker
+        ):
+            return cached
         auth = kwargs.get("auth")
         if isinstance(auth, tuple) and len(auth) == 2:
             # As in requests and httpx: a (user, password) pair means Basic.
