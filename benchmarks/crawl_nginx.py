@@ -51,6 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AIOHTTP_SCRIPT = Path(__file__).resolve().parent / "aiohttp_crawl.py"
+H11_CURIO_SCRIPT = Path(__file__).resolve().parent / "h11_curio_crawl.py"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK = os.sysconf("SC_CLK_TCK")
 BODY = "x" * 99 + "\n"  # 100 bytes, as the shared harness's /small
@@ -300,13 +301,14 @@ def asks_supports(option: str) -> bool:
 @dataclass
 class Client:
     name: str
-    processes: int | None  # asks fetch --processes; None: the aiohttp script
+    processes: int | None  # asks fetch --processes; None: a script
+    script: Path | None = None  # the peer's script (processes is None)
 
     def command(self, urls: Path, out: Path, concurrency: int, extra: list[str]) -> list[str]:
-        if self.processes is None:
+        if self.script is not None:
             return [
                 sys.executable,
-                str(AIOHTTP_SCRIPT),
+                str(self.script),
                 str(urls),
                 "--jsonl",
                 str(out),
@@ -336,7 +338,9 @@ class Client:
 CLIENTS = {
     "asks-p1": Client("asks-p1", 1),
     "asks-p2": Client("asks-p2", 2),
-    "aiohttp": Client("aiohttp", None),
+    "aiohttp": Client("aiohttp", None, AIOHTTP_SCRIPT),
+    # The bare stack (h11 over curio, no asks): how far any curio client goes.
+    "h11-curio": Client("h11-curio", None, H11_CURIO_SCRIPT),
 }
 
 
@@ -480,6 +484,10 @@ def ratios(runs: list[Run]) -> list[str]:
         )
     if "asks-p1" in rate and "aiohttp" in rate:
         lines.append(f"asks --processes 1 / aiohttp: {rate['asks-p1'] / rate['aiohttp']:.2f}x")
+    if "h11-curio" in rate:
+        for name in ("asks-p1", "aiohttp"):
+            if name in rate:
+                lines.append(f"{name} / h11-curio: {rate[name] / rate['h11-curio']:.2f}x")
     return lines
 
 

@@ -136,14 +136,19 @@ def test_concurrency_cost_benchmark_reports_each_level():
     assert float(rows[0][4]) == 1.0
 
 
-def test_crawl_benchmark_runs_asks_with_one_and_two_processes(tmp_path: Path) -> None:
-    # The quick form: 2,000 URLs over 50 loopback origins of a private nginx.
-    # The aiohttp peer is left out: aiohttp is not a test dependency.
+def test_crawl_benchmark_runs_asks_and_the_bare_stack(tmp_path: Path) -> None:
+    # The quick form: 2,000 URLs over 50 loopback origins of a private nginx,
+    # through asks with one and two processes and through the bare h11 +
+    # curio crawl (the stack's floor). The aiohttp peer is left out: aiohttp
+    # is not a test dependency.
     out = tmp_path / "runs.json"
-    text = run("crawl_nginx.py", "--quick", "--clients", "asks-p1,asks-p2", "--json", str(out))
+    text = run(
+        "crawl_nginx.py", "--quick", "--clients", "asks-p1,asks-p2,h11-curio", "--json", str(out)
+    )
     assert "PROBLEM" not in text
+    assert "asks-p1 / h11-curio: " in text
     runs = json.loads(out.read_text())
-    assert sorted(r["client"] for r in runs) == ["asks-p1", "asks-p2"]
+    assert sorted(r["client"] for r in runs) == ["asks-p1", "asks-p2", "h11-curio"]
     for record in runs:
         # nginx counted every URL once, and the output has each once with a 200.
         assert record["requests"] == record["lines"] == record["ok"] == 2000
