@@ -12,6 +12,12 @@ smallest N. Run from the project root:
     python benchmarks/concurrency_cost.py --n 100000 --concurrency 20,1000,5000 --rounds 3
     python benchmarks/concurrency_cost.py --profile 5000        # py-spy this N only
     python benchmarks/concurrency_cost.py --gc                  # + garbage collections per level
+    python benchmarks/concurrency_cost.py --client bare         # the bare h11 + curio loop
+
+``--client bare`` runs the same workers as a hand-written h11 loop over curio
+sockets (one ``h11.Connection`` per socket, no asks at all): the growth it
+shows is the stack's (curio's kernel, the interpreter's garbage collector),
+and the growth asks shows beyond it is asks' own.
 
 Needs nginx (``.ci/system-packages`` installs it) and an open-file limit above
 the largest N (raised to the hard limit here).
@@ -30,7 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import socket
+from urllib.parse import urlsplit
+
 import curio
+import h11
 
 import asks
 from tests.real.nginx import Listener, Nginx, NginxConfig
@@ -76,12 +86,72 @@ async def run(url: str, total: int, workers: int) -> tuple[float, float]:
         return total / (time.perf_counter() - wall), (time.process_time() - cpu) / total
 
 
+async def run_bare(url: str, total: int, workers: int) -> tuple[float, float]:
+    """:func:`run` for the bare h11 loop over curio sockets, without asks."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 80
+    request = h11.Request(
+        method="GET", target=parts.path, headers=[("Host", parts.netloc), ("User-Agent", "bare")]
+    )
+    end = h11.EndOfMessage()
+
+    async def connect() -> tuple[curio.io.Socket, h11.Connection]:
+        sock = await curio.open_connection(host, port)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, h11.Connection(h11.CLIENT)
+
+    async def get(sock: curio.io.Socket, conn: h11.Connection) -> int:
+        await sock.sendall(conn.send(request) + conn.send(end))  # type: ignore[operator]
+        status = 0
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await sock.recv(65536))
+            elif type(event) is h11.Response:
+                status = event.status_code
+            elif type(event) is h11.EndOfMessage:
+                conn.start_next_cycle()
+                return status
+
+    # Warm-up, as for asks: every connection opened and used once, untimed.
+    pairs: list[tuple[curio.io.Socket, h11.Connection]] = []
+    for _ in range(workers):
+        pairs.append(await connect())
+    async with curio.TaskGroup() as group:
+        for sock, conn in pairs:
+            await group.spawn(get, sock, conn)
+    left = total
+
+    async def worker(sock: curio.io.Socket, conn: h11.Connection) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            status = await get(sock, conn)
+            if status != 200:
+                raise AssertionError(status)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    async with curio.TaskGroup() as group:
+        for sock, conn in pairs:
+            await group.spawn(worker, sock, conn)
+    elapsed, spent = time.perf_counter() - wall, time.process_time() - cpu
+    for sock, _ in pairs:
+        await sock.close()
+    return total / elapsed, spent / total
+
+
+CLIENTS = {"asks": run, "bare": run_bare}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=50_000, help="requests per run")
     parser.add_argument("--concurrency", default="20,1000,5000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=int, help="one run at this N, for py-spy")
+    parser.add_argument(
+        "--client", choices=sorted(CLIENTS), default="asks", help="asks, or the bare h11 loop"
+    )
     parser.add_argument(
         "--gc", action="store_true", help="also count garbage collections (whole run, warm-up too)"
     )
@@ -98,8 +168,9 @@ def main() -> None:
     config.add_location("= /_fence", "access_log off; return 204;")
     with tempfile.TemporaryDirectory() as tmp, Nginx(config, Path(tmp) / "nginx") as server:
         url = server.url("http", "/small")
+        client = CLIENTS[args.client]
         if args.profile:
-            rate, cpu = curio.run(run, url, args.n, args.profile)
+            rate, cpu = curio.run(client, url, args.n, args.profile)
             print(f"N={args.profile}: {rate:,.0f} req/s, {cpu * 1e6:.1f} us CPU per request")
             return
         results: dict[int, list[tuple[float, float]]] = {c: [] for c in levels}
@@ -109,12 +180,15 @@ def main() -> None:
                 if args.gc:
                     gc.callbacks.append(collections[c])
                 try:
-                    results[c].append(curio.run(run, url, args.n, c))
+                    results[c].append(curio.run(client, url, args.n, c))
                 finally:
                     if args.gc:
                         gc.callbacks.remove(collections[c])
     base = statistics.median(cpu for _, cpu in results[levels[0]])
-    print(f"{args.n} small GETs per run, N workers on N connections; median of {args.rounds}\n")
+    print(
+        f"{args.client}: {args.n} small GETs per run, N workers on N connections; "
+        f"median of {args.rounds}\n"
+    )
     print(f"| N | req/s | CPU ms per 1,000 requests | x N={levels[0]} |")
     print("|---|---|---|---|")
     for c, runs in results.items():
