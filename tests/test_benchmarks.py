@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -129,8 +131,13 @@ def test_h2_latency_benchmark_runs_all_three_shapes():
     }
 
 
-def test_concurrency_cost_benchmark_reports_each_level():
-    out = run("concurrency_cost.py", "--n", "200", "--concurrency", "5,20", "--rounds", "1")
+@pytest.mark.parametrize("client", ["asks", "bare"])
+def test_concurrency_cost_benchmark_reports_each_level(client: str) -> None:
+    out = run(
+        "concurrency_cost.py",
+        *("--n", "200", "--concurrency", "5,20", "--rounds", "1", "--client", client),
+    )
+    assert out.startswith(f"{client}: 200 small GETs per run")
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
     assert [row[1].strip() for row in rows] == ["5", "20"]
     assert float(rows[0][4]) == 1.0
