@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import curio
 import h11
+from bare_h11 import read_response
 
 import asks
 from tests.real.nginx import Listener, Nginx, NginxConfig
@@ -102,16 +103,9 @@ async def run_bare(url: str, total: int, workers: int) -> tuple[float, float]:
 
     async def get(sock: curio.io.Socket, conn: h11.Connection) -> int:
         await sock.sendall(conn.send(request) + conn.send(end))  # type: ignore[operator]
-        status = 0
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(await sock.recv(65536))
-            elif type(event) is h11.Response:
-                status = event.status_code
-            elif type(event) is h11.EndOfMessage:
-                conn.start_next_cycle()
-                return status
+        status, _ = await read_response(sock, conn)
+        conn.start_next_cycle()
+        return status
 
     # Warm-up, as for asks: every connection opened and used once, untimed.
     pairs: list[tuple[curio.io.Socket, h11.Connection]] = []

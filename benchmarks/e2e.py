@@ -58,6 +58,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import curio
 import h11
+from bare_h11 import read_response
 
 import asks
 
@@ -243,22 +244,7 @@ class H11Client:
                 for piece in conn.send_with_data_passthrough(h11.Data(data=body)) or ():
                     await sock.sendall(piece)
                 await sock.sendall(conn.send(h11.EndOfMessage()))
-            status = 0
-            received = 0
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(await sock.recv(RECV_SIZE))
-                    continue
-                kind = type(event)
-                if kind is h11.Data:
-                    received += len(event.data)  # type: ignore[union-attr]
-                elif kind is h11.Response:
-                    status = event.status_code  # type: ignore[union-attr]
-                elif kind is h11.EndOfMessage:
-                    break
-                elif kind is h11.ConnectionClosed:
-                    raise ConnectionError("server closed the connection")
+            status, received = await read_response(sock, conn, RECV_SIZE)
             conn.start_next_cycle()
             return status, received
         except Exception:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import curio
 import h11
+from bare_h11 import read_response
 
 Idle = dict[tuple[str, int], list[tuple[curio.io.Socket, h11.Connection]]]
 
@@ -51,21 +52,7 @@ async def fetch(url: str, idle: Idle) -> dict[str, object]:
             headers=[("Host", parts.netloc), ("User-Agent", "h11-curio-crawl")],
         )
         await sock.sendall(conn.send(request) + conn.send(h11.EndOfMessage()))  # type: ignore[operator]
-        status, size = 0, 0
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(await sock.recv(65536))
-                continue
-            kind = type(event)
-            if kind is h11.Data:
-                size += len(event.data)  # type: ignore[union-attr]
-            elif kind is h11.Response:
-                status = event.status_code  # type: ignore[union-attr]
-            elif kind is h11.EndOfMessage:
-                break
-            else:
-                raise ConnectionError(f"unexpected {event!r}")
+        status, size = await read_response(sock, conn)
     except BaseException:
         await sock.close()
         raise
