@@ -1011,7 +1011,12 @@ def _make_tracker(persist: Any) -> CookieTracker | None:
 
 
 def _attach_cookies(response: BaseResponse, url: URL) -> None:
+    headers = response.headers
+    # Asked first: the import below, though a lookup once the module is
+    # loaded, costs ten times this test, and most responses set no cookie
+    # (every streamed response comes through here).
+    if not headers.has(b"set-cookie"):
+        return
     from .cookie_utils import parse_response_cookies
 
-    if "set-cookie" in response.headers:
-        response.cookies = parse_response_cookies(response.headers, str(url), url.host, url.scheme)
+    response.cookies = parse_response_cookies(headers, str(url), url.host, url.scheme)

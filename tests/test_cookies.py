@@ -56,6 +56,26 @@ async def test_response_cookies_are_listed_with_their_attributes(cookie_server):
     assert len(r.headers.get_list("Set-Cookie")) == 4
 
 
+@pytest.mark.parametrize("kind", ["buffered", "stream", "callback"])
+async def test_every_kind_of_response_lists_its_cookies_and_only_its_own(cookie_server, kind):
+    async def ignore(chunk: bytes) -> None:
+        pass
+
+    options = {"buffered": {}, "stream": {"stream": True}, "callback": {"callback": ignore}}[kind]
+    async with asks.Session() as s:
+
+        async def get(path: str) -> asks.response_objects.BaseResponse:
+            response = await s.get(cookie_server.server.url + path, **options)
+            if kind == "stream":
+                await response.body.close()  # the connection serves the next
+            return response
+
+        with_cookies = await get("/set")
+        without = await get("/next")
+    assert sorted(c.name for c in with_cookies.cookies) == ["a", "b", "old", "s"]
+    assert without.cookies == []
+
+
 async def test_without_persist_cookies_nothing_is_sent_back(cookie_server):
     async with asks.Session() as s:
         await s.get(cookie_server.server.url + "/set")
