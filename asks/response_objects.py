@@ -419,7 +419,17 @@ class StreamBody:
 
     async def _finish(self) -> None:
         self._conn = None
+        self._forget_response()
         await self._run_on_close()
+
+    def _forget_response(self) -> None:
+        # The response and its body refer to each other (the body reads the
+        # response's encoding). Once the body has ended nothing reads it, so
+        # the cycle is broken here: the two, the headers and their lists are
+        # then freed as soon as the caller lets go of the response, instead
+        # of waiting for the garbage collector. A crawl makes one per URL;
+        # collecting them cost it some 10% of its CPU.
+        self._response = None
 
     async def _run_on_close(self) -> None:
         on_close, self._on_close = self._on_close, None
@@ -429,6 +439,7 @@ class StreamBody:
     async def close(self) -> None:
         """Stop reading. An unfinished body closes its connection."""
         conn, self._conn = self._conn, None
+        self._forget_response()
         if conn is None and self._on_close is None:
             return  # read to the end (or closed before): nothing left to do
         async with curio.disable_cancellation():
@@ -460,8 +471,9 @@ class StreamResponse(BaseResponse):
     def __init__(self, *, body: StreamBody, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.body = body
-        # A reference cycle, collected with the two; the body reads the
-        # encoding when text or lines are asked for, after any change to it.
+        # A reference cycle until the body ends (StreamBody._forget_response):
+        # the body reads the encoding when text or lines are asked for, after
+        # any change to it.
         body._response = self
 
     async def close(self) -> None:

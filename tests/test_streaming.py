@@ -7,8 +7,10 @@ early closes its connection. Either way the slot is freed exactly once, so a
 
 from __future__ import annotations
 
+import gc
 import gzip
 import random
+import weakref
 import zlib
 
 import curio
@@ -270,3 +272,39 @@ async def test_a_module_level_stream_taken_whole_closes_its_session(raw_server):
     await r.close()
     await r.close()  # twice: harmless
     assert server.accepted == 1
+
+
+@pytest.mark.parametrize("ending", ["read to the end", "taken whole", "closed early", "left"])
+async def test_a_streamed_response_is_freed_without_the_collector_once_its_body_ends(
+    raw_server, ending
+):
+    # The response and its body refer to each other until the body ends;
+    # after that, dropping the response frees it at once (by reference
+    # counting), with the garbage collector switched off. Before, every
+    # streamed response stayed as a cycle of 11 objects for the collector,
+    # which cost a crawl about a tenth of its CPU.
+    server = await raw_server(canned(OK_BIG if ending == "closed early" else SMALL))
+    async with asks.Session(connections=1) as s:
+        gc.collect()
+        gc.disable()
+        try:
+            r = await s.get(server.url, stream=True)
+            if ending == "read to the end":
+                assert await collect(r.body) == b"hello"
+            elif ending == "taken whole":
+                assert await r.body._read_in_hand() == b"hello"
+            elif ending == "closed early":
+                async for _chunk in r.body:
+                    break
+                await r.body.close()
+            else:
+                async with r:
+                    pass
+            response, body = weakref.ref(r), weakref.ref(r.body)
+            del r
+            assert response() is None and body() is None
+        finally:
+            gc.enable()
+        # The connection went back when the body was read, and was closed
+        # when it was not, as before.
+        assert s._pool.idle == (1 if ending in ("read to the end", "taken whole") else 0)
