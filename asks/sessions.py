@@ -929,20 +929,26 @@ class Session:
                 )
             except Exception as exc:
                 error = translate(exc, call.where)
-                if attempt < options.connection_retries and (
-                    # Nothing was sent: safe to try again whatever the method.
-                    isinstance(error, ConnectFailed)
-                    or (
-                        isinstance(error, ServerClosedConnectionError)
-                        and call.method in IDEMPOTENT
-                        and call.can_resend
-                    )
-                ):
-                    attempt += 1
-                    continue
-                if error is exc:
-                    raise
-                raise error from exc
+                try:
+                    if attempt < options.connection_retries and (
+                        # Nothing was sent: safe to try again whatever the method.
+                        isinstance(error, ConnectFailed)
+                        or (
+                            isinstance(error, ServerClosedConnectionError)
+                            and call.method in IDEMPOTENT
+                            and call.can_resend
+                        )
+                    ):
+                        attempt += 1
+                        continue
+                    if error is exc:
+                        raise
+                    raise error from exc
+                finally:
+                    # The error's traceback holds this frame: were the frame
+                    # to hold the error too, every failed request would stay
+                    # a cycle for the garbage collector (37-56 objects).
+                    del error
 
     # -- closing ---------------------------------------------------------------
 

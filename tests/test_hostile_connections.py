@@ -9,6 +9,7 @@ every case checks: tests/hostile_helpers.py.
 
 from __future__ import annotations
 
+import gc
 import socket
 import time
 
@@ -234,6 +235,44 @@ async def test_row11_unresolvable_name_is_connectivity_error(connect_attempts, s
         assert time.monotonic() - start < 10
         assert_released(s)
     assert len(connect_attempts) == retries + 1
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.parametrize("failure", ["refused", "closed before answering"])
+async def test_a_failed_request_leaves_no_cycle_for_the_garbage_collector(
+    raw_server, failure, retries
+):
+    # The error raised out of the session holds the frames it passed
+    # through; a frame holding the error in turn made each failed request a
+    # reference cycle of 37-56 objects that only the collector could free (a
+    # crawl of dead hosts makes one per URL).
+    async def hang_up(sock):
+        await read_request(sock)
+
+    if failure == "refused":
+        url = f"http://127.0.0.1:{await free_port()}/"
+    else:
+        url = (await raw_server(hang_up)).url
+    async with asks.Session(retries=retries) as s:
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(3):
+                try:
+                    await s.get(url)
+                except ConnectivityError:
+                    pass
+                else:
+                    pytest.fail("the request should have failed")
+            gc.collect()
+            held = [o for o in gc.garbage if isinstance(o, BaseException)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert held == []
+        assert_released(s)
 
 
 # --------------------------------------------------------------------------
