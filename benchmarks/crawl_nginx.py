@@ -301,8 +301,8 @@ def asks_supports(option: str) -> bool:
 @dataclass
 class Client:
     name: str
-    processes: int | None  # asks fetch --processes; None: a script
-    script: Path | None = None  # the peer's script (processes is None)
+    processes: int | None = None  # asks fetch --processes (a peer's script has none)
+    script: Path | None = None  # a peer's script, run instead of asks fetch
 
     def command(self, urls: Path, out: Path, concurrency: int, extra: list[str]) -> list[str]:
         if self.script is not None:
@@ -338,9 +338,9 @@ class Client:
 CLIENTS = {
     "asks-p1": Client("asks-p1", 1),
     "asks-p2": Client("asks-p2", 2),
-    "aiohttp": Client("aiohttp", None, AIOHTTP_SCRIPT),
+    "aiohttp": Client("aiohttp", script=AIOHTTP_SCRIPT),
     # The bare stack (h11 over curio, no asks): how far any curio client goes.
-    "h11-curio": Client("h11-curio", None, H11_CURIO_SCRIPT),
+    "h11-curio": Client("h11-curio", script=H11_CURIO_SCRIPT),
 }
 
 
