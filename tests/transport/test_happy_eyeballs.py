@@ -502,19 +502,25 @@ async def _dial_where_only_one_listens(listen_family: int) -> tuple[str, ...]:
     """
     listen_host = "::1" if listen_family == V6 else "127.0.0.1"
     other_family, other_host = (V4, "127.0.0.1") if listen_family == V6 else (V6, "::1")
-    server = curio.socket.socket(listen_family, socket.SOCK_STREAM)
-    holder = socket.socket(other_family, socket.SOCK_STREAM)
-    try:
+    # The port is free on one address but may be taken on the other (test
+    # suites running side by side on one machine): then another port.
+    for _attempt in range(50):
+        server = curio.socket.socket(listen_family, socket.SOCK_STREAM)
+        holder = socket.socket(other_family, socket.SOCK_STREAM)
         server.bind((listen_host, 0))
-        server.listen(4)
         port = server.getsockname()[1]
         try:
             holder.bind((other_host, port))
-        except OSError as exc:
+            break
+        except OSError:
             if other_family == V6 and not _has_ipv6_loopback():
-                pass  # no ::1 at all: that attempt fails when it dials
-            else:
-                pytest.skip(f"cannot hold {other_host} port {port}: {exc}")
+                break  # no ::1 at all: that attempt fails when it dials
+            holder.close()
+            await server.close()
+    else:
+        pytest.fail(f"no port free on both {listen_host} and {other_host} in 50 tries")
+    try:
+        server.listen(4)
         sock = await connect_tcp(
             "dual.test", port, resolve=resolver_of("::1", "127.0.0.1"), delay=5.0
         )
