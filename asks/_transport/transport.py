@@ -17,6 +17,7 @@ a failure nor a retry.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from .pool import ConnectionPool
 
 if TYPE_CHECKING:
     from .._request import Call
+    from .._urls import Origin
     from .routes import ProxyChoice, Router
 
 __all__ = ["Transport"]
@@ -38,6 +40,11 @@ __all__ = ["Transport"]
 _clock = time.perf_counter
 # Sending a refused HTTP/2 request again, at most this many times.
 _MAX_REFUSED = 3
+# Openers kept (see Transport.send), about one per origin, as the dialler
+# keeps pool keys.
+_MAX_OPENERS = 256
+
+Opener = Callable[[], Awaitable[HTTP11Connection]]
 
 
 class Transport:
@@ -59,6 +66,7 @@ class Transport:
         self.pool = pool
         self.dialer = dialer
         self.router = router
+        self._openers: dict[tuple[Origin, Hashable, float | None], Opener] = {}
 
     async def send(
         self,
@@ -102,10 +110,20 @@ class Transport:
         else:
             key, target, wire = self.router.route(call, wire, proxy)
 
-        # A partial, not a closure: two objects live for the request's whole
-        # length instead of six (a function and a cell per name), which at
-        # thousands of requests in flight is garbage-collector work.
-        open_connection = partial(dialer.connect, origin, key, connection_timeout, pool)
+        # How the pool opens a new connection if it must: made once per
+        # origin, route and timeout, not per request. Whatever a request
+        # makes and keeps until its answer comes is, at thousands in flight,
+        # promoted through every generation of the garbage collector and
+        # walked again by each (docs/performance.md, "Cost as concurrency
+        # grows"); a kept opener is walked only by the rare full collection.
+        openers = self._openers
+        open_connection = openers.get((origin, key, connection_timeout))
+        if open_connection is None:
+            if len(openers) >= _MAX_OPENERS:
+                openers.clear()  # a scraper over many hosts just makes them again
+            open_connection = openers[origin, key, connection_timeout] = partial(
+                dialer.connect, origin, key, connection_timeout, pool
+            )
 
         method = call.method.encode("ascii")
         body = call.body

@@ -41,6 +41,7 @@ class FakeConnection:
         self.closed = False
         self.idle_since = time.monotonic()
         self.handled: list[bytes] = []
+        self.timeout: float | None = None  # the connection timeout it was opened under
 
     def is_available(self) -> bool:
         return self.idle
@@ -97,13 +98,14 @@ class FakeDialer:
 
     async def connect(self, origin, key, timeout, pool) -> FakeConnection:
         conn = FakeConnection(key, pool, self.scripts.pop(0), reused=False)
+        conn.timeout = timeout
         self.opened.append(conn)
         return conn
 
 
-def call(method: str = "GET", data: Any = None) -> Call:
+def call(method: str = "GET", data: Any = None, url: str = "http://example/") -> Call:
     body = None if data is None else encode_body(data, MISSING, None, None, "utf-8")
-    return Call(method, parse_url("http://example/"), Headers(), body, None)
+    return Call(method, parse_url(url), Headers(), body, None)
 
 
 async def transport_with_idle(scripts: list[str], idle: list[str]) -> tuple[Transport, FakeDialer]:
@@ -193,3 +195,26 @@ async def test_a_connection_that_cannot_take_the_request_sends_it_back_to_the_po
     assert not the_call.resent  # not a retry
     assert dialer.opened == []  # served by the same connection, taken again
     assert conn.handled == [b"POST", b"POST"]
+
+
+async def test_each_new_connection_is_opened_under_its_own_calls_connection_timeout():
+    # The opener handed to the pool is kept per origin, route and timeout
+    # (not made per request): a call with another connection_timeout to the
+    # same origin must not get the opener, and so the timeout, of the last.
+    transport, dialer = await transport_with_idle(["ok", "ok", "ok"], idle=[])
+    first, _, _, _ = await transport.send(call(), (), 5.0)
+    second, _, _, _ = await transport.send(call(), (), 0.5)  # the first is still busy
+    await first.abort()
+    await second.abort()
+    third, _, _, _ = await transport.send(call(), (), 5.0)
+    assert [c.timeout for c in (first, second, third)] == [5.0, 0.5, 5.0]
+    assert len(transport._openers) == 2
+
+
+async def test_the_kept_openers_stay_bounded_over_many_origins():
+    transport, dialer = await transport_with_idle(["ok"] * 600, idle=[])
+    for number in range(600):
+        conn, _, _, _ = await transport.send(call(url=f"http://host{number}.example/"), (), 5.0)
+        await conn.abort()
+    assert 0 < len(transport._openers) <= 256
+    assert [c.pool_key.host for c in dialer.opened[-2:]] == ["host598.example", "host599.example"]
