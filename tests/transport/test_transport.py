@@ -201,7 +201,7 @@ async def test_each_new_connection_is_opened_under_its_own_calls_connection_time
     # The opener handed to the pool is kept per origin, route and timeout
     # (not made per request): a call with another connection_timeout to the
     # same origin must not get the opener, and so the timeout, of the last.
-    transport, dialer = await transport_with_idle(["ok", "ok", "ok"], idle=[])
+    transport, _dialer = await transport_with_idle(["ok", "ok", "ok"], idle=[])
     first, _, _, _ = await transport.send(call(), (), 5.0)
     second, _, _, _ = await transport.send(call(), (), 0.5)  # the first is still busy
     await first.abort()
