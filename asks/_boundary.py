@@ -89,6 +89,12 @@ def translate(exc: BaseException, where: str) -> BaseException:
 def reraise(exc: BaseException, where: str) -> NoReturn:
     """Raise *exc* as its translation (the same object when it needs none)."""
     new = translate(exc, where)
-    if new is exc:
-        raise exc
-    raise new from exc
+    try:
+        if new is exc:
+            raise exc
+        raise new from exc
+    finally:
+        # The raised error's traceback holds this frame: were the frame to
+        # hold the error too, each failure would be a reference cycle that
+        # only the garbage collector frees, with all it holds.
+        del exc, new

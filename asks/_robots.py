@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import curio
 
 from ._rate import limiter_of
+from ._transport.trap_cycles import break_trap_cycle
 from ._urls import Origin, parse_url
 from .errors import TooManyRedirects
 
@@ -191,7 +192,8 @@ class RobotsCache:
                     text = await _read_text(response)
         except TooManyRedirects:
             return _ALLOW_ALL
-        except curio.TaskTimeout:  # this block's own deadline; the caller's passes through
+        except curio.TaskTimeout as exc:  # this block's own deadline; the caller's passes through
+            break_trap_cycle(exc)
             return _DISALLOW_ALL
         except Exception:  # refused, reset, TLS, a bad answer: nothing to go by
             return _DISALLOW_ALL

@@ -44,6 +44,7 @@ from ._partition import host_key, shard_of
 from ._request import _USER_AGENT
 from ._retry import Retry
 from ._robots import UNREACHABLE, RobotsCache
+from ._transport.trap_cycles import break_trap_cycle
 from .response_objects import StreamResponse
 from .sessions import Session
 
@@ -396,7 +397,8 @@ class FetchResults:
                 return await self._exchange(url, started)
             async with curio.timeout_after(self._timeout):
                 return await self._exchange(url, started)
-        except curio.TaskTimeout:
+        except curio.TaskTimeout as exc:
+            break_trap_cycle(exc)  # a crawl of dead hosts makes one per URL
             return FetchResult(
                 url,
                 elapsed=_since(started),

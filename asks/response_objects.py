@@ -28,6 +28,7 @@ from ._lines import (
     text_line_splitter,
 )
 from ._stream_views import StreamView
+from ._transport.trap_cycles import break_trap_cycle
 from .errors import BadStatus, RequestTimeout
 
 if TYPE_CHECKING:
@@ -414,7 +415,8 @@ class StreamBody:
         try:
             async with curio.timeout_after(self._timeout):
                 return await conn.receive_data(at_end)
-        except curio.TaskTimeout:
+        except curio.TaskTimeout as exc:
+            break_trap_cycle(exc)
             raise RequestTimeout(f"{self._where}: no body data within {self._timeout} s") from None
 
     async def _finish(self) -> None:

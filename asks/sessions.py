@@ -52,6 +52,7 @@ from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
 from ._transport.transport import Transport
+from ._transport.trap_cycles import break_trap_cycle
 from ._urls import URL
 from .auth import AuthBase, BasicAuth, PostResponseAuth, PreResponseAuth
 from .errors import (
@@ -621,7 +622,8 @@ class Session:
         try:
             async with curio.timeout_after(timeout):
                 return await self._run(call, options, deadline)
-        except curio.TaskTimeout:
+        except curio.TaskTimeout as exc:
+            break_trap_cycle(exc)
             raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
 
     # -- preparing -------------------------------------------------------------

@@ -17,8 +17,11 @@ the end), through :func:`fetch` (parametrised by ``MODES``).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import socket
 import struct
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -52,6 +55,28 @@ async def fetch(s: asks.Session, url: str, *, stream: bool, method: str = "GET",
     async for chunk in r.body(timeout=CALL_TIMEOUT):
         content += chunk
     return r, bytes(content)
+
+
+@contextlib.contextmanager
+def cyclic_garbage(kept: Callable[[object], bool]) -> Iterator[list[object]]:
+    """The objects *kept* picks among what only the collector could free, made inside.
+
+    The collector is off inside, and what it finds at the end is kept for
+    the check instead of freed (``DEBUG_SAVEALL``): anything there was a
+    reference cycle. The list fills in when the block ends.
+    """
+    found: list[object] = []
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield found
+        gc.collect()
+        found.extend(o for o in gc.garbage if kept(o))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
 
 
 def assert_released(s: asks.Session) -> None:

@@ -17,8 +17,9 @@ import curio.socket
 import pytest
 
 import asks
-from asks.errors import RequestTimeout
-from tests.hostile_helpers import MODES, Answer, assert_released, drain, fetch
+from asks._transport.connect import Dialer
+from asks.errors import AsksException, PoolTimeout, RequestTimeout
+from tests.hostile_helpers import MODES, Answer, assert_released, cyclic_garbage, drain, fetch
 from tests.servers import read_request
 
 # --------------------------------------------------------------------------
@@ -168,4 +169,80 @@ async def test_intermediate_response_with_a_stalled_body_times_out(raw_server, s
             await fetch(
                 s, server.url, stream=stream, timeout=0.3, auth=asks.DigestAuth(("u", "p"))
             )
+        assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# A timeout leaves nothing for the garbage collector
+
+
+def _timed_out(o: object) -> bool:
+    # What a timeout that became a reference cycle leaves: curio's exception
+    # (raised in its trap, which kept it), or asks' own made of it.
+    return isinstance(o, curio.errors.CancelledError | AsksException)
+
+
+async def _stalled_stream(s: asks.Session, url: str) -> None:
+    r = await s.get(url, stream=True)
+    async for _ in r.body(timeout=0.05):
+        pass
+
+
+async def _pool_full(s: asks.Session, url: str) -> None:
+    r = await s.get(url, stream=True)  # holds the session's one connection
+    try:
+        await s.get(url, pool_timeout=0.05)
+    finally:
+        await r.close()
+
+
+async def _crawl(s: asks.Session, url: str) -> None:
+    async with asks.fetch_many([url], session=s, timeout=0.05) as results:
+        [result] = [r async for r in results]
+    assert result.error_type == "RequestTimeout"
+    raise RequestTimeout("the crawl's result said so")  # counted as the others
+
+
+TIMEOUTS = {
+    "the call's timeout": lambda s, url: s.get(url, timeout=0.05),
+    "the caller's own deadline": lambda s, url: curio.timeout_after(0.05, s.get, url),
+    "a stream's read timeout": _stalled_stream,
+    "pool_timeout": _pool_full,
+    "a crawl's per-URL timeout": _crawl,
+}
+
+
+@pytest.mark.curio_timeout(10)
+@pytest.mark.parametrize("how", list(TIMEOUTS))
+async def test_a_timed_out_request_leaves_no_cycle_for_the_garbage_collector(raw_server, how):
+    # curio raises a timeout from a trap frame that keeps it: exception,
+    # traceback, frame, exception. Uncut, every timed-out request kept its
+    # frames, connection, socket and call (about 35 objects) until the
+    # collector ran; a crawl of dead hosts makes one per URL.
+    server = await raw_server(Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"))
+    url = server.url if how in ("a stream's read timeout", "pool_timeout") else None
+    if url is None:
+        url = (await raw_server(Answer(b""))).url  # reads the request, then silence
+    attempt = TIMEOUTS[how]
+    async with asks.Session(connections=1) as s:
+        with cyclic_garbage(_timed_out) as held:
+            for _ in range(3):
+                with pytest.raises((RequestTimeout, PoolTimeout, curio.TaskTimeout)):
+                    await attempt(s, url)
+        assert held == []
+        assert_released(s)
+
+
+@pytest.mark.curio_timeout(10)
+async def test_a_connection_timeout_leaves_no_cycle_for_the_garbage_collector(monkeypatch):
+    async def never_connects(self, *args):
+        await curio.sleep(60)
+
+    monkeypatch.setattr(Dialer, "_open", never_connects)
+    async with asks.Session(retries=0) as s:
+        with cyclic_garbage(_timed_out) as held:
+            for _ in range(3):
+                with pytest.raises(RequestTimeout, match="not connected within"):
+                    await s.get("http://127.0.0.1:9/", connection_timeout=0.05)
+        assert held == []
         assert_released(s)

@@ -41,6 +41,7 @@ from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
 from .proxy import open_http_tunnel
 from .routes import ProxyRoute
 from .tls_sessions import KeptSession, copy_of
+from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .._proxies import Proxy
@@ -291,7 +292,8 @@ class Dialer:
                 return await self._open(origin, uds, trace, number)
             async with curio.timeout_after(timeout):
                 return await self._open(origin, uds, trace, number)
-        except curio.TaskTimeout:
+        except curio.TaskTimeout as exc:
+            break_trap_cycle(exc)
             raise ConnectTimeout(f"{where}: not connected within {timeout} s") from None
         except ssl.SSLError:
             raise  # a TLS failure, translated as such; retrying will not help
@@ -319,7 +321,8 @@ class Dialer:
                 return await self._open_via(origin, route, timeout, trace, number)
             async with curio.timeout_after(timeout):
                 return await self._open_via(origin, route, timeout, trace, number)
-        except curio.TaskTimeout:
+        except curio.TaskTimeout as exc:
+            break_trap_cycle(exc)
             raise ConnectTimeout(
                 f"connecting to {origin.host}:{origin.port} through proxy "
                 f"{route.proxy.url}: not connected within {timeout} s"

@@ -41,6 +41,7 @@ import curio.io
 
 from . import backend
 from .backend import AddrInfo, resolve
+from .trap_cycles import break_trap_cycle
 
 __all__ = ["AddrInfo", "Connector", "Resolver", "connect_tcp", "interleave", "resolve"]
 
@@ -170,6 +171,7 @@ async def _attempt(attempt: _Attempt, connect: Connector, wake: curio.Event) -> 
     except curio.TaskTimeout as exc:
         # The connector's own deadline (the caller's cannot reach this task):
         # that address timed out, an ordinary loss.
+        break_trap_cycle(exc)
         attempt.error = TimeoutError(errno.ETIMEDOUT, f"connect timed out ({exc})")
     except BaseException as exc:
         # The race judges an Exception (OSError is an ordinary loss). Anything

@@ -51,6 +51,7 @@ from .interfaces import (
     ProtocolViolation,
     RequestNotSendable,
 )
+from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .pool import ConnectionPool
@@ -567,11 +568,15 @@ class HTTP11Connection:
 
     async def _fail(self, exc: BaseException) -> NoReturn:
         """A read of the body failed (or was cancelled): close, then raise it sorted."""
+        break_trap_cycle(exc)
         await self._release(False)
         new = self._classify(exc)
-        if new is exc:
-            raise exc
-        raise new from exc
+        try:
+            if new is exc:
+                raise exc
+            raise new from exc
+        finally:
+            del exc, new  # see _boundary.reraise
 
     def _classify(self, exc: BaseException) -> BaseException:
         """h11's complaint about the body as the transport's own class."""

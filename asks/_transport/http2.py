@@ -793,7 +793,10 @@ class HTTP2Exchange:
 
     async def _fail(self, exc: BaseException) -> NoReturn:
         await self._release(False)
-        raise exc
+        try:
+            raise exc
+        finally:
+            del exc  # see _boundary.reraise
 
     async def abort(self) -> None:
         """End the exchange without reading further (the stream is reset)."""

@@ -47,6 +47,7 @@ from typing import Generic, NamedTuple, TypeVar
 import curio
 
 from .interfaces import Connection, PoolWaitTimeout
+from .trap_cycles import break_trap_cycle
 
 __all__ = ["ConnectionPool", "HostLimitedPool", "PoolStats"]
 
@@ -86,7 +87,8 @@ async def wait_within(event: curio.Event, pool_timeout: float | None) -> None:
         return
     try:
         await curio.timeout_after(pool_timeout, event.wait)
-    except curio.TaskTimeout:
+    except curio.TaskTimeout as exc:
+        break_trap_cycle(exc)
         raise PoolWaitTimeout(f"no connection free within pool_timeout={pool_timeout} s") from None
 
 
@@ -224,7 +226,8 @@ class ConnectionPool(Generic[C]):
         """Wait for *waiter* to be handed a connection (returned, claimed) or a slot (None)."""
         try:
             await wait_within(waiter.event, pool_timeout)
-        except BaseException:
+        except BaseException as exc:
+            break_trap_cycle(exc)
             if not waiter.done:
                 waiter.done = True  # the queues drop it lazily
             else:

@@ -60,6 +60,7 @@ from socksio import (
 from . import backend
 from .backend import resolve
 from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
+from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .._proxies import Proxy
@@ -138,9 +139,10 @@ async def open_socks_tunnel(
     try:
         async with deadline:
             await _handshake(stream, proxy, host, port)
-    except curio.TaskTimeout:
+    except curio.TaskTimeout as exc:
         if not deadline.expired:
             raise  # a deadline of the caller's, not ours
+        break_trap_cycle(exc)
         raise ConnectTimeout(
             f"proxy {proxy.url}: the SOCKS handshake did not finish within {timeout} s"
         ) from None

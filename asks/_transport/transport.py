@@ -28,6 +28,7 @@ from .connect import Dialer
 from .http11 import HTTP11Connection
 from .interfaces import ConnectionNotAvailable, PeerClosedEarly, StreamRefused
 from .pool import ConnectionPool
+from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .._request import Call
@@ -168,6 +169,9 @@ class Transport:
                     raise
                 call.resent = True
                 fresh = True
-            except BaseException:
+            except BaseException as exc:
+                # A cancellation, or the caller's timeout: going up, it must
+                # not keep this frame and the connection for the collector.
+                break_trap_cycle(exc)
                 await conn.abort()
                 raise
