@@ -13,6 +13,7 @@ smallest N. Run from the project root:
     python benchmarks/concurrency_cost.py --profile 5000        # py-spy this N only
     python benchmarks/concurrency_cost.py --gc                  # + garbage collections per level
     python benchmarks/concurrency_cost.py --client bare         # the bare h11 + curio loop
+    python benchmarks/concurrency_cost.py --gc-threshold 10000,50,100  # a tuned collector
 
 ``--client bare`` runs the same workers as a hand-written h11 loop over curio
 sockets (one ``h11.Connection`` per socket, no asks at all): the growth it
@@ -149,8 +150,15 @@ def main() -> None:
     parser.add_argument(
         "--gc", action="store_true", help="also count garbage collections (whole run, warm-up too)"
     )
+    parser.add_argument(
+        "--gc-threshold",
+        metavar="G0,G1,G2",
+        help="gc.set_threshold() for the whole run (docs/performance.md: tuning for thousands)",
+    )
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    if args.gc_threshold:
+        gc.set_threshold(*(int(part) for part in args.gc_threshold.split(",")))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -181,7 +189,7 @@ def main() -> None:
     base = statistics.median(cpu for _, cpu in results[levels[0]])
     print(
         f"{args.client}: {args.n} small GETs per run, N workers on N connections; "
-        f"median of {args.rounds}\n"
+        f"median of {args.rounds}; gc thresholds {','.join(map(str, gc.get_threshold()))}\n"
     )
     print(f"| N | req/s | CPU ms per 1,000 requests | x N={levels[0]} |")
     print("|---|---|---|---|")

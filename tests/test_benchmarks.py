@@ -7,6 +7,7 @@ the performance numbers come from.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -141,6 +142,19 @@ def test_concurrency_cost_benchmark_reports_each_level(client: str) -> None:
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| ")][1:]
     assert [row[1].strip() for row in rows] == ["5", "20"]
     assert float(rows[0][4]) == 1.0
+
+
+def test_concurrency_cost_benchmark_runs_under_the_collector_thresholds_given() -> None:
+    # The tuning docs/performance.md measures for thousands of requests in flight.
+    out = run(
+        "concurrency_cost.py",
+        *("--n", "200", "--concurrency", "5", "--rounds", "1", "--gc-threshold", "10000,50,100"),
+    )
+    assert out.splitlines()[0].endswith("; gc thresholds 10000,50,100")
+    default = run("concurrency_cost.py", *("--n", "200", "--concurrency", "5", "--rounds", "1"))
+    # (The interpreter's own: 700,10,10 up to 3.12, 2000,10,10 on 3.13.)
+    own = ",".join(map(str, gc.get_threshold()))
+    assert default.splitlines()[0].endswith(f"; gc thresholds {own}")
 
 
 def test_crawl_benchmark_runs_asks_and_the_bare_stack(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ so the rate limiter can be given the virtual clock.
 
 from __future__ import annotations
 
+import gc
 import socket
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,57 @@ async def test_an_unwritable_output_is_an_error_before_any_request(
         assert result.returncode == 2, (args, result.stderr)
         assert_one_error_line(result, message)
     assert server.accepted == 0
+
+
+# -- the collector -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "inside"),
+    [((700, 10, 10), (10_000, 10, 10)), ((2000, 5, 7), (10_000, 5, 7)), ((50_000, 10, 10), None)],
+    ids=["the default up to 3.12", "3.13's young threshold, others kept", "already higher"],
+)
+def test_the_command_collects_the_young_generation_less_often_and_restores_it(
+    before: tuple[int, int, int], inside: tuple[int, int, int] | None
+) -> None:
+    saved = gc.get_threshold()
+    gc.set_threshold(*before)
+    try:
+        with fetch_module.tuned_collector():
+            seen = gc.get_threshold()
+        after = gc.get_threshold()
+    finally:
+        gc.set_threshold(*saved)
+    assert seen == (inside or before)
+    assert after == before
+
+
+def test_a_switched_off_collector_stays_off() -> None:
+    saved = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        with fetch_module.tuned_collector():
+            assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*saved)
+
+
+def test_the_fetch_run_is_the_one_under_the_tuned_collector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every fetch goes through run_fetch: one process, and each worker of
+    # --processes N. Its kernel runs inside tuned_collector.
+    seen: list[int] = []
+
+    def run(*args: Any) -> int:
+        seen.append(gc.get_threshold()[0])
+        return 0
+
+    monkeypatch.setattr(curio, "run", run)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/\n")
+    args = parse_args(["fetch", str(urls), "--jsonl", str(tmp_path / "out.jsonl")])
+    before = gc.get_threshold()
+    assert fetch_module.run_fetch(args) == 0
+    assert seen == [max(before[0], fetch_module.YOUNG_THRESHOLD)]
+    assert gc.get_threshold() == before

@@ -59,6 +59,7 @@ from .interfaces import (
     RequestNotSendable,
     StreamRefused,
 )
+from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .sharing import SharingPool
@@ -792,6 +793,7 @@ class HTTP2Exchange:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _fail(self, exc: BaseException) -> NoReturn:
+        break_trap_cycle(exc)  # a cancellation mid-body: see trap_cycles
         await self._release(False)
         try:
             raise exc

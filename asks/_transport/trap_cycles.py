@@ -21,13 +21,16 @@ request), so none of them waits for the collector.
 
 from __future__ import annotations
 
-from curio.traps import _kernel_trap
+from types import CodeType
+
+import curio.traps
 
 __all__ = ["break_trap_cycle"]
 
 # The code of the trap generator's frames (types.coroutine keeps the
-# function's code, only flagging it).
-_TRAP_CODE = _kernel_trap.__code__
+# function's code, only flagging it). A private name of curio's: should a
+# version not have it, nothing is cleared and the collector frees the cycles.
+_TRAP_CODE: CodeType | None = getattr(getattr(curio.traps, "_kernel_trap", None), "__code__", None)
 
 
 def break_trap_cycle(exc: BaseException) -> None:
@@ -38,7 +41,7 @@ def break_trap_cycle(exc: BaseException) -> None:
     own, and its frames keep their locals for a debugger.
     """
     tb = exc.__traceback__
-    if tb is None:
+    if tb is None or _TRAP_CODE is None:
         return
     while tb.tb_next is not None:
         tb = tb.tb_next
