@@ -493,8 +493,23 @@ def test_kept_connections_is_bounded_by_the_open_file_limit(
     import resource
 
     assert kept_connections(10) == min(
-        KEPT_CONNECTIONS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2
+        10 + KEPT_CONNECTIONS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2
     )
     monkeypatch.setattr(resource, "getrlimit", lambda which: (256, 4096))
     assert kept_connections(10) == 128
     assert kept_connections(500) == 500  # never below the concurrency
+
+
+def test_kept_connections_are_idle_ones_besides_those_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # At 1,000 in flight the pool used to be just those 1,000, all busy: a
+    # URL of another origin then closed one and opened one, for almost every
+    # URL of a crawl over many origins.
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (65536, 65536))
+    assert kept_connections(20) == 20 + KEPT_CONNECTIONS
+    assert kept_connections(1000) == 1000 + KEPT_CONNECTIONS
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3000, 65536))
+    assert kept_connections(1000) == 1500  # half the descriptors
