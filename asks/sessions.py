@@ -710,7 +710,9 @@ class Session:
     async def _run(
         self, call: Call, options: _Options, deadline: float | None = None
     ) -> BaseResponse:
-        history: list[BaseResponse] = []
+        # Earlier responses of this call, made only when there is one: most
+        # calls have none, and the response already has its own empty list.
+        history: list[BaseResponse] | None = None
         redirects = 0
         auth = options.auth
         auth_retried = False
@@ -771,11 +773,10 @@ class Session:
                     if delay is not None:
                         # Read whole (a stream's too) so the connection
                         # serves the retry; kept in history.
-                        history.append(
-                            await self._buffered(
-                                call, conn, head, headers, options.encoding, elapsed
-                            )
+                        earlier = await self._buffered(
+                            call, conn, head, headers, options.encoding, elapsed
                         )
+                        history = [earlier] if history is None else [*history, earlier]
                         await _retry.sleep(delay)
                         call.resent = False
                         continue
@@ -787,7 +788,8 @@ class Session:
                     response = await self._buffered(
                         call, conn, head, headers, options.encoding, elapsed
                     )
-                response.history = history
+                if history is not None:
+                    response.history = history
                 return response
 
             # An intermediate response: read it whole so its connection can
@@ -798,11 +800,12 @@ class Session:
                 retry_headers = await auth(response, call.auth_request())
                 if retry_headers:
                     auth_retried = True
-                    history.append(response)
+                    history = [response] if history is None else [*history, response]
                     call.auth_headers = dict(retry_headers)
                     continue
                 if plan is None:
-                    response.history = history
+                    if history is not None:
+                        response.history = history
                     return response
             assert plan is not None
             if redirects >= options.max_redirects:
@@ -810,7 +813,7 @@ class Session:
                     f"{call.where}: more than {options.max_redirects} redirects"
                 )
             redirects += 1
-            history.append(response)
+            history = [response] if history is None else [*history, response]
             self._follow(call, plan, options)
 
     def _follow(self, call: Call, plan: RedirectPlan, options: _Options) -> None:
