@@ -28,6 +28,7 @@ import pytest
 import asks
 from asks._transport.http2 import _HIGH_WATER
 from asks.errors import RequestTimeout
+from tests.hostile_helpers import cyclic_garbage
 from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import H2Server, ServerStream
 
@@ -214,4 +215,33 @@ async def test_cancel_while_the_body_waits_for_a_backed_up_writer(
         received = bytes(server.requests[1].body)
         assert 0 < len(received) < len(UPLOAD)
         assert received == UPLOAD[: len(received)]
+        await assert_connection_usable(session, server)
+
+
+@pytest.mark.parametrize("where", ["waiting for the head", "reading a streamed body"])
+async def test_a_deadline_of_the_callers_leaves_no_cycle_for_the_garbage_collector(
+    h2_server: H2ServerFactory, where: str
+) -> None:
+    # curio raises the timeout from a trap frame that keeps it; going up
+    # through the HTTP/2 exchange, the cycle is cut (trap_cycles), or each
+    # timed-out stream would keep its frames, exchange and call for the
+    # collector.
+    server = await h2_server(handler)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/warm")  # the connection, made before the count
+
+        async def attempt() -> None:
+            if where == "waiting for the head":
+                await session.get(path="/held")
+                return
+            r = await session.get(path="/partial", stream=True)
+            async for _ in r.body:
+                pass
+
+        with cyclic_garbage(lambda o: isinstance(o, curio.errors.CancelledError)) as held:
+            for _ in range(3):
+                with pytest.raises(curio.TaskTimeout):
+                    await curio.timeout_after(0.05, attempt)
+        assert held == []
+        await server.wait_until(lambda: len(resets(server)) == 3)
         await assert_connection_usable(session, server)
