@@ -8,7 +8,7 @@ curio's socket wrapper (docs/performance.md):
   large body, a chunk's size line, data and CRLF) leave in one ``sendmsg``;
 * the first read of an answer waits for the socket to become readable
   instead of trying it first, since the answer to a request just sent is
-  never there yet.
+  never there yet (over TLS too, unless the TLS layer already holds bytes).
 
 These tests pin down that the bytes on the wire are exactly what h11 framed,
 whole and in order, also when the socket buffer fills in the middle of a
@@ -234,6 +234,37 @@ async def test_the_answer_is_waited_for_rather_than_read_before_it_arrives(raw_s
         # Every answer was read through the plain socket, none too early.
         assert counting.reads >= 3
         assert counting.early_reads == 0
+        assert server.accepted == 1
+
+
+async def test_a_tls_answer_is_waited_for_rather_than_read_before_it_arrives(
+    raw_server, server_ssl_context, client_ssl_context
+):
+    # As over plain TCP: trying the TLS object before the answer is there
+    # raises SSLWantReadError first, at a cost (backend.Stream.receive).
+    server = await raw_server(canned(OK), ssl_context=server_ssl_context)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        assert (await s.get(server.url)).content == b"ok"
+        (conn,) = next(iter(s._pool._idle.values()))
+        stream = conn._stream
+        real = stream._tls_read
+        assert real is not None
+        reads: list[bool] = []  # per read: whether it came too early
+
+        def counting(size: int) -> bytes:
+            try:
+                data = real(size)
+            except ssl.SSLWantReadError:
+                reads.append(True)
+                raise
+            reads.append(False)
+            return data
+
+        stream._tls_read = counting
+        for _ in range(3):
+            assert (await s.get(server.url)).content == b"ok"
+        assert len(reads) >= 3
+        assert True not in reads
         assert server.accepted == 1
 
 

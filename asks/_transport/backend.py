@@ -93,6 +93,10 @@ def default_h2_context() -> ssl.SSLContext:
     return _default_h2_context
 
 
+def _nothing_pending() -> int:
+    return 0
+
+
 class Stream:
     """A connected socket as a byte stream: plain TCP, Unix, or TLS over either.
 
@@ -109,6 +113,7 @@ class Stream:
         "_poller",
         "_sock",
         "_tls",
+        "_tls_pending",
         "_tls_read",
         "_tls_write",
         "_wait_on",
@@ -137,10 +142,12 @@ class Stream:
         # the handshake is done, and again once the stream is closed.
         self._tls_read: Callable[[int], bytes] | None = None
         self._tls_write: Callable[[bytes | memoryview], int] | None = None
+        self._tls_pending: Callable[[], int] = _nothing_pending
         if self._tls is not None and self._wait_on is not None:
             sslobj = getattr(self._tls, "_sslobj", None)
             self._tls_read = getattr(sslobj, "read", None)
             self._tls_write = getattr(sslobj, "write", None)
+            self._tls_pending = getattr(sslobj, "pending", self._tls.pending)
 
     @property
     def tls(self) -> ssl.SSLSocket | None:
@@ -157,9 +164,14 @@ class Stream:
                 answer to a request just sent is almost never there yet
                 (against nginx on loopback, 4,993 first reads of 5,000 found
                 nothing), so trying first costs a failed system call and an
-                exception. TLS always tries first: against a fast server the
-                answer was already there for 7 first reads in 10, and waiting
-                first then cost 10-16 us more CPU per request.
+                exception. So does TLS, unless OpenSSL already holds
+                decrypted bytes (they do not show on the descriptor): trying
+                first there raises SSLWantReadError, and waiting first took
+                CPU per request from 1.11x to 1.04x the bare loop's over one
+                keep-alive TLS connection, 1.09x to 1.06x over twenty
+                (benchmark harness, tls-seq and tls-conc, 20261207). An
+                earlier measurement had found the opposite, before reads
+                went straight to the ``_ssl`` object.
         """
         plain = self._plain
         if plain is None:
@@ -167,6 +179,8 @@ class Stream:
             if read is None:
                 data: bytes = await self._sock.recv(max_bytes)
                 return data
+            if wait_first and not self._tls_pending():
+                await _read_wait(self._wait_on)
             while True:
                 try:
                     return read(max_bytes)
