@@ -615,16 +615,25 @@ class Session:
         call = self._requests.prepare(self, method, url, path, kwargs)
         options = self._options(kwargs, retries, connection_timeout)
         timeout = kwargs.get("timeout") if kwargs else None
-        if timeout is None:
-            return await self._run(call, options)
-        # A Retry needs the deadline to know a wait it must not start.
-        deadline = _retry.clock() + timeout
         try:
-            async with curio.timeout_after(timeout):
-                return await self._run(call, options, deadline)
-        except curio.TaskTimeout as exc:
+            if timeout is None:
+                return await self._run(call, options)
+            # A Retry needs the deadline to know a wait it must not start.
+            deadline = _retry.clock() + timeout
+            try:
+                async with curio.timeout_after(timeout):
+                    return await self._run(call, options, deadline)
+            except curio.TaskTimeout as exc:
+                break_trap_cycle(exc)
+                raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
+        except BaseException as exc:
+            # The one place every exception of a call leaves asks by: a
+            # cancellation or the caller's own deadline, wherever it struck
+            # (waiting for the pool, connecting, sending, a retry's sleep),
+            # must not keep the call's frames for the collector
+            # (trap_cycles).
             break_trap_cycle(exc)
-            raise RequestTimeout(f"{call.where}: no response within {timeout} s") from None
+            raise
 
     # -- preparing -------------------------------------------------------------
 

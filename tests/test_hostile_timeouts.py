@@ -234,15 +234,27 @@ async def test_a_timed_out_request_leaves_no_cycle_for_the_garbage_collector(raw
 
 
 @pytest.mark.curio_timeout(10)
-async def test_a_connection_timeout_leaves_no_cycle_for_the_garbage_collector(monkeypatch):
+@pytest.mark.parametrize("whose", ["connection_timeout", "the caller's own deadline"])
+async def test_a_connection_timeout_leaves_no_cycle_for_the_garbage_collector(
+    monkeypatch, whose
+):
     async def never_connects(self, *args):
         await curio.sleep(60)
 
     monkeypatch.setattr(Dialer, "_open", never_connects)
+    url = "http://127.0.0.1:9/"
     async with asks.Session(retries=0) as s:
         with cyclic_garbage(_timed_out) as held:
             for _ in range(3):
-                with pytest.raises(RequestTimeout, match="not connected within"):
-                    await s.get("http://127.0.0.1:9/", connection_timeout=0.05)
+                if whose == "connection_timeout":
+                    with pytest.raises(RequestTimeout, match="not connected within"):
+                        await s.get(url, connection_timeout=0.05)
+                else:
+                    # Cut while connecting, under the session's own longer
+                    # connection_timeout: the caller's deadline goes up
+                    # through the pool and the session, not the transport's
+                    # exchange.
+                    with pytest.raises(curio.TaskTimeout):
+                        await curio.timeout_after(0.05, s.get, url)
         assert held == []
         assert_released(s)

@@ -226,8 +226,7 @@ class ConnectionPool(Generic[C]):
         """Wait for *waiter* to be handed a connection (returned, claimed) or a slot (None)."""
         try:
             await wait_within(waiter.event, pool_timeout)
-        except BaseException as exc:
-            break_trap_cycle(exc)
+        except BaseException:
             if not waiter.done:
                 waiter.done = True  # the queues drop it lazily
             else:

@@ -28,7 +28,6 @@ from .connect import Dialer
 from .http11 import HTTP11Connection
 from .interfaces import ConnectionNotAvailable, PeerClosedEarly, StreamRefused
 from .pool import ConnectionPool
-from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
     from .._request import Call
@@ -169,9 +168,6 @@ class Transport:
                     raise
                 call.resent = True
                 fresh = True
-            except BaseException as exc:
-                # A cancellation, or the caller's timeout: going up, it must
-                # not keep this frame and the connection for the collector.
-                break_trap_cycle(exc)
+            except BaseException:
                 await conn.abort()
                 raise

@@ -14,9 +14,11 @@ collector work the rest of the run pays for.
 :func:`break_trap_cycle` clears the locals of that one finished frame, which
 breaks the cycle and keeps the traceback whole (every line of it still
 shows). asks calls it where it handles such an exception (a timeout turned
-into ``RequestTimeout``, a crawl's per-URL timeout) and where one goes up
-through the transport (a cancellation or a caller's own timeout during a
-request), so none of them waits for the collector.
+into ``RequestTimeout``, a crawl's per-URL timeout) and where one leaves
+asks without being handled (a cancellation or a caller's own timeout):
+``Session.request`` for everything a call does, and the body readers for a
+stream read after the call has returned. None of them waits for the
+collector.
 """
 
 from __future__ import annotations
