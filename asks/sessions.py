@@ -719,9 +719,7 @@ class Session:
     async def _run(
         self, call: Call, options: _Options, deadline: float | None = None
     ) -> BaseResponse:
-        # Earlier responses of this call, made only when there is one: most
-        # calls have none, and the response already has its own empty list.
-        history: list[BaseResponse] | None = None
+        history: list[BaseResponse] = []
         redirects = 0
         auth = options.auth
         auth_retried = False
@@ -782,10 +780,11 @@ class Session:
                     if delay is not None:
                         # Read whole (a stream's too) so the connection
                         # serves the retry; kept in history.
-                        earlier = await self._buffered(
-                            call, conn, head, headers, options.encoding, elapsed
+                        history.append(
+                            await self._buffered(
+                                call, conn, head, headers, options.encoding, elapsed
+                            )
                         )
-                        history = [earlier] if history is None else [*history, earlier]
                         await _retry.sleep(delay)
                         call.resent = False
                         continue
@@ -797,8 +796,7 @@ class Session:
                     response = await self._buffered(
                         call, conn, head, headers, options.encoding, elapsed
                     )
-                if history is not None:
-                    response.history = history
+                response.history = history
                 return response
 
             # An intermediate response: read it whole so its connection can
@@ -809,12 +807,11 @@ class Session:
                 retry_headers = await auth(response, call.auth_request())
                 if retry_headers:
                     auth_retried = True
-                    history = [response] if history is None else [*history, response]
+                    history.append(response)
                     call.auth_headers = dict(retry_headers)
                     continue
                 if plan is None:
-                    if history is not None:
-                        response.history = history
+                    response.history = history
                     return response
             assert plan is not None
             if redirects >= options.max_redirects:
@@ -822,7 +819,7 @@ class Session:
                     f"{call.where}: more than {options.max_redirects} redirects"
                 )
             redirects += 1
-            history = [response] if history is None else [*history, response]
+            history.append(response)
             self._follow(call, plan, options)
 
     def _follow(self, call: Call, plan: RedirectPlan, options: _Options) -> None:
