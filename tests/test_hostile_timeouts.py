@@ -235,9 +235,7 @@ async def test_a_timed_out_request_leaves_no_cycle_for_the_garbage_collector(raw
 
 @pytest.mark.curio_timeout(10)
 @pytest.mark.parametrize("whose", ["connection_timeout", "the caller's own deadline"])
-async def test_a_connection_timeout_leaves_no_cycle_for_the_garbage_collector(
-    monkeypatch, whose
-):
+async def test_a_connection_timeout_leaves_no_cycle_for_the_garbage_collector(monkeypatch, whose):
     async def never_connects(self, *args):
         await curio.sleep(60)
 
