@@ -31,6 +31,8 @@ from typing import Any
 
 import curio
 
+from ._channel import Channel
+
 __all__ = ["Scheduler"]
 
 _END: Any = None  # what a worker gets when there is nothing more to fetch
@@ -58,7 +60,7 @@ class Scheduler:
         self._is_ready: set[str] = set()
         self._closed = False
         self._ended = False
-        self._work: Any = curio.Queue()  # (url, host) pairs, or _END
+        self._work: Channel[tuple[str, str] | None] = Channel()  # (url, host), or _END
         self._space = curio.Event()
 
     @property

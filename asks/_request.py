@@ -58,6 +58,9 @@ _DEFAULT_HEADERS = (
 # The wire cache holds a block per origin: large enough for a crawl over a
 # thousand origins (asks.crawl.KEPT_CONNECTIONS), or it is cleared every few
 # hundred URLs and hits almost never.
+# The keywords that change what a call sends; a call with none of them sends
+# the session's request as it is.
+_SHAPING = frozenset({"params", "data", "json", "multipart", "files", "headers", "cookies"})
 _WIRE_CACHE_SIZE = 1024
 _MERGE_CACHE_SIZE = 64
 
@@ -160,23 +163,32 @@ class RequestFactory:
             url = build_url(session.base_location, session.endpoint, path)
         parsed = parse_url(url)
         headers = session.headers
-        if not kwargs:
-            # The common call, a bare URL: the session's headers serve as
-            # they are (checked and encoded once until they change, see
+        if not kwargs or _SHAPING.isdisjoint(kwargs):
+            # The common call, a bare URL (or one with only options, such as
+            # a crawl's stream=True): the session's headers serve as they
+            # are (checked and encoded once until they change, see
             # Headers.encoded); _follow copies them before changing any.
             headers.encoded()
             return Call(upper, parsed, headers, None, None)
         params = kwargs.get("params")
         if params is not None:
             parsed = parsed.with_params(params)
-        body = encode_body(
-            kwargs.get("data"),
-            # json=None means no body, as in requests and asks 2.
-            MISSING if kwargs.get("json") is None else kwargs["json"],
-            kwargs.get("multipart"),
-            kwargs.get("files"),
-            kwargs.get("encoding") or session.encoding,
-        )
+        data = kwargs.get("data")
+        json = kwargs.get("json")
+        multipart = kwargs.get("multipart")
+        files = kwargs.get("files")
+        body = None
+        # Most calls with keywords (params, headers, timeout) send no body;
+        # they skip the encoder's argument checks.
+        if data is not None or json is not None or multipart is not None or files is not None:
+            body = encode_body(
+                data,
+                # json=None means no body, as in requests and asks 2.
+                MISSING if json is None else json,
+                multipart,
+                files,
+                kwargs.get("encoding") or session.encoding,
+            )
         call_headers = kwargs.get("headers")
         if call_headers:
             headers = self._merge_headers(headers, call_headers)

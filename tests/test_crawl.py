@@ -7,6 +7,7 @@ servers. Robots.txt is in ``tests/test_crawl_robots.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -21,7 +22,13 @@ import pytest
 import asks
 from asks._partition import shard_of
 from asks._request import _USER_AGENT
-from asks.crawl import DEFAULT_CONNECTIONS_PER_HOST, KEPT_CONNECTIONS, kept_connections
+from asks.crawl import (
+    DEFAULT_CONNECTIONS_PER_HOST,
+    KEPT_CONNECTIONS,
+    FetchResult,
+    _fetched,
+    kept_connections,
+)
 from tests.servers import canned, read_request
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Other: 1\r\nContent-Length: 5\r\n\r\nhello"
@@ -513,3 +520,26 @@ def test_kept_connections_are_idle_ones_besides_those_in_use(
     assert kept_connections(1000) == 1000 + KEPT_CONNECTIONS
     monkeypatch.setattr(resource, "getrlimit", lambda which: (3000, 65536))
     assert kept_connections(1000) == 1500  # half the descriptors
+
+
+@pytest.mark.parametrize("file", [None, "a.txt"])
+def test_a_fetched_result_is_the_one_the_dataclass_makes(file):
+    # _fetched skips the frozen dataclass's __init__ (asks.crawl): it must
+    # give the same fields, equality, repr and frozenness, whatever a later
+    # change adds to FetchResult.
+    fast = _fetched("http://a.test/", 200, {"content-type": "x"}, b"ab", 2, 0.5, file)
+    slow = FetchResult(
+        "http://a.test/",
+        status=200,
+        headers={"content-type": "x"},
+        content=b"ab",
+        size=2,
+        elapsed=0.5,
+        file=file,
+    )
+    assert fast == slow and repr(fast) == repr(slow)
+    assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+    assert set(vars(fast)) == {f.name for f in dataclasses.fields(FetchResult)}
+    assert fast.ok and not fast.failed
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.size = 3  # type: ignore[misc]

@@ -315,6 +315,53 @@ async def test_streamed_calls_reuse_options_and_still_see_session_changes(raw_se
     assert type(fourth) is asks.Response and fourth.text == "\xe9!"
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{"stream": True}, {"timeout": 5}, {"follow_redirects": False, "encoding": "latin-1"}],
+    ids=["stream", "timeout", "redirects-encoding"],
+)
+def test_a_call_with_options_only_sends_the_session_request_as_it_is(options):
+    # Keywords that change nothing sent take the bare call's path: the
+    # session's own headers object, no body, the URL as given.
+    session = asks.Session(headers={"X-Tag": "one"})
+    call = session._requests.prepare(session, "get", "http://a.test/p?q=1", "", dict(options))
+    assert call.headers is session.headers
+    assert call.body is None and call.cookies is None
+    assert call.url.text == "http://a.test/p?q=1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "content"),
+    [
+        ({"params": {"a": "1"}}, None),
+        ({"headers": {"X-Other": "2"}}, None),
+        ({"json": None, "data": None}, None),
+        ({"data": b""}, b""),
+        ({"json": {}}, b"{}"),
+        ({"data": "\xe9", "encoding": "latin-1"}, b"\xe9"),
+    ],
+    ids=["params", "headers", "none-bodies", "empty-bytes", "empty-json", "encoded-str"],
+)
+def test_only_a_body_argument_makes_a_body(kwargs, content):
+    session = asks.Session()
+    call = session._requests.prepare(session, "POST", "http://a.test/", "", dict(kwargs))
+    if content is None:
+        assert call.body is None
+    else:
+        assert call.body is not None and call.body.content == content
+
+
+async def test_option_only_calls_see_a_change_to_the_session_headers(raw_server):
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session(headers={"X-Tag": "one"}) as s:
+        await s.get(server.url, timeout=5)
+        s.headers["X-Tag"] = "two"
+        await s.get(server.url, timeout=5)
+    assert sent_headers(handler, 0)[b"x-tag"] == b"one"
+    assert sent_headers(handler, 1)[b"x-tag"] == b"two"
+
+
 def test_has_answers_for_built_and_lazy_headers_alike():
     built = Headers({"Content-Encoding": "gzip"})
     lazy = ResponseHeaders.from_raw([(b"Content-Encoding", b"gzip")])
