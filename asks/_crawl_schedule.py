@@ -112,12 +112,40 @@ class Scheduler:
 
     async def done(self, host: str) -> None:
         """A worker finished a URL of *host*: its slot goes to the next one."""
+        self._release(host)
+        await self._pass_on(host)
+
+    async def swap(self, host: str) -> tuple[str, str] | None:
+        """:meth:`done` for *host*, then :meth:`next`, in one step.
+
+        In a crawl with a backlog, the slot a worker frees is the one its
+        next URL takes. That URL is then handed to the worker directly, not
+        through the channel the other workers wait on (no task is waiting
+        there: every slot is taken), which saves a put, a get and two
+        awaits per URL. Otherwise, as ``done`` then ``next``.
+        """
+        self._release(host)
+        if self._waiting and not self._work:
+            self._mark_ready(host)
+            if self._ready:
+                # A slot is free (this one) and a host is ready: the URL
+                # _dispatch would put in the channel for this very worker.
+                item = self._hand_out()
+                if self._waiting <= self._low_water:
+                    await self._space.set()
+                return item
+        await self._pass_on(host)
+        return await self.next()
+
+    def _release(self, host: str) -> None:
         self._out -= 1
         left = self._active[host] - 1
         if left:
             self._active[host] = left
         else:
             del self._active[host]
+
+    async def _pass_on(self, host: str) -> None:
         if self._waiting:
             self._mark_ready(host)
             await self._dispatch()
@@ -138,20 +166,24 @@ class Scheduler:
         ready = self._ready
         handed = False
         while ready and self._out < self._concurrency:
-            host = ready.popleft()
-            self._is_ready.discard(host)
-            queue = self._pending[host]
-            url = queue.popleft()
-            if not queue:
-                del self._pending[host]
-            self._waiting -= 1
-            self._out += 1
-            self._active[host] = self._active.get(host, 0) + 1
-            self._mark_ready(host)
-            await self._work.put((url, host))
+            await self._work.put(self._hand_out())
             handed = True
         if handed and self._waiting <= self._low_water:
             await self._space.set()
+
+    def _hand_out(self) -> tuple[str, str]:
+        """The next URL of the host whose turn it is, counted as out."""
+        host = self._ready.popleft()
+        self._is_ready.discard(host)
+        queue = self._pending[host]
+        url = queue.popleft()
+        if not queue:
+            del self._pending[host]
+        self._waiting -= 1
+        self._out += 1
+        self._active[host] = self._active.get(host, 0) + 1
+        self._mark_ready(host)
+        return url, host
 
     async def _finish_if_done(self) -> None:
         if self._closed and not self._ended and self._waiting == 0 and self._out == 0:

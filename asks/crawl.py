@@ -427,11 +427,12 @@ class FetchResults:
 
     async def _worker(self, scheduler: Scheduler) -> None:
         try:
-            while (item := await scheduler.next()) is not None:
+            item = await scheduler.next()
+            while item is not None:
                 url, host = item
                 result = await self._fetch(url)
                 await self._results.put(result)
-                await scheduler.done(host)
+                item = await scheduler.swap(host)
         except Exception as exc:  # a bug, not a URL's failure: stop the run, loudly
             # A crashed task of a curio TaskGroup is only recorded; the
             # consumer must hear of it, or it would wait for results forever.
