@@ -54,13 +54,14 @@ _DEFAULT_HEADERS = (
     ("Accept-Encoding", b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
 )
 
+# The keywords that change what a call sends; a call with none of them sends
+# the session's request as it is.
+_SHAPING = frozenset({"params", "data", "json", "multipart", "files", "headers", "cookies"})
+
 # The two caches' sizes (see the module docstring).
 # The wire cache holds a block per origin: large enough for a crawl over a
 # thousand origins (asks.crawl.KEPT_CONNECTIONS), or it is cleared every few
 # hundred URLs and hits almost never.
-# The keywords that change what a call sends; a call with none of them sends
-# the session's request as it is.
-_SHAPING = frozenset({"params", "data", "json", "multipart", "files", "headers", "cookies"})
 _WIRE_CACHE_SIZE = 1024
 _MERGE_CACHE_SIZE = 64
 
@@ -174,17 +175,22 @@ class RequestFactory:
         if params is not None:
             parsed = parsed.with_params(params)
         data = kwargs.get("data")
-        json = kwargs.get("json")
+        json_value = kwargs.get("json")
         multipart = kwargs.get("multipart")
         files = kwargs.get("files")
         body = None
-        # Most calls with keywords (params, headers, timeout) send no body;
-        # they skip the encoder's argument checks.
-        if data is not None or json is not None or multipart is not None or files is not None:
+        # Most calls with keywords (params, headers) send no body; they skip
+        # the encoder's argument checks.
+        if (
+            data is not None
+            or json_value is not None
+            or multipart is not None
+            or files is not None
+        ):
             body = encode_body(
                 data,
                 # json=None means no body, as in requests and asks 2.
-                MISSING if json is None else json,
+                MISSING if json_value is None else json_value,
                 multipart,
                 files,
                 kwargs.get("encoding") or session.encoding,
