@@ -849,7 +849,9 @@ class Session:
         call.resent = False  # a new request: its own silent resend
 
     def _stream_body(self, call: Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
-        return StreamBody(conn, headers.get("content-encoding"), self.max_decoded_size, call.where)
+        # (has() first: most responses have no coding, and it is a dict lookup.)
+        coding = headers.get("content-encoding") if headers.has(b"content-encoding") else None
+        return StreamBody(conn, coding, self.max_decoded_size, call.where)
 
     async def _buffered(
         self,
