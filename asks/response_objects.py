@@ -36,7 +36,16 @@ if TYPE_CHECKING:
 
     from ._transport.http11 import HTTP11Connection
 
-__all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse"]
+__all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse", "content_coding"]
+
+
+def content_coding(headers: Headers) -> str | None:
+    """The response's ``Content-Encoding`` value, or None when it has none.
+
+    ``has()`` first: most responses have no coding, and asking that is one
+    dict lookup, where ``get`` builds the key and reads the raw headers.
+    """
+    return headers.get("content-encoding") if headers.has(b"content-encoding") else None
 
 
 class BaseResponse:
@@ -169,8 +178,7 @@ class Response(BaseResponse):
             ResponseTooLarge: the decoded body is over ``max_decoded_size``.
         """
         if self._content is None:
-            headers = self.headers
-            coding = headers.get("content-encoding") if headers.has(b"content-encoding") else None
+            coding = content_coding(self.headers)
             decoder = make_decoder(coding, self._max_decoded_size) if coding else None
             if decoder is None:
                 self._content = self.body

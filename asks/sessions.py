@@ -65,7 +65,13 @@ from .errors import (
     TooManyRedirects,
     UnreplayableBody,
 )
-from .response_objects import BaseResponse, Response, StreamBody, StreamResponse
+from .response_objects import (
+    BaseResponse,
+    Response,
+    StreamBody,
+    StreamResponse,
+    content_coding,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -849,9 +855,7 @@ class Session:
         call.resent = False  # a new request: its own silent resend
 
     def _stream_body(self, call: Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
-        # (has() first: most responses have no coding, and it is a dict lookup.)
-        coding = headers.get("content-encoding") if headers.has(b"content-encoding") else None
-        return StreamBody(conn, coding, self.max_decoded_size, call.where)
+        return StreamBody(conn, content_coding(headers), self.max_decoded_size, call.where)
 
     async def _buffered(
         self,
