@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from ._proxies import Proxy
+from ._urls import idna_ascii
 
 __all__ = ["EnvironmentProxies", "proxy_from_environment"]
 
@@ -91,8 +92,10 @@ def _parse_entry(entry: str) -> _Exclusion | None:
     if not domain or "/" in domain or "*" in domain:
         return None
     if not domain.isascii():
+        # The URL's own conversion (IDNA 2008): Python's "idna" codec is
+        # IDNA 2003, which spells faß.de as fass.de, another domain.
         try:
-            domain = domain.encode("idna").decode("ascii")
+            domain = idna_ascii(domain)
         except UnicodeError:
             return None
     return _Exclusion(domain, None, port)

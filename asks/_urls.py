@@ -237,14 +237,26 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
     # The host as written, not urlsplit's str.lower() of it: case is UTS 46's
     # mapping to do (the two differ for a few characters).
     written = netloc.rpartition("@")[2].partition(":")[0] or hostname
-    import idna  # only for non-ASCII hosts: it costs import time
-
     try:
-        return idna.encode(written, uts46=True, transitional=False).decode("ascii")
-    except (idna.IDNAError, UnicodeError) as exc:
+        return idna_ascii(written)
+    except UnicodeError as exc:
         raise ValueError(
             f"invalid host name {written!r} in {url!r} (not a valid IDNA 2008 name: {exc})"
         ) from None
+
+
+def idna_ascii(name: str) -> str:
+    """A non-ASCII host name as DNS spells it: IDNA 2008, UTS 46, non-transitional.
+
+    Every place that compares host names (the URL, ``NO_PROXY`` entries) uses
+    this one conversion, so that ``faß.de`` means ``xn--fa-hia.de`` in each.
+
+    Raises:
+        UnicodeError: not a valid IDNA 2008 name (``idna.IDNAError`` is one).
+    """
+    import idna  # only for non-ASCII hosts: it costs import time
+
+    return idna.encode(name, uts46=True, transitional=False).decode("ascii")
 
 
 def join_url(base: URL, location: str) -> URL:

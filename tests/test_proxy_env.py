@@ -130,6 +130,9 @@ def test_nothing_set_means_direct():
         ("localhost", "127.0.0.1", 80, False),
         ("localhost", "localhost", 80, True),
         ("bücher.example", "xn--bcher-kva.example", 80, True),
+        # IDNA 2008, as the URL is encoded: the IDNA 2003 codec made this fass.de.
+        ("faß.de", "xn--fa-hia.de", 80, True),
+        ("fass.de", "xn--fa-hia.de", 80, False),
         ("*", "127.0.0.1", 80, True),
         ("example.com:notaport", "example.com", 80, False),
         ("[::1", "::1", 80, False),

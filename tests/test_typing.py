@@ -42,6 +42,10 @@ def test_mypy_strict_sees_every_keyword_and_the_stream_overloads(
     stdout, stderr, _status = mypy.api.run(
         [
             "--strict",
+            # The project's settings wherever pytest runs: mypy looks for
+            # them in the working directory only.
+            "--config-file",
+            str(USER_CODE.parent.parent.parent / "pyproject.toml"),
             "--no-error-summary",
             "--hide-error-context",
             "--cache-dir",
