@@ -523,6 +523,28 @@ async def test_ctrl_c_stops_a_single_request(raw_server: Any) -> None:
     assert b"Traceback" not in err
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+async def test_a_sigint_the_main_thread_missed_still_wakes_an_idle_kernel() -> None:
+    # A SIGINT whose C-level handler ran where the main thread did not notice
+    # it: here on another thread; in a fetch worker, between the kernel's last
+    # check for signals and its select. The kernel sits idle in select (nothing
+    # else to wake it): only the watch's wakeup fd gets it out.
+    from asks._cli.stopping import SigintWatch
+
+    async with SigintWatch() as watch:
+        helper = threading.Timer(
+            0.2, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        )
+        helper.start()
+        try:
+            async with curio.ignore_after(5) as waiting:
+                await watch.wait()
+        finally:
+            helper.join()
+    assert not waiting.expired, "the SIGINT did not wake the kernel within 5 s"
+    assert watch.fired
+
+
 # --------------------------------------------------------------------------
 # Bulk fetch
 

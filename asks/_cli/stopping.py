@@ -52,6 +52,13 @@ class SigintWatch:
     The handler only writes a byte to a socket pair, which wakes the kernel
     out of its ``select``; a second SIGINT raises ``KeyboardInterrupt`` as
     usual, for when the clean stop itself hangs.
+
+    The socket pair is also the interpreter's wakeup fd
+    (:func:`signal.set_wakeup_fd`): the C-level handler writes to it at
+    once. Without it a SIGINT that lands after the main thread's last check
+    for signals and before the kernel blocks in ``select`` (or on another
+    thread) runs the Python handler only when ``select`` returns for some
+    other reason, which for an idle kernel may be never.
     """
 
     def __init__(self) -> None:
@@ -59,6 +66,7 @@ class SigintWatch:
         self._reader: Any = None
         self._writer: socket.socket | None = None
         self._previous: Any = None
+        self._previous_wakeup = -1
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         """The SIGINT handler: wake the waiting task, or raise on the second one."""
@@ -71,13 +79,20 @@ class SigintWatch:
 
     async def wait(self) -> None:
         """Return once SIGINT arrived."""
-        await self._reader.recv(1)
+        # A byte of the wakeup fd may come before the Python handler has run,
+        # or be another signal's: only the handler's `fired` says it was SIGINT
+        # (the handler writes a byte of its own, so this wakes again).
+        while not self.fired:
+            await self._reader.recv(64)
 
     async def __aenter__(self) -> SigintWatch:
         reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
         self._reader = curio.io.Socket(reader)
         self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous_wakeup = signal.set_wakeup_fd(
+            self._writer.fileno(), warn_on_full_buffer=False
+        )
         return self
 
     async def __aexit__(
@@ -87,6 +102,7 @@ class SigintWatch:
         tb: TracebackType | None,
     ) -> None:
         previous = self._previous if self._previous is not None else signal.SIG_DFL
+        signal.set_wakeup_fd(self._previous_wakeup)
         signal.signal(signal.SIGINT, previous)
         await self._reader.close()
         if self._writer is not None:
