@@ -137,17 +137,23 @@ class Proxy:
         if username is not None and scheme in ("http", "https"):
             token = f"{username}:{password or ''}".encode()
             self._authorization = "Basic " + base64.b64encode(token).decode("ascii")
+        # Digests tell routes with different credentials apart without
+        # keeping the credentials (a user's password, or a token in the
+        # proxy's own Proxy-Authorization header) in a key that may be logged
+        # or shown.
         secret = b""
         if username is not None:
-            # A digest tells routes with different credentials apart without
-            # keeping the credentials in a key that may be logged or shown.
             secret = hashlib.sha256(f"{username}\0{password}".encode()).digest()
+        header_digest = b""
+        if self.headers:
+            pairs = sorted((k.lower(), v) for k, v in self.headers.items())
+            header_digest = hashlib.sha256(repr(pairs).encode()).digest()
         self.identity: Hashable = (
             scheme,
             host,
             self.port,
             secret,
-            tuple(sorted((k.lower(), v) for k, v in self.headers.items())),
+            header_digest,
             id(ssl_context) if ssl_context is not None else None,
         )
 

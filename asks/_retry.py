@@ -127,6 +127,13 @@ class Retry:
         _non_negative("backoff_factor", backoff_factor)
         _non_negative("backoff_max", backoff_max)
         _non_negative("max_retry_after", max_retry_after, allow_none=True)
+        for name, flag in (
+            ("backoff_jitter", backoff_jitter),
+            ("respect_retry_after", respect_retry_after),
+        ):
+            # A typo such as backoff_jitter="no" must not mean True.
+            if not isinstance(flag, bool):
+                raise TypeError(f"Retry {name} must be True or False, not {flag!r}")
         if isinstance(status_forcelist, str | bytes) or not isinstance(status_forcelist, Iterable):
             raise TypeError("Retry status_forcelist must be a collection of status codes")
         statuses = frozenset(status_forcelist)
@@ -145,10 +152,10 @@ class Retry:
         set_(self, "total", total)
         set_(self, "backoff_factor", float(backoff_factor))
         set_(self, "backoff_max", float(backoff_max))
-        set_(self, "backoff_jitter", bool(backoff_jitter))
+        set_(self, "backoff_jitter", backoff_jitter)
         set_(self, "status_forcelist", statuses)
         set_(self, "allowed_methods", frozenset(m.upper() for m in methods))
-        set_(self, "respect_retry_after", bool(respect_retry_after))
+        set_(self, "respect_retry_after", respect_retry_after)
         set_(
             self,
             "max_retry_after",

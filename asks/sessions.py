@@ -127,6 +127,7 @@ _BODY_HEADERS = frozenset(
     }
 )
 _CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
+_ORIGIN_CREDENTIALS = ("Authorization", "Cookie")
 _REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
 
 
@@ -835,7 +836,12 @@ class Session:
             # Credentials were meant for the origin the caller named, not for
             # wherever it points (a leak many clients have shipped as a CVE).
             call.crossed = True
-            for name in _CREDENTIALS:
+            names: tuple[str, ...] = _CREDENTIALS
+            if self._same_proxy(call.url, plan.url, options.proxy):
+                # The caller's Proxy-Authorization is for the proxy alone
+                # (never sent to an origin): through the same proxy it holds.
+                names = _ORIGIN_CREDENTIALS
+            for name in names:
                 headers.pop(name, None)
             call.cookies = None
         if not plan.keep_body:
@@ -853,6 +859,14 @@ class Session:
         call.method = plan.method
         call.url = plan.url
         call.resent = False  # a new request: its own silent resend
+
+    def _same_proxy(self, old: URL, new: URL, call_proxy: ProxyChoice) -> bool:
+        """Whether requests to *old* and *new* go through one proxy."""
+        router = self._transport.router
+        if router is None:
+            return False
+        proxy = router.proxy_for(old.origin, call_proxy)
+        return proxy is not None and proxy == router.proxy_for(new.origin, call_proxy)
 
     def _stream_body(self, call: Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
         return StreamBody(conn, content_coding(headers), self.max_decoded_size, call.where)

@@ -128,6 +128,15 @@ def test_different_credentials_make_different_identities():
     assert a != b
 
 
+def test_a_token_in_the_proxys_own_headers_stays_out_of_its_identity():
+    token = Proxy("http://p:3128", headers={"Proxy-Authorization": "Bearer SECRET-TOKEN"})
+    other = Proxy("http://p:3128", headers={"Proxy-Authorization": "Bearer OTHER-TOKEN"})
+
+    assert "SECRET-TOKEN" not in repr(token.identity)
+    assert token != other  # still different routes, never sharing a connection
+    assert token == Proxy("http://p:3128", headers={"proxy-authorization": "Bearer SECRET-TOKEN"})
+
+
 def test_the_proxy_ssl_context_is_part_of_its_identity():
     one, two = ssl.create_default_context(), ssl.create_default_context()
 

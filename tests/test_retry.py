@@ -103,6 +103,9 @@ def test_retry_defaults_retry_idempotent_methods_on_429_502_503_504():
         ({"status_forcelist": 503}, TypeError),
         ({"allowed_methods": "GET"}, TypeError),
         ({"allowed_methods": (1,)}, TypeError),
+        ({"backoff_jitter": "no"}, TypeError),
+        ({"backoff_jitter": 0}, TypeError),
+        ({"respect_retry_after": None}, TypeError),
     ],
 )
 def test_retry_refuses_bad_arguments(kwargs, error):

@@ -237,6 +237,33 @@ async def test_redirect_to_an_origin_no_proxy_excludes_goes_direct_without_proxy
     assert "proxy-authorization" not in origin_headers(target_handler)[0]
 
 
+async def test_callers_proxy_authorization_follows_a_cross_origin_redirect_through_that_proxy(
+    raw_server,
+):
+    # It was meant for the proxy, which the redirected request goes through
+    # too; dropping it (as Authorization is dropped) made the proxy answer 407.
+    target_handler = canned(OK)
+    target = await raw_server(target_handler)
+    redirect = (
+        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/landed\r\nContent-Length: 0\r\n\r\n"
+        % target.port
+    )
+    start = await raw_server(canned(redirect))
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(
+        proxy=f"http://127.0.0.1:{proxy_server.port}",
+        headers={"Proxy-Authorization": "Basic c2Vzc2lvbg==", "Authorization": "Bearer origin"},
+    ) as s:
+        r = await s.get(f"{start.url}/start")
+    assert r.text == "ok" and r.history[0].status_code == 302
+    assert [t for _, t, _ in proxy.seen] == [f"{start.url}/start", f"{target.url}/landed"]
+    assert [h.get("proxy-authorization") for _, _, h in proxy.seen] == ["Basic c2Vzc2lvbg=="] * 2
+    # The origin's own credentials still stop at the origin change.
+    assert [h.get("authorization") for _, _, h in proxy.seen] == ["Bearer origin", None]
+    assert "proxy-authorization" not in origin_headers(target_handler)[0]
+
+
 async def test_proxy_credentials_never_show_in_repr_errors_or_trace(raw_server):
     proxy_server = await raw_server(ScriptedProxy(forward_answer=PROXY_AUTH_REQUIRED))
     events = []
