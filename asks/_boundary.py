@@ -35,6 +35,7 @@ from .errors import (
     ConnectivityError,
     PoolTimeout,
     ProxyError,
+    ProxyUnreachable,
     RequestTimeout,
     ServerClosedConnectionError,
     TLSError,
@@ -62,7 +63,8 @@ def translate(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, ConnectError):
         return ConnectFailed(f"{where}: {exc}")
     if isinstance(exc, ProxyFailed):
-        return ProxyError(f"{where}: {exc}", exc.status_code)
+        kind = ProxyUnreachable if exc.unreachable else ProxyError
+        return kind(f"{where}: {exc}", exc.status_code)
     if isinstance(exc, PoolWaitTimeout):
         return PoolTimeout(f"{where}: {exc}")
     if isinstance(exc, ConnectTimeout):

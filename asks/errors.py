@@ -16,6 +16,7 @@ arguments. The tree (new classes sit under the ones asks always had, so
      +-- ConnectivityError          could not talk to the server
           +-- ConnectFailed         DNS failure, refused, unreachable (nothing sent)
           +-- ProxyError            the proxy refused, failed or wants credentials
+          |    +-- ProxyUnreachable  no connection to the proxy (also a ConnectFailed)
           +-- RequestTimeout
           |    +-- PoolTimeout      no connection slot within pool_timeout
           +-- ServerClosedConnectionError
@@ -50,6 +51,7 @@ __all__ = [
     "LineTooLong",
     "PoolTimeout",
     "ProxyError",
+    "ProxyUnreachable",
     "RequestTimeout",
     "ResponseTooLarge",
     "ServerClosedConnectionError",
@@ -132,6 +134,14 @@ class ProxyError(ConnectivityError):
     def __init__(self, message: Any, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class ProxyUnreachable(ProxyError, ConnectFailed):
+    """No connection to the proxy could be made (refused, unreachable, its name unknown).
+
+    Nothing was sent, so, as for any :class:`ConnectFailed`, ``retries``
+    retries it for every method.
+    """
 
 
 class RequestTimeout(ConnectivityError):

@@ -62,12 +62,25 @@ SSL_BASES = {
 }
 
 
+# An unreachable proxy is a failure to connect too (nothing was sent), as its
+# line in the drawing says.
+OTHER_BASES = {**SSL_BASES, "ProxyUnreachable": (errors.ConnectFailed,)}
+
+
 @pytest.mark.parametrize(("name", "parent"), TREE, ids=[name for name, _ in TREE])
 def test_each_exception_has_the_documented_parent(name, parent):
     cls = getattr(errors, name)
     expected = Exception if parent == "Exception" else getattr(errors, parent)
 
-    assert cls.__bases__ == (expected, *SSL_BASES.get(name, ()))
+    assert cls.__bases__ == (expected, *OTHER_BASES.get(name, ()))
+
+
+def test_the_drawing_names_the_second_base_of_an_unreachable_proxy():
+    doc = errors.__doc__
+    assert doc is not None
+    (line,) = [line for line in doc.splitlines() if "+-- ProxyUnreachable " in line]
+
+    assert "also a ConnectFailed" in line
 
 
 @pytest.mark.parametrize("name", sorted(SSL_BASES))

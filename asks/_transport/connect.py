@@ -342,7 +342,10 @@ class Dialer:
     ) -> backend.Stream | backend.TLSOverStream:
         """The stream to *origin* through *route*'s proxy (forwarded or tunnelled)."""
         proxy = route.proxy
-        sock = await connect_tcp(proxy.host, proxy.port, source_address=self.source_address)
+        try:
+            sock = await connect_tcp(proxy.host, proxy.port, source_address=self.source_address)
+        except OSError as exc:
+            raise ProxyFailed(f"proxy {proxy.url}: {_reason(exc)}", unreachable=True) from exc
         if trace is not None:
             await _report(trace, sock, "connect.done", {"connection": number})
         outer: backend.Stream

@@ -110,9 +110,13 @@ class ProxyFailed(TransportError):
     The message names the proxy and never its credentials.
     """
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, status_code: int | None = None, *, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        # No connection to the proxy at all: nothing was sent anywhere.
+        self.unreachable = unreachable
 
 
 class PoolWaitTimeout(TransportError):

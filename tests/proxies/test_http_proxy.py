@@ -177,6 +177,54 @@ async def test_intercepting_proxy_with_an_untrusted_certificate_is_a_tls_error(
         assert_released(s)
 
 
+# -- a proxy nobody answers: a failure to connect, retried as one ------------------
+
+
+async def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound once, then closed): refused."""
+    listener = curio.socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    await listener.close()
+    return port
+
+
+@pytest.mark.parametrize("scheme", ["http", "socks5h"])
+@pytest.mark.parametrize(
+    "retries", [2, asks.Retry(total=2, backoff_factor=0)], ids=["int", "Retry"]
+)
+async def test_an_unreachable_proxy_is_a_connect_failure_retried_for_every_method(scheme, retries):
+    # Nothing was sent anywhere, as when an origin refuses: every method may
+    # be tried again (it used to end at the first refusal).
+    port = await closed_port()
+    starts = []
+    async with asks.Session(
+        proxy=f"{scheme}://127.0.0.1:{port}",
+        retries=retries,
+        trace=lambda event, info: starts.append(event) if event == "connect.start" else None,
+    ) as s:
+        with pytest.raises(asks.errors.ProxyUnreachable) as caught:
+            await s.post("http://origin.test/", data=b"once")
+        assert_released(s)
+    assert starts == ["connect.start"] * 3
+    # Caught as either kind of failure, and naming the proxy.
+    assert isinstance(caught.value, ProxyError) and isinstance(
+        caught.value, asks.errors.ConnectFailed
+    )
+    assert f"proxy {scheme}://127.0.0.1:{port}" in str(caught.value)
+
+
+async def test_a_proxy_that_answers_407_is_not_retried(raw_server):
+    proxy = ScriptedProxy(forward_answer=PROXY_AUTH_REQUIRED)
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(proxy=f"http://127.0.0.1:{proxy_server.port}", retries=3) as s:
+        with pytest.raises(ProxyError) as caught:
+            await s.get("http://origin.test/")
+    assert not isinstance(caught.value, asks.errors.ConnectFailed)
+    assert caught.value.status_code == 407
+    assert len(proxy.seen) == 1
+
+
 # -- security: Proxy-Authorization goes to a proxy only -----------------------------
 
 
