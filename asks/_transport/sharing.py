@@ -8,7 +8,9 @@ before has nothing):
 2. a stream of a full one, waiting for it, rather than a second connection
    (the server's MAX_CONCURRENT_STREAMS is the limit it asked for);
 3. if a connection of its key is being opened and might turn out HTTP/2
-   (ALPN has not answered yet), that connection: it waits for the answer;
+   (ALPN has not answered yet), that connection: it waits for the answer,
+   and if the connection could not be made, it fails with the same error
+   (one dial to a host that does not answer, not one after another);
 4. the plain pool's order (an idle connection of either protocol, a free
    slot, another key's idle connection closed, the queue).
 
@@ -21,15 +23,28 @@ sessions never pay for it.
 
 from __future__ import annotations
 
+import copy
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import curio
 
+from .interfaces import PoolWaitTimeout
 from .pool import C, ConnectionPool, HostLimitedPool, _Waiter, wait_within
 
 __all__ = ["HostLimitedSharingPool", "SharingPool"]
+
+
+class _Opening:
+    """A connection of a key being opened, which the key's requests wait for."""
+
+    __slots__ = ("error", "event")
+
+    def __init__(self) -> None:
+        self.event = curio.Event()  # set once it is open, or failed
+        self.error: Exception | None = None  # why it could not be opened
 
 
 class SharingPool(ConnectionPool[C]):
@@ -46,7 +61,7 @@ class SharingPool(ConnectionPool[C]):
         self.may_share = may_share
         self._shared: dict[Hashable, list[Any]] = {}  # busy h2 connections, by key
         self._stream_waiters: dict[Hashable, deque[_Waiter[Any]]] = {}
-        self._opening: dict[Hashable, curio.Event] = {}  # keys whose ALPN answer is awaited
+        self._opening: dict[Hashable, _Opening] = {}  # keys whose ALPN answer is awaited
         self._awaiting_alpn = 0
 
     @property
@@ -62,7 +77,32 @@ class SharingPool(ConnectionPool[C]):
         fresh: bool = False,
         pool_timeout: float | None = None,
     ) -> Any:
-        """A connection for *key*, or a stream of a shared HTTP/2 one (its exchange)."""
+        """A connection for *key*, or a stream of a shared HTTP/2 one (its exchange).
+
+        Raises:
+            PoolWaitTimeout: nothing was free within *pool_timeout*, which
+                bounds the whole checkout, however many waits it takes.
+            what opening the connection raised, also for the requests that
+                waited for that connection.
+        """
+        if pool_timeout is None:
+            return await self._checkout(key, open_connection, fresh, None)
+        try:
+            return await self._checkout(
+                key, open_connection, fresh, time.monotonic() + pool_timeout
+            )
+        except PoolWaitTimeout:
+            raise PoolWaitTimeout(
+                f"no connection free within pool_timeout={pool_timeout} s"
+            ) from None
+
+    async def _checkout(
+        self,
+        key: Hashable,
+        open_connection: Callable[[], Awaitable[C]],
+        fresh: bool,
+        deadline: float | None,
+    ) -> Any:
         while True:
             if not fresh:
                 shared = self._shared.get(key)
@@ -71,28 +111,37 @@ class SharingPool(ConnectionPool[C]):
                         if conn.is_available():
                             conn.claim()
                             return conn.exchange()
-                    granted = await self._wait_for_stream(key, pool_timeout)
+                    granted = await self._wait_for_stream(key, _left(deadline))
                     if granted is not None:
                         return granted.exchange()
                     continue  # that connection finished: look again
                 opening = self._opening.get(key)
                 if opening is not None:
-                    await self._await_alpn(opening, pool_timeout)
+                    await self._await_alpn(opening, _left(deadline))
                     continue
             if self.may_share(key) and key not in self._opening:
-                event = curio.Event()
-                self._opening[key] = event
+                opening = _Opening()
+                self._opening[key] = opening
                 try:
                     conn = await super().checkout(
-                        key, open_connection, fresh=fresh, pool_timeout=pool_timeout
+                        key, open_connection, fresh=fresh, pool_timeout=_left(deadline)
                     )
+                except PoolWaitTimeout:
+                    raise  # this request's own wait, not the origin's failure
+                except Exception as exc:
+                    # The origin did not answer (refused, timed out, TLS
+                    # failed...): the requests waiting for this connection
+                    # fail with it now, rather than each dial and wait
+                    # one after another.
+                    opening.error = exc
+                    raise
                 finally:
-                    if self._opening.get(key) is event:
+                    if self._opening.get(key) is opening:
                         del self._opening[key]
-                    await event.set()
+                    await opening.event.set()
             else:
                 conn = await super().checkout(
-                    key, open_connection, fresh=fresh, pool_timeout=pool_timeout
+                    key, open_connection, fresh=fresh, pool_timeout=_left(deadline)
                 )
             if getattr(conn, "multiplexed", False):
                 # Claimed for this request (a new connection comes claimed).
@@ -100,12 +149,17 @@ class SharingPool(ConnectionPool[C]):
                 return conn.exchange()  # type: ignore[attr-defined]
             return conn
 
-    async def _await_alpn(self, event: curio.Event, pool_timeout: float | None) -> None:
+    async def _await_alpn(self, opening: _Opening, pool_timeout: float | None) -> None:
         self._awaiting_alpn += 1
         try:
-            await wait_within(event, pool_timeout)
+            await wait_within(opening.event, pool_timeout)
         finally:
             self._awaiting_alpn -= 1
+        error = opening.error
+        if error is not None:
+            # A copy per request: one exception object raised in many tasks
+            # would pile up all their tracebacks.
+            raise copy.copy(error) from error
 
     async def _wait_for_stream(self, key: Hashable, pool_timeout: float | None) -> Any:
         """Wait for a stream of *key*'s full connection: it (claimed), or None to look again."""
@@ -174,6 +228,13 @@ class SharingPool(ConnectionPool[C]):
             if not waiter.done:
                 waiter.done = True  # with no connection: it looks again
                 await waiter.event.set()
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until *deadline* (never below 0), or None for no deadline."""
+    if deadline is None:
+        return None
+    return max(0.0, deadline - time.monotonic())
 
 
 class HostLimitedSharingPool(SharingPool[C], HostLimitedPool[C]):

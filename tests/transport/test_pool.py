@@ -566,3 +566,52 @@ async def test_many_tasks_over_hosts_and_keys_keep_both_limits_and_all_finish(se
     assert p.waiting == 0
     assert served > 0
     assert p.open == p.idle  # nothing busy or in limbo: every slot holds an idle one
+
+
+# -- the sharing pool (http2=): one deadline for the whole checkout ------------
+
+
+class FakeSharedConnection(FakeConnection):
+    """An HTTP/2 connection with one stream, which the test gives back."""
+
+    multiplexed = True
+
+    def is_available(self) -> bool:
+        return not self.closed and self.claims == self.released
+
+    released = 0
+
+    def exchange(self) -> FakeSharedConnection:
+        return self  # what checkout hands the request: the stream's exchange
+
+
+async def test_pool_timeout_bounds_the_whole_sharing_checkout_not_each_wait():
+    # B waits for the connection A opens (ALPN unknown), then for its one
+    # stream. pool_timeout is B's whole wait: the stream it is given at
+    # 0.8 s comes after B's 0.6 s, though within 0.6 s of the second wait.
+    from asks._transport.sharing import SharingPool
+
+    pool = SharingPool(4, keepalive_expiry=60.0, may_share=lambda key: True)
+    made = []
+
+    async def slow_open():
+        await curio.sleep(0.4)
+        conn = FakeSharedConnection("k")
+        conn.claim()  # a new connection comes claimed by the request that opened it
+        made.append(conn)
+        return conn
+
+    started = time.monotonic()
+    a = await curio.spawn(pool.checkout("k", slow_open))
+    while "k" not in pool._opening:
+        await curio.sleep(0)
+    b = await curio.spawn(pool.checkout("k", slow_open, pool_timeout=0.6))
+    conn = await a.join()
+    await curio.sleep(max(0.0, 0.8 - (time.monotonic() - started)))
+    conn.released += 1
+    await pool.stream_released(conn)
+    with pytest.raises(curio.TaskError) as caught:
+        await b.join()
+    assert isinstance(caught.value.__cause__, PoolWaitTimeout)
+    assert "pool_timeout=0.6 s" in str(caught.value.__cause__)
+    assert made == [conn]  # B never opened a connection of its own
