@@ -325,8 +325,9 @@ class Session:
             if not environment.any:
                 environment = None
         router = None
+        self._forward_per_origin = connections_per_host is not None
         if environment is not None or isinstance(route, Proxy):
-            router = Router(self._dialer, route, environment)
+            router = Router(self._dialer, route, environment, self._forward_per_origin)
         self._route = route
         self._transport = Transport(self._pool, self._dialer, router)
         self._requests = RequestFactory()
@@ -719,7 +720,7 @@ class Session:
             raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
         transport = self._transport
         if transport.router is None:
-            transport.router = Router(self._dialer, self._route, None)
+            transport.router = Router(self._dialer, self._route, None, self._forward_per_origin)
 
     # -- the request loop: redirects and auth retries --------------------------
 

@@ -61,9 +61,10 @@ def pool_host(key: Hashable) -> Hashable:
     that knows where the origin sits in a key (see :meth:`Dialer.pool_key`).
     """
     if type(key) is ProxyRoute:
-        # A tunnel leads to one origin and counts against it. Forwarded
-        # requests for any origin share the connections to the proxy, so
-        # those count against the proxy.
+        # A tunnel leads to one origin and counts against it, and so does a
+        # forward route in a session with the limit (see Router). Forwarded
+        # requests of any origin sharing the proxy's connections count
+        # against the proxy.
         return key.origin if key.origin is not None else key.proxy.identity
     origin: Hashable = key[0]  # type: ignore[index]
     return origin

@@ -76,8 +76,9 @@ class ProxyRoute(NamedTuple):
     """The pool key of a connection through a proxy (a direct one is ``Dialer.pool_key``'s).
 
     ``kind`` is ``"forward"`` (any http:// origin; *origin* and *tls* are
-    None) or ``"tunnel"`` (one origin, with the id of the ``ssl_context``
-    its TLS is verified with when it is https).
+    None - or *origin* is the one origin it serves, in a session with
+    ``connections_per_host``) or ``"tunnel"`` (one origin, with the id of
+    the ``ssl_context`` its TLS is verified with when it is https).
     """
 
     kind: str
@@ -94,14 +95,24 @@ class Router:
             routes are recorded for it to dial).
         proxy: the session's ``proxy=``.
         environment: the environment's proxies (``trust_env=True``), or None.
+        forward_per_origin: give forwarded requests connections to the proxy
+            of their own origin's, so that ``connections_per_host`` counts
+            them against their origin (otherwise every http:// origin shares
+            the proxy's connections, and the limit would throttle them all
+            together as one host).
     """
 
     def __init__(
-        self, dialer: Dialer, proxy: ProxyChoice, environment: EnvironmentProxies | None
+        self,
+        dialer: Dialer,
+        proxy: ProxyChoice,
+        environment: EnvironmentProxies | None,
+        forward_per_origin: bool = False,
     ) -> None:
         self.dialer = dialer
         self.proxy = proxy
         self.environment = environment
+        self.forward_per_origin = forward_per_origin
 
     def proxy_for(self, origin: Origin, call_proxy: ProxyChoice) -> Proxy | None:
         """The proxy a request to *origin* goes through, or None: direct."""
@@ -138,7 +149,7 @@ class Router:
             target = url.text.encode("ascii")
             caller = call.headers.get("proxy-authorization")
             return (
-                ProxyRoute("forward", proxy, None, None),
+                ProxyRoute("forward", proxy, origin if self.forward_per_origin else None, None),
                 target,
                 forward_headers(wire, proxy, caller),
             )

@@ -71,6 +71,50 @@ async def test_one_connection_to_a_forward_proxy_serves_every_http_origin(raw_se
     assert [t for _, t, _ in proxy.seen] == [f"{first.url}/", f"{second.url}/", f"{first.url}/"]
 
 
+async def test_connections_per_host_through_a_forward_proxy_counts_each_origin(raw_server):
+    # The limit is for each origin's sake: through a forward proxy two
+    # origins still get one connection each at once (they used to share
+    # the proxy's one and take turns), and one origin still gets one.
+    arrived: list[int] = []
+    changed = curio.Event()
+    release = curio.Event()
+
+    def held(port_of):
+        answer = canned(OK)
+
+        async def handler(sock):
+            arrived.append(port_of())
+            await changed.set()
+            await release.wait()
+            await answer(sock)
+
+        return handler
+
+    first = await raw_server(held(lambda: first.port))
+    second = await raw_server(held(lambda: second.port))
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(
+        proxy=f"http://127.0.0.1:{proxy_server.port}", connections=10, connections_per_host=1
+    ) as s:
+        calls = [await curio.spawn(s.get(url)) for url in (first.url, second.url, first.url)]
+
+        async def both_arrived():
+            while len(arrived) < 2:
+                changed.clear()
+                await changed.wait()
+
+        await curio.timeout_after(10, both_arrived())
+        assert sorted(arrived) == sorted([first.port, second.port])
+        stats = s.pool_stats()
+        assert (stats.busy, stats.waiting) == (2, 1)  # first's second call waits
+        await release.set()
+        for call in calls:
+            assert (await call.join()).text == "ok"
+    # One connection to the proxy per origin: first's second call reused its own.
+    assert proxy.connections == 2
+
+
 # -- CONNECT tunnels -------------------------------------------------------------
 
 
