@@ -467,7 +467,7 @@ def test_requests_sharing_a_header_block_go_out_as_h11_would_write_them(target):
     # the wire nothing may tell them from an event built from scratch (the
     # names keep their case, the order is kept).
     _request_event(b"GET", b"/first", BLOCK)
-    shared = _request_event(b"POST", target, BLOCK)
+    shared = _request_event(b"POST", target, BLOCK).event
     fresh = h11.Request(method=b"POST", target=target, headers=list(BLOCK))
     assert wire(shared) == wire(fresh)
     assert b"X-Tag: One\r\n" in wire(shared)

@@ -26,6 +26,7 @@ import ssl
 import time
 
 import curio
+import h11
 import pytest
 
 import asks
@@ -193,6 +194,65 @@ async def test_small_requests_go_out_in_one_write_each(raw_server, monkeypatch):
     assert len(writes) == 2
     assert writes[0].startswith(b"GET / HTTP/1.1\r\n") and writes[0].endswith(b"\r\n\r\n")
     assert writes[1].startswith(b"POST / HTTP/1.1\r\n") and writes[1].endswith(b"\r\n\r\nform=1")
+
+
+async def test_a_request_sent_again_leaves_before_h11_takes_note_of_it(raw_server, monkeypatch):
+    # The second time a bodiless request goes out, its bytes are the ones
+    # h11 made of the same event the first time; h11 records the request
+    # after they have left, while the server reads them. On the wire the
+    # requests cannot be told apart, and h11 stays in step (every answer is
+    # read, on one connection).
+    order: list[str] = []
+    original_send = Stream.send
+    original_h11_send = h11.Connection.send
+
+    async def recording(self: Stream, data: bytes | memoryview) -> None:
+        order.append("write")
+        await original_send(self, data)
+
+    def noting(self: h11.Connection, event: object) -> bytes | None:
+        if type(event) is h11.Request:
+            order.append("h11")
+        return original_h11_send(self, event)
+
+    monkeypatch.setattr(Stream, "send", recording)
+    monkeypatch.setattr(h11.Connection, "send", noting)
+    handler = canned(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        url = f"{server.url}/again-{time.monotonic_ns()}"  # new to the event cache
+        for _ in range(3):
+            assert (await s.get(url)).content == b"ok"
+    assert order == ["h11", "write", "write", "h11", "write", "h11"]
+    heads = [request for request, _body in handler.requests]
+    assert len(heads) == 3 and server.accepted == 1
+    assert heads[0].target == heads[1].target == heads[2].target
+    assert heads[0].headers == heads[1].headers == heads[2].headers
+
+
+async def test_a_request_sent_again_into_a_dead_connection_is_resent_on_a_new_one(
+    raw_server, monkeypatch
+):
+    # The server closes after each answer without saying so, and the stale
+    # check is blinded: each GET after the first is written from the cache
+    # into the dead connection, finds it closed, and goes out again on a new
+    # connection (the silent resend), h11 in step on both.
+    monkeypatch.setattr(Stream, "is_readable", lambda self: False)
+    handler = canned(OK, keep_alive=False)
+    server = await raw_server(handler)
+    sent = []
+    async with asks.Session(
+        trace=lambda event, info: sent.append(event) if event == "request.sent" else None
+    ) as s:
+        url = f"{server.url}/dead-{time.monotonic_ns()}"
+        for _ in range(3):
+            assert (await s.get(url, retries=0)).content == b"ok"
+        stats = s.pool_stats()
+        assert (stats.busy, stats.waiting) == (0, 0)
+    # Written 5 times: once, then twice for each later GET (the dead
+    # connection, then a new one); answered 3 times, on 3 connections.
+    assert len(sent) == 5
+    assert len(handler.requests) == 3 and server.accepted == 3
 
 
 class CountingSocket:
