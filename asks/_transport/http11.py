@@ -75,9 +75,7 @@ def _request_event(
 ) -> _Prepared:
     # The event is immutable, so a client polling or benchmarking the same
     # request reuses it whole.
-    return _Prepared(
-        h11.Request(method=method, target=target, headers=_checked(headers).headers)
-    )
+    return _Prepared(h11.Request(method=method, target=target, headers=_checked(headers).headers))
 
 
 # One block per origin (Host is in it): sized for a crawl's thousand origins
