@@ -10,15 +10,20 @@ nothing is left open (the suite's fd-leak check runs on every test here).
 from __future__ import annotations
 
 import socket
+import ssl
 import uuid
 from pathlib import Path
+from typing import Any
 
+import curio
 import pytest
 
 import asks
-from asks.errors import ConnectFailed
+from asks.errors import ConnectFailed, TLSCertVerificationError, TLSError
+from tests.hostile_helpers import assert_released
+from tests.real.fixtures import NginxFactory
 from tests.real.hypercorn import Hypercorn
-from tests.real.nginx import Nginx
+from tests.real.nginx import Certificate, Listener, Nginx, NginxConfig
 
 CALL_TIMEOUT = 10
 
@@ -137,6 +142,164 @@ async def test_httpbin_post_over_hypercorn_unix_socket(httpbin_uds: Hypercorn) -
     assert r.status_code == 200
     assert r.json()["json"] == {"hello": "uds"}
     assert again.json()["data"] == "z" * 70_000
+
+
+# --------------------------------------------------------------------------
+# https over a Unix socket: the URL's host is the TLS name
+
+
+async def test_https_over_hypercorn_unix_socket(
+    hypercorn_h2_uds: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    # HTTP/1.1 over TLS over the socket: hypercorn_h2_uds offers h2 too, but a
+    # session without http2= must not ask for it.
+    async with asks.Session(uds=hypercorn_h2_uds.unix_path, ssl_context=client_ssl_context) as s:
+        r = await s.get("https://localhost/headers", timeout=CALL_TIMEOUT)
+        version = await s.get("https://localhost/version", timeout=CALL_TIMEOUT)
+    assert (r.status_code, r.http_version) == (200, "1.1")
+    assert "host: localhost\n" in r.text
+    # What the server saw, not only what the response's status line says.
+    assert version.text == "1.1"
+
+
+async def test_https_over_uds_verifies_the_url_host_not_the_socket(
+    hypercorn_h2_uds: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    # The same trusted server, certified for localhost and 127.0.0.1 only: a
+    # URL naming another host must fail its check, so the name TLS verifies
+    # (and sends as SNI: ssl uses server_hostname for both) is the URL's.
+    async with asks.Session(uds=hypercorn_h2_uds.unix_path, ssl_context=client_ssl_context) as s:
+        with pytest.raises(TLSCertVerificationError) as info:
+            await s.get("https://docker.example/headers", timeout=CALL_TIMEOUT, retries=0)
+        assert_released(s)
+    assert info.value.verify_message is not None
+    assert "'docker.example'" in info.value.verify_message
+
+
+async def test_https_over_nginx_unix_socket_sends_the_url_host_as_sni(
+    nginx_factory: NginxFactory, real_certificate: Certificate, client_ssl_context: ssl.SSLContext
+) -> None:
+    # hypercorn does not tell its app the SNI; nginx does ($ssl_server_name),
+    # from the handshake itself, apart from the Host header.
+    config = NginxConfig(certificate=real_certificate)
+    config.add_listener(Listener("unix_tls", tls=True, unix=True))
+    config.add_location("= /sni", 'return 200 "$ssl_server_name $http_host $ssl_protocol";')
+    server = nginx_factory(config)
+    async with asks.Session(
+        uds=server.unix_path_of("unix_tls"), ssl_context=client_ssl_context
+    ) as s:
+        r = await s.get("https://localhost:8443/sni", timeout=CALL_TIMEOUT)
+    sni, host, protocol = r.text.split(" ")
+    # The URL's port means nothing on the socket, yet Host keeps it; SNI is
+    # the bare name.
+    assert (r.status_code, sni, host) == (200, "localhost", "localhost:8443")
+    assert protocol.startswith("TLSv1.")
+
+
+# --------------------------------------------------------------------------
+# HTTP/2 over a Unix socket
+
+
+def connects(events: list[str]) -> Any:
+    """A ``trace=`` function that records every ``connect.start``: each is a
+    connection asks dialled, whatever the pool counts afterwards."""
+
+    def trace(event: str, info: Any) -> None:
+        if event == "connect.start":
+            events.append(event)
+
+    return trace
+
+
+async def test_http2_by_alpn_over_a_tls_unix_socket(
+    hypercorn_h2_uds: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    async with asks.Session(
+        http2=True, uds=hypercorn_h2_uds.unix_path, ssl_context=client_ssl_context
+    ) as s:
+        r = await s.get("https://localhost/version", timeout=CALL_TIMEOUT)
+        headers = await s.get("https://localhost/headers", timeout=CALL_TIMEOUT)
+    assert (r.status_code, r.http_version, r.text) == (200, "2", "2")
+    # hypercorn turns :authority into host for its app: the URL's host.
+    assert "host: localhost\n" in headers.text
+
+
+async def concurrent_gets_share_one_connection(base: str, **session: Any) -> None:
+    """COUNT requests at once, each answered only when all COUNT are in the
+    server together (``/gather``): they overlapped, whatever the timing. The
+    session may open COUNT connections: only stream sharing keeps it to one."""
+    count = 8
+    dialled: list[str] = []
+    url = f"{base}/gather/{count}/{token()}"
+    most_open = 0
+    async with asks.Session(connections=count, trace=connects(dialled), **session) as s:
+
+        async def one() -> asks.Response:
+            nonlocal most_open
+            r = await s.get(url, timeout=CALL_TIMEOUT)
+            most_open = max(most_open, s.pool_stats().open)
+            return r
+
+        async with curio.TaskGroup() as group:
+            tasks = [await group.spawn(one) for _ in range(count)]
+        assert s.pool_stats().open == 1
+    responses = [task.result for task in tasks]
+    assert [(r.status_code, r.text) for r in responses] == [(200, "ok\n")] * count
+    assert {r.http_version for r in responses} == {"2"}
+    assert dialled == ["connect.start"]
+    assert most_open == 1
+
+
+async def test_concurrent_http2_requests_over_a_tls_unix_socket_share_one_connection(
+    hypercorn_h2_uds: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    await concurrent_gets_share_one_connection(
+        "https://localhost",
+        http2=True,
+        uds=hypercorn_h2_uds.unix_path,
+        ssl_context=client_ssl_context,
+    )
+
+
+async def test_h2c_prior_knowledge_over_a_plain_unix_socket(hypercorn_h2c_uds: Hypercorn) -> None:
+    async with asks.Session(http2="prior-knowledge", uds=hypercorn_h2c_uds.unix_path) as s:
+        r = await s.get("http://docker.example/version", timeout=CALL_TIMEOUT)
+        headers = await s.get("http://docker.example/headers", timeout=CALL_TIMEOUT)
+        assert s.pool_stats().open == 1
+    assert (r.status_code, r.http_version, r.text) == (200, "2", "2")
+    assert "host: docker.example\n" in headers.text
+
+
+async def test_concurrent_h2c_requests_over_a_plain_unix_socket_share_one_connection(
+    hypercorn_h2c_uds: Hypercorn,
+) -> None:
+    await concurrent_gets_share_one_connection(
+        "http://docker.example", http2="prior-knowledge", uds=hypercorn_h2c_uds.unix_path
+    )
+
+
+async def test_http2_true_speaks_http_1_1_to_an_http_url_over_a_unix_socket(
+    hypercorn_h2c_uds: Hypercorn,
+) -> None:
+    # http2=True is HTTP/2 by ALPN only: an http:// URL stays HTTP/1.1 (the
+    # server would speak h2c to a client opening with the preface).
+    async with asks.Session(http2=True, uds=hypercorn_h2c_uds.unix_path) as s:
+        r = await s.get("http://docker.example/version", timeout=CALL_TIMEOUT)
+    assert (r.status_code, r.http_version, r.text) == (200, "1.1", "1.1")
+
+
+async def test_https_with_http2_to_a_plain_unix_socket_is_a_tls_error(
+    hypercorn_h2c_uds: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    # A ClientHello to a plain HTTP server: the answer is no TLS record.
+    async with asks.Session(
+        http2=True, uds=hypercorn_h2c_uds.unix_path, ssl_context=client_ssl_context
+    ) as s:
+        for _ in range(3):  # and failures do not pile up (the fd-leak check counts)
+            with pytest.raises(TLSError) as info:
+                await s.get("https://localhost/version", timeout=CALL_TIMEOUT, retries=0)
+            assert info.value.reason == "WRONG_VERSION_NUMBER"
+            assert_released(s)
 
 
 # --------------------------------------------------------------------------

@@ -6,6 +6,9 @@
 ``/stall/MS``       the head and a first chunk at once, the rest after MS milliseconds
 ``/version``        the HTTP version the server saw (``2`` or ``1.1``)
 ``/headers``        the request's header fields, one ``name: value`` per line
+``/gather/N/KEY``   ``ok`` once N requests with this KEY are in the app at once
+                    (each waits for the rest: proof, with no timing, that they
+                    were all in flight together); 503 if they do not all come
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
+
+# A gathering that never completes answers 503 after this, so a client that
+# sent fewer requests at once fails with the count rather than hanging.
+GATHER_TIMEOUT = 10.0
+_gatherings: dict[str, tuple[int, asyncio.Event]] = {}
 
 
 def pattern(size: int) -> bytes:
@@ -51,6 +59,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
         await asyncio.sleep(int(parts[1]) / 1000)
         await send({"type": "http.response.body", "body": b"rest"})
+    elif parts[0] == "gather":
+        await _gather(send, int(parts[1]), parts[2])
     elif parts[0] == "version":
         await _answer(send, 200, scope["http_version"].encode())
     elif parts[0] == "headers":
@@ -89,6 +99,21 @@ async def _echo(receive: Receive, send: Send) -> None:
         )
         if not more:
             return
+
+
+async def _gather(send: Send, count: int, key: str) -> None:
+    arrived, everyone = _gatherings.get(key, (0, asyncio.Event()))
+    arrived += 1
+    _gatherings[key] = (arrived, everyone)
+    if arrived >= count:
+        everyone.set()
+    try:
+        await asyncio.wait_for(everyone.wait(), GATHER_TIMEOUT)
+    except asyncio.TimeoutError:
+        arrived = _gatherings[key][0]
+        await _answer(send, 503, f"{arrived} of {count} came\n".encode())
+        return
+    await _answer(send, 200, b"ok\n")
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

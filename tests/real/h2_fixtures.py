@@ -4,6 +4,8 @@
         nginx_h2.url("h2", "/files/big")   # after 50 requests), "h2c" (prior knowledge),
                                            # "h1" (TLS, HTTP/1.1 only), "http" (plain h1)
     def test_y(hypercorn_h2, hypercorn_h2c, httpbin_h2, h2o, nghttpd_tls, nghttpd_h2c): ...
+    def test_z(hypercorn_h2_uds, hypercorn_h2c_uds):  # the same on a Unix socket
+        hypercorn_h2_uds.unix_path, hypercorn_h2_uds.url("/version", host="localhost")
 
 Every server serves ``H2_FILES`` (``/files/small``, ``/files/big`` of 10 MB
 for nginx; the same names at ``/`` for h2o and nghttpd); hypercorn serves the
@@ -84,6 +86,29 @@ def hypercorn_h2(
 def hypercorn_h2c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hypercorn]:
     """The same app over plain TCP (h2c with prior knowledge, or HTTP/1.1)."""
     with Hypercorn(H2_APP, tmp_path_factory.mktemp("hc-h2c")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hypercorn_h2_uds(
+    tmp_path_factory: pytest.TempPathFactory, real_certificate: Certificate
+) -> Iterator[Hypercorn]:
+    """``hypercorn_h2`` on ``--bind unix:PATH``: TLS, ALPN h2 and http/1.1."""
+    server = Hypercorn(
+        H2_APP,
+        tmp_path_factory.mktemp("hc-h2-uds"),
+        unix=True,
+        certificate=real_certificate,
+        alpn=H2_ALPN,
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hypercorn_h2c_uds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hypercorn]:
+    """``hypercorn_h2c`` on ``--bind unix:PATH``: plain, h2c or HTTP/1.1."""
+    with Hypercorn(H2_APP, tmp_path_factory.mktemp("hc-h2c-uds"), unix=True) as server:
         yield server
 
 
