@@ -139,6 +139,10 @@ class SharingPool(ConnectionPool[C]):
                     if self._opening.get(key) is opening:
                         del self._opening[key]
                     await opening.event.set()
+                    # The error's traceback holds this frame: were the frame
+                    # to hold the opening (and so the error) too, each
+                    # failure would be a cycle only the collector frees.
+                    opening = None
             else:
                 conn = await super().checkout(
                     key, open_connection, fresh=fresh, pool_timeout=_left(deadline)
