@@ -37,17 +37,24 @@ async def gather_errors(session: asks.Session, url: str, **kwargs) -> list[BaseE
     return [await task.join() for task in tasks]
 
 
+def connect_starts():
+    """A list of the session's ``connect.start`` events, and the tracer that fills it."""
+    starts: list[str] = []
+
+    def trace(event, info):
+        if event == "connect.start":
+            starts.append(event)
+
+    return starts, trace
+
+
 async def test_a_host_whose_tls_never_answers_is_dialled_once_for_all_waiters(
     raw_server, client_ssl_context
 ):
     # Accepts, then never says a word: the TLS handshake cannot finish.
     server = await raw_server(drain)
-    starts = []
-    async with asks.Session(
-        http2=True,
-        ssl_context=client_ssl_context,
-        trace=lambda event, info: starts.append(event) if event == "connect.start" else None,
-    ) as s:
+    starts, trace = connect_starts()
+    async with asks.Session(http2=True, ssl_context=client_ssl_context, trace=trace) as s:
         errors = await gather_errors(
             s, f"https://127.0.0.1:{server.port}/", connection_timeout=0.3
         )
@@ -67,12 +74,8 @@ async def test_a_refused_origin_fails_every_waiter_with_connect_failed(client_ss
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     await listener.close()  # nothing listens there now: refused
-    starts = []
-    async with asks.Session(
-        http2=True,
-        ssl_context=client_ssl_context,
-        trace=lambda event, info: starts.append(event) if event == "connect.start" else None,
-    ) as s:
+    starts, trace = connect_starts()
+    async with asks.Session(http2=True, ssl_context=client_ssl_context, trace=trace) as s:
         errors = await gather_errors(s, f"https://127.0.0.1:{port}/", retries=1)
         assert_released(s)
     assert all(isinstance(e, ConnectFailed) for e in errors), errors
@@ -104,12 +107,8 @@ async def test_a_cancelled_dial_is_not_shared_a_waiter_dials_instead(
     # The request that dials is cancelled, which says nothing about the
     # origin: the request that waited for its connection dials itself.
     server = await raw_server(drain)
-    starts = []
-    async with asks.Session(
-        http2=True,
-        ssl_context=client_ssl_context,
-        trace=lambda event, info: starts.append(event) if event == "connect.start" else None,
-    ) as s:
+    starts, trace = connect_starts()
+    async with asks.Session(http2=True, ssl_context=client_ssl_context, trace=trace) as s:
         pool = s._pool
         url = f"https://127.0.0.1:{server.port}/"
         first = await curio.spawn(s.get(url, connection_timeout=0.3))

@@ -305,10 +305,13 @@ async def test_callers_proxy_authorization_never_goes_inside_a_tunnel(
     assert "proxy-authorization" not in origin_headers(origin_handler)[0]
 
 
-async def test_redirect_to_an_origin_no_proxy_excludes_goes_direct_without_proxy_credentials(
-    raw_server, monkeypatch
-):
-    # requests' CVE-2023-32681: Proxy-Authorization followed a redirect.
+async def redirect_to_another_origin(raw_server):
+    """An origin whose every answer is a 302 to ``/landed`` on a second origin.
+
+    Returns:
+        the first origin's server, the second's, and the second's handler
+        (which records what reached it).
+    """
     target_handler = canned(OK)
     target = await raw_server(target_handler)
     redirect = (
@@ -316,6 +319,14 @@ async def test_redirect_to_an_origin_no_proxy_excludes_goes_direct_without_proxy
         % target.port
     )
     start = await raw_server(canned(redirect))
+    return start, target, target_handler
+
+
+async def test_redirect_to_an_origin_no_proxy_excludes_goes_direct_without_proxy_credentials(
+    raw_server, monkeypatch
+):
+    # requests' CVE-2023-32681: Proxy-Authorization followed a redirect.
+    start, target, target_handler = await redirect_to_another_origin(raw_server)
     proxy = ScriptedProxy()
     proxy_server = await raw_server(proxy)
     monkeypatch.setenv("http_proxy", f"http://user:s3cret@127.0.0.1:{proxy_server.port}")
@@ -334,13 +345,7 @@ async def test_callers_proxy_authorization_follows_a_cross_origin_redirect_throu
 ):
     # It was meant for the proxy, which the redirected request goes through
     # too; dropping it (as Authorization is dropped) made the proxy answer 407.
-    target_handler = canned(OK)
-    target = await raw_server(target_handler)
-    redirect = (
-        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/landed\r\nContent-Length: 0\r\n\r\n"
-        % target.port
-    )
-    start = await raw_server(canned(redirect))
+    start, target, target_handler = await redirect_to_another_origin(raw_server)
     proxy = ScriptedProxy()
     proxy_server = await raw_server(proxy)
     async with asks.Session(
