@@ -266,7 +266,8 @@ class HTTP11Connection:
     ) -> None:
         conn = self._h11
         self._response_started = False
-        self._eof = False
+        # (_eof is False here: a cycle that met the end of the stream never
+        # passes finish_cycle, so its connection carries no other request.)
         self._method = method
         prepared = _request_event(method, target, headers)
         if body is None and stream is None:
