@@ -400,3 +400,23 @@ async def test_http10_response_without_keep_alive_is_not_pooled(raw_server):
         assert r.body == b"body until close"
         assert r.http_version == "1.0"
         assert s._pool.idle == 0 and s._pool.open == 0
+
+
+async def test_an_http11_body_ended_by_the_close_is_not_reused_by_a_waiter(raw_server):
+    # HTTP/1.1 without Content-Length or chunking: the body ends when the
+    # server closes (RFC 9112 section 6.3, rule 8). h11 would start a next
+    # cycle on that dead connection, and the pool hands a returning
+    # connection straight to a waiter, with no stale check: the waiting POST
+    # (never sent again) went out on it and failed.
+    async def handler(sock):
+        if await read_request(sock) is not None:
+            await sock.sendall(b"HTTP/1.1 200 OK\r\n\r\nbody until close")
+
+    server = await raw_server(handler)
+    async with asks.Session(connections=1) as s:
+        first = await curio.spawn(s.get(server.url))
+        second = await curio.spawn(s.post(server.url, data=b"x"))
+        assert (await first.join()).body == b"body until close"
+        assert (await second.join()).body == b"body until close"
+        assert s._pool.idle == 0 and s._pool.open == 0
+    assert server.accepted == 2

@@ -266,8 +266,8 @@ class HTTP11Connection:
     ) -> None:
         conn = self._h11
         self._response_started = False
-        # (_eof is False here: a cycle that met the end of the stream never
-        # passes finish_cycle, so its connection carries no other request.)
+        # (_eof is False here: a cycle that met the end of the stream fails
+        # finish_cycle, so its connection carries no other request.)
         self._method = method
         prepared = _request_event(method, target, headers)
         if body is None and stream is None:
@@ -668,9 +668,11 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
-        if self._must_close:
-            # A smuggling-shaped head, an early answer to an upload, or the
-            # pool closed while this cycle ran.
+        if self._must_close or self._eof:
+            # A smuggling-shaped head, an early answer to an upload, the
+            # pool closed while this cycle ran; or the stream ended (a body
+            # delimited by the server closing, which h11 would let start a
+            # next cycle on the dead connection).
             return False
         if self._body_left is not None:
             # The body came straight from the socket (_receive_direct), so

@@ -10,7 +10,8 @@ before has nothing):
 3. if a connection of its key is being opened and might turn out HTTP/2
    (ALPN has not answered yet), that connection: it waits for the answer,
    and if the connection could not be made, it fails with the same error
-   (one dial to a host that does not answer, not one after another);
+   (one dial to a host that does not answer, not one after another) -
+   unless that was a timeout and its own connection_timeout differs;
 4. the plain pool's order (an idle connection of either protocol, a free
    slot, another key's idle connection closed, the queue).
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import curio
 
-from .interfaces import PoolWaitTimeout
+from .interfaces import ConnectTimeout, PoolWaitTimeout
 from .pool import C, ConnectionPool, HostLimitedPool, _Waiter, wait_within
 
 __all__ = ["HostLimitedSharingPool", "SharingPool"]
@@ -40,11 +41,15 @@ __all__ = ["HostLimitedSharingPool", "SharingPool"]
 class _Opening:
     """A connection of a key being opened, which the key's requests wait for."""
 
-    __slots__ = ("error", "event")
+    __slots__ = ("error", "event", "open_connection")
 
-    def __init__(self) -> None:
+    def __init__(self, open_connection: Callable[[], Awaitable[Any]]) -> None:
         self.event = curio.Event()  # set once it is open, or failed
         self.error: Exception | None = None  # why it could not be opened
+        # How it is being opened. The transport makes one opener per origin,
+        # route and connection_timeout, so a waiter with the same one would
+        # have dialled exactly this way: the failure is its answer too.
+        self.open_connection = open_connection
 
 
 class SharingPool(ConnectionPool[C]):
@@ -117,10 +122,10 @@ class SharingPool(ConnectionPool[C]):
                     continue  # that connection finished: look again
                 opening = self._opening.get(key)
                 if opening is not None:
-                    await self._await_alpn(opening, _left(deadline))
+                    await self._await_alpn(opening, open_connection, _left(deadline))
                     continue
             if self.may_share(key) and key not in self._opening:
-                opening = _Opening()
+                opening = _Opening(open_connection)
                 self._opening[key] = opening
                 try:
                     conn = await super().checkout(
@@ -153,15 +158,25 @@ class SharingPool(ConnectionPool[C]):
                 return conn.exchange()  # type: ignore[attr-defined]
             return conn
 
-    async def _await_alpn(self, opening: _Opening, pool_timeout: float | None) -> None:
+    async def _await_alpn(
+        self,
+        opening: _Opening,
+        open_connection: Callable[[], Awaitable[Any]],
+        pool_timeout: float | None,
+    ) -> None:
         self._awaiting_alpn += 1
         try:
             await wait_within(opening.event, pool_timeout)
         finally:
             self._awaiting_alpn -= 1
         error = opening.error
-        if error is not None:
-            # A copy per request: one exception object raised in many tasks
+        if error is not None and (
+            opening.open_connection is open_connection or not isinstance(error, ConnectTimeout)
+        ):
+            # Shared: what the origin said (refused, no such name, a TLS
+            # failure), or a timeout this request's own connection_timeout
+            # would have met too; with another timeout it dials itself. A
+            # copy per request: one exception object raised in many tasks
             # would pile up all their tracebacks.
             raise copy.copy(error) from error
 

@@ -69,6 +69,32 @@ async def test_a_host_whose_tls_never_answers_is_dialled_once_for_all_waiters(
     assert len({id(e) for e in errors}) == CALLS
 
 
+async def test_a_waiter_with_another_connection_timeout_dials_itself_after_a_timeout(
+    raw_server, client_ssl_context
+):
+    # The first request gives up after its 0.2 s; the one waiting for that
+    # connection allows 5 s of its own, so the timeout is not its answer:
+    # it dials itself (a refusal or a TLS failure would have been).
+    server = await raw_server(drain)
+    starts, trace = connect_starts()
+    url = f"https://127.0.0.1:{server.port}/"
+    async with asks.Session(http2=True, ssl_context=client_ssl_context, trace=trace) as s:
+        first = await curio.spawn(s.get(url, connection_timeout=0.2))
+        while not starts:
+            await curio.sleep(0)
+        second = await curio.spawn(s.get(url, connection_timeout=5))
+        with pytest.raises(curio.TaskError) as caught:
+            await first.join()
+        assert "not connected within 0.2 s" in str(caught.value.__cause__)
+        # The second is now dialling on its own, not failed with the first.
+        while len(starts) < 2 and not second.terminated:
+            await curio.sleep(0)
+        assert not second.terminated, second.exception
+        await second.cancel()
+        assert_released(s)
+    assert server.accepted == 2
+
+
 async def test_a_refused_origin_fails_every_waiter_with_connect_failed(client_ssl_context):
     listener = curio.socket.socket()
     listener.bind(("127.0.0.1", 0))
