@@ -668,11 +668,9 @@ class HTTP11Connection:
         h11 says both sides are DONE; otherwise it must be closed.
         """
         conn = self._h11
-        if self._must_close or self._eof:
-            # A smuggling-shaped head, an early answer to an upload, the
-            # pool closed while this cycle ran; or the stream ended (a body
-            # delimited by the server closing, which h11 would let start a
-            # next cycle on the dead connection).
+        if self._must_close:
+            # A smuggling-shaped head, an early answer to an upload, or the
+            # pool closed while this cycle ran.
             return False
         if self._body_left is not None:
             # The body came straight from the socket (_receive_direct), so
@@ -689,10 +687,14 @@ class HTTP11Connection:
             self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._max_head_size)
             self._body_left = None
         else:
-            if conn.trailing_data[0]:
+            if conn.trailing_data[0] or self._eof:
                 # Bytes after the end of the response (a body on a HEAD or
                 # 204, a second unasked-for response, junk): they would be
-                # read as the answer to the next request. Never reuse.
+                # read as the answer to the next request. Or the stream
+                # ended (a body delimited by the server's close), which h11
+                # would let start a next cycle on the dead connection. (The
+                # direct body path above never reads past its body's end,
+                # so it never meets the end of the stream.) Never reuse.
                 return False
             try:
                 # h11 itself refuses unless both sides are DONE (a response
