@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import curio
 import pytest
 
 import asks
@@ -24,6 +23,7 @@ from tests.hostile_helpers import assert_released
 from tests.real.fixtures import NginxFactory
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Certificate, Listener, Nginx, NginxConfig
+from tests.session_helpers import connect_starts, get_at_once
 
 CALL_TIMEOUT = 10
 
@@ -200,17 +200,6 @@ async def test_https_over_nginx_unix_socket_sends_the_url_host_as_sni(
 # HTTP/2 over a Unix socket
 
 
-def connects(events: list[str]) -> Any:
-    """A ``trace=`` function that records every ``connect.start``: each is a
-    connection asks dialled, whatever the pool counts afterwards."""
-
-    def trace(event: str, info: Any) -> None:
-        if event == "connect.start":
-            events.append(event)
-
-    return trace
-
-
 async def test_http2_by_alpn_over_a_tls_unix_socket(
     hypercorn_h2_uds: Hypercorn, client_ssl_context: ssl.SSLContext
 ) -> None:
@@ -229,21 +218,11 @@ async def concurrent_gets_share_one_connection(base: str, **session: Any) -> Non
     server together (``/gather``): they overlapped, whatever the timing. The
     session may open COUNT connections: only stream sharing keeps it to one."""
     count = 8
-    dialled: list[str] = []
+    dialled, trace = connect_starts()
     url = f"{base}/gather/{count}/{token()}"
-    most_open = 0
-    async with asks.Session(connections=count, trace=connects(dialled), **session) as s:
-
-        async def one() -> asks.Response:
-            nonlocal most_open
-            r = await s.get(url, timeout=CALL_TIMEOUT)
-            most_open = max(most_open, s.pool_stats().open)
-            return r
-
-        async with curio.TaskGroup() as group:
-            tasks = [await group.spawn(one) for _ in range(count)]
+    async with asks.Session(connections=count, trace=trace, **session) as s:
+        responses, most_open = await get_at_once(s, url, count, CALL_TIMEOUT)
         assert s.pool_stats().open == 1
-    responses = [task.result for task in tasks]
     assert [(r.status_code, r.text) for r in responses] == [(200, "ok\n")] * count
     assert {r.http_version for r in responses} == {"2"}
     assert dialled == ["connect.start"]

@@ -15,6 +15,7 @@ import pytest
 import asks
 from asks.errors import ConnectFailed, PoolTimeout, RequestTimeout
 from tests.hostile_helpers import assert_released, cyclic_garbage, drain
+from tests.session_helpers import connect_starts
 
 CALLS = 5
 
@@ -35,17 +36,6 @@ async def gather_errors(session: asks.Session, url: str, **kwargs) -> list[BaseE
     # Tasks of their own, not a TaskGroup: its first failure would cancel the rest.
     tasks = [await curio.spawn(attempt()) for _ in range(CALLS)]
     return [await task.join() for task in tasks]
-
-
-def connect_starts():
-    """A list of the session's ``connect.start`` events, and the tracer that fills it."""
-    starts: list[str] = []
-
-    def trace(event, info):
-        if event == "connect.start":
-            starts.append(event)
-
-    return starts, trace
 
 
 async def test_a_host_whose_tls_never_answers_is_dialled_once_for_all_waiters(

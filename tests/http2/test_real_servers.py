@@ -23,6 +23,7 @@ from asks.errors import BadHttpResponse
 from tests.real.h2_fixtures import BIG, SMALL, big_body
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Nginx
+from tests.session_helpers import get_at_once
 
 CALL_TIMEOUT = 30
 
@@ -120,18 +121,8 @@ async def test_200_concurrent_gets_share_one_connection(
 ) -> None:
     url = small_url(*h2_server)
     streams = StreamCounter(monkeypatch)
-    most_open = 0
     async with asks.Session(http2=True, ssl_context=client_ssl_context, connections=10) as s:
-
-        async def one() -> asks.Response:
-            nonlocal most_open
-            r = await s.get(url, timeout=CALL_TIMEOUT)
-            most_open = max(most_open, s.pool_stats().open)
-            return r
-
-        async with curio.TaskGroup() as group:
-            tasks = [await group.spawn(one) for _ in range(200)]
-        responses = [task.result for task in tasks]
+        responses, most_open = await get_at_once(s, url, 200, CALL_TIMEOUT)
         assert s.pool_stats().open == 1
     assert most_open == 1
     assert {r.http_version for r in responses} == {"2"}

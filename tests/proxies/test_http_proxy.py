@@ -21,6 +21,7 @@ from asks.errors import ProxyError, TLSError
 from tests.hostile_helpers import MODES, OK, assert_released, fetch
 from tests.proxies.scripted import PROXY_AUTH_REQUIRED, ScriptedProxy
 from tests.servers import canned, read_request
+from tests.session_helpers import connect_starts
 
 BASIC = "Basic " + base64.b64encode(b"user:s3cret").decode()
 
@@ -241,11 +242,9 @@ async def test_an_unreachable_proxy_is_a_connect_failure_retried_for_every_metho
     # Nothing was sent anywhere, as when an origin refuses: every method may
     # be tried again (it used to end at the first refusal).
     port = await closed_port()
-    starts = []
+    starts, trace = connect_starts()
     async with asks.Session(
-        proxy=f"{scheme}://127.0.0.1:{port}",
-        retries=retries,
-        trace=lambda event, info: starts.append(event) if event == "connect.start" else None,
+        proxy=f"{scheme}://127.0.0.1:{port}", retries=retries, trace=trace
     ) as s:
         with pytest.raises(asks.errors.ProxyUnreachable) as caught:
             await s.post("http://origin.test/", data=b"once")
