@@ -126,8 +126,8 @@ _BODY_HEADERS = frozenset(
         "transfer-encoding",
     }
 )
-_CREDENTIALS = ("Authorization", "Proxy-Authorization", "Cookie")
 _ORIGIN_CREDENTIALS = ("Authorization", "Cookie")
+_CREDENTIALS = (*_ORIGIN_CREDENTIALS, "Proxy-Authorization")
 _REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
 
 

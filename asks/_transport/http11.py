@@ -270,26 +270,17 @@ class HTTP11Connection:
         # finish_cycle, so its connection carries no other request.)
         self._method = method
         prepared = _request_event(method, target, headers)
-        if body is None and stream is None:
-            wire = prepared.wire
-            if wire is not None:
-                # h11 made these bytes of this very event before (its
-                # output depends on the event alone). They leave first, and
-                # h11 takes note of the request while the server reads it:
-                # its bookkeeping costs no wait for the answer.
-                try:
-                    await self._stream.send(wire)
-                finally:
-                    conn.send(prepared.event)
-                    conn.send(_END_OF_MESSAGE)
-                return
-            data = conn.send(prepared.event)
-            assert data is not None
-            end = conn.send(_END_OF_MESSAGE)
-            if end:
-                data += end
-            prepared.wire = data
-            await self._stream.send(data)
+        wire = prepared.wire
+        if wire is not None and body is None and stream is None:
+            # h11 made these bytes of this very event before (its output
+            # depends on the event alone). They leave first, and h11 takes
+            # note of the request while the server reads it: its
+            # bookkeeping costs no wait for the answer.
+            try:
+                await self._stream.send(wire)
+            finally:
+                conn.send(prepared.event)
+                conn.send(_END_OF_MESSAGE)
             return
         data = conn.send(prepared.event)
         assert data is not None
@@ -317,6 +308,8 @@ class HTTP11Connection:
         end = conn.send(_END_OF_MESSAGE)
         if end:
             data += end
+        if body is None and stream is None:
+            prepared.wire = data  # all of it: the next time it leaves first
         if data:
             await self._stream.send(data)
 
