@@ -829,6 +829,11 @@ class Session:
             redirects += 1
             history.append(response)
             self._follow(call, plan, options)
+            # The next hop is a new request (RFC 9110 section 15.4): its own
+            # 401 gets its own answer (RFC 7616 section 3.3 - a challenge is
+            # per request, so the retry spent on an earlier hop does not
+            # count). Still bounded: one retry per hop, hops by max_redirects.
+            auth_retried = False
 
     def _follow(self, call: Call, plan: RedirectPlan, options: _Options) -> None:
         # The call's headers may be the session's own object: change a copy.

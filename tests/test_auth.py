@@ -80,3 +80,60 @@ async def test_custom_pre_and_post_response_auth(raw_server):
     r = await asks.get(server.url, auth=Retry())
     assert r.status_code == 200
     assert seen == [b"first", None, b"second"]
+
+
+async def test_digest_challenge_after_a_same_origin_redirect_is_answered(raw_server):
+    # /a needs Digest and, once authenticated, redirects to /a/ (the
+    # trailing-slash redirect of a protected directory), which challenges
+    # again: each request of the chain gets its own one answer.
+    challenge = (
+        b'HTTP/1.1 401 No\r\nWWW-Authenticate: Digest realm="r", nonce="n", qop="auth"\r\n'
+        b"Content-Length: 0\r\n\r\n"
+    )
+    seen = []
+
+    async def handler(sock):
+        while (got := await read_request(sock)) is not None:
+            req = got[0]
+            authorization = dict(req.headers).get(b"authorization")
+            seen.append((req.target, authorization is not None))
+            if authorization is None:
+                await sock.sendall(challenge)
+            elif req.target == b"/a":
+                await sock.sendall(
+                    b"HTTP/1.1 301 Moved\r\nLocation: /a/\r\nContent-Length: 0\r\n\r\n"
+                )
+            else:
+                assert b'uri="/a/"' in authorization
+                await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    server = await raw_server(handler)
+    r = await asks.get(server.url + "/a", auth=asks.DigestAuth(("u", "p")))
+    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [401, 301, 401]
+    assert seen == [(b"/a", False), (b"/a", True), (b"/a/", False), (b"/a/", True)]
+
+
+async def test_a_server_that_challenges_every_answer_is_answered_once_per_request(raw_server):
+    # Bounded: one auth retry per request, and redirects by max_redirects.
+    seen = []
+
+    async def handler(sock):
+        while (got := await read_request(sock)) is not None:
+            req = got[0]
+            authorization = dict(req.headers).get(b"authorization")
+            seen.append(authorization is not None)
+            if authorization is None:
+                await sock.sendall(
+                    b'HTTP/1.1 401 No\r\nWWW-Authenticate: Digest realm="r", nonce="n"\r\n'
+                    b"Content-Length: 0\r\n\r\n"
+                )
+            else:
+                await sock.sendall(
+                    b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n"
+                )
+
+    server = await raw_server(handler)
+    with pytest.raises(asks.errors.TooManyRedirects):
+        await asks.get(server.url + "/", auth=asks.DigestAuth(("u", "p")), max_redirects=3)
+    assert seen == [False, True] * 4
