@@ -838,7 +838,14 @@ class Session:
     def _follow(self, call: Call, plan: RedirectPlan, options: _Options) -> None:
         # The call's headers may be the session's own object: change a copy.
         headers = call.headers.copy()
-        if strips_credentials(call.url, plan.url) and not options.auth_off_domain:
+        crossing = strips_credentials(call.url, plan.url)
+        if crossing:
+            # Host is the target's host and port (RFC 9110 section 7.2): a
+            # value the caller gave was for the origin it named, and sent to
+            # another one it would reach the wrong virtual host (or another
+            # site behind a shared front end). The new URL's own goes instead.
+            headers.pop("Host", None)
+        if crossing and not options.auth_off_domain:
             # Credentials were meant for the origin the caller named, not for
             # wherever it points (a leak many clients have shipped as a CVE).
             call.crossed = True

@@ -209,6 +209,29 @@ async def test_same_origin_redirect_keeps_credentials(raw_server):
     assert r.seen[-1][2][b"cookie"] == b"c=1"
 
 
+@pytest.mark.parametrize("auth_off_domain", [False, True])
+async def test_a_given_host_header_does_not_follow_to_another_origin(raw_server, auth_off_domain):
+    # Host names the target of the request (RFC 9110 section 7.2): the
+    # caller's value was for the URL it named; another origin gets its own,
+    # whatever auth_off_domain says (Host is not a credential).
+    b = await serve(raw_server, {})
+    a = await serve(raw_server, {b"/": redirect(302, b.server.url + "/landed")})
+    await asks.get(
+        a.server.url + "/", headers={"Host": "app.example"}, auth_off_domain=auth_off_domain
+    )
+    assert a.seen[-1][2][b"host"] == b"app.example"
+    assert b.seen[-1][2][b"host"] == b.server.url.removeprefix("http://").encode()
+
+
+async def test_a_given_host_header_stays_on_a_same_origin_redirect(raw_server):
+    r = await serve(raw_server, {b"/a": redirect(302, "/b")})
+    await asks.get(r.server.url + "/a", headers={"Host": "app.example"})
+    assert [(seen[1], seen[2][b"host"]) for seen in r.seen] == [
+        (b"/a", b"app.example"),
+        (b"/b", b"app.example"),
+    ]
+
+
 async def test_redirect_to_unsupported_scheme_is_a_bad_response(raw_server):
     r = await serve(raw_server, {b"/": redirect(302, "ftp://example.org/x")})
     with pytest.raises(asks.errors.BadHttpResponse, match="redirect"):
