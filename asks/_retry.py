@@ -12,6 +12,7 @@ tests replace them and never wait for real seconds.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
 import time
@@ -224,8 +225,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:  # "-0000": RFC 5322 says UTC
-        return None
+    if when.tzinfo is None:
+        # No zone: the obsolete asctime form ("Sun Nov  6 08:49:37 1994"),
+        # which RFC 9110 section 5.6.7 says a recipient MUST accept and is
+        # UTC like every HTTP-date, or "-0000" (RFC 5322: UTC, local zone
+        # unknown). Refusing them fell back to a short backoff.
+        when = when.replace(tzinfo=datetime.timezone.utc)
     if now is None:
         now = wall_clock()
     return max(0.0, when.timestamp() - now)

@@ -141,6 +141,21 @@ def test_retry_after_is_delay_seconds_or_an_http_date():
     assert parse_retry_after(past, now=NOW) == 0.0
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Sun, 06 Nov 1994 08:49:37 GMT",  # IMF-fixdate
+        "Sunday, 06-Nov-94 08:49:37 GMT",  # obsolete RFC 850
+        "Sun Nov  6 08:49:37 1994",  # obsolete asctime: no zone, and UTC
+        "Sun, 06 Nov 1994 08:49:37 -0000",  # RFC 5322's "UTC, local zone unknown"
+    ],
+)
+def test_retry_after_accepts_every_http_date_format(value):
+    # RFC 9110 section 5.6.7: a recipient MUST accept all three formats.
+    then = 784111777.0  # 1994-11-06T08:49:37Z
+    assert parse_retry_after(value, now=then - 90) == 90.0
+
+
 @pytest.mark.parametrize("garbage", [None, "", "soon", "-5", "1.5", "١٢", "Mon, 99 Foo 2026"])
 def test_retry_after_garbage_is_ignored(garbage):
     assert parse_retry_after(garbage, now=NOW) is None
