@@ -42,10 +42,33 @@ def plan_redirect(status: int, method: str, url: URL, location: str | None) -> R
     """
     if status not in REDIRECT_CODES or not location:
         return None
-    target = join_url(url, location.strip())
+    target = join_url(url, _location_text(location.strip()))
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         return RedirectPlan("GET", target, keep_body=False)
     return RedirectPlan(method, target, keep_body=True)
+
+
+def _location_text(location: str) -> str:
+    """The Location as the URL text its bytes spell.
+
+    Header values are read as ISO-8859-1, one character per byte (RFC 9110
+    section 5.5), but a non-ASCII Location is in practice UTF-8: read as
+    Latin-1 and then percent-encoded as UTF-8 it would be encoded twice
+    ("/caf%C3%83%C2%A9" for "/café"). Valid UTF-8 is decoded, so the URL
+    layer encodes each character once (and IDNA-encodes a host); other
+    bytes are percent-encoded one by one, as browsers do (RFC 3986
+    section 2.1).
+    """
+    if location.isascii():
+        return location
+    try:
+        raw = location.encode("latin-1")
+    except UnicodeEncodeError:
+        return location  # already text beyond Latin-1: not from the wire
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
 
 
 def strips_credentials(old: URL, new: URL) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 
 import asks
+from asks._redirects import plan_redirect
+from asks._urls import parse_url
 from asks.errors import TooManyRedirects, UnreplayableBody
 from tests.servers import read_request
 
@@ -230,6 +232,31 @@ async def test_a_given_host_header_stays_on_a_same_origin_redirect(raw_server):
         (b"/a", b"app.example"),
         (b"/b", b"app.example"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("location", "target"),
+    [
+        # UTF-8 bytes on the wire (what servers send): one character each,
+        # percent-encoded once - not read as Latin-1 and encoded twice.
+        (b"/caf\xc3\xa9?q=\xc3\xa9", b"/caf%C3%A9?q=%C3%A9"),
+        # Not UTF-8: each byte percent-encoded as it is, as browsers do.
+        (b"/caf\xe9", b"/caf%E9"),
+    ],
+)
+async def test_a_non_ascii_location_is_percent_encoded_byte_for_byte(raw_server, location, target):
+    moved = b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % location
+    r = await serve(raw_server, {b"/a": moved})
+    resp = await asks.get(r.server.url + "/a")
+    assert r.seen[-1][1] == target
+    assert resp.url == r.server.url + target.decode()
+
+
+def test_a_utf8_host_in_a_location_is_idna_encoded():
+    base = parse_url("http://example.org/")
+    location = "http://caf\xc3\xa9.example/x"  # UTF-8 bytes, read as Latin-1
+    plan = plan_redirect(302, "GET", base, location)
+    assert plan is not None and plan.url.host == "xn--caf-dma.example"
 
 
 async def test_redirect_to_unsupported_scheme_is_a_bad_response(raw_server):
