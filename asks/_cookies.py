@@ -279,6 +279,7 @@ def decide(
     path: str,
     creation: float,
     is_public: Callable[[str], bool] | None = None,
+    secure_origin: bool = True,
 ) -> StoredCookie | None:
     """What to store for a cookie received from *host* (RFC 6265 section 5.3).
 
@@ -295,11 +296,18 @@ def decide(
             Suffix List (:func:`is_public_suffix`) by default. Called only
             for a ``Domain`` attribute on a host name.
 
+        secure_origin: the response came over https (or from a loopback
+            host, which no one can stand between): see
+            :func:`refused_for_origin`.
+
     Returns:
         The cookie to store, or ``None`` when it must be ignored (its
         ``Domain`` does not cover *host*, or is a public suffix other than
-        *host* itself).
+        *host* itself; it is ``Secure`` or has a name prefix its origin
+        cannot set).
     """
+    if refused_for_origin(cookie, secure_origin):
+        return None
     domain = cookie.domain or ""
     if domain and not is_ip_address(domain):
         check = is_public if is_public is not None else is_public_suffix
@@ -328,6 +336,74 @@ def decide(
         http_only=cookie.http_only,
         same_site=cookie.same_site,
     )
+
+
+def refused_for_origin(cookie: ParsedCookie, secure_origin: bool) -> bool:
+    """Whether a cookie asks for more than the channel it came over can vouch for.
+
+    RFC 6265 let plain http set a ``Secure`` cookie, which https then sends:
+    whoever sits on a plain http connection (an open Wi-Fi, a proxy) could
+    plant or replace the cookies of the https site. draft-ietf-httpbis-
+    rfc6265bis closes that, as browsers and curl do, and so does asks:
+
+    * a ``Secure`` cookie from a non-secure origin is ignored (section 5.7
+      step 15);
+    * a name starting with ``__Secure-`` (any case) needs ``Secure`` and a
+      secure origin; one starting with ``__Host-`` needs them too, and no
+      ``Domain`` and ``Path=/``, so it stays with the one host that set it
+      (section 4.1.3).
+
+    A loopback host (``localhost``, ``127.0.0.0/8``, ``::1``) counts as a
+    secure origin, as browsers count it "potentially trustworthy" and curl
+    does: nothing can stand between a client and its own machine.
+    """
+    if cookie.secure and not secure_origin:
+        return True
+    lowered = cookie.name[:9].lower()
+    if lowered.startswith("__secure-"):
+        return not (cookie.secure and secure_origin)
+    if lowered.startswith("__host-"):
+        return not (
+            cookie.secure and secure_origin and cookie.domain is None and cookie.path == "/"
+        )
+    return False
+
+
+def is_secure_origin(scheme: str, host: str) -> bool:
+    """Whether a response from *scheme*://*host* may set ``Secure`` cookies."""
+    return scheme == "https" or is_loopback(host)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` (and names under it, RFC 6761 section 6.3) or a loopback address."""
+    host = host.rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    if not is_ip_address(host):
+        return False
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def shadows_secure(new: StoredCookie, old_name: str, old_domain: str, old_path: str) -> bool:
+    """Whether a non-secure origin's *new* cookie would touch a stored ``Secure`` one.
+
+    draft-ietf-httpbis-rfc6265bis section 5.7 step 16 ("leave secure
+    cookies alone"): a cookie from plain http is ignored when a ``Secure``
+    cookie of the same name is stored for a domain that matches its own
+    (either way) and a path its path is under, so plain http can neither
+    replace nor shadow it. The caller asks this only of ``Secure`` cookies
+    in the store.
+    """
+    if old_name != new.name:
+        return False
+    if not (domain_match(new.domain, old_domain) or domain_match(old_domain, new.domain)):
+        return False
+    return path_match(new.path, old_path)
 
 
 def matches(cookie: StoredCookie, host: str, path: str, secure: bool) -> bool:

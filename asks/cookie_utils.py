@@ -159,9 +159,12 @@ class CookieTracker:
             return
         now = time.time()
         path = _cookies.request_path(url)
+        secure_origin = _cookies.is_secure_origin(scheme, host)
         for line in headers.get_list("set-cookie"):
-            stored = _decide(line, host, path, now)
+            stored = _decide(line, host, path, now, secure_origin)
             if stored is None:
+                continue
+            if not secure_origin and self._shadows_secure(stored):
                 continue
             old = _find(self.jar, stored)
             if old is not None:
@@ -175,6 +178,12 @@ class CookieTracker:
                 continue  # a deletion: the older one is gone, nothing to add
             self.jar.set_cookie(_to_jar(stored))
 
+    def _shadows_secure(self, new: _cookies.StoredCookie) -> bool:
+        shadows = _cookies.shadows_secure
+        return any(
+            c.secure and shadows(new, c.name, c.domain.removeprefix("."), c.path) for c in self.jar
+        )
+
     def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
         return iter(self.jar)
 
@@ -182,11 +191,13 @@ class CookieTracker:
         return len(self.jar)
 
 
-def _decide(line: str, host: str, path: str, now: float) -> _cookies.StoredCookie | None:
+def _decide(
+    line: str, host: str, path: str, now: float, secure_origin: bool
+) -> _cookies.StoredCookie | None:
     parsed = _cookies.parse_set_cookie(line, now)
     if parsed is None:
         return None
-    return _cookies.decide(parsed, host, path, _clock(now))
+    return _cookies.decide(parsed, host, path, _clock(now), secure_origin=secure_origin)
 
 
 def _jar_domain(c: _cookies.StoredCookie) -> str:
@@ -281,15 +292,16 @@ def _discard(jar: http.cookiejar.CookieJar, domain: str, path: str, name: str) -
 def parse_response_cookies(headers: Headers, url: str, host: str, scheme: str) -> list[Cookie]:
     """The cookies a response sets, as asks :class:`Cookie` objects.
 
-    Those RFC 6265 would store (a cookie whose ``Domain`` does not cover the
-    host is left out; one that deletes, with an expiry in the past, is
-    listed), in the order received.
+    Those the session's store would take (a cookie whose ``Domain`` does not
+    cover the host is left out, and so is a ``Secure`` or ``__Secure-`` /
+    ``__Host-`` cookie its origin cannot set; one that deletes, with an
+    expiry in the past, is listed), in the order received.
 
     Args:
         headers: the response headers.
         url: the request URL.
         host: its host.
-        scheme: its scheme (unused; kept for the signature asks had).
+        scheme: its scheme.
 
     Returns:
         The cookies.
@@ -299,8 +311,9 @@ def parse_response_cookies(headers: Headers, url: str, host: str, scheme: str) -
     now = time.time()
     path = _cookies.request_path(url)
     out = []
+    secure_origin = _cookies.is_secure_origin(scheme, host)
     for line in headers.get_list("set-cookie"):
-        c = _decide(line, host, path, now)
+        c = _decide(line, host, path, now, secure_origin)
         if c is None:
             continue
         out.append(

@@ -88,7 +88,8 @@ def test_cause_empty_valued_attributes():
     for line in ("a=1; Secure=", "a=1; Secure=no", "a=1; secure"):
         c = parse_set_cookie(line, NOW)
         assert c is not None and c.secure
-    t = tracker_after("http://example.org/", "a=1; Secure=")
+    # (Set over https: plain http may not set a Secure cookie at all, below.)
+    t = tracker_after("https://example.org/", "a=1; Secure=")
     assert sent(t, "http://example.org/") is None
     assert sent(t, "https://example.org/") == "a=1"
 
@@ -462,7 +463,7 @@ def test_response_cookies_fields():
         "e=gone; Max-Age=0",  # a deletion: listed, expired
     )
     cookies = parse_response_cookies(
-        headers, "http://www.example.org/x/y", "www.example.org", "http"
+        headers, "https://www.example.org/x/y", "www.example.org", "https"
     )
     assert [c.name for c in cookies] == ["a", "b", "e"]
     a, b, e = cookies
@@ -472,6 +473,80 @@ def test_response_cookies_fields():
     assert a.host_only and a.http_only and a.same_site == "Lax" and a.expires is not None
     assert (b.domain, b.path, b.host_only, b.expires) == (".example.org", "/x", False, None)
     assert e.expires == 0
+
+
+# -- what plain http may not set (draft-ietf-httpbis-rfc6265bis) ---------------
+
+
+def test_plain_http_cannot_set_a_secure_cookie():
+    # Whoever sits on the plain connection would otherwise plant a cookie the
+    # https site then receives as its own.
+    t = tracker_after("http://example.org/", "sid=evil; Secure", "plain=1")
+    assert [c.name for c in t] == ["plain"]
+    assert sent(t, "https://example.org/") == "plain=1"
+    headers = set_cookies("sid=evil; Secure", "plain=1")
+    listed = parse_response_cookies(headers, "http://example.org/", "example.org", "http")
+    assert [c.name for c in listed] == ["plain"]
+
+
+@pytest.mark.parametrize("url", ["http://localhost/", "http://127.0.0.7/", "http://[::1]/"])
+def test_a_loopback_host_over_http_may_set_a_secure_cookie(url):
+    # Nothing stands between a client and its own machine (browsers count
+    # such origins "potentially trustworthy", and curl does the same).
+    host = url.split("//")[1].split("/")[0]
+    t = CookieTracker()
+    t.store(set_cookies("sid=1; Secure"), url, host, "http")
+    assert [c.name for c in t] == ["sid"]
+    assert t.cookie_header(url.replace("http:", "https:"), host, "https") == "sid=1"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sid=evil",  # replacing it
+        "sid=evil; Path=/app",  # shadowing it with a longer path
+        "sid=gone; Max-Age=0",  # deleting it
+        "sid=evil; Domain=example.org",  # the same name for the whole domain
+    ],
+)
+def test_plain_http_cannot_replace_shadow_or_delete_a_secure_cookie(line):
+    t = tracker_after("https://example.org/", "sid=1; Secure; Path=/")
+    tracker_after("http://example.org/app/", line, "other=2", tracker=t)
+    assert sorted(c.name for c in t) == ["other", "sid"]
+    assert sent(t, "https://example.org/app/x") == "other=2; sid=1"  # longer path first
+
+
+def test_https_may_still_replace_its_secure_cookie():
+    t = tracker_after("https://example.org/", "sid=1; Secure")
+    tracker_after("https://example.org/", "sid=2; Secure", tracker=t)
+    assert sent(t, "https://example.org/") == "sid=2"
+    # And a plain-http cookie of another domain's same name is its own.
+    tracker_after("http://example.com/", "sid=3", tracker=t)
+    assert sent(t, "http://example.com/") == "sid=3"
+
+
+@pytest.mark.parametrize(
+    ("url", "line", "kept"),
+    [
+        ("https://example.org/", "__Secure-a=1; Secure", True),
+        ("https://example.org/", "__Secure-a=1", False),  # no Secure
+        ("http://example.org/", "__Secure-a=1; Secure", False),  # not from https
+        ("https://example.org/", "__secure-a=1", False),  # the prefix in any case
+        ("https://example.org/", "__Host-a=1; Secure; Path=/", True),
+        ("https://example.org/", "__Host-a=1; Secure; Path=/; Domain=example.org", False),
+        ("https://example.org/", "__Host-a=1; Secure; Path=/x", False),
+        ("https://example.org/", "__Host-a=1; Secure", False),  # no Path=/
+        ("https://example.org/", "__HOST-a=1; Path=/", False),  # no Secure
+        ("http://example.org/", "__Host-a=1; Secure; Path=/", False),
+        ("https://example.org/", "__Hostile=1", True),  # not the prefix
+    ],
+)
+def test_cookie_name_prefixes_hold_their_promise(url, line, kept):
+    # draft-ietf-httpbis-rfc6265bis section 4.1.3: a server that names a
+    # cookie __Secure- or __Host- can rely on it having come from https
+    # (and, for __Host-, from this host alone, for the whole site).
+    t = tracker_after(url, line)
+    assert (len(t) == 1) is kept
 
 
 # -- the http-state suite and its dates, whole ---------------------------------

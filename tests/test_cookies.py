@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import socket
 
+import curio
 import pytest
 
 import asks
@@ -352,3 +353,40 @@ async def test_http_state_suite_end_to_end(raw_server, named_hosts):
     failed = sorted(c.name for c in cases if results[c.name] != c.expected)
     # The three whose 2019 expiry has passed since the suite was written.
     assert failed == sorted(AGED)
+
+
+async def test_a_site_over_plain_http_cannot_plant_a_secure_cookie(tmp_path):
+    # A real session, a host that is not loopback (the connection goes to a
+    # Unix socket, the URL names example.org): the Secure cookie and the
+    # __Host- one are refused, the plain one kept and sent back.
+    path = str(tmp_path / "s.sock")
+    listener = curio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    received: list[bytes | None] = []
+
+    async def serve():
+        sock, _ = await listener.accept()
+        async with sock:
+            while (got := await read_request(sock)) is not None:
+                req, _ = got
+                received.append(dict(req.headers).get(b"cookie"))
+                await sock.sendall(
+                    b"HTTP/1.1 200 OK\r\n"
+                    b"Set-Cookie: sid=evil; Path=/; Secure\r\n"
+                    b"Set-Cookie: __Host-x=1; Path=/\r\n"
+                    b"Set-Cookie: plain=1; Path=/\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
+
+    server = await curio.spawn(serve)
+    try:
+        async with asks.Session(uds=path, persist_cookies=True) as s:
+            r = await s.get("http://example.org/")
+            assert [c.name for c in r.cookies] == ["plain"]
+            await s.get("http://example.org/")
+            assert sorted(c.name for c in s._cookie_tracker) == ["plain"]
+        assert received == [None, b"plain=1"]
+    finally:
+        await server.cancel()
+        await listener.close()
