@@ -180,9 +180,21 @@ class CookieTracker:
 
     def _shadows_secure(self, new: _cookies.StoredCookie) -> bool:
         shadows = _cookies.shadows_secure
-        return any(
-            c.secure and shadows(new, c.name, c.domain.removeprefix("."), c.path) for c in self.jar
-        )
+        table = getattr(self.jar, "_cookies", None)
+        if not isinstance(table, dict):
+            return any(
+                c.secure and shadows(new, c.name, c.domain.removeprefix("."), c.path)
+                for c in self.jar
+            )
+        # The jar's own index (domain -> path -> name, see _find): a crawl's
+        # jar of thousands of cookies is not walked for each cookie plain
+        # http sets, only its domains and paths, the name looked up in each.
+        for paths in table.values():
+            for path, names in paths.items():
+                c = names.get(new.name)
+                if c is not None and c.secure and shadows(new, c.name, c.domain.lstrip("."), path):
+                    return True
+        return False
 
     def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
         return iter(self.jar)

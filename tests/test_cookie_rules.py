@@ -8,6 +8,7 @@ http-state suite and its dates run whole at the end.
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import http.cookiejar
 import json
@@ -478,6 +479,14 @@ def test_response_cookies_fields():
 # -- what plain http may not set (draft-ietf-httpbis-rfc6265bis) ---------------
 
 
+class _IndexlessJar(http.cookiejar.CookieJar):
+    """A jar whose index is not a dict: the store walks it instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cookies = collections.UserDict()  # type: ignore[assignment]
+
+
 def test_plain_http_cannot_set_a_secure_cookie():
     # Whoever sits on the plain connection would otherwise plant a cookie the
     # https site then receives as its own.
@@ -509,8 +518,10 @@ def test_a_loopback_host_over_http_may_set_a_secure_cookie(url):
         "sid=evil; Domain=example.org",  # the same name for the whole domain
     ],
 )
-def test_plain_http_cannot_replace_shadow_or_delete_a_secure_cookie(line):
-    t = tracker_after("https://example.org/", "sid=1; Secure; Path=/")
+@pytest.mark.parametrize("jar", ["CookieJar", "a jar without its dict index"])
+def test_plain_http_cannot_replace_shadow_or_delete_a_secure_cookie(line, jar):
+    t = CookieTracker(http.cookiejar.CookieJar() if jar == "CookieJar" else _IndexlessJar())
+    tracker_after("https://example.org/", "sid=1; Secure; Path=/", tracker=t)
     tracker_after("http://example.org/app/", line, "other=2", tracker=t)
     assert sorted(c.name for c in t) == ["other", "sid"]
     assert sent(t, "https://example.org/app/x") == "other=2; sid=1"  # longer path first
