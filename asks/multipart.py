@@ -27,6 +27,15 @@ How each value is sent:
   attribute (``"blob"`` without one).
 * :class:`MultipartData`: a file part whose Content-Type and filename you
   choose.
+* a tuple ``(filename, content)`` or ``(filename, content, content_type)``,
+  the form requests and httpx take: a file part with that filename (and
+  type: guessed from the filename when not given). *content* is bytes, a
+  ``str`` (sent encoded, not read as a path), a path or an open binary
+  file. ``(None, content)`` is the requests idiom for an ordinary field:
+  no filename, no Content-Type unless given.
+* a list: one part per item, under the same name (as ``data=`` repeats a
+  form field).
+* ``None``: no part at all (as ``data=`` leaves it out).
 * anything else: a text field, ``str(value)`` encoded with the request
   encoding, with no Content-Type header (RFC 7578 section 4.4: it defaults
   to ``text/plain``).
@@ -538,15 +547,50 @@ def _is_file_value(value: object) -> bool:
     )
 
 
+def _parts(fields: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str) -> list[_Part]:
+    """One part per value; a list gives one per item, None none."""
+    parts = []
+    for name, value in _items(fields):
+        if value is None:
+            continue
+        if type(value) is list:
+            parts += [_to_part(name, each, encoding) for each in value if each is not None]
+        else:
+            parts.append(_to_part(name, value, encoding))
+    return parts
+
+
 def _to_part(name: object, value: object, encoding: str) -> _Part:
     name = _field_name(name)
     if isinstance(value, MultipartData):
         return _file_part(name, value.binary_source, value.mime_type, value.basename)
+    if type(value) is tuple:
+        return _tuple_part(name, value, encoding)
     if isinstance(value, str):
         return _Part(name, value.encode(encoding), None, None)
     if _is_file_value(value):
         return _file_part(name, value, None, None)
     return _Part(name, str(value).encode(encoding), None, None)
+
+
+def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> _Part:
+    """``(filename, content[, content_type])``, as requests and httpx take it."""
+    if len(value) not in (2, 3):
+        raise TypeError(
+            f"multipart field {name!r}: a tuple is (filename, content) or "
+            f"(filename, content, content_type), not {len(value)} items"
+        )
+    filename, content = value[0], value[1]
+    mime_type = value[2] if len(value) == 3 else None
+    if filename is not None and not isinstance(filename, str):
+        raise TypeError(f"multipart field {name!r}: the filename must be a str or None")
+    if isinstance(content, str):
+        # In a tuple a str is the content (as in requests and httpx), never
+        # a path: a path is given as a pathlib.Path.
+        content = content.encode(encoding)
+    if filename is None and mime_type is None and isinstance(content, bytes):
+        return _Part(name, content, None, None)  # requests' (None, value): a field
+    return _file_part(name, content, mime_type, "" if filename is None else filename)
 
 
 def _part_head(part: _Part, encoding: str = "utf-8") -> bytes:
@@ -603,7 +647,7 @@ def build_multipart(
         TypeError: a value cannot be sent (e.g. a text-mode file).
         OSError: a path cannot be ``stat``-ed (missing file) or is a directory.
     """
-    parts = [_to_part(name, value, encoding) for name, value in _items(fields)]
+    parts = _parts(fields, encoding)
     heads = [_part_head(part) for part in parts]
 
     if boundary is None:
@@ -665,10 +709,14 @@ def build_files(
         the body, ready to be sent.
     """
     converted = [
-        (name, Path(value) if isinstance(value, str) and os.path.isfile(value) else value)
+        (name, [_as_path(each) for each in value] if type(value) is list else _as_path(value))
         for name, value in _items(files)
     ]
     return build_multipart(converted, encoding)
+
+
+def _as_path(value: object) -> object:
+    return Path(value) if isinstance(value, str) and os.path.isfile(value) else value
 
 
 # -- asks 2.4's whole-body builder ----------------------------------------------------

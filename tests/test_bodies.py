@@ -122,6 +122,16 @@ async def test_multipart_reaches_httpbin(httpbin, tmp_path):
     assert body["form"] == {"field": "value", "num": "3"}
 
 
+async def test_multipart_tuples_and_lists_reach_httpbin(httpbin):
+    r = await asks.post(
+        httpbin.url + "/post",
+        files={"up": ("a.txt", b"uploaded", "text/plain"), "tag": ["x", "y"], "gone": None},
+    )
+    body = r.json()
+    assert body["files"] == {"up": "uploaded"}
+    assert body["form"] == {"tag": ["x", "y"]}
+
+
 async def test_multipart_and_data_are_exclusive():
     with pytest.raises(TypeError):
         await asks.post("http://127.0.0.1:1", data=b"x", multipart={"a": "b"})

@@ -244,6 +244,77 @@ def test_bad_values_rejected() -> None:
         build_multipart({"x": io.StringIO("text")})
 
 
+# -- tuples, lists and None, as requests and httpx take them ------------------
+
+
+def test_a_tuple_is_a_file_part_as_in_requests_and_httpx(tmp_path: Path) -> None:
+    path = tmp_path / "on-disk.bin"
+    path.write_bytes(b"from disk")
+    body = build_multipart(
+        [
+            ("a", ("notes.txt", b"hi")),  # the type guessed from the filename
+            ("b", ("data.bin", "text é", "application/x-custom")),  # a str is content
+            ("c", ("renamed.bin", path)),  # a path, sent under the given name
+            ("d", ("mem.json", io.BytesIO(b"{}"))),
+            ("e", ("unknown", b"?")),
+        ]
+    )
+    assert round_trip(body) == [
+        Part("a", "notes.txt", "text/plain", b"hi"),
+        Part("b", "data.bin", "application/x-custom", "text é".encode()),
+        Part("c", "renamed.bin", "application/octet-stream", b"from disk"),
+        Part("d", "mem.json", "application/json", b"{}"),
+        Part("e", "unknown", "application/octet-stream", b"?"),
+    ]
+
+
+def test_a_tuple_without_a_filename_is_an_ordinary_field() -> None:
+    # requests' idiom for a plain field among files: (None, value).
+    body = build_multipart({"plain": (None, "value"), "typed": (None, b"{}", "application/json")})
+    assert round_trip(body) == [
+        Part("plain", None, None, b"value"),
+        Part("typed", None, "application/json", b"{}"),
+    ]
+
+
+def test_a_list_repeats_the_field_and_none_is_left_out() -> None:
+    body = build_multipart(
+        {"tag": ["a", "b", None], "skip": None, "f": [("1.txt", b"1"), ("2.txt", b"2")]}
+    )
+    assert round_trip(body) == [
+        Part("tag", None, None, b"a"),
+        Part("tag", None, None, b"b"),
+        Part("f", "1.txt", "text/plain", b"1"),
+        Part("f", "2.txt", "text/plain", b"2"),
+    ]
+
+
+def test_files_takes_a_list_of_paths(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.txt", tmp_path / "two.txt"
+    one.write_text("1")
+    two.write_text("2")
+    body = build_files({"docs": [str(one), str(two)], "note": "not a path"})
+    assert round_trip(body) == [
+        Part("docs", "one.txt", "text/plain", b"1"),
+        Part("docs", "two.txt", "text/plain", b"2"),
+        Part("note", None, None, b"not a path"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (("only-a-name",), "not 1 items"),
+        (("n", b"x", "text/plain", {"X-Header": "1"}), "not 4 items"),
+        ((b"bytes-name", b"x"), "filename must be a str"),
+        (("n", 42), "cannot send int"),
+    ],
+)
+def test_a_bad_tuple_is_a_type_error(value: tuple[Any, ...], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        build_multipart({"f": value})
+
+
 # -- boundary -----------------------------------------------------------------
 
 
