@@ -151,13 +151,10 @@ def _file_body(fobj: Any) -> Body:
     if not is_async:
         try:
             start = fobj.tell()
-            info = os.fstat(fobj.fileno())
-            # Only a regular file's size is its length: /proc files say 0,
-            # pipes and devices say nothing useful. Those go chunked.
-            if stat.S_ISREG(info.st_mode) and info.st_size > 0:
-                length = max(0, info.st_size - start)
         except (AttributeError, OSError, ValueError):
-            start, length = None, None
+            start = None
+        if start is not None:
+            start, length = _file_extent(fobj, start)
 
     async def stream() -> AsyncIterator[bytes]:
         if start is not None:
@@ -172,3 +169,51 @@ def _file_body(fobj: Any) -> Body:
 
     # A real file with a known position can be rewound and sent again.
     return Body(None, stream, length, None, start is not None)
+
+
+def _file_extent(fobj: Any, start: int) -> tuple[int | None, int | None]:
+    """Where a sync file body starts (None: it cannot be rewound) and its length."""
+    fd = descriptor_of(fobj)
+    if fd is None:
+        # No descriptor: an in-memory file (BytesIO and the like), whose end
+        # is its length. Measured so it goes with Content-Length, as requests
+        # and httpx send it: many servers and object stores (S3's presigned
+        # PUT among them) refuse a chunked upload.
+        length = in_memory_size(fobj, start)
+        return (None, None) if length is None else (start, length)
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None, None
+    # Only a regular file's size is its length: /proc files say 0, pipes and
+    # devices say nothing useful. Those go chunked.
+    if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return start, max(0, info.st_size - start)
+    return start, None
+
+
+def descriptor_of(fobj: Any) -> int | None:
+    """The file's descriptor, or None (an in-memory file has none)."""
+    try:
+        fd = fobj.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+def in_memory_size(fobj: Any, start: int) -> int | None:
+    """The bytes from *start* to the end of a seekable in-memory file, or None.
+
+    Only for a file without a descriptor: seeking one cannot block, and its
+    end is where reading stops. The position is put back at *start*.
+    """
+    try:
+        if not fobj.seekable():
+            return None
+        end = fobj.seek(0, os.SEEK_END)
+        fobj.seek(start)
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+    if type(end) is not int:
+        return None
+    return max(0, end - start)

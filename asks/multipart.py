@@ -69,6 +69,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 import curio
 
+from ._content import in_memory_size
 from .errors import AsksException
 
 __all__ = [
@@ -299,7 +300,10 @@ def _file_source(fobj: Any) -> _Source:
         fd = None
 
     if fd is None:
-        # No descriptor (BytesIO and the like): reading cannot block.
+        # No descriptor (BytesIO and the like): reading cannot block, and its
+        # end is its size, so the body can go with a Content-Length.
+        if start is not None:
+            size = in_memory_size(fobj, start)
         return _Source(description, size, start is None, lambda: _DirectReader(fobj, start))
 
     def opener() -> Any:

@@ -132,6 +132,15 @@ async def test_multipart_tuples_and_lists_reach_httpbin(httpbin):
     assert body["form"] == {"tag": ["x", "y"]}
 
 
+async def test_an_in_memory_file_goes_with_a_content_length(httpbin):
+    # hypercorn's httpbin (like many servers and object stores) refuses a
+    # chunked upload: a BytesIO must go with its length.
+    for kwargs in ({"data": io.BytesIO(b"in memory")}, {"multipart": {"f": io.BytesIO(b"m")}}):
+        r = await asks.post(httpbin.url + "/post", **kwargs)
+        assert r.status_code == 200, r.text
+        assert "Transfer-Encoding" not in r.json()["headers"]
+
+
 async def test_multipart_and_data_are_exclusive():
     with pytest.raises(TypeError):
         await asks.post("http://127.0.0.1:1", data=b"x", multipart={"a": "b"})

@@ -245,8 +245,37 @@ def test_real_file_replay_starts_where_the_first_send_did(tmp_path):
         assert drain(body) == b"456789"
 
 
-def test_file_without_fileno_has_unknown_length_and_is_not_replayable():
-    body = encode_body(data=io.BytesIO(b"abc"))
+def test_an_in_memory_file_is_measured_and_replayable():
+    # No descriptor, but seekable: its end is its length (so it goes with
+    # Content-Length, not chunked), from where it stands.
+    buf = io.BytesIO(b"skip-abc")
+    buf.read(5)
+    body = encode_body(data=buf)
+
+    assert (body.length, body.replayable) == (3, True)
+    assert buf.tell() == 5  # measuring put it back
+    assert drain(body) == b"abc"
+    assert drain(body) == b"abc"  # a replay starts where the first send did
+
+
+class _Unseekable(io.RawIOBase):
+    """In memory, with a position but no way to seek."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._data.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+def test_an_unseekable_file_without_fileno_has_unknown_length_and_is_not_replayable():
+    body = encode_body(data=_Unseekable(b"abc"))
 
     assert (body.length, body.replayable) == (None, False)
     assert drain(body) == b"abc"

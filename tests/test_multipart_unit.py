@@ -510,10 +510,10 @@ def test_sync_real_file_object(tmp_path: Path) -> None:
         assert not fobj.closed  # the caller's file stays open
 
 
-def test_bytesio_is_replayable_but_of_unknown_length() -> None:
+def test_bytesio_is_replayable_and_of_known_length() -> None:
     buf = io.BytesIO(b"in memory")
     body = build_multipart({"f": buf})
-    assert body.length is None
+    assert body.length is not None  # encode() checks it against the bytes sent
     assert body.replayable
     expected = [Part("f", "blob", "application/octet-stream", b"in memory")]
     assert round_trip(body) == expected
