@@ -5,7 +5,8 @@ RFC 9309 (the Robots Exclusion Protocol) decides what a fetch of
 
 - a 2xx answer is parsed (``urllib.robotparser``); its ``Crawl-delay`` (or
   ``Request-rate``, whichever is slower), not part of the RFC but what
-  crawlers honour, becomes the origin's rate limit on the session;
+  crawlers honour, becomes the origin's rate limit on the session, unless the
+  session's own limit for it is slower already;
 - a 4xx answer, 404 above all, means "no rules": everything is allowed
   (section 2.3.1.3), and so does a redirect chain longer than the session
   follows (section 2.3.1.2 allows that);
@@ -214,13 +215,20 @@ class RobotsCache:
 
     async def _apply_delay(self, origin: Origin, rules: _Rules) -> None:
         per_second = self._delay(rules)
-        if per_second is not None:
-            limiter = limiter_of(self._session)
-            limiter.set_rate(origin, per_second)
-            # The robots.txt request just made counts as the first of the
-            # schedule: a fresh bucket grants this slot at once, and the next
-            # request of the origin goes one delay later.
-            await limiter.acquire(origin)
+        if per_second is None:
+            return
+        limiter = limiter_of(self._session)
+        current = limiter.limit_for(origin)
+        if current is not None and current.per_second <= per_second:
+            # The session's own limit (``rate_limit=``, ``--rate``) is as slow
+            # or slower: a Crawl-delay asks for at least that spacing, never
+            # for more requests than the caller allows, so the limit stays.
+            return
+        limiter.set_rate(origin, per_second)
+        # The robots.txt request just made counts as the first of the
+        # schedule: a fresh bucket grants this slot at once, and the next
+        # request of the origin goes one delay later.
+        await limiter.acquire(origin)
 
     def _forget_delay(self, origin: Origin, rules: _Rules) -> None:
         if self._delay(rules) is not None:

@@ -222,6 +222,41 @@ async def test_crawl_delay_becomes_the_origin_s_rate_limit(raw_server: Any) -> N
     assert {t for _, t in other_seen} == {0.0}
 
 
+async def test_a_crawl_delay_never_speeds_up_a_slower_rate_limit_of_the_session(
+    raw_server: Any,
+) -> None:
+    vt = VirtualTime()
+    seen: list[float] = []
+
+    async def handler(sock: Any) -> None:
+        while (got := await read_request(sock)) is not None:
+            seen.append(round(vt.now - 1000.0, 6))
+            if got[0].target == b"/robots.txt":
+                await sock.sendall(text("200 OK", b"User-agent: *\nCrawl-delay: 1\n"))
+            else:
+                await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    async with asks.Session(rate_limit=0.1) as session:  # --rate 0.1: one every 10 s
+        limiter = limiter_of(session)
+        limiter.clock = vt.clock
+        limiter.sleep = vt.sleep
+        urls = [f"{server.url}/{i}" for i in range(2)]
+
+        async def crawl() -> list[asks.FetchResult]:
+            # One worker: one sleeper at a time, for vt.run to move the clock.
+            run = asks.fetch_many(urls, session=session, robots=True, concurrency=1)
+            async with run as results:
+                return [r async for r in results]
+
+        [got] = await vt.run(crawl)
+        assert limiter.limit_for(server.url) == asks.RateLimit(0.1)
+    assert [r.status for r in got] == [200, 200]
+    # Crawl-delay: 1 asks for no more than one a second; the session allows
+    # one every 10 s, and that is what the server sees.
+    assert seen == [0.0, 10.0, 20.0]
+
+
 async def test_request_rate_counts_too_and_the_slower_of_the_two_wins() -> None:
     async with asks.Session() as session:
         cache = RobotsCache(session, "python-asks/4")
