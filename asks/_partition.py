@@ -11,9 +11,12 @@ salted per process (``PYTHONHASHSEED``), so two machines would disagree.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from urllib.parse import urlsplit
+
+from ._urls import parse_url
 
 __all__ = ["host_key", "parse_shard", "shard_of"]
 
@@ -37,7 +40,8 @@ def host_key(url: str) -> str:
         url: a URL as read from the input list.
 
     Returns:
-        The host name (IDNA or not, as written, lower-cased), or the line itself.
+        The host name, lower-cased (a non-ASCII one in its IDNA form, as
+        requests spell it), or the line itself.
     """
     url = url.strip()
     simple = _SIMPLE.match(url)
@@ -47,6 +51,12 @@ def host_key(url: str) -> str:
         host = urlsplit(url).hostname
     except ValueError:
         host = None
+    if host and not host.isascii():
+        # The pool, the rate limiter and robots.txt know a host by its IDNA
+        # form (asks._urls): "bücher.example" and "xn--bcher-kva.example" are
+        # one server, so they must be one partition (one worker, one shard).
+        with contextlib.suppress(ValueError):
+            host = parse_url(url).host
     return host.rstrip(".") if host else url
 
 

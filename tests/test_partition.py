@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asks._partition import host_key, parse_shard, shard_of
+from asks._urls import parse_url
 
 
 def test_every_url_of_a_host_lands_in_the_same_shard_whatever_the_port_path_or_case() -> None:
@@ -21,6 +23,21 @@ def test_every_url_of_a_host_lands_in_the_same_shard_whatever_the_port_path_or_c
         "http://user@example.com/d",
     ]
     assert {host_key(u) for u in urls} == {"example.com"}
+    for count in (2, 3, 7, 64):
+        assert len({shard_of(u, count) for u in urls}) == 1
+
+
+def test_an_idn_host_and_its_punycode_form_are_one_host() -> None:
+    # The session knows both as xn--bcher-kva.example (one pool, one rate
+    # limit, one robots.txt), so they must go to one worker and one shard.
+    urls = [
+        "http://bücher.example/a",
+        "http://xn--bcher-kva.example/b",
+        "https://BÜCHER.example:443/c",
+        "http://user@bücher.example./d",
+    ]
+    assert {host_key(u) for u in urls} == {"xn--bcher-kva.example"}
+    assert {parse_url(u).host.rstrip(".") for u in urls} == {"xn--bcher-kva.example"}
     for count in (2, 3, 7, 64):
         assert len({shard_of(u, count) for u in urls}) == 1
 
@@ -81,6 +98,9 @@ def _general_host_key(url: str) -> str:
         host = urlsplit(url.strip()).hostname
     except ValueError:
         host = None
+    if host and not host.isascii():
+        with contextlib.suppress(ValueError):
+            host = parse_url(url.strip()).host
     return host.rstrip(".") if host else url.strip()
 
 
