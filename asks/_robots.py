@@ -3,9 +3,10 @@
 RFC 9309 (the Robots Exclusion Protocol) decides what a fetch of
 ``/robots.txt`` means (section 2.3.1):
 
-- a 2xx answer is parsed (``urllib.robotparser``); its ``Crawl-delay`` (or
-  ``Request-rate``, whichever is slower), not part of the RFC but what
-  crawlers honour, becomes the origin's rate limit on the session, unless the
+- a 2xx answer is parsed (:class:`RobotsRules`: ``*`` and ``$`` patterns,
+  the groups naming the crawler combined, the longest match winning); its
+  ``Crawl-delay`` (or ``Request-rate``, whichever is slower), not part of
+  the RFC but what crawlers honour, becomes the origin's rate limit on the session, unless the
   session's own limit for it is slower already;
 - a 4xx answer, 404 above all, means "no rules": everything is allowed
   (section 2.3.1.3), and so does a redirect chain longer than the session
@@ -31,21 +32,20 @@ limiter's per-origin settings stay bounded too.
 
 from __future__ import annotations
 
+import re
+import string
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
+from urllib.parse import quote
 
 import curio
 
 from ._rate import limiter_of
 from ._transport.trap_cycles import break_trap_cycle
-from ._urls import Origin, parse_url
+from ._urls import _SAFE_QUERY, Origin, parse_url
 from .errors import TooManyRedirects
 
 if TYPE_CHECKING:
-    # urllib.robotparser imports urllib.request (and email, http.client...):
-    # loaded only once a run asks for robots.txt (tests/test_hot_path.py).
-    from urllib.robotparser import RobotFileParser
-
     from .sessions import Session
 
 __all__ = ["DISALLOWED", "ROBOTS_TIMEOUT", "UNREACHABLE", "RobotsCache"]
@@ -75,7 +75,7 @@ class _Verdict:
 _ALLOW_ALL = _Verdict(None)
 _DISALLOW_ALL = _Verdict(UNREACHABLE)
 
-_Rules: TypeAlias = "_Verdict | RobotFileParser"
+_Rules: TypeAlias = "_Verdict | RobotsRules"
 
 
 class _Fetching:
@@ -147,7 +147,7 @@ class RobotsCache:
             break
         if isinstance(rules, _Verdict):
             return rules.skip
-        return None if rules.can_fetch(self._user_agent, parsed.text) else DISALLOWED
+        return None if rules.can_fetch(self._user_agent, parsed.target) else DISALLOWED
 
     async def _fetch(self, origin: Origin, scheme: str, host: str) -> _Rules:
         fetching = _Fetching()
@@ -235,25 +235,176 @@ class RobotsCache:
             limiter_of(self._session).clear_rate(origin)
 
 
-def _parse(url: str, text: str) -> RobotFileParser:
-    """The rules of a robots.txt, matched as RFC 9309 section 2.2.2 says.
+class RequestRate(NamedTuple):
+    """A ``Request-rate: requests/seconds`` line (as ``urllib.robotparser`` gives it)."""
 
-    ``urllib.robotparser`` applies the first rule whose path is a prefix of
-    the URL's; the RFC applies the most specific one (the longest path) and,
-    between an allow and a disallow of the same length, the allow. Sorting
-    each group's rules that way makes the first match the RFC's match.
+    requests: int
+    seconds: int
+
+
+class _Rule:
+    """One ``Allow`` or ``Disallow`` line: its pattern, normalised and compiled."""
+
+    __slots__ = ("allow", "length", "pattern", "regex")
+
+    def __init__(self, allow: bool, pattern: str) -> None:
+        self.allow = allow
+        self.pattern = pattern
+        # RFC 9309 section 2.2.2: the most specific rule is the one with the
+        # most octets (the pattern is ASCII once normalised).
+        self.length = len(pattern)
+        self.regex: re.Pattern[str] | None = None
+        if "*" in pattern or pattern.endswith("$"):
+            # Section 2.2.3: "*" is any sequence of characters, a final "$"
+            # the end of the path.
+            anchored = pattern.endswith("$")
+            body = pattern[:-1] if anchored else pattern
+            text = ".*".join(re.escape(piece) for piece in body.split("*"))
+            self.regex = re.compile(text + (r"\Z" if anchored else ""), re.DOTALL)
+
+    def matches(self, target: str) -> bool:
+        if self.regex is None:
+            return target.startswith(self.pattern)
+        return self.regex.match(target) is not None
+
+
+class _Group:
+    """One group of a robots.txt: its user-agent tokens and what follows them."""
+
+    __slots__ = ("agents", "delay", "rate", "rules")
+
+    def __init__(self) -> None:
+        self.agents: list[str] = []
+        self.rules: list[_Rule] = []
+        self.delay: float | None = None
+        self.rate: RequestRate | None = None
+
+
+class RobotsRules:
+    """The rules of one robots.txt, matched as RFC 9309 section 2.2 says.
+
+    ``urllib.robotparser`` (what asks used before) knows neither ``*`` nor
+    ``$`` in a path, takes the first group whose name is a substring of the
+    crawler's rather than combining every group naming it, and applies the
+    first rule that matches rather than the most specific one; each of those
+    lets a crawl fetch what the site disallowed.
+
+    Args:
+        text: the body of the robots.txt.
     """
-    from urllib.robotparser import RobotFileParser
 
-    parser = RobotFileParser(url)
-    parser.parse(text.splitlines())
-    # entries and default_entry are the parser's own (undocumented, stable
-    # since Python 2) lists of groups.
-    found: Any = parser
-    entries = [*found.entries, *([found.default_entry] if found.default_entry else [])]
-    for entry in entries:
-        entry.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
-    return parser
+    def __init__(self, text: str) -> None:
+        self._groups: list[_Group] = []
+        # Per user agent: the rules of its groups, most specific first, and
+        # the delay and rate they ask for.
+        self._chosen: dict[str, tuple[list[_Rule], float | None, RequestRate | None]] = {}
+        group: _Group | None = None
+        in_agents = False  # the last line was a user-agent line
+        for raw in text.removeprefix("\ufeff").splitlines():
+            key, sep, value = raw.partition("#")[0].partition(":")
+            if not sep:
+                continue
+            key = key.strip().lower()
+            value = value.strip()
+            if key == "user-agent":
+                # Section 2.2.1: user-agent lines in a row open one group; one
+                # after a rule opens the next.
+                if group is None or not in_agents:
+                    group = _Group()
+                    self._groups.append(group)
+                in_agents = True
+                token = "*" if value.startswith("*") else _product_token(value)
+                if token:
+                    group.agents.append(token)
+                continue
+            if group is None or key not in ("allow", "disallow", "crawl-delay", "request-rate"):
+                continue  # before any group (or a sitemap, or unknown): not a rule
+            in_agents = False
+            if key in ("allow", "disallow"):
+                if value:  # an empty path matches nothing
+                    group.rules.append(_Rule(key == "allow", _normalise(value)))
+            elif key == "crawl-delay":
+                if value.isdigit() and group.delay is None:
+                    group.delay = float(value)
+            else:
+                requests, slash, seconds = value.partition("/")
+                digits = requests.strip().isdigit() and seconds.strip().isdigit()
+                if slash and digits and group.rate is None:
+                    group.rate = RequestRate(int(requests), int(seconds))
+
+    def _for(self, user_agent: str) -> tuple[list[_Rule], float | None, RequestRate | None]:
+        chosen = self._chosen.get(user_agent)
+        if chosen is None:
+            token = _product_token(user_agent)
+            # Every group naming the crawler, combined (section 2.2.1); only
+            # when none does, every "*" group.
+            groups = [g for g in self._groups if token and token in g.agents]
+            if not groups:
+                groups = [g for g in self._groups if "*" in g.agents]
+            rules = [rule for g in groups for rule in g.rules]
+            # The longest pattern first and, of two as long, the allow
+            # (section 2.2.2): the first that matches is the one that applies.
+            rules.sort(key=lambda rule: (-rule.length, not rule.allow))
+            delay = next((g.delay for g in groups if g.delay is not None), None)
+            rate = next((g.rate for g in groups if g.rate is not None), None)
+            chosen = self._chosen[user_agent] = (rules, delay, rate)
+        return chosen
+
+    def can_fetch(self, user_agent: str, target: str) -> bool:
+        """Whether *user_agent* may fetch *target* (a URL's path and query)."""
+        if target == "/robots.txt":
+            return True  # section 2.2.2: implicitly allowed
+        target = _normalise(target)
+        for rule in self._for(user_agent)[0]:
+            if rule.matches(target):
+                return rule.allow
+        return True
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        """The ``Crawl-delay`` of *user_agent*'s groups, in seconds, or None."""
+        return self._for(user_agent)[1]
+
+    def request_rate(self, user_agent: str) -> RequestRate | None:
+        """The ``Request-rate`` of *user_agent*'s groups, or None."""
+        return self._for(user_agent)[2]
+
+
+def _product_token(user_agent: str) -> str:
+    """The product token of a User-Agent, lower-cased: ``python-asks`` of ``python-asks/4.0``."""
+    match = _TOKEN.match(user_agent.strip())
+    return match.group(0).lower() if match else ""
+
+
+_TOKEN = re.compile(r"[A-Za-z_-]+")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# A path that _normalise returns as it is: no escape, nothing to encode.
+_PLAIN = re.compile(rf"[A-Za-z0-9{re.escape(_SAFE_QUERY.replace('%', ''))}]*")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _normalise(path: str) -> str:
+    """A path (or a rule's pattern) as RFC 9309 section 2.2.2 compares them.
+
+    Characters that are not ASCII (or may not appear in a URI) are
+    percent-encoded as UTF-8; an encoded unreserved character is decoded
+    and other escapes written in upper case, so ``/%7Ea`` and ``/~a`` are one
+    path, and ``/caf%C3%A9`` and ``/café`` too.
+    """
+    if _PLAIN.fullmatch(path):
+        return path
+    # The characters parse_url leaves alone in a request target stay as they
+    # are here too, so a rule and a URL spell a character the same way.
+    return _ESCAPE.sub(_unescape, quote(path, safe=_SAFE_QUERY))
+
+
+def _parse(url: str, text: str) -> RobotsRules:
+    """The rules of a robots.txt fetched from *url*."""
+    return RobotsRules(text)
 
 
 async def _read_text(response: Any) -> str:

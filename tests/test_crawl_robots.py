@@ -103,6 +103,73 @@ async def test_robots_txt_is_fetched_once_per_origin_even_by_concurrent_first_re
     assert seen_b.count("/robots.txt") == 1
 
 
+async def verdicts(raw_server: Any, robots: bytes, paths: list[str]) -> dict[str, str | None]:
+    """What a RobotsCache says of each path under *robots* (fetched once)."""
+    seen: list[str] = []
+    server = await raw_server(site(text("200 OK", robots), seen))
+    async with asks.Session() as session:
+        cache = RobotsCache(session, "python-asks/4.0")
+        got = {path: await cache.skip_reason(server.url + path) for path in paths}
+    assert seen == ["/robots.txt"]
+    return got
+
+
+async def test_star_and_dollar_are_patterns_and_the_longest_match_wins(raw_server: Any) -> None:
+    # RFC 9309 section 2.2.3 ("*" any characters, "$" the end), 2.2.2 (the
+    # most specific rule wins; of two as long, the allow).
+    robots = b"""\
+User-agent: *
+Allow: /$
+Allow: /docs/*.html$
+Disallow: /*.pdf$
+Disallow: /cart/*/checkout
+Disallow: /same
+Allow: /same
+Disallow: /
+"""
+    paths = {
+        "/": None,
+        "/docs/a/b.html": None,
+        "/docs/a/b.html?page=2": "robots.txt",
+        "/docs/x.pdf": "robots.txt",
+        "/files/x.pdf": "robots.txt",
+        "/cart/1/checkout/now": "robots.txt",
+        "/same/thing": None,
+        "/other": "robots.txt",
+        "/robots.txt": None,  # section 2.2.2: always allowed
+    }
+    assert await verdicts(raw_server, robots, list(paths)) == paths
+
+
+async def test_a_pattern_and_a_path_are_compared_percent_decoded(raw_server: Any) -> None:
+    robots = "User-agent: *\nDisallow: /café\nDisallow: /%7Euser\n".encode()
+    paths = {"/caf%C3%A9/menu": "robots.txt", "/~user/x": "robots.txt", "/cafe": None}
+    assert await verdicts(raw_server, robots, list(paths)) == paths
+
+
+async def test_every_group_naming_the_crawler_counts_and_only_its_own_name(
+    raw_server: Any,
+) -> None:
+    # RFC 9309 section 2.2.1: the groups of one product token are combined,
+    # matched case-insensitively; the "*" group is for crawlers none names.
+    robots = b"""\
+User-agent: python-asks
+Disallow: /a
+
+User-agent: *
+Disallow: /
+
+User-agent: otherbot
+User-agent: Python-Asks
+Disallow: /b
+
+User-agent: python
+Disallow: /c
+"""
+    paths = {"/a": "robots.txt", "/b": "robots.txt", "/c": None, "/d": None}
+    assert await verdicts(raw_server, robots, list(paths)) == paths
+
+
 async def test_a_404_allows_everything(raw_server: Any) -> None:
     seen: list[str] = []
     server = await raw_server(site(None, seen))
