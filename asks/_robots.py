@@ -32,6 +32,7 @@ limiter's per-origin settings stay bounded too.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import OrderedDict
@@ -324,8 +325,11 @@ class RobotsRules:
                 if value:  # an empty path matches nothing
                     group.rules.append(_Rule(key == "allow", _normalise(value)))
             elif key == "crawl-delay":
-                if value.isdigit() and group.delay is None:
-                    group.delay = float(value)
+                # Seconds, whole or not: "Crawl-delay: 2.5" is as common as
+                # "Crawl-delay: 2" (robotparser read only whole numbers, so it
+                # dropped such a delay and the origin got no limit at all).
+                if group.delay is None:
+                    group.delay = _seconds(value)
             else:
                 requests, slash, seconds = value.partition("/")
                 digits = requests.strip().isdigit() and seconds.strip().isdigit()
@@ -367,6 +371,17 @@ class RobotsRules:
     def request_rate(self, user_agent: str) -> RequestRate | None:
         """The ``Request-rate`` of *user_agent*'s groups, or None."""
         return self._for(user_agent)[2]
+
+
+def _seconds(value: str) -> float | None:
+    """A ``Crawl-delay`` value: seconds above 0 whose rate is a number, else None."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return (
+        seconds if seconds > 0 and math.isfinite(seconds) and math.isfinite(1 / seconds) else None
+    )
 
 
 def _product_token(user_agent: str) -> str:

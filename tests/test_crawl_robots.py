@@ -324,6 +324,21 @@ async def test_a_crawl_delay_never_speeds_up_a_slower_rate_limit_of_the_session(
     assert seen == [0.0, 10.0, 20.0]
 
 
+@pytest.mark.parametrize(
+    ("line", "rate"),
+    [(b"Crawl-delay: 2.5", asks.RateLimit(0.4)), (b"Crawl-delay: 0.5", asks.RateLimit(2))]
+    + [(b"Crawl-delay: " + bad, None) for bad in (b"0", b"-1", b"nan", b"inf", b"1e-320", b"x")],
+)
+async def test_a_crawl_delay_need_not_be_whole_seconds(
+    raw_server: Any, line: bytes, rate: asks.RateLimit | None
+) -> None:
+    server = await raw_server(site(text("200 OK", b"User-agent: *\n" + line + b"\n"), []))
+    async with asks.Session() as session:
+        cache = RobotsCache(session, "python-asks/4")
+        assert await cache.skip_reason(server.url + "/") is None
+        assert limiter_of(session).limit_for(server.url) == rate
+
+
 async def test_request_rate_counts_too_and_the_slower_of_the_two_wins() -> None:
     async with asks.Session() as session:
         cache = RobotsCache(session, "python-asks/4")
