@@ -329,6 +329,43 @@ async def test_sigterm_stops_the_workers_and_keeps_the_lines(tmp_path: Path) -> 
     assert len(workers) == 2 and all(gone(pid) for pid in workers)
 
 
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_urls_from_a_slow_stdin_are_fetched_as_they_come(raw_server: Any) -> None:
+    asked = threading.Event()
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while await read_request(sock) is not None:
+            asked.set()
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+
+    def run() -> tuple[int, bytes, bool]:
+        # A producer that writes one URL and then takes its time: the URL is
+        # fetched now, not once 256 have come for its worker or stdin ends.
+        proc = subprocess.Popen(
+            [*ASKS, "fetch", "--processes", "2", "--quiet"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(f"{server.url}/first\n".encode())
+            proc.stdin.flush()
+            fetched_before_eof = asked.wait(CHILD_TIMEOUT)
+            out, _ = proc.communicate(timeout=CHILD_TIMEOUT)  # closes stdin
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, out, fetched_before_eof
+
+    code, out, fetched_before_eof = await curio.run_in_thread(run)
+    assert fetched_before_eof
+    assert code == 0
+    assert [r["url"] for r in records(out)] == [f"{server.url}/first"]
+
+
 def test_worker_of_splits_a_shard_over_every_worker() -> None:
     urls = [f"http://host-{i}.example/page" for i in range(400)]
     in_shard = [url for url in urls if shard_of(url, 2) == 0]

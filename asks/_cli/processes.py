@@ -48,6 +48,7 @@ import os
 import pickle
 import queue
 import re
+import select
 import signal
 import stat
 import subprocess
@@ -228,7 +229,8 @@ def read_urls(source: str) -> Iterator[str]:
         source: a file name, or ``-`` for stdin.
 
     Yields:
-        each URL, stripped.
+        each URL, stripped; and ``""`` (never a URL) when the next read
+        would wait for the input.
 
     Raises:
         UsageError: the file cannot be opened (raised at the first ``next``).
@@ -248,6 +250,12 @@ def read_urls(source: str) -> Iterator[str]:
         partial = b""
         first = True
         while True:
+            if not _readable(fd):
+                # A pipe with nothing to read yet (a producer writing URLs as
+                # it finds them): say so before blocking, so the router sends
+                # the URLs it holds in part-filled batches now, rather than
+                # once a batch fills or the input ends, which may be never.
+                yield ""
             data = os.read(fd, _READ_SIZE)
             pieces = (partial + data).split(b"\n")
             partial = b"" if not data else pieces.pop()
@@ -264,6 +272,14 @@ def read_urls(source: str) -> Iterator[str]:
     finally:
         if owned:
             os.close(fd)
+
+
+def _readable(fd: int) -> bool:
+    """Whether a read of *fd* returns at once (a regular file always does)."""
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):  # no select for this fd (Windows pipes): just read
+        return True
 
 
 def _shrink_pipe(pipe: IO[bytes] | None) -> None:
@@ -433,6 +449,10 @@ class _Run:
             for url in urls:
                 if self.stopping.is_set():
                     break
+                if not url:  # the input is waiting: hand out what is held
+                    for index in range(count):
+                        send(index)
+                    continue
                 if keep is not None and not keep(url):
                     continue
                 index = worker_of(url, count, spread)
