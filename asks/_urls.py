@@ -222,6 +222,11 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
+# What an ASCII reg-name may hold (RFC 3986 section 3.2.2): unreserved
+# characters, "%" escapes and sub-delims.
+_HOST_TEXT = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=]*")
+
+
 def _encode_host(hostname: str, netloc: str, url: str) -> str:
     """The host as it goes on the wire: DNS, SNI, ``Host``, pool key, cookies.
 
@@ -233,6 +238,16 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
     (IDNA 2003) would send it to ``fass.de``, another domain.
     """
     if hostname.isascii():
+        if not _HOST_TEXT.fullmatch(hostname) and not _is_ipv6(hostname):
+            # RFC 3986 section 3.2.2: a reg-name is unreserved characters,
+            # escapes and sub-delims. A space, a quote or a "<" cannot name a
+            # host: sent on, it would only fail later as "cannot resolve", or
+            # go into a Host header another parser reads otherwise.
+            bad = sorted({ch for ch in hostname if not _HOST_TEXT.fullmatch(ch)})
+            raise ValueError(
+                f"invalid host name {hostname!r} in {url!r}: "
+                f"{', '.join(repr(ch) for ch in bad)} cannot be in a host"
+            )
         return hostname.lower()
     # The host as written, not urlsplit's str.lower() of it: case is UTS 46's
     # mapping to do (the two differ for a few characters).

@@ -92,10 +92,20 @@ async def test_blank_and_comment_lines_are_skipped_and_bad_lines_are_results(
     raw_server: Any,
 ) -> None:
     server = await raw_server(canned(OK))
-    lines = ["", "   ", "# a comment", f"  {server.url}/a  \n", "not a url", "  # indented", 42]
+    lines = [
+        "",
+        "   ",
+        "# a comment",
+        f"  {server.url}/a  \n",
+        "not a url",
+        "http://exa mple.com/",  # no host has a space: never dialled
+        "  # indented",
+        42,
+    ]
     async with asks.fetch_many(lines) as results:  # type: ignore[arg-type]
         got = {r.url: r for r in await collect(results)}
-    assert set(got) == {f"{server.url}/a", "not a url", "42"}
+    assert set(got) == {f"{server.url}/a", "not a url", "http://exa mple.com/", "42"}
+    assert got["http://exa mple.com/"].error_type == "ValueError"
     assert got[f"{server.url}/a"].status == 200
     bad = got["not a url"]
     assert bad.status is None

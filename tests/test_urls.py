@@ -157,6 +157,21 @@ def test_parse_url_refuses_an_invalid_international_host():
         parse_url("http://" + "ü" * 70 + ".example/")
 
 
+@pytest.mark.parametrize(
+    "host", ["exa mple.com", "a<b>.com", 'a"b.com', "a|b", "a{b}", "a^b", "a`b"]
+)
+def test_parse_url_refuses_a_host_no_url_can_name(host):
+    # RFC 3986 section 3.2.2: not one of these can be in a reg-name; sent on,
+    # the name would only fail as "cannot resolve", or reach a Host header.
+    with pytest.raises(ValueError, match="cannot be in a host"):
+        parse_url(f"http://{host}/path")
+
+
+@pytest.mark.parametrize("host", ["a_b.example", "x~y.example", "a-b.example", "xn--bcher-kva.ch"])
+def test_parse_url_keeps_a_host_of_reg_name_characters(host):
+    assert parse_url(f"http://{host}/").host == host
+
+
 def test_parse_url_refuses_bytes():
     with pytest.raises(ValueError, match="must be a string"):
         parse_url(b"http://example.com/")  # type: ignore[arg-type]
