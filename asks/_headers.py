@@ -59,22 +59,31 @@ def encode_value(name: str, value: str) -> bytes:
 class Headers(MutableMapping[str, str]):
     """A case-insensitive mapping of header names to values, keeping repeats.
 
+    A value of ``None`` (as requests takes it) means "do not send this
+    header": the name is left out of the mapping, replaces a session header
+    of that name when merged over it, and keeps asks from adding its own
+    default of that name (``User-Agent``, ``Accept``, ``Accept-Encoding``,
+    a body's ``Content-Type``).
+
     Args:
         headers: a mapping, an iterable of ``(name, value)`` pairs, or another
-            ``Headers``; values are converted with ``str()``.
+            ``Headers``; values are converted with ``str()``, except None.
     """
 
-    __slots__ = ("_encoded", "_entries")
+    __slots__ = ("_encoded", "_entries", "_removed")
 
     # lower-case name -> [name as first given, [values...]]; dicts keep
     # insertion order, so iteration follows the order names first appeared.
     _entries: dict[str, tuple[str, list[str]]]
     # What encoded() last returned; every mutation clears it.
     _encoded: tuple[tuple[bytes, bytes], ...] | None
+    # The lower-case names given the value None: not sent, not defaulted.
+    _removed: frozenset[str]
 
     def __init__(self, headers: HeadersInput = None) -> None:
         self._entries = {}
         self._encoded = None
+        self._removed = _NONE_REMOVED
         if headers is not None:
             self.extend(headers)
 
@@ -88,6 +97,7 @@ class Headers(MutableMapping[str, str]):
         self = cls.__new__(cls)
         self._entries = _entries_from_raw(raw)
         self._encoded = None
+        self._removed = _NONE_REMOVED
         return self
 
     def extend(self, headers: HeadersInput) -> None:
@@ -97,20 +107,43 @@ class Headers(MutableMapping[str, str]):
         if isinstance(headers, Headers):
             for name, value in headers.multi_items():
                 self.add(name, value)
+            for key in headers._removed:
+                self.remove(key)
             return
         items: Iterable[Any] = headers.items() if isinstance(headers, Mapping) else headers
         for name, value in items:
-            self.add(str(name), str(value))
+            if value is None:
+                self.remove(str(name))
+            else:
+                self.add(str(name), str(value))
 
     def add(self, name: str, value: str) -> None:
         """Append a value for *name*, keeping those already there."""
         self._encoded = None
         key = name.lower()
+        if self._removed and key in self._removed:
+            self._removed = self._removed - {key}
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = (name, [value])
         else:
             entry[1].append(value)
+
+    def remove(self, name: str) -> None:
+        """Send no header *name*: drop its values, and asks' default for it."""
+        self._encoded = None
+        key = name.lower()
+        self._entries.pop(key, None)
+        self._removed = self._removed | {key}
+
+    def removes(self, name: str) -> bool:
+        """Whether *name* (any case) was given the value None (see :meth:`remove`)."""
+        return name.lower() in self._removed
+
+    def declares(self, name: str) -> bool:
+        """Whether the headers say anything of *name* (any case): a value, or None."""
+        key = name.lower()
+        return key in self._entries or key in self._removed
 
     def encoded(self) -> tuple[tuple[bytes, bytes], ...]:
         """Every ``(name, value)`` pair as bytes for the wire, checked.
@@ -132,7 +165,11 @@ class Headers(MutableMapping[str, str]):
                 for value in values:
                     check_header_text("header value", value)
                     out.append((bname, encode_value(name, value)))
-            encoded = self._encoded = tuple(out)
+            # Callers key caches on this tuple's identity (the request's wire
+            # header block), and every empty tuple is the one empty tuple: so
+            # headers that send nothing but remove a default get an empty
+            # tuple of their own, never the one of headers that remove none.
+            encoded = self._encoded = tuple(out) if out or not self._removed else _Nothing()
         return encoded
 
     def has(self, lower_name: bytes) -> bool:
@@ -157,6 +194,7 @@ class Headers(MutableMapping[str, str]):
         new = Headers.__new__(Headers)
         new._entries = {k: (n, list(vs)) for k, (n, vs) in self._entries.items()}
         new._encoded = self._encoded
+        new._removed = self._removed
         return new
 
     # -- MutableMapping --------------------------------------------------
@@ -168,13 +206,25 @@ class Headers(MutableMapping[str, str]):
         # commas.
         return values[0] if len(values) == 1 else ", ".join(values)
 
-    def __setitem__(self, name: str, value: str) -> None:
+    def __setitem__(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.remove(name)
+            return
         self._encoded = None
-        self._entries[name.lower()] = (name, [str(value)])
+        key = name.lower()
+        self._entries[key] = (name, [str(value)])
+        if self._removed and key in self._removed:
+            self._removed = self._removed - {key}
 
     def __delitem__(self, name: str) -> None:
         self._encoded = None
-        del self._entries[name.lower()]
+        key = name.lower()
+        if self._removed and key in self._removed:
+            # Deleting a None takes back the removal: asks' default returns.
+            self._removed = self._removed - {key}
+            self._entries.pop(key, None)
+            return
+        del self._entries[key]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._entries
@@ -201,6 +251,15 @@ class Headers(MutableMapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Headers({self.multi_items()!r})"
+
+
+_NONE_REMOVED: frozenset[str] = frozenset()
+
+
+class _Nothing(tuple[tuple[bytes, bytes], ...]):
+    """An empty encoding that is an object of its own (see Headers.encoded)."""
+
+    __slots__ = ()
 
 
 def _entries_from_raw(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, tuple[str, list[str]]]:
@@ -286,6 +345,10 @@ class ResponseHeaders(Headers):
             entries = self._entries = _entries_from_raw((name, value) for name, _, value in raw)
             self._raw = None
             return entries
+        if attr == "_removed":
+            # A response names no header to leave out (set only if asked).
+            removed = self._removed = _NONE_REMOVED
+            return removed
         raise AttributeError(attr)
 
     def has(self, lower_name: bytes) -> bool:

@@ -241,7 +241,7 @@ class RequestFactory:
         layer = Headers(call_headers)
         for name in layer:
             headers.pop(name, None)
-        headers.extend(layer)
+        headers.extend(layer)  # a None of the call's removes the session's too
         headers.encoded()  # a bad name or value fails here, before any socket
         if key is not None:
             assert base is not None  # a key is only made from good session headers
@@ -293,9 +293,10 @@ def _encode_headers(
     given = call.headers
     out: list[tuple[bytes, bytes]] = []
     if "host" not in given:
+        # (Host: None removes a session's Host, never the one HTTP/1.1 needs.)
         out.append((b"Host", url.host_header.encode("ascii")))
     for name, bname, bvalue in _DEFAULT_HEADERS:
-        if name not in given:
+        if not given.declares(name):  # a value of yours, or None: none of ours
             out.append((bname, bvalue))
     skip: set[bytes] = set()
     body = call.body
@@ -334,10 +335,10 @@ def _encode_headers(
             out.append((b"Content-Length", str(body.length).encode("ascii")))
         else:
             out.append((b"Transfer-Encoding", b"chunked"))
-        if body.content_type and "content-type" not in given:
+        if body.content_type and not given.declares("content-type"):
             out.append((b"Content-Type", body.content_type.encode("latin-1")))
     elif call.method in BODY_METHODS and not (
-        "content-length" in given or "transfer-encoding" in given
+        given.declares("content-length") or given.declares("transfer-encoding")
     ):
         # RFC 9110 section 8.6: a body-carrying method without a body should
         # say so, or some servers wait for one.

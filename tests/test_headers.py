@@ -46,6 +46,39 @@ def test_values_given_to_the_constructor_are_converted_to_str():
     assert headers["content-length"] == "12"
 
 
+def test_a_value_of_none_is_a_removal_not_a_header():
+    h = Headers({"User-Agent": None, "X-A": "1"})
+    assert "user-agent" not in h and list(h) == ["X-A"]
+    assert h.removes("USER-AGENT") and h.declares("user-agent") and h.declares("x-a")
+    assert not h.declares("accept")
+    assert h.encoded() == ((b"X-A", b"1"),)
+
+
+def test_a_removal_travels_with_copies_and_merges_and_a_value_takes_it_back():
+    h = Headers([("Accept", None)])
+    assert h.copy().removes("accept")
+    merged = Headers({"Accept": "text/plain", "X-B": "2"})
+    merged.extend(h)
+    assert "accept" not in merged and merged.removes("accept")
+    merged.add("Accept", "*/*")
+    assert merged["accept"] == "*/*" and not merged.removes("accept")
+    merged["X-B"] = None
+    assert "x-b" not in merged and merged.removes("x-b")
+    del merged["x-b"]
+    assert not merged.declares("x-b")
+    with pytest.raises(KeyError):
+        del merged["x-b"]
+
+
+def test_encoded_changes_with_a_removal():
+    # The wire cache keys on the encoded tuple's identity: a removal must
+    # give a new one, or a cached header block would still carry the default.
+    h = Headers({"X-A": "1"})
+    before = h.encoded()
+    h["User-Agent"] = None
+    assert h.encoded() is not before
+
+
 def test_from_raw_decodes_names_and_values_as_latin1():
     headers = Headers.from_raw([(b"X-Name", b"caf\xe9")])
 

@@ -130,6 +130,51 @@ async def test_default_headers(recorder):
     assert b"gzip" in recorder.header(b"accept-encoding")
 
 
+async def test_a_header_of_none_is_not_sent_nor_defaulted(recorder):
+    # As requests takes it: None leaves the header out, asks' own default
+    # of that name included (but never the Host HTTP/1.1 needs).
+    await asks.get(
+        recorder.server.url,
+        headers={"User-Agent": None, "Accept-Encoding": None, "X-Nothing": None, "Host": None},
+    )
+    names = [name for name, _ in recorder.last.headers]
+    assert b"user-agent" not in names and b"accept-encoding" not in names
+    assert b"x-nothing" not in names
+    assert recorder.header(b"host") == f"127.0.0.1:{recorder.server.port}".encode()
+    assert recorder.header(b"accept") == b"*/*"
+
+
+async def test_a_call_header_of_none_removes_the_sessions_for_that_call(recorder):
+    async with asks.Session(headers={"X-Team": "blue", "Accept": "text/plain"}) as s:
+        await s.get(recorder.server.url, headers={"x-team": None, "Accept": None})
+        assert recorder.header(b"x-team") is None
+        assert recorder.header(b"accept") is None
+        await s.get(recorder.server.url)
+        assert recorder.header(b"x-team") == b"blue"
+        assert recorder.header(b"accept") == b"text/plain"
+
+
+async def test_a_session_header_of_none_until_deleted(recorder):
+    async with asks.Session(headers={"User-Agent": None}) as s:
+        await s.get(recorder.server.url)
+        assert recorder.header(b"user-agent") is None
+        s.headers["User-Agent"] = "mine/2"
+        await s.get(recorder.server.url)
+        assert recorder.header(b"user-agent") == b"mine/2"
+        s.headers["User-Agent"] = None
+        await s.get(recorder.server.url)
+        assert recorder.header(b"user-agent") is None
+        del s.headers["user-agent"]  # takes the None back: asks' default returns
+        await s.get(recorder.server.url)
+        assert recorder.header(b"user-agent").startswith(b"python-asks/")
+
+
+async def test_a_content_type_of_none_sends_the_body_without_one(recorder):
+    await asks.post(recorder.server.url, data={"a": "b"}, headers={"Content-Type": None})
+    assert recorder.header(b"content-type") is None
+    assert recorder.last_body == b"a=b"
+
+
 @pytest.mark.parametrize(
     "headers",
     [{"X-Bad": "a\r\nInjected: 1"}, {"X-Bad": "a\nb"}, {"X-Bad\r\n": "v"}, {"X-Nul": "a\0"}],
