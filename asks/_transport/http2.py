@@ -431,6 +431,11 @@ class HTTP2Connection:
             ex = self._streams.get(event.stream_id)
             if ex is not None:
                 await ex._on_end()
+                if ex._sending:
+                    # RFC 9113 section 8.1: a complete response may come
+                    # before the request body is all sent; an upload waiting
+                    # for a window the server will now never open stops.
+                    await self._wake_senders()
         elif kind is h2.events.StreamReset:
             ex = self._streams.get(event.stream_id)
             if ex is not None:
@@ -543,6 +548,7 @@ class HTTP2Exchange:
         "_event",
         "_head",
         "_released",
+        "_sending",
         "_unacked",
         "pool_key",
         "response_started",
@@ -563,6 +569,7 @@ class HTTP2Exchange:
         self._error: BaseException | None = None
         self._event = curio.Event()
         self._released = False
+        self._sending = False  # our side of the stream is open (body going out)
 
     # -- events from the reader ---------------------------------------------
 
@@ -659,6 +666,7 @@ class HTTP2Exchange:
                 # handed out: nothing was sent; the pool finds another.
                 raise ConnectionNotAvailable("the server lowered its stream limit") from None
             self.stream_id = stream_id
+            self._sending = has_body
             conn._streams[stream_id] = self
             await conn._flush()
             if body:
@@ -667,6 +675,7 @@ class HTTP2Exchange:
                 await self._send_stream(stream)
             if has_body and not self._stream_closed_remotely():
                 h2conn.end_stream(stream_id)
+                self._sending = False
                 await conn._flush()
             while self._head is None:
                 if self._error is not None:

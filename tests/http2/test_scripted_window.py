@@ -168,3 +168,32 @@ async def test_call_timeout_ends_an_upload_stalled_on_a_window_never_opened(
         stats = session.pool_stats()
         assert (stats.open, stats.busy) == (1, 0)
     assert server.accepted == 1
+
+
+async def test_complete_response_wakes_an_upload_waiting_for_a_window(
+    h2_server: H2ServerFactory,
+) -> None:
+    """RFC 9113 section 8.1: the server answers in full (END_STREAM) before
+    it read the body, and never opens the upload's window nor resets it.
+    The response is the answer: the upload, blocked on the window, must
+    stop instead of waiting for a WINDOW_UPDATE that never comes."""
+
+    async def early(stream: ServerStream) -> None:
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+            return
+        conn = stream.conn
+        await conn.server.wait_until(lambda: len(stream.body) > 0)
+        # The connection's WINDOW_UPDATE for those bytes went first; once
+        # the PING after it is answered, the upload waits for its stream's.
+        await conn.ping(b"windowed")
+        await conn.server.wait_until(lambda: b"windowed" in conn.ping_acks)
+        await stream.respond(413, b"too large")
+
+    server = await h2_server(early, settings={WINDOW: 1000}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")  # the server's SETTINGS are in force
+        r = await session.post(path="/up", data=UPLOAD)
+        assert (r.status_code, r.content) == (413, b"too large")
+        assert session.pool_stats().busy == 0
+    assert len(server.requests[1].body) == 1000
