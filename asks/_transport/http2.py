@@ -816,14 +816,18 @@ class HTTP2Exchange:
     async def _release(self, clean: bool) -> None:
         # The one place an exchange ends. A stream that did not end cleanly
         # is reset, and whatever it received but nobody read goes back to
-        # the connection window (RFC 9113 section 6.9).
+        # the connection window (RFC 9113 section 6.9). So is one whose
+        # response came complete while its body was still going out (RFC
+        # 9113 section 8.1): we never sent END_STREAM, and half-closed it
+        # would count against MAX_CONCURRENT_STREAMS for good (section 5.1.2).
         if self._released:
             return
         self._released = True
         conn = self._conn
         async with curio.disable_cancellation():
             if self.stream_id:
-                if not (clean and self._ended) and not conn._closed and conn._error is None:
+                unfinished = self._sending or not (clean and self._ended)
+                if unfinished and not conn._closed and conn._error is None:
                     # (h2 refuses if the stream or the connection ended already.)
                     with contextlib.suppress(h2.exceptions.ProtocolError):
                         conn._h2.reset_stream(self.stream_id, h2.errors.ErrorCodes.CANCEL)

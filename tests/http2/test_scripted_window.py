@@ -20,6 +20,7 @@ from tests.http2.conftest import H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 WINDOW = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+MAX_STREAMS = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 UPLOAD = bytes(range(256)) * 400  # 102,400 bytes, every byte value
 STEP = 30_000
 
@@ -197,3 +198,35 @@ async def test_complete_response_wakes_an_upload_waiting_for_a_window(
         assert (r.status_code, r.content) == (413, b"too large")
         assert session.pool_stats().busy == 0
     assert len(server.requests[1].body) == 1000
+
+
+async def test_complete_response_mid_upload_closes_the_stream_for_the_next_request(
+    h2_server: H2ServerFactory,
+) -> None:
+    """The upload stopped at the server's complete answer (RFC 9113 section
+    8.1) without END_STREAM: the client resets its half of the stream, or
+    the stream stays open (half-closed) at both ends for good, holding one
+    of the server's MAX_CONCURRENT_STREAMS; with a limit of 1 the next
+    request on the connection would never get a stream."""
+
+    async def early(stream: ServerStream) -> None:
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+            return
+        conn = stream.conn
+        await conn.server.wait_until(lambda: len(stream.body) > 0)
+        await conn.ping(b"windowed")
+        await conn.server.wait_until(lambda: b"windowed" in conn.ping_acks)
+        await stream.respond(413, b"too large")
+
+    server = await h2_server(early, settings={WINDOW: 1000, MAX_STREAMS: 1}, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/")
+        r = await session.post(path="/up", data=UPLOAD)
+        assert r.status_code == 413
+        assert await server.requests[1].wait_reset() == h2.errors.ErrorCodes.CANCEL
+        r = await curio.timeout_after(5, session.get(path="/again"))
+        assert r.content == b"ok"
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy) == (1, 0)
+    assert server.accepted == 1
