@@ -466,10 +466,16 @@ class HTTP2Connection:
         await self._want_write.set()
         last = last_stream_id if last_stream_id is not None else 0
         self._goaway = last
+        refused = False
         for stream_id, ex in list(self._streams.items()):
             if stream_id > last:
                 # Never processed (RFC 9113 section 6.8): safe to send again.
                 await ex._on_refused("the server sent GOAWAY before processing the request")
+                refused = True
+        if refused:
+            # An upload of a refused stream may be waiting for a window the
+            # server will never open: it stops now and is sent again.
+            await self._wake_senders()
         if self._pool is not None:
             await self._pool.connection_finished(self)
         if not self._streams:

@@ -176,3 +176,40 @@ async def test_goaway_sends_requests_waiting_for_a_stream_to_a_new_connection(
     assert {
         s.conn.number for s in server.requests if s.path.startswith(b"/") and s.path[1:].isdigit()
     } == {1}
+
+
+async def test_goaway_above_an_upload_waiting_for_its_window_resends_it_at_once(
+    h2_server: H2ServerFactory,
+) -> None:
+    """An upload blocked on flow control whose stream is above a GOAWAY's
+    last_stream_id will never see its window open: the server did not
+    process it and will not. It goes to a new connection at once instead of
+    waiting for a WINDOW_UPDATE (or the server's close) that never comes."""
+    upload = bytes(range(256)) * 400  # more than the 65,535-byte stream window
+
+    async def handler(stream: ServerStream) -> None:
+        conn = stream.conn
+        if stream.method == b"GET":
+            await stream.respond(200, b"ok")
+            return
+        if conn.number == 0:
+            await conn.server.wait_until(lambda: len(stream.body) == 65535)
+            # The connection's window came back; once this PING is
+            # answered the upload waits for its stream's window.
+            await conn.ping(b"blocked!")
+            await conn.server.wait_until(lambda: b"blocked!" in conn.ping_acks)
+            await conn.goaway(1)
+            return
+        while not stream.ended:
+            seen = len(stream.body)
+            await stream.grant(65535)
+            await conn.server.wait_until(lambda seen=seen: len(stream.body) > seen or stream.ended)
+        await stream.respond(200, b"%d" % len(stream.body))
+
+    server = await h2_server(handler, auto_ack=False)
+    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+        await session.get(path="/")
+        r = await session.post(path="/up", data=upload)
+        assert r.content == b"%d" % len(upload)
+    assert server.accepted == 2
+    assert bytes(server.requests[-1].body) == upload
