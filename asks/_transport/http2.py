@@ -303,7 +303,8 @@ class HTTP2Connection:
         )
 
     def has_expired(self, now: float) -> bool:
-        """Finished, idle past its keep-alive expiry, or idle with bytes unread.
+        """Finished, idle past its keep-alive expiry, idle with bytes unread,
+        or idle on a server that allows it no stream.
 
         The reader takes every byte as soon as it runs; bytes still waiting
         on an idle connection mean the server just said something the
@@ -312,6 +313,13 @@ class HTTP2Connection:
         connection, it is not reused.
         """
         if self.is_finished():
+            return True
+        if self._active == 0 and self._max_streams == 0:
+            # The server allows no stream at all (SETTINGS_MAX_CONCURRENT_STREAMS
+            # 0, RFC 9113 section 6.5.2: meant to be brief; a server that wants
+            # no requests closes). Handed out, h2 would refuse the stream and
+            # the request would come straight back for it, never waiting: a
+            # new connection serves it instead.
             return True
         return self._active == 0 and (
             now - self.idle_since > self._expiry or self._stream.is_readable()

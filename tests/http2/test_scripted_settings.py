@@ -89,3 +89,25 @@ async def test_raised_stream_limit_lets_waiting_requests_in_at_once(
     assert sorted(results) == sorted(f"/{i}".encode() for i in range(8))
     assert conn.max_open == 5
     assert server.accepted == 1
+
+
+async def test_zero_stream_limit_on_an_idle_connection_next_request_goes_elsewhere(
+    h2_server: H2ServerFactory,
+) -> None:
+    """SETTINGS_MAX_CONCURRENT_STREAMS 0 on an idle connection (RFC 9113
+    section 6.5.2: no new stream there, for now). The pool once handed the
+    idle connection out anyway; h2 refused the stream, the connection went
+    back idle and was handed out again, in a loop that never blocked, so
+    the whole kernel spun (not even a timeout could end it)."""
+    server = await h2_server(settings={MAX_STREAMS: 10})
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        assert (await session.get(path="/first")).content == b"ok"
+        conn = server.connections[0]
+        await server.wait_until(lambda: conn.settings_acks == 2)
+        await conn.update_settings({MAX_STREAMS: 0})
+        await server.wait_until(lambda: conn.settings_acks == 3)
+        assert (await session.get(path="/next")).content == b"ok"
+        await server.wait_until(lambda: conn.closed_by_client)
+        stats = session.pool_stats()
+        assert (stats.open, stats.busy) == (1, 0)
+    assert [(s.conn.number, s.path) for s in server.requests] == [(0, b"/first"), (1, b"/next")]
