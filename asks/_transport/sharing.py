@@ -208,7 +208,11 @@ class SharingPool(ConnectionPool[C]):
                 waiter.conn = conn
                 await waiter.event.set()
                 return
-        elif conn.is_finished():
+        elif conn.is_finished() or conn.is_idle():
+            # Finished, or idle and still taking no stream (the server
+            # lowered its limit to 0, RFC 9113 section 6.5.2): idle, it
+            # leaves _shared, and nothing would hand its waiters a stream;
+            # they look again (another connection, or a new one).
             await self._wake_stream_waiters(key)
         if conn.is_idle():
             self._unshare(conn)

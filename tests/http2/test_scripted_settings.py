@@ -111,3 +111,35 @@ async def test_zero_stream_limit_on_an_idle_connection_next_request_goes_elsewhe
         stats = session.pool_stats()
         assert (stats.open, stats.busy) == (1, 0)
     assert [(s.conn.number, s.path) for s in server.requests] == [(0, b"/first"), (1, b"/next")]
+
+
+async def test_zero_stream_limit_then_last_stream_ends_waiting_requests_go_elsewhere(
+    h2_server: H2ServerFactory,
+) -> None:
+    """Requests wait for a stream of a full connection; the server lowers
+    its limit to 0 and the last open stream ends. The connection can take
+    none of them (and, idle, is not handed out): they must look again, not
+    wait for a stream of a connection gone back to the idle list."""
+    release = curio.Event()
+    server = await h2_server(holding_handler(release), settings={MAX_STREAMS: 1})
+    results: list[bytes] = []
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        assert (await session.get(path="/first")).content == b"/first"
+        conn = server.connections[0]
+        await server.wait_until(lambda: conn.settings_acks == 2)
+
+        async def get(i: int) -> None:
+            results.append((await session.get(path=f"/{i}")).content)
+
+        async with curio.TaskGroup() as group:
+            for i in range(3):
+                await group.spawn(get, i)
+            await server.wait_until(lambda: conn.open_streams == 1)
+            assert session.pool_stats().waiting == 2
+            await conn.update_settings({MAX_STREAMS: 0})
+            await server.wait_until(lambda: conn.settings_acks == 3)
+            await release.set()
+        await server.wait_until(lambda: conn.closed_by_client)
+        assert session.pool_stats().busy == 0
+    assert sorted(results) == [b"/0", b"/1", b"/2"]
+    assert sorted(s.conn.number for s in server.requests) == [0, 0, 1, 1]
