@@ -32,6 +32,7 @@ puts it back, and the connection takes no new stream.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import time
 from collections import deque
@@ -502,7 +503,10 @@ class HTTP2Connection:
         if self._error is None:
             self._error = exc
         for ex in list(self._streams.values()):
-            await ex._on_error(exc)
+            # A copy per stream: one exception object raised in many tasks
+            # gathers every task's traceback into one chain, which keeps all
+            # their frames alive and tells each caller of the others' calls.
+            await ex._on_error(copy.copy(exc))
         await self._wake_senders()
         await self._drained.set()
         if self._pool is not None:

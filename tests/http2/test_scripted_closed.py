@@ -81,3 +81,43 @@ async def test_close_inside_the_body_is_server_closed(h2_server: H2ServerFactory
         assert r.content == b"answered /stream-later"
         stats = session.pool_stats()
         assert (stats.open, stats.busy) == (1, 0)
+
+
+async def test_streams_failed_by_one_connection_error_each_get_their_own(
+    h2_server: H2ServerFactory,
+) -> None:
+    # One connection error fails every stream of the connection; each caller
+    # gets an error of its own, whose traceback holds its own call only.
+    arrived = curio.Event()
+
+    async def handler(stream: ServerStream) -> None:
+        await stream.read_body()
+        if len(stream.conn.streams) == 2:
+            await arrived.set()
+        await arrived.wait()
+        await stream.conn.close()
+
+    server = await h2_server(handler)
+    errors: list[BaseException] = []
+
+    async with asks.Session(server.url, http2="prior-knowledge", retries=0) as session:
+
+        async def post(path: str) -> None:
+            try:
+                await session.post(path=path, data=b"x")
+            except ServerClosedConnectionError as exc:
+                errors.append(exc)
+
+        async with curio.TaskGroup() as group:
+            await group.spawn(post, "/a")
+            await group.spawn(post, "/b")
+    assert len(errors) == 2
+    first, second = (error.__cause__ for error in errors)
+    assert first is not None and second is not None and first is not second
+    for error in errors:
+        tb = error.__cause__.__traceback__
+        frames = []
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code.co_name)
+            tb = tb.tb_next
+        assert frames.count("post") <= 1, frames
