@@ -18,6 +18,7 @@ Host names arrive IDNA-encoded and lower case from the URL layer, so the
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime
 import re
 from collections.abc import Callable
@@ -190,6 +191,14 @@ def parse_set_cookie(line: str, now: float) -> ParsedCookie | None:
             # an earlier Domain still holds); a leading dot is dropped.
             if av_value:
                 domain = _ascii_lower(av_value.removeprefix("."))
+                if not domain.isascii():
+                    # Section 5.1.2 (and rfc6265bis 5.6.3, the host parser): a
+                    # name compares as its A-labels, the way the URL's host is
+                    # spelled (IDNA 2008, UTS 46); one that has none cannot
+                    # name a host, and the cookie is ignored.
+                    domain = _a_labels(domain)
+                    if domain is None:
+                        return None
         elif av_name == "path":
             # Section 5.2.4: empty or not starting with "/" (a quoted
             # "/x" among them) means the default path.
@@ -224,6 +233,19 @@ def _delta_seconds(text: str) -> int | None:
     if not all("0" <= c <= "9" for c in rest) or (text[0] == "-" and not rest):
         return None
     return int(text)
+
+
+def _a_labels(name: str) -> str | None:
+    from ._urls import idna_ascii
+
+    # Header values are read one byte to a character (Latin-1, RFC 9110
+    # section 5.5); a server's non-ASCII name is UTF-8 in practice.
+    with contextlib.suppress(UnicodeError):  # else not UTF-8: the text as it is
+        name = name.encode("latin-1").decode("utf-8")
+    try:
+        return idna_ascii(name)
+    except UnicodeError:
+        return None
 
 
 def _ascii_lower(text: str) -> str:

@@ -30,6 +30,7 @@ from asks._cookies import (
     request_path,
 )
 from asks._headers import Headers
+from asks._urls import parse_url
 from asks.cookie_utils import CookieTracker, parse_response_cookies
 from tests.http_state import DATA, load_cases, run_asks_pure
 
@@ -289,10 +290,13 @@ def test_control_characters_make_the_line_ignored():
 def test_domain_attribute_is_lower_cased_and_loses_its_leading_dot():
     c = parse_set_cookie("a=1; Domain=.Example.ORG", NOW)
     assert c is not None and c.domain == "example.org"
-    # Non-ASCII is left as it is (the Kelvin sign must not become "k").
+    # Non-ASCII is not lower-cased by str.lower() but mapped as a URL's host
+    # is (UTS 46): the Kelvin sign is "k" there, so it is here.
     c = parse_set_cookie("a=1; Domain=\u212aexample.org", NOW)
-    assert c is not None and c.domain == "\u212aexample.org"
-    assert decide(c, "kexample.org", "/", NOW, lambda d: False) is None
+    assert c is not None and c.domain == "kexample.org"
+    assert parse_url("http://\u212aexample.org/").host == "kexample.org"
+    assert decide(c, "www.kexample.org", "/", NOW, lambda d: False) is not None
+    assert decide(c, "other.org", "/", NOW, lambda d: False) is None
 
 
 def test_domain_not_covering_the_host_is_refused():
@@ -477,6 +481,19 @@ def test_response_cookies_fields():
 
 
 # -- what plain http may not set (draft-ietf-httpbis-rfc6265bis) ---------------
+
+
+def test_a_non_ascii_domain_attribute_is_compared_as_its_a_labels():
+    # The URL's host is spelled in A-labels (IDNA 2008, UTS 46): so is the
+    # Domain, or the cookie never matched the host that set it.
+    # (As read off the wire: UTF-8 bytes, one character each.)
+    wire = "faß.de".encode().decode("latin-1")
+    t = tracker_after("http://www.xn--fa-hia.de/", f"a=1; Domain={wire}", "b=2; Domain=FAß.DE")
+    assert sent(t, "http://xn--fa-hia.de/") == "a=1; b=2"
+    assert sent(t, "http://fass.de/") is None  # IDNA 2003's answer: another domain
+    # A Domain with no A-label form names no host: the cookie is ignored.
+    bad = "a\u200d\u0301.org".encode().decode("latin-1")
+    assert len(tracker_after("http://example.org/", f"c=3; Domain={bad}")) == 0
 
 
 class _IndexlessJar(http.cookiejar.CookieJar):
