@@ -97,6 +97,30 @@ def test_a_bad_line_in_the_middle_is_refused(tmp_path: Path) -> None:
     assert out.read_text() == content  # left as it was
 
 
+@pytest.mark.parametrize("retry_failed", [False, True])
+def test_an_output_that_cannot_be_appended_to_is_refused_before_any_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retry_failed: bool
+) -> None:
+    # (Permissions do not stop root, which CI runs as: the append is refused
+    # here as a read-only file system would refuse it.)
+    out = tmp_path / "out.jsonl"
+    content = line("http://h/1") + line("http://h/2", error="ConnectFailed: no") + '{"torn'
+    out.write_text(content)
+    real_open = open
+
+    def refusing_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "a" in mode or "w" in mode:
+            raise OSError(30, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", refusing_open)
+    with pytest.raises(UsageError, match="cannot append to --jsonl"):
+        prepare_resume(str(out), retry_failed=retry_failed)
+    monkeypatch.undo()
+    assert out.read_text() == content  # not repaired, not rewritten
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]  # no temporary left
+
+
 def test_retry_failed_drops_the_failed_lines_and_keeps_the_rest_exactly(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     kept = [line("http://h/1"), line("http://h/3", skipped="robots.txt")]

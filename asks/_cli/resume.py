@@ -148,6 +148,13 @@ def prepare_resume(path: str, retry_failed: bool) -> Previous:
         return Previous(DoneSet(), 0, 0, False)
     except OSError as exc:
         raise UsageError(f"cannot read --jsonl {path!r} to resume: {exc}") from None
+    try:
+        # The run appends to it: a file it cannot write is the clear error
+        # now, before a repair or --retry-failed has changed a byte of it.
+        open(path, "ab").close()
+    except OSError as exc:
+        out.close()
+        raise UsageError(f"cannot append to --jsonl {path!r} to resume: {exc}") from None
     copy: IO[bytes] | None = None
     temp: str | None = None
     try:
