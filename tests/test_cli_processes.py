@@ -453,3 +453,30 @@ async def test_the_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         assert exited == [True, True]
     finally:
         await hosts.aclose()
+
+
+def test_the_totals_count_the_records_keys_not_a_kept_header_named_like_one() -> None:
+    # The parent counts the workers' lines without parsing them: a header kept
+    # with --keep-header skipped (or error, or bytes) must not count.
+    from asks._cli.processes import _Totals
+    from asks.crawl import FetchResult
+
+    fetched = FetchResult(
+        "http://h/1",
+        status=200,
+        headers={"skipped": "yes", "error": "none", "bytes": "9"},
+        size=2,
+        elapsed=0.1,
+    )
+    refused = FetchResult("http://h/2", elapsed=0.1, skipped="robots.txt")
+    saved = FetchResult("http://h/3", elapsed=0.1, skipped="robots.txt")
+    failed = FetchResult(
+        "http://h/4", elapsed=0.1, error="ConnectFailed: no", error_type="ConnectFailed"
+    )
+    lines = b"".join(
+        (r.as_json(with_file=(r is saved)) + "\n").encode()
+        for r in (fetched, refused, saved, failed)
+    )
+    totals = _Totals()
+    assert totals.add(lines) == 4
+    assert (totals.ok, totals.skipped, totals.failed, totals.nbytes) == (1, 2, 1, 2)

@@ -154,9 +154,13 @@ def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
 
 # In a line of JSON every quote inside a string is escaped, so these match
 # only the record's own keys: the totals are counted without parsing each line.
+# A kept response header may be named like a key ("error", "skipped"), but its
+# value is a string: never null, never a number. And the record's "skipped"
+# comes only after a null (its "error", or its "file"), where a header's key
+# follows "{" or a string value.
 _OK = re.compile(rb'"error": null[,}]')
 _BYTES = re.compile(rb'"bytes": (\d+)')
-_SKIPPED = re.compile(rb'"skipped": "')
+_SKIPPED = re.compile(rb'null, "skipped": "')
 
 
 @dataclass
