@@ -116,14 +116,19 @@ class SharingPool(ConnectionPool[C]):
                         if conn.is_available():
                             conn.claim()
                             return conn.exchange()
-                    granted = await self._wait_for_stream(key, _left(deadline))
-                    if granted is not None:
-                        return granted.exchange()
-                    continue  # that connection finished: look again
-                opening = self._opening.get(key)
-                if opening is not None:
-                    await self._await_alpn(opening, open_connection, _left(deadline))
-                    continue
+                    if not self._idle.get(key):
+                        granted = await self._wait_for_stream(key, _left(deadline))
+                        if granted is not None:
+                            return granted.exchange()
+                        continue  # that connection finished: look again
+                    # Every shared connection is full, but another one of the
+                    # origin sits idle (a second connection, opened for a
+                    # refused stream): it serves, below, rather than waiting.
+                else:
+                    opening = self._opening.get(key)
+                    if opening is not None:
+                        await self._await_alpn(opening, open_connection, _left(deadline))
+                        continue
             if self.may_share(key) and key not in self._opening:
                 opening = _Opening(open_connection)
                 self._opening[key] = opening
@@ -223,11 +228,19 @@ class SharingPool(ConnectionPool[C]):
 
     async def streams_freed(self, conn: Any) -> None:
         """*conn* can take more streams (the server raised its limit)."""
-        queue = self._stream_waiters.get(conn.pool_key)
+        key = conn.pool_key
+        queue = self._stream_waiters.get(key)
         while queue and conn.is_available():
             waiter = self._next_waiter(queue)
             if waiter is None:
                 break
+            if conn in self._idle_order:
+                # An idle connection (a second one of the origin) takes the
+                # waiter's stream: it leaves the idle list and is shared, as a
+                # checkout would make it. Left in the list too, it would be
+                # filed twice, and handed out while busy.
+                self._remove_idle(conn)
+                self._shared.setdefault(key, []).append(conn)
             conn.claim()
             waiter.conn = conn
             await waiter.event.set()

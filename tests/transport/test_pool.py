@@ -584,6 +584,9 @@ class FakeSharedConnection(FakeConnection):
     def exchange(self) -> FakeSharedConnection:
         return self  # what checkout hands the request: the stream's exchange
 
+    def is_finished(self) -> bool:
+        return self.closed
+
 
 async def test_pool_timeout_bounds_the_whole_sharing_checkout_not_each_wait():
     # B waits for the connection A opens (ALPN unknown), then for its one
@@ -615,3 +618,56 @@ async def test_pool_timeout_bounds_the_whole_sharing_checkout_not_each_wait():
     assert isinstance(caught.value.__cause__, PoolWaitTimeout)
     assert "pool_timeout=0.6 s" in str(caught.value.__cause__)
     assert made == [conn]  # B never opened a connection of its own
+
+
+async def _two_shared_connections(pool):
+    """A and B of one origin, both shared and busy (B opened fresh, as for a refused stream)."""
+
+    async def open_one():
+        conn = FakeSharedConnection("k")
+        conn.claim()  # a new connection comes claimed by the request that opened it
+        return conn
+
+    a = await pool.checkout("k", open_one)
+    b = await pool.checkout("k", open_one, fresh=True)
+    assert pool._shared["k"] == [a, b]
+    return a, b, open_one
+
+
+async def _end_all_streams(pool, conn):
+    conn.released = conn.claims
+    conn.idle = True
+    await pool.stream_released(conn)
+
+
+async def test_a_full_shared_connection_does_not_keep_a_request_from_an_idle_one():
+    from asks._transport.sharing import SharingPool
+
+    pool = SharingPool(4, keepalive_expiry=60.0, may_share=lambda key: True)
+    a, b, open_one = await _two_shared_connections(pool)
+    await _end_all_streams(pool, b)
+    assert pool.idle == 1  # B went back; A is still full
+    got = await curio.timeout_after(5, pool.checkout("k", open_one))
+    assert got is b and pool.idle == 0
+    assert pool._shared["k"] == [a, b]
+
+
+async def test_an_idle_connection_whose_limit_rises_leaves_the_idle_list_for_its_waiter():
+    # B idle, a request waiting for a stream of the origin, and B's server
+    # raises its limit: B goes to the waiter, out of the idle list (filed
+    # there too, it would be handed out again while busy, and filed twice).
+    from asks._transport.sharing import SharingPool
+
+    pool = SharingPool(4, keepalive_expiry=60.0, may_share=lambda key: True)
+    _, b, _ = await _two_shared_connections(pool)
+    await _end_all_streams(pool, b)
+    waiter = await curio.spawn(pool._wait_for_stream("k", None))
+    while not pool._stream_waiters.get("k"):
+        await curio.sleep(0)
+    await pool.streams_freed(b)
+    assert await waiter.join() is b
+    assert pool.idle == 0 and b not in pool._idle_order
+    assert b in pool._shared["k"]
+    # Its stream ends: filed once, and taken once.
+    await _end_all_streams(pool, b)
+    assert pool._idle["k"] == [b] and pool.idle == 1
