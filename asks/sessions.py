@@ -146,6 +146,7 @@ class _Options(NamedTuple):
     jar: CookieTracker | None
     proxy: ProxyChoice  # the call's own proxy=; None: the session's route
     pool_timeout: float | None
+    cookies_off: bool  # persist_cookies=False on the call: no cookie handling at all
 
 
 class Session:
@@ -707,6 +708,8 @@ class Session:
             jar=jar,
             proxy=call_proxy,
             pool_timeout=pool_timeout,
+            # (False on the call, or on a session the call leaves it to.)
+            cookies_off=persist is False or (persist is None and self.persist_cookies is False),
         )
         if plain_call:
             self._plain_options = options
@@ -810,6 +813,14 @@ class Session:
             # An intermediate response: read it whole so its connection can
             # serve the next request of this call.
             response = await self._buffered(call, conn, head, headers, options.encoding, elapsed)
+            if jar is None and not options.cookies_off and headers.has(b"set-cookie"):
+                # No store, but the cookies a redirect or a challenge sets
+                # go with the rest of this call (a login's 302 sets the
+                # session its next page needs), as requests does; by the
+                # same rules as a store's, and nothing outlives the call.
+                jar = _make_tracker(True)
+                assert jar is not None
+                jar.store(headers, call.url.text, call.url.host, call.url.scheme)
             if challenge:
                 assert isinstance(auth, PostResponseAuth)
                 retry_headers = await auth(response, call.auth_request())

@@ -77,6 +77,57 @@ async def test_every_kind_of_response_lists_its_cookies_and_only_its_own(cookie_
     assert without.cookies == []
 
 
+class LoginServer:
+    """/login answers 302 to /home with a session cookie; every request's Cookie recorded."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, bytes | None]] = []
+
+    async def __call__(self, sock):
+        while (got := await read_request(sock)) is not None:
+            req, _ = got
+            self.received.append((req.target, dict(req.headers).get(b"cookie")))
+            if req.target == b"/login":
+                await sock.sendall(
+                    b"HTTP/1.1 302 Found\r\nLocation: /home\r\n"
+                    b"Set-Cookie: sid=42; Path=/\r\nContent-Length: 0\r\n\r\n"
+                )
+            else:
+                await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+@pytest.fixture
+async def login_server(raw_server):
+    handler = LoginServer()
+    handler.server = await raw_server(handler)
+    return handler
+
+
+async def test_a_redirects_cookies_go_with_the_rest_of_its_call_without_a_store(login_server):
+    # A login's 302 sets the session cookie its next page needs: the call
+    # carries it (as requests does), and nothing outlives the call.
+    async with asks.Session() as s:
+        r = await s.post(login_server.server.url + "/login", data=b"user=me")
+        assert r.status_code == 200 and [h.status_code for h in r.history] == [302]
+        await s.get(login_server.server.url + "/home")
+    assert login_server.received == [(b"/login", None), (b"/home", b"sid=42"), (b"/home", None)]
+    assert s._cookie_tracker is None
+
+
+@pytest.mark.parametrize("where", ["call", "session", "module"])
+async def test_persist_cookies_false_carries_none_within_the_call_either(login_server, where):
+    url = login_server.server.url + "/login"
+    if where == "call":
+        async with asks.Session() as s:
+            await s.post(url, data=b"x", persist_cookies=False)
+    elif where == "session":
+        async with asks.Session(persist_cookies=False) as s:
+            await s.post(url, data=b"x")
+    else:
+        await asks.post(url, data=b"x", persist_cookies=False)
+    assert login_server.received == [(b"/login", None), (b"/home", None)]
+
+
 async def test_without_persist_cookies_nothing_is_sent_back(cookie_server):
     async with asks.Session() as s:
         await s.get(cookie_server.server.url + "/set")
