@@ -171,6 +171,20 @@ async def test_call_timeout_ends_an_upload_stalled_on_a_window_never_opened(
     assert server.accepted == 1
 
 
+async def answer_before_the_upload(stream: ServerStream) -> None:
+    """GET: 200. Otherwise a complete 413 once the upload waits for its stream's window."""
+    if stream.method == b"GET":
+        await stream.respond(200, b"ok")
+        return
+    conn = stream.conn
+    await conn.server.wait_until(lambda: len(stream.body) > 0)
+    # The connection's WINDOW_UPDATE for those bytes went first; once the
+    # PING after it is answered, the upload waits for its stream's.
+    await conn.ping(b"windowed")
+    await conn.server.wait_until(lambda: b"windowed" in conn.ping_acks)
+    await stream.respond(413, b"too large")
+
+
 async def test_complete_response_wakes_an_upload_waiting_for_a_window(
     h2_server: H2ServerFactory,
 ) -> None:
@@ -179,19 +193,7 @@ async def test_complete_response_wakes_an_upload_waiting_for_a_window(
     The response is the answer: the upload, blocked on the window, must
     stop instead of waiting for a WINDOW_UPDATE that never comes."""
 
-    async def early(stream: ServerStream) -> None:
-        if stream.method == b"GET":
-            await stream.respond(200, b"ok")
-            return
-        conn = stream.conn
-        await conn.server.wait_until(lambda: len(stream.body) > 0)
-        # The connection's WINDOW_UPDATE for those bytes went first; once
-        # the PING after it is answered, the upload waits for its stream's.
-        await conn.ping(b"windowed")
-        await conn.server.wait_until(lambda: b"windowed" in conn.ping_acks)
-        await stream.respond(413, b"too large")
-
-    server = await h2_server(early, settings={WINDOW: 1000}, auto_ack=False)
+    server = await h2_server(answer_before_the_upload, settings={WINDOW: 1000}, auto_ack=False)
     async with asks.Session(server.url, http2="prior-knowledge") as session:
         await session.get(path="/")  # the server's SETTINGS are in force
         r = await session.post(path="/up", data=UPLOAD)
@@ -209,17 +211,9 @@ async def test_complete_response_mid_upload_closes_the_stream_for_the_next_reque
     of the server's MAX_CONCURRENT_STREAMS; with a limit of 1 the next
     request on the connection would never get a stream."""
 
-    async def early(stream: ServerStream) -> None:
-        if stream.method == b"GET":
-            await stream.respond(200, b"ok")
-            return
-        conn = stream.conn
-        await conn.server.wait_until(lambda: len(stream.body) > 0)
-        await conn.ping(b"windowed")
-        await conn.server.wait_until(lambda: b"windowed" in conn.ping_acks)
-        await stream.respond(413, b"too large")
-
-    server = await h2_server(early, settings={WINDOW: 1000, MAX_STREAMS: 1}, auto_ack=False)
+    server = await h2_server(
+        answer_before_the_upload, settings={WINDOW: 1000, MAX_STREAMS: 1}, auto_ack=False
+    )
     async with asks.Session(server.url, http2="prior-knowledge") as session:
         await session.get(path="/")
         r = await session.post(path="/up", data=UPLOAD)
