@@ -275,6 +275,17 @@ async def test_head_prints_no_body(raw_server: Any) -> None:
     assert handler.requests[0][0].method == b"HEAD"
 
 
+async def test_head_without_include_writes_the_head_to_stdout(raw_server: Any) -> None:
+    # A HEAD has no body: its answer is the head, which is the output, as curl
+    # -I writes it (and -o FILE gets it too).
+    handler = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Thing: a b\r\n\r\n")
+    server = await raw_server(handler)
+    result = await arun_asks("head", server.url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Thing: a b\r\n\r\n"
+    assert result.stderr == b""
+
+
 def test_basic_auth(httpbin: Any) -> None:
     ok = run_asks("get", f"{httpbin.url}/basic-auth/user/pa:ss", "--auth", "user:pa:ss")
     assert ok.returncode == 0, ok.stderr

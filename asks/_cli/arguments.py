@@ -475,7 +475,12 @@ def _build() -> tuple[argparse.ArgumentParser, UrlForm]:
             # 'asks [get] URL': the help of get is the help of the URL form too.
             prog="asks [get]" if name == "get" else None,
             parents=[shared.parser, single.parser],
-            help=f"send a {name.upper()} request and write the body to stdout",
+            help=(
+                "send a HEAD request and write the status line and headers to stdout"
+                if name == "head"
+                else f"send {'an' if name == 'options' else 'a'} {name.upper()} request and "
+                "write the body to stdout"
+            ),
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

@@ -197,6 +197,11 @@ async def _write_body(plan: SinglePlan, response: StreamResponse, console: Conso
         if plan.show_progress:
             size = expected_size(response, plan.decompress)
             progress = download_progress(console, os.path.basename(target.name), size)
+        if plan.method.upper() == "HEAD" and not plan.include:
+            # No body to write: the answer is the head, so that is the output
+            # (as curl -I writes it), the status line and headers as received.
+            # (With -i the heads go to stderr, and stdout stays empty.)
+            out.write(head_text(response).encode("latin-1"))
         async for chunk in body:
             out.write(chunk)
             if target.is_stdout:
@@ -209,6 +214,14 @@ async def _write_body(plan: SinglePlan, response: StreamResponse, console: Conso
         raise
     finally:
         progress.finish()
+
+
+def head_text(response: StreamResponse) -> str:
+    """The status line and headers, one per line, then a blank line."""
+    lines = [f"HTTP/{response.http_version} {response.status_code} {response.reason_phrase}"]
+    lines[0] = lines[0].rstrip()
+    lines += [f"{name}: {value}" for name, value in response.headers.multi_items()]
+    return "\r\n".join(lines) + "\r\n\r\n"
 
 
 async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int:
