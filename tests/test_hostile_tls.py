@@ -16,6 +16,7 @@ import ssl
 import pytest
 
 import asks
+import asks._transport.backend
 from asks.errors import AsksException, ConnectivityError, TLSError
 from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, assert_released, fetch
 from tests.servers import canned, read_request
@@ -130,3 +131,32 @@ async def test_tls_body_delimited_by_close_needs_close_notify(
             with pytest.raises(AsksException):
                 await fetch(s, server.url, stream=stream)
         assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# The name TLS is given: SNI and the host name check
+
+
+async def test_a_trailing_dot_host_sends_sni_without_the_dot_and_matches_the_certificate(
+    raw_server, server_ssl_context, client_ssl_context, monkeypatch
+):
+    # "localhost." is "localhost" written fully qualified. RFC 6066 section
+    # 3: the SNI name goes "without a trailing dot"; the certificate names
+    # "localhost", and the name checked against it must be that too.
+    names: list[str | None] = []
+    server_ssl_context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    server = await raw_server(canned(OK), ssl_context=server_ssl_context)
+    resolve = asks._transport.backend.resolve
+
+    async def fully_qualified_localhost(host: str, port: int) -> list:
+        return await resolve("127.0.0.1" if host == "localhost." else host, port)
+
+    monkeypatch.setattr(asks._transport.backend, "resolve", fully_qualified_localhost)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        r = await s.get(f"https://localhost.:{server.port}/", timeout=CALL_TIMEOUT)
+        assert r.content == b"ok"
+        # An IP-address URL sends no SNI at all (RFC 6066 section 3: literal
+        # addresses are not permitted in it).
+        r = await s.get(f"https://127.0.0.1:{server.port}/", timeout=CALL_TIMEOUT)
+        assert r.content == b"ok"
+    assert names == ["localhost", None]

@@ -56,6 +56,7 @@ __all__ = [
     "resolve",
     "start_tls",
     "start_tls_over",
+    "tls_hostname",
 ]
 
 # How much is asked of the socket per read. 64 KiB keeps one read per small
@@ -381,6 +382,17 @@ async def open_unix(path: str) -> curio.io.Socket:
     return sock
 
 
+def tls_hostname(host: str) -> str:
+    """*host* as TLS names it: without the trailing dot of a fully qualified name.
+
+    ``example.org.`` and ``example.org`` are one host, but RFC 6066 section 3
+    sends the SNI name "without a trailing dot", and certificates name hosts
+    without one: given the dot, OpenSSL would send it in SNI and refuse every
+    certificate as a host name mismatch.
+    """
+    return host[:-1] if host.endswith(".") else host
+
+
 async def start_tls(
     sock: curio.io.Socket,
     context: ssl.SSLContext,
@@ -402,7 +414,7 @@ async def start_tls(
         native = session if isinstance(session, NativeSession) else None
         tls_raw = context.wrap_socket(
             raw,
-            server_hostname=server_hostname,
+            server_hostname=tls_hostname(server_hostname),
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
             session=session if isinstance(session, ssl.SSLSession) else None,
@@ -544,7 +556,7 @@ async def start_tls_over(
     outgoing = ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(
-            incoming, outgoing, server_side=False, server_hostname=server_hostname
+            incoming, outgoing, server_side=False, server_hostname=tls_hostname(server_hostname)
         )
         stream = TLSOverStream(outer, tls, incoming, outgoing, initial)
         await stream.handshake()
