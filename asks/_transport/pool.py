@@ -131,6 +131,7 @@ class ConnectionPool(Generic[C]):
         self._waiters_by_key: dict[Hashable, deque[_Waiter[C]]] = {}
         self._arrivals = itertools.count()
         self._last_sweep = time.monotonic()
+        self._closes = 0  # calls of close(), for connections opened meanwhile
 
     # -- introspection -------------------------------------------------------
 
@@ -196,12 +197,18 @@ class ConnectionPool(Generic[C]):
             if granted is not None:
                 return granted
         # We hold a slot with nothing in it yet.
+        closes = self._closes
         try:
             conn = await open_connection()
         except BaseException:
             await self._give_back_slot(key)
             raise
         self._all.add(conn)
+        if self._closes != closes:
+            # The pool was closed while this one was being opened: it is one
+            # of the busy connections close() asked to close after their
+            # cycle, not a connection to keep idle after the close.
+            conn.close_after_cycle()
         return conn
 
     async def _take_slot(self, key: Hashable, fresh: bool, pool_timeout: float | None) -> C | None:
@@ -336,7 +343,9 @@ class ConnectionPool(Generic[C]):
             await self.discard(conn)
 
     async def close(self) -> None:
-        """Close every idle connection. Busy ones close when their cycle ends."""
+        """Close every idle connection. Busy ones, and those being opened, close
+        when their cycle ends."""
+        self._closes += 1
         async with curio.disable_cancellation():
             idle, self._idle_order = self._idle_order, {}
             self._idle = {}

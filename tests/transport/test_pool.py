@@ -274,6 +274,28 @@ async def test_close_closes_idle_ones_and_asks_busy_ones_to_close_after_their_cy
     assert p.stats().idle == 0
 
 
+async def test_a_connection_being_opened_when_the_pool_closes_closes_after_its_cycle():
+    # Session.close() with a request still connecting: the connection it was
+    # opening must not stay open in the pool after the close.
+    p, opener = pool(limit=2), Opener("a")
+    go = curio.Event()
+
+    async def slow_open() -> FakeConnection:
+        await go.wait()
+        return await opener()
+
+    task = await curio.spawn(p.checkout, "a", slow_open)
+    while p.stats().connecting == 0:
+        await curio.sleep(0)
+    await p.close()
+    await go.set()
+    conn = await task.join()
+    assert conn.retiring and not conn.closed
+    # A connection opened after the close is an ordinary one again.
+    later = await p.checkout("a", opener)
+    assert not later.retiring
+
+
 async def test_the_sweep_closes_expired_idle_connections():
     p, opener = pool(limit=2), Opener("a")
     p.keepalive_expiry = 0.0  # every checkout sweeps
