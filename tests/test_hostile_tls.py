@@ -160,3 +160,34 @@ async def test_a_trailing_dot_host_sends_sni_without_the_dot_and_matches_the_cer
         r = await s.get(f"https://127.0.0.1:{server.port}/", timeout=CALL_TIMEOUT)
         assert r.content == b"ok"
     assert names == ["localhost", None]
+
+
+# --------------------------------------------------------------------------
+# Closing: the client's close_notify (RFC 8446 section 6.1)
+
+
+async def test_closing_a_tls_connection_sends_close_notify(
+    raw_server, server_ssl_context, client_ssl_context
+):
+    # "Each party MUST send a close_notify alert before closing its write
+    # side": without one, the server cannot tell the client's close from a
+    # cut. Python's ssl server side says which it got once ragged EOFs are
+    # not suppressed: b"" for the alert, SSLEOFError for a bare FIN.
+    seen: list[object] = []
+
+    async def handler(sock):
+        if await read_request(sock) is None:
+            return
+        await sock.sendall(OK)
+        sock._socket.suppress_ragged_eofs = False
+        try:
+            seen.append(await sock.recv(1))
+        except ssl.SSLError as exc:
+            seen.append(type(exc))
+
+    server = await raw_server(handler, ssl_context=server_ssl_context)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        r = await s.get(server.url, timeout=CALL_TIMEOUT)
+        assert r.content == b"ok"
+    await server.wait_open_connections(0)  # the handler has seen what came
+    assert seen == [b""]

@@ -288,12 +288,31 @@ class Stream:
         self._plain = None
         self._tls_read = self._tls_write = None
         on_close, self._on_close = self._on_close, None
-        if on_close is not None and self._tls is not None:
-            # A TLS 1.3 ticket arrives after the handshake, read along with
-            # the first response: the session is worth keeping only now.
-            with contextlib.suppress(Exception):
-                on_close(self._tls)
+        tls = self._tls
+        if tls is not None:
+            if on_close is not None:
+                # A TLS 1.3 ticket arrives after the handshake, read along
+                # with the first response: the session is worth keeping only
+                # now.
+                with contextlib.suppress(Exception):
+                    on_close(tls)
+            _send_close_notify(tls)
         await close_quietly(self._sock)
+
+
+def _send_close_notify(tls: ssl.SSLSocket) -> None:
+    """Tell the peer the connection ends here (RFC 8446 section 6.1), without waiting.
+
+    Each side MUST send a close_notify before it closes: without one, a
+    server cannot tell our close from an attacker's cut (Python's own
+    ``ssl`` server side, with ``suppress_ragged_eofs=False``, calls it
+    ``SSLEOFError``). One non-blocking ``SSL_shutdown`` writes the alert; the
+    peer's own close_notify is not waited for (section 6.1 allows closing
+    at once), and a socket that cannot take it (full, reset) is closed
+    regardless.
+    """
+    with contextlib.suppress(OSError, ValueError):  # SSLError is an OSError
+        tls.unwrap()  # (SSLWantReadError: sent, the peer's not yet there)
 
 
 async def close_quietly(sock: Any) -> None:
