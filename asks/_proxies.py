@@ -22,6 +22,7 @@ from collections.abc import Hashable
 from urllib.parse import unquote, urlsplit
 
 from ._headers import Headers, HeadersInput
+from ._urls import idna_ascii
 
 __all__ = ["PROXY_SCHEMES", "Proxy", "coerce_proxy"]
 
@@ -52,6 +53,7 @@ class Proxy:
             ``https``, ``socks4``, ``socks4a``, ``socks5`` or ``socks5h``
             (without a scheme, ``http://``). Percent-escapes in the user and
             password are decoded. Default ports: 80, 443, 1080 for SOCKS.
+            A non-ASCII host is IDNA 2008 encoded, as an origin's is.
         auth: ``(user, password)``; replaces credentials in the URL. Basic
             authentication for HTTP proxies, username/password (RFC 1929)
             for SOCKS5; SOCKS4 sends the user as its user id.
@@ -102,6 +104,19 @@ class Proxy:
         host = parts.hostname  # lower-cased, IPv6 brackets removed
         if not host:
             raise ValueError(f"a proxy URL needs a host: {scheme}://...")
+        if not host.isascii():
+            # As DNS and SNI must see it: IDNA 2008 (UTS 46), as for every
+            # origin. Left to getaddrinfo and the ssl module, Python's "idna"
+            # codec (IDNA 2003) turns faß.de into fass.de, another domain,
+            # which would be sent the proxy's credentials (UTS 46 section 4).
+            # The host as written: urlsplit's str.lower() is not UTS 46's.
+            written = parts.netloc.rpartition("@")[2].rpartition(":")
+            try:
+                host = idna_ascii((written[0] if written[1] else written[2]) or host)
+            except UnicodeError:
+                raise ValueError(
+                    f"the host of a {scheme}:// proxy URL is not a valid IDNA 2008 name"
+                ) from None
         try:
             port = parts.port
         except ValueError:

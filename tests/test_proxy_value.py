@@ -35,6 +35,19 @@ def test_a_proxy_url_is_read_with_its_default_port(url, scheme, host, port):
     assert not proxy.has_credentials
 
 
+def test_a_non_ascii_proxy_host_is_idna_2008_encoded():
+    # getaddrinfo and the ssl module would apply Python's own codec (IDNA
+    # 2003), which spells faß.de fass.de: another domain, sent the
+    # proxy's credentials.
+    proxy = Proxy("http://user:pw@Faß.de:3128")
+
+    assert proxy.host == "xn--fa-hia.de"
+    assert proxy.url == "http://xn--fa-hia.de:3128"
+    assert Proxy("socks5h://bücher.example").host == "xn--bcher-kva.example"
+    with pytest.raises(ValueError, match="IDNA 2008"):
+        Proxy("http://user:pw@a..ß:3128")
+
+
 def test_an_ipv6_proxy_is_shown_in_brackets():
     assert Proxy("http://[::1]:8080").url == "http://[::1]:8080"
 

@@ -17,6 +17,7 @@ import pytest
 import trustme
 
 import asks
+from asks._transport import backend
 from asks.errors import ProxyError, TLSError
 from tests.hostile_helpers import MODES, OK, assert_released, fetch
 from tests.proxies.scripted import PROXY_AUTH_REQUIRED, ScriptedProxy
@@ -70,6 +71,27 @@ async def test_one_connection_to_a_forward_proxy_serves_every_http_origin(raw_se
         assert s.pool_stats().open == 1
     assert proxy.connections == 1
     assert [t for _, t, _ in proxy.seen] == [f"{first.url}/", f"{second.url}/", f"{first.url}/"]
+
+
+async def test_a_non_ascii_proxy_host_is_resolved_idna_2008_encoded(raw_server, monkeypatch):
+    # Handed to getaddrinfo as it was, faß.de would be resolved as fass.de
+    # (Python's IDNA 2003 codec), another domain, and sent the credentials.
+    origin = await raw_server(canned(OK))
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    asked: list[str] = []
+    resolve = backend.resolve
+
+    async def loopback(host: str, port: int) -> list[backend.AddrInfo]:
+        asked.append(host)
+        return await resolve("127.0.0.1", port)
+
+    monkeypatch.setattr(backend, "resolve", loopback)
+    async with asks.Session(proxy=f"http://user:s3cret@faß.de:{proxy_server.port}") as s:
+        r = await s.get(origin.url)
+    assert r.text == "ok"
+    assert asked == ["xn--fa-hia.de"]
+    assert proxy.seen[0][2]["proxy-authorization"] == BASIC
 
 
 async def test_connections_per_host_through_a_forward_proxy_counts_each_origin(raw_server):
