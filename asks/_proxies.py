@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import ssl
 from collections.abc import Hashable
 from urllib.parse import unquote, urlsplit
@@ -37,6 +38,12 @@ PROXY_SCHEMES = {
     "socks5h": 1080,
 }
 _FORBIDDEN = ("\r", "\n", "\0")
+# RFC 9110 section 5.1: a field name is a token; section 5.5: a field value
+# is visible characters (VCHAR, obs-text) with SP and HTAB only between them.
+_FIELD_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(
+    r"(?:[\x21-\x7e\x80-\xff](?:[\t \x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+)
 
 
 def _check_text(what: str, value: str) -> None:
@@ -64,8 +71,8 @@ class Proxy:
             tunnel uses the session's ``ssl_context``.
 
     Raises:
-        ValueError: an unsupported scheme, no host, a bad port, or CR, LF or
-            NUL anywhere.
+        ValueError: an unsupported scheme, no host, a bad port, CR, LF or
+            NUL anywhere, or a header that cannot be sent (RFC 9110 section 5).
         TypeError: ``auth`` is not a pair of strings.
     """
 
@@ -147,6 +154,18 @@ class Proxy:
         for name, value in self.headers.items():
             _check_text("header", name)
             _check_text("header", value)
+            if not _FIELD_NAME.fullmatch(name):
+                raise ValueError(
+                    f"proxy header name {name!r} is not a token (RFC 9110 section 5.1)"
+                )
+            if not _FIELD_VALUE.fullmatch(value):
+                # Checked here, before anything is sent: h11 would refuse the
+                # value later with a message repeating it, and a proxy header
+                # may be a credential (Proxy-Authorization: Bearer ...).
+                raise ValueError(
+                    f"proxy header {name!r}: the value cannot be sent (RFC 9110 section 5.5: "
+                    "Latin-1 visible characters, with spaces and tabs only between them)"
+                )
         self.ssl_context = ssl_context
         self._authorization: str | None = None
         if username is not None and scheme in ("http", "https"):

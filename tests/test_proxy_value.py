@@ -124,6 +124,29 @@ def test_cr_lf_nul_anywhere_is_a_value_error_that_does_not_repeat_the_secret(kwa
     assert "pw" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["Bearer pw-token ", " Bearer pw-token", "Bearer\vpw-token", "Bearer pw\x7f", "Bearer pw€"],
+    ids=["trailing space", "leading space", "vertical tab", "DEL", "not Latin-1"],
+)
+def test_a_proxy_header_value_that_cannot_be_sent_is_refused_without_repeating_it(value):
+    # RFC 9110 section 5.5. Found only when sending, h11 refused such a
+    # value with a message repeating it: a Proxy-Authorization token in
+    # the exception (or a UnicodeEncodeError mid-request for non-Latin-1).
+    with pytest.raises(ValueError) as info:
+        Proxy("http://p:3128", headers={"Proxy-Authorization": value})
+
+    assert "pw" not in str(info.value)
+    assert "Proxy-Authorization" in str(info.value)
+
+
+def test_a_proxy_header_name_must_be_a_token():
+    with pytest.raises(ValueError, match="token"):
+        Proxy("http://p:3128", headers={"X Tag": "a"})
+    proxy = Proxy("http://p:3128", headers={"X-Tag": "a\tb", "X-Empty": "", "X-Latin": "café"})
+    assert proxy.headers["X-Latin"] == "café"
+
+
 def test_auth_must_be_a_pair_of_strings():
     with pytest.raises(TypeError):
         Proxy("http://p", auth=("user",))  # type: ignore[arg-type]
