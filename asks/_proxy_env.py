@@ -9,7 +9,9 @@ and Go grew into; the rules here are the ones most of them agree on:
 * upper-case ``HTTP_PROXY`` is ignored when ``REQUEST_METHOD`` is set: under
   CGI every request header ``Proxy: ...`` becomes ``HTTP_PROXY``, so a
   client could pick the proxy of a server-side script (the "httpoxy" bug,
-  CVE-2016-5385). Lower-case ``http_proxy`` cannot be set that way;
+  CVE-2016-5385). Lower-case ``http_proxy`` cannot be set that way, but on
+  Windows, whose environment ignores case, it is the same variable: there
+  it counts under CGI only when a variable is listed spelled in lower case;
 * a proxy URL without a scheme means ``http://`` (curl's reading);
 * ``no_proxy`` / ``NO_PROXY`` excludes hosts: entries separated by commas or
   spaces; empty entries are ignored (never a wildcard); ``*`` excludes
@@ -49,9 +51,14 @@ class _Exclusion(NamedTuple):
 
 def _lookup(environ: Mapping[str, str], name: str, cgi: bool) -> tuple[str, str] | None:
     """The variable *name* (lower case first): ``(the name found, its value)``."""
+    httpoxy = cgi and name == "http_proxy"
     for key in (name, name.upper()):
-        if key == "HTTP_PROXY" and cgi:
-            continue  # httpoxy: set from a request header under CGI
+        if httpoxy and (key == "HTTP_PROXY" or key not in list(environ)):
+            # httpoxy (CVE-2016-5385): under CGI, HTTP_PROXY is the request's
+            # Proxy: header. Lower-case http_proxy is read only if a variable
+            # is spelled so: on Windows the environment ignores case, and
+            # asking it for "http_proxy" answers HTTP_PROXY.
+            continue
         value = environ.get(key, "").strip()
         if value:
             return key, value

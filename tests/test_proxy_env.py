@@ -6,6 +6,8 @@ except the one test of the default.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import pytest
 
 from asks import Proxy
@@ -14,7 +16,7 @@ from asks._proxy_env import EnvironmentProxies, proxy_from_environment
 HTTP = Proxy("http://web-proxy:3128")
 
 
-def pick(env: dict[str, str], url: tuple[str, str, int]) -> str | None:
+def pick(env: Mapping[str, str], url: tuple[str, str, int]) -> str | None:
     proxy = EnvironmentProxies(env).select(*url)
     return None if proxy is None else proxy.url
 
@@ -55,6 +57,36 @@ def test_upper_case_http_proxy_is_ignored_under_cgi():
     assert pick(env, WEB) is None
     assert pick({**env, "http_proxy": "http://mine:2"}, WEB) == "http://mine:2"
     assert pick({**env, "HTTPS_PROXY": "http://ok:3"}, SECURE) == "http://ok:3"
+
+
+class WindowsEnviron(Mapping[str, str]):
+    """An environment that ignores case, as os.environ does on Windows (keys kept upper)."""
+
+    def __init__(self, variables: dict[str, str]) -> None:
+        self._data = {k.upper(): v for k, v in variables.items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key.upper()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def test_httpoxy_under_cgi_on_an_environment_that_ignores_case():
+    # On Windows "http_proxy" and "HTTP_PROXY" are one variable: reading the
+    # lower-case name under CGI read the request's Proxy: header all the same.
+    env = WindowsEnviron({"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://attacker:1"})
+
+    assert pick(env, WEB) is None
+    both = WindowsEnviron(
+        {"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://a:1", "ALL_PROXY": "b:2"}
+    )
+    assert pick(both, WEB) == "http://b:2"
+    no_cgi = WindowsEnviron({"HTTP_PROXY": "http://mine:1"})
+    assert pick(no_cgi, WEB) == "http://mine:1"
 
 
 def test_an_empty_variable_is_unset():
