@@ -177,7 +177,10 @@ class Proxy:
         # or shown.
         secret = b""
         if username is not None:
-            secret = hashlib.sha256(f"{username}\0{password}".encode()).digest()
+            # repr() of the pair, not the two joined: no password (None) and
+            # the password "None" are different credentials, and must not
+            # share a tunnel opened with the other's.
+            secret = hashlib.sha256(repr((username, password)).encode()).digest()
         header_digest = b""
         if self.headers:
             pairs = sorted((k.lower(), v) for k, v in self.headers.items())

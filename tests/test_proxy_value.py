@@ -162,6 +162,9 @@ def test_different_credentials_make_different_identities():
     assert len({a.identity, b.identity, none.identity}) == 3
     assert a == Proxy("http://a:1@p:3128")
     assert a != b
+    # No password is not the password "None" (their digests once were one).
+    assert Proxy("http://a@p:3128") != Proxy("http://a:None@p:3128")
+    assert Proxy("socks5://a@p") != Proxy("socks5://a:None@p")
 
 
 def test_a_token_in_the_proxys_own_headers_stays_out_of_its_identity():

@@ -447,6 +447,25 @@ async def test_connections_through_different_proxies_are_never_shared(raw_server
     assert (first.connections, second.connections) == (1, 2)
 
 
+async def test_a_tunnel_opened_with_one_password_is_not_reused_for_another(
+    raw_server, server_ssl_context, client_ssl_context
+):
+    # No password and the password "None" are different credentials: their
+    # identities once hashed the same text, and the second request rode the
+    # tunnel the first had opened with the first one's credentials.
+    origin = await raw_server(canned(OK), ssl_context=server_ssl_context)
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    where = f"127.0.0.1:{proxy_server.port}"
+    async with asks.Session(connections=4, ssl_context=client_ssl_context) as s:
+        await s.get(origin.url, proxy=f"http://user@{where}")
+        await s.get(origin.url, proxy=f"http://user:None@{where}")
+    assert [headers["proxy-authorization"] for _, _, headers in proxy.seen] == [
+        "Basic " + base64.b64encode(b"user:").decode(),
+        "Basic " + base64.b64encode(b"user:None").decode(),
+    ]
+
+
 async def test_environment_is_read_when_the_session_is_made(raw_server, monkeypatch):
     origin = await raw_server(canned(OK))
     proxy = ScriptedProxy()
