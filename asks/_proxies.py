@@ -99,9 +99,13 @@ class Proxy:
         if not isinstance(url, str):
             raise TypeError(f"a proxy URL must be a string, not {type(url).__name__}")
         _check_text("URL", url)
+        # Stripped before the scheme is guessed: " proxy:3128" (a line of a
+        # config file) is http://proxy:3128, not http:// proxy:3128, whose
+        # host " proxy" no resolver knows.
+        url = url.strip()
         if "://" not in url:
             url = "http://" + url  # as curl and requests read "host:port"
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in PROXY_SCHEMES:
             raise ValueError(

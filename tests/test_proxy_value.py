@@ -26,6 +26,8 @@ from asks.errors import ConnectivityError, PoolTimeout, ProxyError, RequestTimeo
         ("socks5h://p", "socks5h", "p", 1080),
         ("http://[::1]:8080", "http", "::1", 8080),
         ("http://p:1/", "http", "p", 1),
+        (" proxy.example:3128 ", "http", "proxy.example", 3128),
+        ("\tp:3128", "http", "p", 3128),
     ],
 )
 def test_a_proxy_url_is_read_with_its_default_port(url, scheme, host, port):
