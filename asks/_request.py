@@ -325,6 +325,11 @@ def _encode_headers(
         out.extend(encoded)
     for name, value in auth_headers.items():
         check_header_text("auth header", value)
+        if name.lower() == "proxy-authorization":
+            # An auth's answer for a proxy (as requests' HTTPProxyAuth sets
+            # it): the transport adds it to a forwarded request, as it does
+            # the caller's own; it never goes to an origin.
+            continue
         out.append((name.encode("ascii"), encode_value(name, value)))
     if cookie_parts:
         out.append((b"Cookie", encode_value("Cookie", "; ".join(cookie_parts))))

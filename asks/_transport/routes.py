@@ -148,6 +148,10 @@ class Router:
             # RFC 9112 section 3.2.2: to a proxy, the target is the absolute URI.
             target = url.text.encode("ascii")
             caller = call.headers.get("proxy-authorization")
+            if caller is None and call.auth_headers:
+                # One an auth set (for the proxy; _request keeps it from origins).
+                answers = call.auth_headers.items()
+                caller = next((v for k, v in answers if k.lower() == "proxy-authorization"), None)
             return (
                 ProxyRoute("forward", proxy, origin if self.forward_per_origin else None, None),
                 target,

@@ -313,6 +313,28 @@ async def test_callers_proxy_authorization_goes_to_a_forward_proxy(raw_server):
     assert proxy.seen[0][2]["proxy-authorization"] == "Basic Y2FsbA=="
 
 
+class ProxyAuth(asks.auth.PreResponseAuth):
+    """An auth that answers for a proxy, as requests' HTTPProxyAuth does."""
+
+    async def __call__(self, request):
+        return {"Proxy-Authorization": "Basic YXV0aA=="}
+
+
+async def test_an_auths_proxy_authorization_goes_to_a_forward_proxy_never_to_an_origin(
+    raw_server,
+):
+    origin_handler = canned(OK)
+    origin = await raw_server(origin_handler)
+    async with asks.Session(trust_env=False) as s:
+        await s.get(origin.url, auth=ProxyAuth())
+    assert "proxy-authorization" not in origin_headers(origin_handler)[0]
+    proxy = ScriptedProxy()
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(proxy=f"http://127.0.0.1:{proxy_server.port}") as s:
+        await s.get(origin.url, auth=ProxyAuth())
+    assert proxy.seen[0][2]["proxy-authorization"] == "Basic YXV0aA=="
+
+
 async def test_callers_proxy_authorization_never_goes_inside_a_tunnel(
     raw_server, server_ssl_context, client_ssl_context
 ):
