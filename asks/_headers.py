@@ -35,25 +35,45 @@ def check_header_text(what: str, text: str) -> None:
     """Raise ``ValueError`` if *text* holds CR, LF or NUL.
 
     Checked before anything is sent, so a header injection never reaches the
-    socket.
+    socket. The message does not repeat the text: a header value may be a
+    credential, and errors end up in logs.
     """
     for ch in _FORBIDDEN:
         if ch in text:
-            raise ValueError(f"{what} must not contain CR, LF or NUL: {text!r}")
+            raise ValueError(f"{what} must not contain CR, LF or NUL (found {ch!r})")
+
+
+# RFC 9110 section 5.5: a field value is visible characters (and obs-text),
+# with spaces and tabs only between them; no other control character.
+_FIELD_VALUE = re.compile(
+    rb"(?:[\x21-\x7e\x80-\xff](?:[\t \x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+)
 
 
 def encode_value(name: str, value: str) -> bytes:
-    """A header value as sent: Latin-1 (RFC 9110 section 5.5).
+    """A header value as sent: Latin-1 (RFC 9110 section 5.5), without the
+    spaces and tabs around it (which are not part of a field value).
 
     Raises:
-        ValueError: a character Latin-1 cannot carry.
+        ValueError: a character Latin-1 cannot carry, or a control character.
+            The message names the header, never its value (a credential,
+            maybe).
     """
     try:
-        return value.encode("latin-1")
+        data = value.encode("latin-1")
     except UnicodeEncodeError:
         raise ValueError(
-            f"header {name!r} has characters that cannot be sent (not Latin-1): {value!r}"
+            f"header {name!r} has characters that cannot be sent (not Latin-1)"
         ) from None
+    if _FIELD_VALUE.fullmatch(data):
+        return data
+    data = data.strip(b" \t")
+    if not _FIELD_VALUE.fullmatch(data):
+        raise ValueError(
+            f"header {name!r} has a control character in its value, which cannot be sent "
+            "(RFC 9110 section 5.5)"
+        )
+    return data
 
 
 class Headers(MutableMapping[str, str]):

@@ -186,6 +186,27 @@ async def test_header_injection_is_refused_before_connecting(raw_server, headers
     assert server.accepted == 0
 
 
+@pytest.mark.parametrize("value", ["Bearer s3cret\x01", "Bearer s3cret\x7f", "Bearer\r\ns3cret"])
+async def test_a_header_value_that_cannot_be_sent_is_refused_without_repeating_it(
+    raw_server, value
+):
+    # RFC 9110 section 5.5: no control character but HTAB in a field value.
+    # The error names the header, never its value: a credential, maybe, and
+    # errors end up in logs.
+    server = await raw_server(canned(OK))
+    with pytest.raises(ValueError, match=r"Authorization|CR, LF or NUL") as caught:
+        await asks.get(server.url, headers={"Authorization": value})
+    assert "s3cret" not in str(caught.value)
+    assert server.accepted == 0
+
+
+async def test_spaces_around_a_header_value_are_not_part_of_it(recorder):
+    # RFC 9110 section 5.5: a field value does not include the whitespace
+    # around it; h11 refused such a value, naming it in the error.
+    await asks.get(recorder.server.url, headers={"Authorization": " Bearer tok \t"})
+    assert recorder.header(b"authorization") == b"Bearer tok"
+
+
 async def test_bad_method_is_refused_before_connecting(raw_server):
     server = await raw_server(canned(OK))
     with pytest.raises(ValueError):
