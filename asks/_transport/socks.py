@@ -285,10 +285,12 @@ async def _socks5(
     credentials = b""
     if username is not None:
         user, secret = username.encode(), (password or "").encode()
-        if len(user) > _MAX_FIELD or len(secret) > _MAX_FIELD:
+        if not user or len(user) > _MAX_FIELD or len(secret) > _MAX_FIELD:
+            # RFC 1929 section 2: ULEN is 1 to 255 (an empty name is no name;
+            # a proxy would read the password's length as the name's).
             raise ProxyFailed(
-                f"proxy {proxy.url}: a SOCKS5 user name and password are at most "
-                f"{_MAX_FIELD} bytes each (RFC 1929)"
+                f"proxy {proxy.url}: a SOCKS5 user name is 1 to {_MAX_FIELD} bytes and a "
+                f"password at most {_MAX_FIELD} (RFC 1929)"
             )
         # Offering both lets a proxy that needs no login skip it (as curl does).
         offered.append(SOCKS5AuthMethod.USERNAME_PASSWORD)

@@ -527,8 +527,19 @@ async def test_socks5_credentials_over_255_bytes_are_refused_before_sending_them
     script = SocksScript([(4, b"\x05\x02")])
     server = await raw_server(script)
     message = await fails(server, proxy_at(server, "socks5", "u:" + "p" * 256 + "@"))
-    assert "at most 255 bytes each (RFC 1929)" in message
+    assert "a password at most 255 (RFC 1929)" in message
     assert "ppp" not in message
+    await nothing_sent(script)
+
+
+async def test_socks5_empty_user_name_is_refused_before_sending_it(raw_server):
+    # RFC 1929 section 2: ULEN is 1 to 255; a zero-length name would make
+    # the proxy read the password's length byte as the start of the name.
+    script = SocksScript([(4, b"\x05\x02")])
+    server = await raw_server(script)
+    message = await fails(server, proxy_at(server, "socks5", ":s3cret@"))
+    assert "a SOCKS5 user name is 1 to 255 bytes" in message
+    assert "s3cret" not in message
     await nothing_sent(script)
 
 
