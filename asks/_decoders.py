@@ -101,12 +101,17 @@ class _Brotli:
 
     def read(self, limit: int) -> bytes:
         obj = self._obj
-        if not obj.can_accept_more_data():
-            # Output held back by the last limit comes first.
-            return bytes(obj.process(b"", output_buffer_limit=limit))
-        if not self._pending:
+        data = b""
+        if self._pending and obj.can_accept_more_data():
+            data, self._pending = self._pending, b""
+        elif obj.is_finished():
             return b""
-        data, self._pending = self._pending, b""
+        # With no new input this still runs: output held back by the last
+        # limit comes first, and can_accept_more_data() turns True once the
+        # decoder has taken in all its input, not once it has handed out all
+        # its output. Returning b"" there would end a body that decodes to
+        # more than a few pieces early (RFC 7932 section 9.2: the stream ends
+        # only at its ISLAST meta-block), a valid body then failing finish().
         return bytes(obj.process(data, output_buffer_limit=limit))
 
     def finish(self) -> None:

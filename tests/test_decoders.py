@@ -79,6 +79,24 @@ def test_each_coding_decodes_byte_by_byte_to_the_same_output(coding):
     assert decode_in_pieces(coding, byte_by_byte(body)) == PLAIN[:4000]
 
 
+# Well over one decoded piece (asks._decoders.PIECE) from a small body: the
+# decoder must hand out every piece, not stop when its input is used up.
+LARGE = PLAIN * 20
+
+
+@pytest.mark.parametrize("coding", sorted(ENCODERS))
+def test_a_body_decoding_to_many_pieces_decodes_whole(coding):
+    assert decode_whole(coding, encode(coding, LARGE)) == LARGE
+
+
+@pytest.mark.parametrize("coding", sorted(ENCODERS))
+def test_a_body_decoding_to_many_pieces_decodes_in_reads_of_64_kib(coding):
+    body = encode(coding, LARGE)
+    pieces = [body[i : i + 65536] for i in range(0, len(body), 65536)]
+
+    assert decode_in_pieces(coding, pieces) == LARGE
+
+
 @pytest.mark.parametrize("coding", sorted(ENCODERS))
 def test_each_coding_decodes_an_empty_payload(coding):
     assert decode_whole(coding, encode(coding, b"")) == b""

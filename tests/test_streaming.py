@@ -13,8 +13,10 @@ import random
 import weakref
 import zlib
 
+import brotli
 import curio
 import pytest
+import zstandard
 
 import asks
 from asks.errors import DecodingError, RequestTimeout, ServerClosedConnectionError
@@ -139,12 +141,16 @@ async def test_stream_cut_short_is_an_error_not_a_short_body(raw_server):
         ("gzip", gzip.compress),
         ("deflate", zlib.compress),
         ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw DEFLATE
+        ("br", brotli.compress),
+        ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
     ],
 )
 async def test_stream_is_decompressed_incrementally(raw_server, coding, compress):
     # Incompressible bytes first, so the compressed body spans several
-    # socket reads: every one of them must go through the decoder.
-    plain = random.Random(7).randbytes(200_000) + BODY
+    # socket reads: every one of them must go through the decoder. Then
+    # 1 MiB that compresses to little: its last reads decode to several
+    # pieces each, and every piece must come out.
+    plain = random.Random(7).randbytes(200_000) + BODY * 4
     payload = compress(plain)
     server = await raw_server(
         canned(
