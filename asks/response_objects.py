@@ -195,7 +195,13 @@ class Response(BaseResponse):
         """Parse the content as JSON; keyword arguments go to :func:`json.loads`."""
         import json as _json  # on first use: see docs/performance.md, import time
 
-        return _json.loads(self.content.decode(self.encoding), **kwargs)
+        text = self.content.decode(self.encoding)
+        if text[:1] == "\ufeff":
+            # A UTF-8 byte order mark, which json.loads refuses in a str.
+            # RFC 8259 section 8.1 lets a parser ignore it, and servers do
+            # send one (requests and httpx parse such bodies).
+            text = text[1:]
+        return _json.loads(text, **kwargs)
 
 
 class StreamBody:

@@ -64,6 +64,20 @@ async def test_json_passes_keyword_arguments_through(raw_server):
     assert r.json(parse_float=decimal.Decimal) == {"x": decimal.Decimal("1.5")}
 
 
+@pytest.mark.parametrize("content_type", [b"application/json", b"application/json; charset=utf-8"])
+async def test_json_ignores_a_byte_order_mark(raw_server, content_type):
+    body = b'\xef\xbb\xbf{"x": "\xc3\xa9"}'
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+            % (content_type, len(body))
+            + body
+        )
+    )
+    r = await asks.get(server.url)
+    assert r.json() == {"x": "\u00e9"}
+
+
 async def test_unknown_content_encoding_is_a_clear_error(raw_server):
     server = await raw_server(
         canned(b"HTTP/1.1 200 OK\r\nContent-Encoding: snappy\r\nContent-Length: 3\r\n\r\nabc")
