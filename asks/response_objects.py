@@ -29,7 +29,7 @@ from ._lines import (
 )
 from ._stream_views import StreamView
 from ._transport.trap_cycles import break_trap_cycle
-from .errors import BadStatus, RequestTimeout
+from .errors import BadStatus, DecodingError, RequestTimeout
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -178,8 +178,13 @@ class Response(BaseResponse):
             ResponseTooLarge: the decoded body is over ``max_decoded_size``.
         """
         if self._content is None:
+            # No content, nothing to undo: a HEAD, 204 or 304 response may
+            # name the coding of a representation it does not carry (RFC
+            # 9110 section 6.4.1), one asks cannot undo included.
             coding = content_coding(self.headers)
-            decoder = make_decoder(coding, self._max_decoded_size) if coding else None
+            decoder = (
+                make_decoder(coding, self._max_decoded_size) if coding and self.body else None
+            )
             if decoder is None:
                 self._content = self.body
             else:
@@ -370,7 +375,12 @@ class StreamBody:
             if self.decompress_data and self._content_encoding:
                 try:
                     self._decoder = make_decoder(self._content_encoding, None)
-                except BaseException:
+                except DecodingError:
+                    # A coding asks cannot undo is an error only if there is
+                    # content to undo it on: not for a HEAD, 204 or 304
+                    # response (RFC 9110 section 6.4.1), nor an empty body.
+                    if await self._empty_body(conn):
+                        return None
                     await self.close()
                     raise
         try:
@@ -393,6 +403,18 @@ class StreamBody:
         except BaseException as exc:
             await self.close()
             reraise(exc, self._where)
+
+    async def _empty_body(self, conn: HTTP11Connection) -> bool:
+        """Read the first piece: True, and the body ended, if there is none."""
+        try:
+            data = await self._receive(conn, None)
+        except BaseException as exc:
+            await self.close()
+            reraise(exc, self._where)
+        if data:
+            return False
+        await self._finish()
+        return True
 
     async def _read_in_hand(self) -> bytes | None:
         """The whole body, if it is already in memory: else None, and nothing read.

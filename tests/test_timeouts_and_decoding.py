@@ -96,6 +96,25 @@ async def test_unknown_content_encoding_is_a_clear_error(raw_server):
                 pass
 
 
+@pytest.mark.parametrize(
+    ("method", "head"),
+    [
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Encoding: snappy\r\nContent-Length: 3\r\n\r\n"),
+        ("GET", b"HTTP/1.1 304 Not Modified\r\nContent-Encoding: snappy\r\n\r\n"),
+        ("GET", b"HTTP/1.1 200 OK\r\nContent-Encoding: snappy\r\nContent-Length: 0\r\n\r\n"),
+    ],
+)
+async def test_unknown_content_encoding_without_content_is_no_error(raw_server, method, head):
+    # Nothing to decode: the coding names a representation not sent here.
+    server = await raw_server(canned(head))
+    async with asks.Session() as s:
+        r = await s.request(method, server.url)
+        assert r.content == b""
+        r = await s.request(method, server.url, stream=True)
+        assert [c async for c in r.body] == []
+        assert s._pool.idle == 1  # read to the end: connection kept
+
+
 async def test_identity_and_chained_codings(raw_server):
     import gzip
 
