@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import itertools
+import random
 import tracemalloc
 import zlib
 
@@ -163,6 +164,39 @@ def test_multi_frame_zstd_decodes_every_frame():
     body = cctx.compress(b"first frame, ") + cctx.compress(b"second frame")
 
     assert decode_whole("zstd", body) == b"first frame, second frame"
+
+
+class CountingBytes(bytes):
+    """Bytes that count what slicing them copies (slices count on)."""
+
+    copied = 0
+
+    def __getitem__(self, key):  # type: ignore[override]
+        got = super().__getitem__(key)
+        if isinstance(key, slice):
+            CountingBytes.copied += len(got)
+            return CountingBytes(got)
+        return got
+
+
+def test_zstd_input_is_sliced_without_copying_the_rest_each_time(monkeypatch):
+    # zstd input is decoded in small slices (to bound each piece's output).
+    # Taking each slice must not copy everything after it too: that is
+    # quadratic, seconds of copying for a body of a few MiB fed whole.
+    plain = random.Random(5).randbytes(65536)  # incompressible: 64 KiB of input
+    body = encode("zstd", plain)
+    decoder = make_decoder("zstd", None)
+    assert decoder is not None
+    monkeypatch.setattr(CountingBytes, "copied", 0)
+    decoder._chain[0]._pending = CountingBytes(body)  # what feed(body) would hold
+
+    pieces = []
+    while piece := decoder.read():
+        pieces.append(piece)
+    decoder.finish()
+
+    assert b"".join(pieces) == plain
+    assert CountingBytes.copied <= 2 * len(body)
 
 
 # -- errors -------------------------------------------------------------------
