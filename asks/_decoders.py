@@ -61,8 +61,12 @@ class _Zlib:
         self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
         self._first = True
         self._pending = b""
+        self._between = False  # a gzip member ended: what follows starts one, or is junk
+        self._trailing = False  # bytes after the last member: ignored
 
     def feed(self, data: bytes) -> None:
+        if self._trailing:
+            return
         if self._first and data:
             self._first = False
             if not self._gzip and (data[0] & 0x0F) != 8:
@@ -74,6 +78,19 @@ class _Zlib:
 
     def read(self, limit: int) -> bytes:
         while self._pending:
+            if self._between:
+                pending = self._pending
+                if pending == b"\x1f":
+                    return b""  # the next member's magic, split across pieces
+                if not pending.startswith(b"\x1f\x8b"):
+                    # Bytes after a complete, checked member that start no
+                    # other (RFC 1952 section 2.2 knows only members): zero
+                    # padding or junk, which gzip(1), urllib3 and browsers
+                    # ignore. The body before them is whole.
+                    self._trailing = True
+                    self._pending = b""
+                    return b""
+                self._between = False
             # max_length bounds the output: a bomb is inflated only as far as
             # it is read, never all at once.
             out = self._obj.decompress(self._pending, limit)
@@ -82,11 +99,14 @@ class _Zlib:
                 # Several gzip members back to back (RFC 1952 section 2.2).
                 self._pending = self._obj.unused_data
                 self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._between = True
             if out:
                 return bytes(out)
         return b""
 
     def finish(self) -> None:
+        if self._between or self._trailing:
+            return  # a member ended, and nothing but junk came after it
         if not self._first and not self._obj.eof:
             raise zlib.error("compressed data ended before the end-of-stream marker")
 

@@ -158,6 +158,28 @@ def test_multi_member_gzip_decodes_every_member():
     assert decode_whole("gzip", body) == b"first member, second member"
 
 
+@pytest.mark.parametrize("after", [b"\x00" * 8, b"\x00", b"junk after the member", b"\x1f"])
+def test_bytes_after_a_complete_gzip_member_are_ignored(after):
+    # Zero padding (tape blocks, some servers) or junk after a whole, checked
+    # member: gzip(1), urllib3 and browsers give the member's content.
+    body = gzip.compress(b"the whole body") + after
+
+    assert decode_whole("gzip", body) == b"the whole body"
+    assert decode_in_pieces("gzip", byte_by_byte(body)) == b"the whole body"
+
+
+def test_a_second_member_split_at_its_magic_still_decodes():
+    body = gzip.compress(b"one, ") + gzip.compress(b"two")
+    cut = len(gzip.compress(b"one, ")) + 1  # between \x1f and \x8b
+    assert decode_in_pieces("gzip", [body[:cut], body[cut:]]) == b"one, two"
+
+
+def test_a_truncated_second_gzip_member_is_still_an_error():
+    second = gzip.compress(b"second member")
+    with pytest.raises(DecodingError):
+        decode_whole("gzip", gzip.compress(b"first") + second[: len(second) // 2])
+
+
 def test_multi_frame_zstd_decodes_every_frame():
     # RFC 8878 section 3.1: a Zstandard stream is one or more frames.
     cctx = zstandard.ZstdCompressor()
