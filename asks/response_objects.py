@@ -113,10 +113,10 @@ class BaseResponse:
         Setting it changes how ``text`` decodes.
         """
         if self._encoding is None:
-            self._encoding = (
-                charset_from_content_type(self.headers.get("content-type"))
-                or self._fallback_encoding
-            )
+            charset = charset_from_content_type(self.headers.get("content-type"))
+            if charset is None:
+                return self._fallback_encoding  # (not kept: json() tells them apart)
+            self._encoding = charset
         return self._encoding
 
     @encoding.setter
@@ -200,7 +200,16 @@ class Response(BaseResponse):
         """Parse the content as JSON; keyword arguments go to :func:`json.loads`."""
         import json as _json  # on first use: see docs/performance.md, import time
 
-        text = self.content.decode(self.encoding)
+        encoding = self._encoding
+        if encoding is None:
+            encoding = charset_from_content_type(self.headers.get("content-type"))
+        if encoding is None:
+            # No charset given, none set: RFC 8259 section 8.1 says JSON is
+            # UTF-8 (older texts UTF-16 or UTF-32), not the session's fallback
+            # for text. json.loads tells them apart from the bytes, a byte
+            # order mark included (as requests and httpx do).
+            return _json.loads(self.content, **kwargs)
+        text = self.content.decode(encoding)
         if text[:1] == "\ufeff":
             # A UTF-8 byte order mark, which json.loads refuses in a str.
             # RFC 8259 section 8.1 lets a parser ignore it, and servers do

@@ -78,6 +78,29 @@ async def test_json_ignores_a_byte_order_mark(raw_server, content_type):
     assert r.json() == {"x": "\u00e9"}
 
 
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16", "utf-16-le", "utf-32-be"])
+async def test_json_without_a_charset_is_read_as_json_is_encoded_not_as_the_fallback(
+    raw_server, codec
+):
+    # RFC 8259 section 8.1: JSON is UTF-8 (older texts UTF-16 or UTF-32);
+    # the session's text fallback (latin-1 here) is not JSON's.
+    body = '{"x": "\u00e9\u2603"}'.encode(codec)
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body)
+            + body
+        )
+    )
+    async with asks.Session(encoding="latin-1") as s:
+        r = await s.get(server.url)
+    assert r.json() == {"x": "\u00e9\u2603"}
+    assert r.encoding == "latin-1"  # text still falls back as before
+    r.encoding = "latin-1"  # set by hand: json() follows it
+    if codec == "utf-8":
+        assert r.json() == {"x": "\u00e9\u2603".encode().decode("latin-1")}
+
+
 async def test_unknown_content_encoding_is_a_clear_error(raw_server):
     server = await raw_server(
         canned(b"HTTP/1.1 200 OK\r\nContent-Encoding: snappy\r\nContent-Length: 3\r\n\r\nabc")
