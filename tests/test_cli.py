@@ -456,6 +456,17 @@ async def test_output_file_is_not_replaced_by_a_cut_body(raw_server: Any, tmp_pa
     assert os.listdir(tmp_path) == ["keep.txt"]  # no partial file left
 
 
+async def test_json_null_is_sent_as_a_document(raw_server: Any) -> None:
+    # `null` is a whole JSON document; the library's json=None means "no body".
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    result = await arun_asks("post", server.url, "--json", "null")
+    assert result.returncode == 0, result.stderr
+    [(request, body)] = handler.requests
+    assert body == b"null"
+    assert (b"content-type", b"application/json") in request.headers
+
+
 async def test_data_file_from_stdin_is_streamed(raw_server: Any) -> None:
     handler = canned(OK_HELLO)
     server = await raw_server(handler)

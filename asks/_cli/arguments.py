@@ -31,6 +31,7 @@ import json
 import ssl
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._proxies import Proxy
@@ -102,6 +103,18 @@ def _json_value(text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class JsonDocument:
+    """The parsed ``--json`` document; a wrapper, so that ``--json null`` is not "no --json"."""
+
+    value: Any
+
+
+def _json_document(text: str) -> JsonDocument:
+    """``--json``: the whole body, any JSON document, ``null`` included."""
+    return JsonDocument(_json_value(text))
 
 
 def _credentials(text: str) -> tuple[str, str]:
@@ -303,7 +316,7 @@ def request_options() -> OptionSet:
         "--json",
         into=body,
         dest="json_doc",
-        type=_json_value,
+        type=_json_document,
         metavar="JSON",
         help="send this JSON body",
     )

@@ -104,7 +104,11 @@ def _body_kwargs(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[
         UsageError: the ``--data-file`` cannot be opened.
     """
     if args.json_doc is not None:
-        return {"json": args.json_doc}
+        if args.json_doc.value is None:
+            # json=None means "no body" to the library, but `--json null` is a
+            # valid document the user asked to send: send its bytes ourselves.
+            return {"data": b"null", "headers": [("Content-Type", "application/json")]}
+        return {"json": args.json_doc.value}
     if args.json_item:
         return {"json": dict(args.json_item)}
     if args.data:
@@ -165,7 +169,13 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
     auth = _auth(args)
     if auth is not None:
         kwargs["auth"] = auth
-    kwargs.update(_body_kwargs(args, stack))
+    body = _body_kwargs(args, stack)
+    body_headers = body.pop("headers", [])
+    if body_headers:
+        given = {name.lower() for name, _ in kwargs.get("headers", [])}
+        extra = [(n, v) for n, v in body_headers if n.lower() not in given]  # -H wins
+        kwargs["headers"] = [*kwargs.get("headers", []), *extra]
+    kwargs.update(body)
     output = args.output
     show_progress = (
         output is not None
