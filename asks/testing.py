@@ -137,11 +137,16 @@ class Request:
     ) -> None:
         self.method = method
         self.target = target
-        parts = urllib.parse.urlsplit(target)
-        self.path = parts.path or "/"
-        self.query: dict[str, list[str]] = urllib.parse.parse_qs(
-            parts.query, keep_blank_values=True
-        )
+        if target.startswith("/"):
+            # Origin form: split at the first "?" only. urlsplit would read a
+            # target like "//api/users" as a host "api" and the path "/users",
+            # so a client's doubled slash would match the route "/users".
+            path, _, query = target.partition("?")
+        else:  # absolute form (a request meant for a proxy), or "*"
+            parts = urllib.parse.urlsplit(target)
+            path, query = parts.path, parts.query
+        self.path = path or "/"
+        self.query: dict[str, list[str]] = urllib.parse.parse_qs(query, keep_blank_values=True)
         self.headers = headers
         self.body = body
         self.connection = connection

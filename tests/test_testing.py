@@ -179,6 +179,24 @@ async def test_an_empty_server_says_it_has_no_routes():
     assert "routes: none" in r.text
 
 
+async def test_a_doubled_slash_is_part_of_the_path_not_a_host():
+    # A client joining "base/" and "/users" sends "//users": that is not the
+    # route "/users" (nor "/"), so a test of that client must see a 404.
+    async with MockServer() as server:
+        server.add("GET", "/users", Reply.text("users"))
+        server.add("GET", "/", Reply.text("root"))
+        async with asks.Session(server.url) as s:
+            doubled = await s.get(server.url + "//api/users?page=2")
+            only_host = await s.get(server.url + "//users")
+    assert (doubled.status_code, only_host.status_code) == (404, 404)
+    assert "no route for GET //api/users" in doubled.text
+    assert [(r.path, r.query) for r in server.requests] == [
+        ("//api/users", {"page": ["2"]}),
+        ("//users", {}),
+    ]
+    assert server.calls("GET", "/users") == 0
+
+
 # --------------------------------------------------------------------------
 # What the server records
 
