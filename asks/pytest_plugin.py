@@ -86,6 +86,11 @@ async def _run(
     ending the task with them; outside the kernel they are raised as usual.
     """
     deadline = curio.timeout_after(seconds)
+    exceeded = _DeadlineExceeded(
+        f"async test did not finish within {seconds:g} s "
+        "(change it with @pytest.mark.asks_timeout(seconds))"
+    )
+    started = await curio.clock()
     try:
         async with deadline, contextlib.AsyncExitStack() as stack:
             for server in servers:
@@ -95,12 +100,17 @@ async def _run(
         if not deadline.expired:
             own: BaseException = exc  # a timeout block of the test's own
             return own
-        return _DeadlineExceeded(
-            f"async test did not finish within {seconds:g} s "
-            "(change it with @pytest.mark.asks_timeout(seconds))"
-        )
+        return exceeded
     except BaseException as exc:
         return exc
+    # A test that caught the deadline's TaskTimeout (code under test catching
+    # timeouts), or blocked without awaiting, ends normally after its deadline:
+    # curio only logs that. It still ran too long, so it fails.
+    if await curio.clock() > started + seconds:
+        return _DeadlineExceeded(
+            f"{exceeded} (it ran on past the deadline: the deadline's TaskTimeout "
+            "was caught, or the test blocked without awaiting)"
+        )
     return None
 
 

@@ -116,3 +116,51 @@ def test_importing_asks_does_not_import_pytest():
     code = "import sys, asks, asks.testing; print('pytest' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+SWALLOWING_TESTS = """
+import time
+
+import curio
+import pytest
+
+
+@pytest.mark.asks_timeout(0.2)
+async def test_catches_the_deadline():
+    try:
+        await curio.sleep(30)
+    except curio.TaskTimeout:
+        pass  # code under test that catches timeouts and carries on
+
+
+@pytest.mark.asks_timeout(0.2)
+async def test_blocks_past_the_deadline():
+    time.sleep(0.3)  # no await: the deadline cannot interrupt it
+
+
+@pytest.mark.asks_timeout(0.2)
+async def test_catches_its_own_timeout_within_the_deadline():
+    try:
+        async with curio.timeout_after(0.01):
+            await curio.sleep(30)
+    except curio.TaskTimeout:
+        pass
+"""
+
+
+def test_a_test_that_outlives_its_deadline_fails_even_if_it_caught_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    pytester.makeconftest('pytest_plugins = ["asks.pytest_plugin"]')
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    pytester.makepyfile(test_user=SWALLOWING_TESTS)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:randomly", "-p", "no:cacheprovider", timeout=120
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    output = result.stdout.str()
+    assert "FAILED test_user.py::test_catches_the_deadline" in output
+    assert "FAILED test_user.py::test_blocks_past_the_deadline" in output
+    assert "ran on past the deadline" in output
