@@ -281,6 +281,17 @@ class _Route:
         return answer
 
 
+def _check_route_path(path: str) -> None:
+    """Refuse a path that no recorded request's ``path`` can equal."""
+    if not path.startswith("/"):
+        raise ValueError(f"a route path must start with '/', got {path!r}")
+    if "?" in path:
+        raise ValueError(
+            f"a route path has no query string (got {path!r}); "
+            "routes match the path only, check request.query instead"
+        )
+
+
 # RFC 9110: a method is a token.
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~" + string.digits + string.ascii_letters)
 
@@ -332,13 +343,7 @@ class MockServer:
         method = method.upper()
         if not method or not set(method) <= _TOKEN_CHARS:
             raise ValueError(f"not an HTTP method: {method!r}")
-        if not path.startswith("/"):
-            raise ValueError(f"a route path must start with '/', got {path!r}")
-        if "?" in path:
-            raise ValueError(
-                f"a route path has no query string (got {path!r}); "
-                "routes match the path only, check request.query instead"
-            )
+        _check_route_path(path)
         answers: list[Reply | Handler]
         if isinstance(answer, Reply) or callable(answer):
             answers = [answer]
@@ -354,7 +359,15 @@ class MockServer:
         self._routes[method, path] = _Route(answers)
 
     def calls(self, method: str, path: str) -> int:
-        """How many requests for ``method`` and ``path`` arrived (query ignored)."""
+        """How many requests for ``method`` and ``path`` arrived (query ignored).
+
+        Raises:
+            ValueError: a path that no request can have (a query string, a full
+                URL, no leading ``/``), as for :meth:`add`.
+        """
+        # Such a path would count 0 forever, and `calls(...) == 0` would pass
+        # whatever the client did.
+        _check_route_path(path)
         method = method.upper()
         return sum(1 for r in self.requests if r.method == method and r.path == path)
 

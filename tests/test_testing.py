@@ -583,6 +583,19 @@ def test_add_rejects_bad_routes():
         server.add("GET", "/", [Reply(), 42])  # type: ignore[list-item]
 
 
+def test_calls_rejects_a_path_no_request_can_have():
+    # calls() compares with request.path: with a query, a full URL or no
+    # leading "/" it would be 0 forever, and `calls(...) == 0` always true.
+    server = MockServer()
+    with pytest.raises(ValueError, match="query"):
+        server.calls("DELETE", "/users/1?force=1")
+    with pytest.raises(ValueError, match="start with '/'"):
+        server.calls("GET", "http://127.0.0.1:8000/users")
+    with pytest.raises(ValueError, match="start with '/'"):
+        server.calls("GET", "users")
+    assert server.calls("GET", "/users") == 0
+
+
 def test_reply_rejects_bad_status_and_headers():
     with pytest.raises(ValueError):
         Reply(status=101)
