@@ -444,6 +444,16 @@ async def test_output_dash_is_stdout(raw_server: Any) -> None:
     assert b"content-length: 16384" in result.stderr.lower()
 
 
+async def test_output_ending_in_a_slash_is_not_made_a_file(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    server = await raw_server(canned(OK_HELLO))
+    result = await arun_asks("get", server.url, "-o", f"{tmp_path / 'newdir'}/")
+    assert result.returncode == 1
+    assert_one_error_line(result, "newdir/", "not a directory")
+    assert os.listdir(tmp_path) == []
+
+
 async def test_output_file_is_not_replaced_by_a_cut_body(raw_server: Any, tmp_path: Path) -> None:
     cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50
     server = await raw_server(canned(cut, keep_alive=False))

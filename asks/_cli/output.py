@@ -21,6 +21,7 @@ at every chunk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -192,6 +193,10 @@ class BodyTarget:
         """
         if self._path is None:
             return sys.stdout.buffer
+        if self.name.endswith(("/", os.sep)):
+            # Path() drops a trailing slash: "-o new/" would create a file
+            # named "new". A name ending in "/" means a directory, as for curl.
+            raise IsADirectoryError(errno.EISDIR, "a file name is needed, not a directory")
         try:
             mode = os.stat(self._path).st_mode
         except FileNotFoundError:
