@@ -275,6 +275,20 @@ async def test_head_prints_no_body(raw_server: Any) -> None:
     assert handler.requests[0][0].method == b"HEAD"
 
 
+async def test_a_header_without_a_value_is_not_sent_and_one_with_a_semicolon_is_sent_empty(
+    raw_server: Any,
+) -> None:
+    # As curl reads -H: 'Name:' removes the header (asks' own User-Agent
+    # too), 'Name;' sends it with an empty value.
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    result = await arun_asks("get", server.url, "-H", "User-Agent:", "-H", "X-Empty;")
+    assert result.returncode == 0, result.stderr
+    headers = dict(handler.requests[0][0].headers)
+    assert b"user-agent" not in headers
+    assert headers[b"x-empty"] == b""
+
+
 async def test_head_without_include_writes_the_head_to_stdout(raw_server: Any) -> None:
     # A HEAD has no body: its answer is the head, which is the output, as curl
     # -I writes it (and -o FILE gets it too).

@@ -70,13 +70,26 @@ dotted name (example.org); without a scheme it is fetched over http://.
 # refuses it with a message argparse prints (exit 2).
 
 
-def _header(text: str) -> tuple[str, str]:
-    """``-H 'Name: value'`` as ``(name, value)``, both stripped."""
+def _header(text: str) -> tuple[str, str | None]:
+    """``-H 'Name: value'`` as ``(name, value)``, both stripped.
+
+    As curl reads them: ``-H 'Name:'`` (no value) sends no such header, asks'
+    own default of that name included (the value None); ``-H 'Name;'`` sends
+    it with an empty value.
+    """
     name, sep, value = text.partition(":")
     name = name.strip()
+    if not sep:
+        bare = text.strip()
+        if bare.endswith(";") and bare[:-1].strip():
+            return bare[:-1].strip(), ""
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
-    return name, value.strip()
+        raise argparse.ArgumentTypeError(
+            f"expected 'Name: value' (or 'Name:' to send none, 'Name;' to send it empty), "
+            f"got {text!r}"
+        )
+    value = value.strip()
+    return name, value if value else None
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -222,7 +235,8 @@ def shared_options() -> OptionSet:
         type=_header,
         default=[],
         metavar="'NAME: VALUE'",
-        help="send this header (repeatable)",
+        help="send this header (repeatable); 'NAME:' sends none (not even asks' own), "
+        "'NAME;' sends it empty",
     )
     options.add(
         "--timeout",
