@@ -468,6 +468,21 @@ async def test_output_ending_in_a_slash_is_not_made_a_file(
     assert os.listdir(tmp_path) == []
 
 
+async def test_an_output_that_cannot_be_written_fails_before_the_request_is_sent(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    # A POST must not go out for its answer to be lost; and the error names
+    # the file asked for, not the hidden temporary one beside it.
+    handler = canned(OK_HELLO)
+    server = await raw_server(handler)
+    missing = tmp_path / "no-such-dir" / "out.txt"
+    result = await arun_asks("post", server.url, "-d", "a=1", "-o", str(missing))
+    assert result.returncode == 1
+    assert_one_error_line(result, str(missing), "No such file or directory")
+    assert ".part" not in result.stderr.decode()
+    assert handler.requests == []
+
+
 async def test_output_file_is_not_replaced_by_a_cut_body(raw_server: Any, tmp_path: Path) -> None:
     cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 50
     server = await raw_server(canned(cut, keep_alive=False))

@@ -196,13 +196,17 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
     )
 
 
-async def _write_body(plan: SinglePlan, response: StreamResponse, console: Console) -> None:
-    """Stream the body to its target, committing the file only when it is whole."""
+async def _write_body(
+    plan: SinglePlan,
+    response: StreamResponse,
+    console: Console,
+    target: BodyTarget,
+    out: IO[bytes],
+) -> None:
+    """Stream the body to *target* (opened as *out*), committing it only when whole."""
     body = response.body
     body.decompress_data = plan.decompress
-    target = BodyTarget(plan.output)
     progress: Progress = NoProgress()
-    out = target.open()
     try:
         if plan.show_progress:
             size = expected_size(response, plan.decompress)
@@ -236,18 +240,26 @@ def head_text(response: StreamResponse) -> str:
 
 async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int:
     """Send the request, show the heads (``-i``), write the body; the exit code."""
+    # The output first: a -o FILE that cannot be written is the error before
+    # the request goes out (a POST is not sent for an answer to be lost).
+    target = BodyTarget(plan.output)
+    out = target.open()
     try:
-        response = await session.request(plan.method, plan.url, stream=True, **plan.kwargs)
-    except AsksException:
-        raise  # a TLSCertVerificationError is also a ValueError (ssl makes it one)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"invalid request: {exc}") from None
+        try:
+            response = await session.request(plan.method, plan.url, stream=True, **plan.kwargs)
+        except AsksException:
+            raise  # a TLSCertVerificationError is also a ValueError (ssl makes it one)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"invalid request: {exc}") from None
+    except BaseException:
+        target.abort()
+        raise
     async with response:
         if plan.include:
             for earlier in response.history:
                 print_head(console, earlier)
             print_head(console, response)
-        await _write_body(plan, response, console)
+        await _write_body(plan, response, console, target, out)
     return status_exit(response.status_code)
 
 
@@ -273,7 +285,9 @@ async def _single(plan: SinglePlan) -> int:
         silence_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
-        print_error(f"writing {plan.output or 'stdout'}: {exc}")
+        # The reason, not the OSError's text: that names the hidden temporary
+        # file beside the target, not the file the user asked for.
+        print_error(f"writing {plan.output or 'stdout'}: {exc.strerror or exc}")
         return EXIT_FAILED
     except Exception as exc:  # a library bug: still one line, not a traceback
         print_error(f"{where}: unexpected {describe(exc)}")
