@@ -18,7 +18,7 @@ as it is; whatever the call held is given back first (a streamed response
 is closed, so its connection is closed, and its slot freed).
 
 Zero cost without hooks: a session without them runs exactly the code it
-ran before. :func:`install` wraps three of the session's steps on that one
+ran before. :func:`install` wraps four of the session's steps on that one
 session object, so nothing on the request path asks whether hooks are set.
 """
 
@@ -197,6 +197,7 @@ def install(session: Session, hooks: EventHooks) -> None:
         session._final_response = _after(  # type: ignore[method-assign]
             session._final_response, hooks
         )
+        session._retried = _after_retried(session._retried, hooks)  # type: ignore[method-assign]
 
 
 def _after(
@@ -205,6 +206,20 @@ def _after(
     async def step_then_hooks(*args: Any, **kwargs: Any) -> R:
         response = await step(*args, **kwargs)
         await hooks.on_response(response)
+        return response
+
+    return step_then_hooks
+
+
+def _after_retried(
+    step: Callable[..., Coroutine[Any, Any, R | None]], hooks: EventHooks
+) -> Callable[..., Coroutine[Any, Any, R | None]]:
+    # A retried response whose body could not be read (None) was never
+    # received whole: nothing for the hooks.
+    async def step_then_hooks(*args: Any, **kwargs: Any) -> R | None:
+        response = await step(*args, **kwargs)
+        if response is not None:
+            await hooks.on_response(response)
         return response
 
     return step_then_hooks

@@ -791,11 +791,11 @@ class Session:
                     if delay is not None:
                         # Read whole (a stream's too) so the connection
                         # serves the retry; kept in history.
-                        history.append(
-                            await self._buffered(
-                                call, conn, head, headers, options.encoding, elapsed
-                            )
+                        retried = await self._retried(
+                            call, conn, head, headers, options.encoding, elapsed
                         )
+                        if retried is not None:
+                            history.append(retried)
                         await _retry.sleep(delay)
                         call.resent = False
                         continue
@@ -926,6 +926,30 @@ class Session:
         if headers.has(b"set-cookie"):
             _attach_cookies(response, call.url)
         return response
+
+    async def _retried(
+        self,
+        call: Call,
+        conn: HTTP11Connection,
+        head: h11.Response,
+        headers: ResponseHeaders,
+        encoding: str,
+        elapsed: float,
+    ) -> Response | None:
+        """A response about to be retried, read whole; None if its body could not be.
+
+        Why: the retry is already decided and this body is only kept for
+        ``history``. A busy server that cuts it short (or one past
+        ``max_body_size``) must not end the call with that error instead of
+        retrying, as it did; the failed read has closed the connection, so
+        the retry goes out on a new one. Event hooks wrap this step too
+        (``_hooks.install``): a hook's own exception still ends the call.
+        """
+        try:
+            # The class's step, not the instance's: hooks run on the result.
+            return await Session._buffered(self, call, conn, head, headers, encoding, elapsed)
+        except AsksException:
+            return None
 
     async def _final_response(
         self,

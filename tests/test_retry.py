@@ -345,6 +345,60 @@ async def test_stream_true_reads_the_retried_bodies_and_streams_the_last(raw_ser
     assert script.connections == 1
 
 
+async def test_a_retried_response_whose_body_is_cut_short_is_still_retried(raw_server, fake_time):
+    connections = 0
+
+    async def cut_then_ok(sock):
+        nonlocal connections
+        connections += 1
+        while await read_request(sock) is not None:
+            if connections == 1:
+                # Busy, and gone before the body it announced.
+                await sock.sendall(b"HTTP/1.1 503 Oops\r\nContent-Length: 100\r\n\r\nbusy")
+                return
+            await sock.sendall(OK)
+
+    server = await raw_server(cut_then_ok)
+    seen: list[int] = []
+
+    async def on_response(response):
+        seen.append(response.status_code)
+
+    s = asks.Session(retries=asks.Retry(), event_hooks={"response": [on_response]})
+    async with s:
+        r = await s.get(server.url)
+        assert r.status_code == 200
+        assert r.history == []  # never received whole
+        assert s.pool_stats().busy == 0
+    assert seen == [200]
+    assert connections == 2
+    assert fake_time.sleeps == [0.5]
+
+
+async def test_a_retried_response_over_max_body_size_is_still_retried(raw_server, fake_time):
+    script = Script([answer(503, body=b"x" * 5000), OK])
+    server = await raw_server(script)
+    async with asks.Session(retries=asks.Retry(), max_body_size=1000) as s:
+        r = await s.get(server.url)
+        assert r.status_code == 200
+        assert s.pool_stats().open == 1  # the cut one closed, the new one idle
+    assert script.connections == 2
+
+
+async def test_a_hook_raising_an_asks_error_on_a_retried_response_still_ends_the_call(
+    raw_server, fake_time
+):
+    async def raise_for_status(response):
+        response.raise_for_status()
+
+    server = await raw_server(Script([answer(503), OK]))
+    s = asks.Session(retries=asks.Retry(), event_hooks={"response": [raise_for_status]})
+    async with s:
+        with pytest.raises(asks.errors.BadStatus):
+            await s.get(server.url)
+    assert fake_time.sleeps == []
+
+
 async def test_nothing_leaks_when_a_retry_sleep_is_cancelled(raw_server, monkeypatch):
     sleeping = curio.Event()
 
