@@ -172,6 +172,16 @@ class Retry:
     def _key(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
 
+    # Why: copy, deepcopy and pickle restore slots with setattr, which an
+    # immutable Retry refuses ("asks.Retry is immutable"): a policy inside
+    # a config that is deep-copied, or sent to a worker process, failed.
+    def __getstate__(self) -> tuple[object, ...]:
+        return self._key()
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            object.__setattr__(self, name, value)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Retry):
             return NotImplemented

@@ -6,7 +6,9 @@ fake (the ``fake_time`` fixture), so no test waits for real seconds.
 
 from __future__ import annotations
 
+import copy
 import email.utils
+import pickle
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -117,6 +119,20 @@ def test_retry_is_immutable():
     policy = asks.Retry()
     with pytest.raises(AttributeError):
         policy.total = 5  # type: ignore[misc]
+
+
+def test_retry_survives_copy_deepcopy_and_pickle():
+    # A policy inside a deep-copied config, or sent to a worker process.
+    policy = asks.Retry(total=5, backoff_factor=0.1, allowed_methods=("GET", "POST"))
+    for copied in (
+        copy.copy(policy),
+        copy.deepcopy({"retries": policy})["retries"],
+        pickle.loads(pickle.dumps(policy)),
+    ):
+        assert copied == policy
+        assert copied.allowed_methods == {"GET", "POST"}
+        with pytest.raises(AttributeError):
+            copied.total = 1  # type: ignore[misc]
 
 
 def test_backoff_grows_exponentially_capped_and_full_jitter_stays_within_bounds():
