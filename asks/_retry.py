@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import math
 import random
 import time
 from collections.abc import Iterable
@@ -230,7 +231,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit() and value.isascii():
-        return float(value)
+        seconds = float(value)
+        # Hundreds of digits are infinity as a float: no wait to honour
+        # (an infinite sleep, with no max_retry_after), so malformed.
+        return seconds if seconds != math.inf else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -155,6 +155,9 @@ def test_retry_after_is_delay_seconds_or_an_http_date():
     assert parse_retry_after(date, now=NOW) == 30.0
     past = email.utils.formatdate(NOW - 30, usegmt=True)
     assert parse_retry_after(past, now=NOW) == 0.0
+    # Hundreds of digits overflow a float: no wait to honour, not an endless one.
+    assert parse_retry_after("9" * 400) is None
+    assert parse_retry_after("9" * 300) == float("9" * 300)
 
 
 @pytest.mark.parametrize(
