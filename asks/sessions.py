@@ -48,6 +48,7 @@ from ._request import IDEMPOTENT, Call, RequestFactory
 from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer, pool_host
 from ._transport.http11 import HTTP11Connection
+from ._transport.interfaces import BodySourceFailed
 from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
@@ -1006,6 +1007,13 @@ class Session:
                     options.proxy,
                     options.pool_timeout,
                 )
+            except BodySourceFailed as failed:
+                # The caller's own body source raised while the request went
+                # out: that error is theirs, raised as it came (outside this
+                # handler, so the wrapper is not chained to it), and never
+                # retried - the request was cut short by the client, and the
+                # body is spent.
+                source_error = failed.error
             except Exception as exc:
                 error = translate(exc, call.where)
                 try:
@@ -1028,6 +1036,10 @@ class Session:
                     # to hold the error too, every failed request would stay
                     # a cycle for the garbage collector (37-56 objects).
                     del error
+            try:
+                raise source_error
+            finally:
+                del source_error  # as above
 
     # -- closing ---------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import h11
 import pytest
 
 import asks
@@ -82,6 +83,56 @@ async def test_str_yielding_iterable_is_a_type_error(rec):
 
     with pytest.raises(TypeError):
         await asks.post(rec.server.url, data=bad())
+
+
+async def test_a_body_source_raising_oserror_is_the_callers_error_not_a_dead_connection(
+    raw_server,
+):
+    # A file whose read fails mid-upload: the caller gets that OSError at
+    # once. It was once taken for a failed send, so asks waited for an
+    # early answer from a server still reading the body (until the
+    # timeout), and could resend the request on another connection.
+    methods: list[bytes] = []
+
+    async def handler(sock):
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await sock.recv(65536)
+                if not data:
+                    return
+                conn.receive_data(data)
+            elif isinstance(event, h11.Request):
+                methods.append(event.method)
+            elif isinstance(event, h11.EndOfMessage):
+                answer = h11.Response(status_code=200, headers=[("Content-Length", "2")])
+                await sock.sendall(conn.send(answer) + conn.send(h11.Data(data=b"ok")))
+                conn.send(h11.EndOfMessage())
+                conn.start_next_cycle()
+
+    failure = OSError(5, "Input/output error")
+
+    class FailingFile(io.BytesIO):
+        reads = 0
+
+        def read(self, size=-1):
+            self.reads += 1
+            if self.reads == 2:
+                raise failure
+            return b"x" * 10
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        await s.get(server.url)  # the PUT goes out on a reused connection
+        with pytest.raises(OSError) as caught:
+            await s.put(server.url, data=FailingFile(b"x" * 100), timeout=10)
+        assert caught.value is failure
+        # The cut-off upload's connection was closed, and nothing else opened.
+        await server.wait_open_connections(0)
+        assert (server.accepted, methods) == (1, [b"GET", b"PUT"])  # not resent
+        assert (await s.get(server.url, timeout=10)).body == b"ok"
+    assert server.accepted == 2
 
 
 async def test_callback_receives_decoded_chunks(raw_server):

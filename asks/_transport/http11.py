@@ -46,6 +46,7 @@ from ..errors import ResponseTooLarge
 from .backend import READ_SIZE, AnyStream
 from .interfaces import (
     BodyCutShort,
+    BodySourceFailed,
     ConnState,
     PeerClosedEarly,
     ProtocolViolation,
@@ -227,7 +228,7 @@ class HTTP11Connection:
 
         Raises:
             PeerClosedEarly, BodyCutShort, ProtocolViolation,
-            RequestNotSendable, OSError: see ``interfaces``.
+            RequestNotSendable, BodySourceFailed, OSError: see ``interfaces``.
         """
         try:
             try:
@@ -299,7 +300,19 @@ class HTTP11Connection:
             await self._stream.send(data)
             data = b""
             try:
-                async for piece in stream:
+                next_piece = stream.__anext__
+                while True:
+                    try:
+                        piece = await next_piece()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        # The source failed, not the socket: were its error
+                        # an OSError (a file's read), it would pass for a
+                        # failed send, and the connection would wait for an
+                        # early answer (RFC 9112 section 9.5) the server,
+                        # still reading the body, never sends, or resend it.
+                        raise BodySourceFailed(exc) from None
                     await self._send_data(piece)
             finally:
                 aclose = getattr(stream, "aclose", None)

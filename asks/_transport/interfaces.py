@@ -23,6 +23,7 @@ from typing import Protocol
 
 __all__ = [
     "BodyCutShort",
+    "BodySourceFailed",
     "ConnState",
     "ConnectError",
     "ConnectTimeout",
@@ -90,6 +91,20 @@ class ProtocolViolation(TransportError):
 
 class RequestNotSendable(TransportError):
     """The request could not be framed as announced (e.g. a body that changed size)."""
+
+
+class BodySourceFailed(TransportError):
+    """The caller's request body source (an iterator, a file) raised while it was sent.
+
+    Not a network failure, whatever its class (a file's read can raise
+    ``OSError``): the request was cut short by the client, so there is no
+    answer to wait for and nothing to retry. ``error`` is what the source
+    raised; the caller gets it as it was.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"the request body's source failed: {error!r}")
+        self.error = error
 
 
 class ConnectError(TransportError):

@@ -14,7 +14,12 @@ from pathlib import Path
 import pytest
 
 from asks._transport.http11 import HTTP11Connection
-from asks._transport.interfaces import BodyCutShort, PeerClosedEarly, ProtocolViolation
+from asks._transport.interfaces import (
+    BodyCutShort,
+    BodySourceFailed,
+    PeerClosedEarly,
+    ProtocolViolation,
+)
 from tests.scripted import Blocked, ScriptedStream, drive
 
 HOST = ((b"Host", b"example"),)
@@ -170,6 +175,28 @@ def test_a_failed_upload_with_no_answer_keeps_the_send_error():
     with pytest.raises(BrokenPipeError):
         drive(conn.handle(b"POST", b"/", UPLOAD_HEADERS, UPLOAD))
     assert not conn.response_started  # nothing came back: safe to resend
+
+
+def test_an_oserror_from_the_body_source_is_not_taken_for_a_failed_send():
+    # A file's read raising OSError is the client's failure: no early answer
+    # is waited for (the server is still reading the body: a real socket
+    # would wait forever, the script raises Blocked), and it is not
+    # reported as a dead connection (which may be resent).
+    conn, pool = connection([])
+    failure = OSError(5, "Input/output error")
+
+    async def pieces():
+        yield b"y" * 10
+        raise failure
+
+    with pytest.raises(BodySourceFailed) as caught:
+        drive(
+            conn.handle(b"POST", b"/", (*HOST, (b"Transfer-Encoding", b"chunked")), None, pieces())
+        )
+    assert caught.value.error is failure
+    assert not conn.response_started
+    drive(conn.abort())
+    assert pool.returns == ["discard"]
 
 
 # -- the one release site -----------------------------------------------------
