@@ -54,6 +54,7 @@ from ..errors import ResponseTooLarge
 from .backend import AnyStream
 from .interfaces import (
     BodyCutShort,
+    BodySourceFailed,
     ConnectionNotAvailable,
     PeerClosedEarly,
     ProtocolViolation,
@@ -710,7 +711,18 @@ class HTTP2Exchange:
 
     async def _send_stream(self, stream: AsyncIterator[bytes]) -> None:
         try:
-            async for piece in stream:
+            next_piece = stream.__anext__
+            while True:
+                try:
+                    piece = await next_piece()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    # The caller's source failed, not the connection: as over
+                    # HTTP/1.1 (http11._send_request), its error must not pass
+                    # for a dead connection (an OSError from a file's read),
+                    # which the transport would resend the request for.
+                    raise BodySourceFailed(exc) from None
                 if piece:
                     await self._send_body(piece)
                 if self._stream_closed_remotely():

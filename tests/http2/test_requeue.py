@@ -50,3 +50,26 @@ async def test_a_stream_the_limit_no_longer_allows_is_re_queued_not_retried(
     # Sent once, with retries=0: the bounces were not attempts.
     assert [s.method for s in server.requests] == [b"GET", b"POST"]
     assert (stats.busy, stats.waiting) == (0, 0)
+
+
+async def test_an_oserror_from_the_body_source_is_the_callers_not_a_resend(
+    h2_server: H2ServerFactory,
+) -> None:
+    # As over HTTP/1.1: a file's read failing mid-upload is the caller's
+    # error, raised as it came; were it taken for a dead connection, the
+    # PUT would be sent again on a new one (it is replayable no more).
+    failure = OSError(5, "Input/output error")
+
+    async def failing_body():
+        yield b"first piece"
+        raise failure
+
+    server = await h2_server(ok)
+    async with asks.Session(server.url, http2="prior-knowledge") as session:
+        await session.get(path="/warm")
+        with pytest.raises(OSError) as caught:
+            await session.put(path="/up", data=failing_body(), timeout=10)
+        assert caught.value is failure
+        assert (await session.get(path="/after")).status_code == 200
+    assert [s.method for s in server.requests] == [b"GET", b"PUT", b"GET"]
+    assert server.accepted == 1
