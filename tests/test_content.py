@@ -245,6 +245,21 @@ def test_real_file_replay_starts_where_the_first_send_did(tmp_path):
         assert drain(body) == b"456789"
 
 
+def test_an_empty_file_is_a_body_of_length_zero_but_a_proc_file_goes_chunked(tmp_path):
+    # Both say size 0: the empty file is empty (Content-Length: 0, which object
+    # stores need), the /proc file is not (its size says nothing).
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    with open(empty, "rb") as f:
+        body = encode_body(data=f)
+        assert (body.length, body.replayable) == (0, True)
+        assert drain(body) == b""
+    with open("/proc/self/status", "rb") as f:
+        body = encode_body(data=f)
+        assert body.length is None
+        assert drain(body).startswith(b"Name:")
+
+
 def test_an_in_memory_file_is_measured_and_replayable():
     # No descriptor, but seekable: its end is its length (so it goes with
     # Content-Length, not chunked), from where it stands.
