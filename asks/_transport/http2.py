@@ -46,6 +46,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 import h11
 import hyperframe.frame
 
@@ -119,6 +120,43 @@ def _h2_headers(
     if method != b"CONNECT":
         head.append((b":path", target))
     return tuple(head + rest)
+
+
+# Statuses defined to have no content (RFC 9110 sections 15.3.5, 15.4.5).
+_BODILESS = frozenset({b"204", b"304"})
+
+
+class _Stream(h2.stream.H2Stream):
+    """h2's stream, which knows that a 204 or 304 has no content whatever its length says.
+
+    RFC 9113 section 8.1.1: a response defined to have no content can carry
+    a non-zero content-length (a 304 names the length of the representation
+    it stands for, RFC 9110 section 8.6). h2 excuses only the response to
+    HEAD and counts the rest against the length: a server that ends such a
+    response with an empty DATA frame (hypercorn does) was an
+    InvalidBodyLengthError, a ProtocolError of the whole connection, which
+    failed every stream on it. Here, as for HEAD, no content is expected.
+    """
+
+    __slots__ = ()
+
+    def _initialize_content_length(self, headers: Any) -> None:
+        super()._initialize_content_length(headers)
+        if self._expected_content_length:
+            for name, value in headers:
+                if name == b":status":
+                    if value in _BODILESS:
+                        self._expected_content_length = 0
+                    break
+
+
+class _H2Connection(h2.connection.H2Connection):
+    def _begin_new_stream(
+        self, stream_id: int, allowed_ids: h2.connection.AllowedStreamIDs
+    ) -> h2.stream.H2Stream:
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        stream.__class__ = _Stream
+        return stream
 
 
 def _survive_goaway(conn: h2.connection.H2Connection, keep: bytearray) -> None:
@@ -229,7 +267,7 @@ class HTTP2Connection:
             normalize_outbound_headers=False,
             validate_inbound_headers=True,
         )
-        self._h2 = h2.connection.H2Connection(config=config)
+        self._h2 = _H2Connection(config=config)
         self._outbuf = bytearray()
         _survive_goaway(self._h2, self._outbuf)
         self._streams: dict[int, HTTP2Exchange] = {}

@@ -292,3 +292,29 @@ async def test_a_callers_context_shared_with_an_http_1_1_session_offers_each_its
             assert (await h1s.get(url, timeout=CALL_TIMEOUT)).http_version == "1.1"
         async with asks.Session(http2=True, ssl_context=client_ssl_context) as again:
             assert (await again.get(url, timeout=CALL_TIMEOUT)).http_version == "2"
+
+
+@pytest.mark.parametrize("status", [304, 204])
+async def test_a_bodiless_status_announcing_a_content_length_is_answered_and_keeps_the_connection(
+    status: int, hypercorn_h2: Hypercorn, client_ssl_context: ssl.SSLContext
+) -> None:
+    # RFC 9113 section 8.1.1: a response defined to have no content may
+    # carry a non-zero content-length. hypercorn ends such a response with
+    # an empty DATA frame; h2 counted it against the length and failed the
+    # whole connection.
+    url = hypercorn_h2.url(f"/bodiless/{status}")
+    async with asks.Session(http2=True, ssl_context=client_ssl_context) as s:
+        async with curio.TaskGroup() as group:
+            slow = await group.spawn(s.get(hypercorn_h2.url("/stall/200"), timeout=CALL_TIMEOUT))
+            bodiless = await s.get(url, timeout=CALL_TIMEOUT)
+            streamed = await s.get(url, stream=True, timeout=CALL_TIMEOUT)
+            async with streamed:
+                rest = b"".join([chunk async for chunk in streamed.body])
+        assert (bodiless.status_code, bodiless.http_version) == (status, "2")
+        assert bodiless.content == b""
+        assert (streamed.status_code, rest) == (status, b"")
+        assert bodiless.headers["content-length"] == "1234"
+        assert slow.result.content == b"firstrest"
+        again = await s.get(hypercorn_h2.url("/version"), timeout=CALL_TIMEOUT)
+        assert again.content == b"2"
+        assert s.pool_stats().open == 1

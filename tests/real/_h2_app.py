@@ -6,6 +6,8 @@
 ``/stall/MS``       the head and a first chunk at once, the rest after MS milliseconds
 ``/version``        the HTTP version the server saw (``2`` or ``1.1``)
 ``/headers``        the request's header fields, one ``name: value`` per line
+``/bodiless/NNN``   status NNN (204, 304) with the Content-Length of the body it
+                    would have had, and no content, ended by an empty DATA frame
 ``/gather/N/KEY``   ``ok`` once N requests with this KEY are in the app at once
                     (each waits for the rest: proof, with no timing, that they
                     were all in flight together); 503 if they do not all come
@@ -59,6 +61,13 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"first", "more_body": True})
         await asyncio.sleep(int(parts[1]) / 1000)
         await send({"type": "http.response.body", "body": b"rest"})
+    elif parts[0] == "bodiless":
+        # RFC 9110 section 8.6: a 304 may announce the selected
+        # representation's length. hypercorn sends the headers, then an
+        # empty DATA frame with END_STREAM.
+        headers = [(b"content-length", b"1234"), (b"etag", b'"v1"')]
+        await send({"type": "http.response.start", "status": int(parts[1]), "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
     elif parts[0] == "gather":
         await _gather(send, int(parts[1]), parts[2])
     elif parts[0] == "version":
