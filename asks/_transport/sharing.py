@@ -159,7 +159,10 @@ class SharingPool(ConnectionPool[C]):
                 )
             if getattr(conn, "multiplexed", False):
                 # Claimed for this request (a new connection comes claimed).
-                self._shared.setdefault(key, []).append(conn)
+                # One the pool was closed while it opened takes no other
+                # stream: shared, it would hold its key's requests waiting.
+                if not conn.is_finished():  # type: ignore[attr-defined]
+                    self._shared.setdefault(key, []).append(conn)
                 return conn.exchange()  # type: ignore[attr-defined]
             return conn
 
@@ -200,6 +203,18 @@ class SharingPool(ConnectionPool[C]):
                     await waiter.conn.unclaim()
             raise
         return waiter.conn
+
+    async def close(self) -> None:
+        """Close every idle connection; busy HTTP/2 ones take no new stream."""
+        await super().close()
+        # Why: a busy HTTP/2 connection now closes once its streams end, so
+        # it takes no new stream. Left shared, the requests of its key made
+        # after close() (the session stays usable) would wait for it - as
+        # long as its longest stream, maybe forever - instead of opening a
+        # new connection.
+        for conns in list(self._shared.values()):
+            for conn in list(conns):
+                await self.connection_finished(conn)
 
     # -- what HTTP/2 connections tell the pool -----------------------------
 

@@ -101,3 +101,21 @@ async def test_busy_h2_connection_does_not_expire(
         await release.set()
         assert (await held.join()).content == b"/held"
     assert server.accepted == 1
+
+
+async def test_request_after_close_does_not_wait_for_the_draining_connection(
+    h2_server: H2ServerFactory,
+) -> None:
+    # Session.close() leaves a busy h2 connection to finish its streams; the
+    # session stays usable, so the next request opens a new connection
+    # rather than waiting for one that will never take another stream.
+    server = await h2_server()
+    async with asks.Session(server.url, http2="prior-knowledge", connections=2) as session:
+        held = await session.get(path="/held", stream=True)
+        await session.close()
+        r = await session.get(path="/next", timeout=5)
+        assert r.content == b"ok"
+        assert server.accepted == 2
+        await held.body.close()
+        await server.wait_until(lambda: server.connections[0].closed_by_client)
+        assert session.pool_stats().open == 1
