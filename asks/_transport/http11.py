@@ -46,11 +46,11 @@ from ..errors import ResponseTooLarge
 from .backend import READ_SIZE, AnyStream
 from .interfaces import (
     BodyCutShort,
-    BodySourceFailed,
     ConnState,
     PeerClosedEarly,
     ProtocolViolation,
     RequestNotSendable,
+    next_piece,
 )
 from .trap_cycles import break_trap_cycle
 
@@ -300,19 +300,8 @@ class HTTP11Connection:
             await self._stream.send(data)
             data = b""
             try:
-                next_piece = stream.__anext__
-                while True:
-                    try:
-                        piece = await next_piece()
-                    except StopAsyncIteration:
-                        break
-                    except Exception as exc:
-                        # The source failed, not the socket: were its error
-                        # an OSError (a file's read), it would pass for a
-                        # failed send, and the connection would wait for an
-                        # early answer (RFC 9112 section 9.5) the server,
-                        # still reading the body, never sends, or resend it.
-                        raise BodySourceFailed(exc) from None
+                # (The source's own failure leaves as BodySourceFailed.)
+                while (piece := await next_piece(stream)) is not None:
                     await self._send_data(piece)
             finally:
                 aclose = getattr(stream, "aclose", None)

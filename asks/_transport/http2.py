@@ -55,12 +55,12 @@ from ..errors import ResponseTooLarge
 from .backend import AnyStream
 from .interfaces import (
     BodyCutShort,
-    BodySourceFailed,
     ConnectionNotAvailable,
     PeerClosedEarly,
     ProtocolViolation,
     RequestNotSendable,
     StreamRefused,
+    next_piece,
 )
 from .trap_cycles import break_trap_cycle
 
@@ -749,18 +749,8 @@ class HTTP2Exchange:
 
     async def _send_stream(self, stream: AsyncIterator[bytes]) -> None:
         try:
-            next_piece = stream.__anext__
-            while True:
-                try:
-                    piece = await next_piece()
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    # The caller's source failed, not the connection: as over
-                    # HTTP/1.1 (http11._send_request), its error must not pass
-                    # for a dead connection (an OSError from a file's read),
-                    # which the transport would resend the request for.
-                    raise BodySourceFailed(exc) from None
+            # (The source's own failure leaves as BodySourceFailed.)
+            while (piece := await next_piece(stream)) is not None:
                 if piece:
                     await self._send_body(piece)
                 if self._stream_closed_remotely():

@@ -18,7 +18,7 @@ say what happened; the boundary adds which request it was.
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
+from collections.abc import AsyncIterator, Hashable
 from typing import Protocol
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "RequestNotSendable",
     "StreamRefused",
     "TransportError",
+    "next_piece",
 ]
 
 
@@ -105,6 +106,23 @@ class BodySourceFailed(TransportError):
     def __init__(self, error: Exception) -> None:
         super().__init__(f"the request body's source failed: {error!r}")
         self.error = error
+
+
+async def next_piece(stream: AsyncIterator[bytes]) -> bytes | None:
+    """The body source's next piece, None at its end; its own failure as BodySourceFailed.
+
+    Why: the source failing is not the connection failing. Were its error
+    an ``OSError`` (a file's read), it would pass for a failed send: over
+    HTTP/1.1 the connection would then wait for an early answer (RFC 9112
+    section 9.5) from a server still reading the body, and the transport
+    could send the request again.
+    """
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        return None
+    except Exception as exc:
+        raise BodySourceFailed(exc) from None
 
 
 class ConnectError(TransportError):
