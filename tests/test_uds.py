@@ -321,3 +321,33 @@ async def test_bad_uds_path_fails_every_call_and_leaks_nothing(tmp_path: Path) -
         for _ in range(5):
             with pytest.raises(ConnectFailed):
                 await s.get(path="/", timeout=CALL_TIMEOUT)
+
+
+async def test_a_full_listen_queue_waits_for_room_within_the_connection_timeout(
+    tmp_path: Path,
+) -> None:
+    # A server too busy to accept: its listen queue is full, so a Unix
+    # connect finds no room (Linux: EAGAIN). That is a wait bounded by
+    # connection_timeout, not a socket handed on unconnected (ENOTCONN).
+    path = tmp_path / "busy.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(0)
+        queued: list[socket.socket] = []
+        try:
+            while True:
+                filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                queued.append(filler)
+                filler.setblocking(False)
+                try:
+                    filler.connect(str(path))
+                except BlockingIOError:
+                    break
+            async with asks.Session("http://docker.example", uds=str(path)) as s:
+                with pytest.raises(asks.errors.RequestTimeout) as info:
+                    await s.get(path="/", timeout=CALL_TIMEOUT, connection_timeout=0.2, retries=0)
+                assert str(path) in str(info.value)
+                assert_released(s)
+        finally:
+            for filler in queued:
+                filler.close()

@@ -392,9 +392,23 @@ async def connect_address(
 async def open_unix(path: str) -> curio.io.Socket:
     """A connection to the Unix domain socket at *path*."""
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock = curio.io.Socket(raw)
+    sock = curio.io.Socket(raw)  # non-blocking from here on
     try:
-        await sock.connect(path)
+        pause = 0.001
+        while True:
+            try:
+                raw.connect(path)
+                break
+            except BlockingIOError:
+                # The server's listen queue is full (Linux: EAGAIN; a Unix
+                # connect is never "in progress"). curio would wait for
+                # writability, which an unconnected Unix socket has at once,
+                # and hand back a socket that is not connected (ENOTCONN on
+                # the first send). No event says the queue has room, so try
+                # again after a growing pause, as a blocking connect would
+                # wait, bounded by the caller's connection_timeout.
+                await curio.sleep(pause)
+                pause = min(pause * 2, 0.05)
     except BaseException:
         await close_quietly(sock)
         raise
