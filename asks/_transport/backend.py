@@ -381,7 +381,20 @@ async def connect_address(
         if family in (socket.AF_INET, socket.AF_INET6):
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if source_address is not None:
-            raw.bind(source_address)
+            try:
+                raw.bind(source_address)
+            except socket.gaierror as exc:
+                # bind resolves the source host in this socket's family: an
+                # IPv4 source for an IPv6 address (or the reverse) is
+                # EAI_ADDRFAMILY, a negative errno that read as "Unknown
+                # error -9" once made an OSError(errno, text). Say what it
+                # is; Happy Eyeballs goes on to the addresses of the source's
+                # family (RFC 8305 section 5: a failed attempt starts the next).
+                kind = "IPv6" if family == socket.AF_INET6 else "IPv4"
+                raise OSError(
+                    f"source address {source_address[0]!r} cannot be bound to reach "
+                    f"an {kind} address ({exc.strerror})"
+                ) from exc
         await sock.connect(sockaddr)
     except BaseException:
         await close_quietly(sock)

@@ -495,7 +495,8 @@ def _reason(exc: OSError) -> str:
         reason = "failed"
     if getattr(exc, "attempts", 1) > 1:
         # Happy Eyeballs tried several addresses: say how each failed.
-        reason += f" ({exc.strerror})"
+        # (The text of an OSError without errno is its only argument.)
+        reason += f" ({exc.strerror if exc.strerror is not None else exc})"
     elif not exc.errno or isinstance(exc, socket.gaierror):
         reason += f": {exc}"
     return reason

@@ -96,3 +96,38 @@ async def test_a_unix_socket_that_is_missing_is_named(tmp_path):
     with pytest.raises(ConnectError) as info:
         await dialer(uds=str(path)).open_stream(Origin("http", "docker", 80), None)
     assert str(info.value) == f"connecting to unix socket {path}: No such file or directory"
+
+
+async def test_a_source_address_of_the_other_family_is_named():
+    # An IPv6 source cannot be bound to reach an IPv4 address (bind raises
+    # EAI_ADDRFAMILY, a negative errno): the message says so.
+    port = free_port()
+    with pytest.raises(ConnectError) as info:
+        await dialer(source_address=("::1", 0)).open_stream(
+            Origin("http", "127.0.0.1", port), None
+        )
+    message = str(info.value)
+    assert message.startswith(f"connecting to 127.0.0.1:{port}: failed: ")
+    assert "source address '::1' cannot be bound to reach an IPv4 address" in message
+    assert "Unknown error" not in message
+
+
+async def test_several_addresses_the_source_address_cannot_reach_are_each_named(monkeypatch):
+    port = free_port()
+
+    async def two_addresses(host: str, port: int) -> list:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", port)),
+        ]
+
+    monkeypatch.setattr(asks._transport.backend, "resolve", two_addresses)
+    with pytest.raises(ConnectError) as info:
+        await dialer(source_address=("::1", 0)).open_stream(
+            Origin("http", "dual.test", port), None
+        )
+    message = str(info.value)
+    assert message.startswith(f"connecting to dual.test:{port}: failed (could not connect ")
+    assert f"127.0.0.1:{port}: source address '::1'" in message
+    assert f"127.0.0.2:{port}: source address '::1'" in message
+    assert "Unknown error" not in message and "None" not in message
