@@ -130,12 +130,22 @@ def interleave(infos: Sequence[AddrInfo]) -> list[AddrInfo]:
 
     Returns:
         The same entries, alternating between address families, starting with
-        the family of the first entry; the order within a family is kept.
+        the family of the first entry; the order within a family is kept. An
+        address given twice is kept once, in its first place.
     """
     # Families in order of first appearance; with the usual two this is "the
     # first address's family, then the other" (First Address Family Count 1).
     by_family: dict[int, list[AddrInfo]] = {}
+    seen: set[tuple[Any, ...]] = set()
     for info in infos:
+        # A resolver may answer one address twice (a name listed twice in
+        # /etc/hosts, a DNS answer with a repeated record): dialling it again
+        # only spends another attempt delay on an address already being
+        # tried, before the next one (RFC 8305 section 4 orders distinct
+        # addresses). The first of each is kept, in its place.
+        if info[4] in seen:
+            continue
+        seen.add(info[4])
         by_family.setdefault(info[0], []).append(info)
     queues = list(by_family.values())
     ordered: list[AddrInfo] = []

@@ -292,6 +292,19 @@ async def test_attempts_follow_the_interleaved_order() -> None:
     await sock.close()
 
 
+async def test_an_address_given_twice_is_dialled_once() -> None:
+    # A6 hangs: its repeat must not spend another delay before B6 is tried.
+    assert interleave([info(A6), info(A4), info(A6), info(A4)]) == [info(A6), info(A4)]
+    script = Script({A6: "hang", B6: "connect"})
+    sock = await connect_tcp(
+        "dup.test", 80, delay=0.05, resolve=resolver_of(A6, A6, B6), connect=script
+    )
+    assert script.order() == [A6, B6]
+    assert sock.host == B6
+    assert script.open_sockets() == [sock]
+    await sock.close()
+
+
 # --------------------------------------------------------------------------
 # Failure
 
