@@ -217,6 +217,12 @@ class Headers(MutableMapping[str, str]):
         new._removed = self._removed
         return new
 
+    def __copy__(self) -> Headers:
+        # copy.copy would copy the slots alone, sharing the dict of values:
+        # a header added to the copy (asks 2's session headers were a dict,
+        # copied so for one call) went into the original too.
+        return self.copy()
+
     # -- MutableMapping --------------------------------------------------
 
     def __getitem__(self, name: str) -> str:

@@ -278,6 +278,22 @@ def test_original_changes_do_not_reach_the_copy():
     assert copy.get_list("via") == ["1"]
 
 
+def test_copy_module_copies_are_independent_too():
+    # asks 2's session headers were a dict, and code copies them with
+    # copy.copy before adding a header for one call; the copy shared its
+    # values with the session's, so the header went on every later request.
+    import copy
+
+    original = Headers({"Via": "1"})
+    copied = copy.copy(original)
+
+    copied["Authorization"] = "Bearer once"
+    copied.add("via", "2")
+
+    assert original.multi_items() == [("Via", "1")]
+    assert copy.deepcopy(original) == original
+
+
 # -- equality -----------------------------------------------------------------
 
 
