@@ -377,6 +377,23 @@ class ResponseHeaders(Headers):
             return removed
         raise AttributeError(attr)
 
+    def copy(self) -> ResponseHeaders:
+        """An independent copy, still reading a repeated Set-Cookie as a list.
+
+        Not the base class's: that makes plain Headers, which join a repeated
+        Set-Cookie with commas, so ``r.headers.copy()["set-cookie"]`` was one
+        ambiguous string where ``r.headers["set-cookie"]`` is a list.
+        """
+        raw = self._raw
+        if raw is not None:
+            return ResponseHeaders._lazy(list(raw))  # the triples are immutable
+        new = ResponseHeaders.__new__(ResponseHeaders)
+        new._raw = None
+        new._entries = {k: (n, list(vs)) for k, (n, vs) in self._entries.items()}
+        new._encoded = self._encoded
+        new._removed = self._removed
+        return new
+
     def has(self, lower_name: bytes) -> bool:
         """Whether a header of this lower-case name (as bytes) is present."""
         if self._raw is not None:

@@ -294,6 +294,25 @@ def test_copy_module_copies_are_independent_too():
     assert copy.deepcopy(original) == original
 
 
+def test_a_copy_of_response_headers_keeps_set_cookie_a_list():
+    # r.headers.copy() (or copy.copy) gave plain Headers, which join a
+    # repeated Set-Cookie with commas (ambiguous: cookie dates hold commas)
+    # where the response's own headers give the list asks always gave.
+    import copy
+
+    from asks._headers import ResponseHeaders
+
+    raw = [(b"Set-Cookie", b"a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT"), (b"Set-Cookie", b"b=2")]
+    lazy = ResponseHeaders.from_raw(raw)
+    built = ResponseHeaders.from_raw(raw)
+    built.multi_items()  # the mapping made, as after any lookup of more than one value
+    for headers in (lazy, built):
+        for copied in (headers.copy(), copy.copy(headers)):
+            assert copied["set-cookie"] == ["a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT", "b=2"]
+            copied["X-New"] = "1"
+            assert "x-new" not in headers
+
+
 # -- equality -----------------------------------------------------------------
 
 
