@@ -103,7 +103,8 @@ class BadStatus(AsksException):
         status_code: its status code.
     """
 
-    def __init__(self, message: Any, response: BaseResponse, status_code: int) -> None:
+    # status_code defaults to 500 as in asks 2.4, whose callers may leave it out.
+    def __init__(self, message: Any, response: BaseResponse, status_code: int = 500) -> None:
         super().__init__(message)
         self.response = response
         self.status_code = status_code

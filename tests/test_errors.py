@@ -156,6 +156,17 @@ def test_bad_status_accepts_keyword_arguments():
     assert (exc.response, exc.status_code) == ("r", 500)
 
 
+def test_bad_status_built_the_asks_2_way_without_a_status_code():
+    # asks 2.4's signature was BadStatus(err, response, status_code=500):
+    # code that raises it itself (a mock transport, a wrapper's own checks)
+    # often passes two arguments, which raised TypeError.
+    response = object()
+
+    exc = BadStatus("Server Error", response)  # type: ignore[arg-type]
+
+    assert (str(exc), exc.response, exc.status_code) == ("Server Error", response, 500)
+
+
 @pytest.mark.parametrize("cls", [cls for cls in CLASSES if cls is not BadStatus])
 def test_plain_exceptions_keep_their_message(cls):
     assert str(cls("what happened")) == "what happened"
