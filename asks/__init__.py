@@ -13,18 +13,21 @@ from ._retry import Retry
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
-from .auth import BasicAuth, DigestAuth
+from .auth import AuthBase, BasicAuth, DigestAuth, PostResponseAuth, PreResponseAuth
 from .crawl import FetchResult, FetchResults, fetch_many
 from .response_objects import Response, StreamBody, StreamResponse
 from .sessions import Session
 
 __all__ = [
+    "AuthBase",
     "BasicAuth",
     "DigestAuth",
     "FetchResult",
     "FetchResults",
     "Headers",
     "PoolStats",
+    "PostResponseAuth",
+    "PreResponseAuth",
     "Proxy",
     "RateLimit",
     "Request",

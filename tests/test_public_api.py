@@ -10,12 +10,15 @@ import asks.response_objects
 import asks.sessions
 
 EXPECTED = {
+    "AuthBase",
     "BasicAuth",
     "DigestAuth",
     "FetchResult",
     "FetchResults",
     "Headers",
     "PoolStats",
+    "PostResponseAuth",
+    "PreResponseAuth",
     "Proxy",
     "RateLimit",
     "Request",
@@ -101,3 +104,13 @@ def test_session_headers_may_be_replaced_with_a_plain_dict():
     assert isinstance(s.headers, asks.Headers)
     assert dict(s.headers) == {"B": "2"}
     assert s.headers["b"] == "2"
+
+
+def test_the_auth_base_classes_are_where_asks_2_exported_them():
+    # asks 2.4 code subclasses asks.AuthBase (or the Pre/PostResponseAuth
+    # kinds) for its own auth: the same classes as asks.auth's.
+    import asks.auth
+
+    assert asks.AuthBase is asks.auth.AuthBase
+    assert asks.PreResponseAuth is asks.auth.PreResponseAuth
+    assert asks.PostResponseAuth is asks.auth.PostResponseAuth
