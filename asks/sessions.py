@@ -27,6 +27,7 @@ wait?", and waits with :func:`asks._retry.sleep`.
 
 from __future__ import annotations
 
+import codecs
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -226,12 +227,13 @@ class Session:
 
     Raises:
         ValueError: ``connections`` or ``connections_per_host`` below 1, a
-            negative ``pool_timeout`` or ``retries``, an unknown
+            negative ``pool_timeout`` or ``retries``, an unknown ``encoding``,
+            ``source_address`` with ``uds``, an unknown
             ``event_hooks`` kind, a ``rate_limit`` not above 0 or with a
             burst below 1, a bad proxy URL (given or in the environment),
             ``proxy`` with ``uds``, an ``http2`` other than ``True``,
             ``False`` or ``"prior-knowledge"``.
-        TypeError: ``uds`` is not a path; a hook or ``trace`` is not a
+        TypeError: ``uds`` is not a path; ``encoding`` is not a str; a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
             the wrong type; ``proxy`` is not a string or an
             :class:`asks.Proxy`; ``retries`` neither an int nor a Retry.
@@ -272,6 +274,13 @@ class Session:
         route = coerce_route(proxy)
         if route is not None and route is not DIRECT and uds is not None:
             raise ValueError("a session connects to its uds= socket: it cannot use a proxy too")
+        if source_address is not None and uds is not None:
+            # A Unix socket has no TCP source to bind: ignored, the option
+            # would look honoured.
+            raise ValueError(
+                "a session connects to its uds= socket: source_address= cannot apply to it"
+            )
+        _check_encoding(encoding)
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -1070,6 +1079,17 @@ async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Resp
     what = "refused the credentials" if proxy.has_credentials else "wants credentials"
     reason = head.reason.decode("latin-1", "replace")
     raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
+
+
+def _check_encoding(encoding: object) -> None:
+    # Checked here, not when a response's text is first read (a TypeError or
+    # LookupError far from the mistake).
+    if not isinstance(encoding, str):
+        raise TypeError(f"encoding must be the name of a text codec, not {encoding!r}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
 
 
 def _check_pool_timeout(value: float | None) -> float | None:

@@ -415,3 +415,13 @@ async def test_every_failure_is_an_asks_exception(raw_server):
     )
     with pytest.raises(AsksException):
         await asks.get(server.url)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "error"),
+    [(None, TypeError), (b"utf-8", TypeError), ("no-such-codec", ValueError)],
+)
+def test_a_session_encoding_that_is_no_codec_is_refused_when_the_session_is_made(encoding, error):
+    # Not when a response's text is first read, far from the mistake.
+    with pytest.raises(error, match="encoding"):
+        asks.Session(encoding=encoding)

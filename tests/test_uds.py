@@ -351,3 +351,10 @@ async def test_a_full_listen_queue_waits_for_room_within_the_connection_timeout(
         finally:
             for filler in queued:
                 filler.close()
+
+
+def test_source_address_with_uds_is_refused_when_the_session_is_made(tmp_path: Path) -> None:
+    # A Unix socket has no TCP source to bind: silently ignored, the option
+    # would look honoured.
+    with pytest.raises(ValueError, match="source_address= cannot apply"):
+        asks.Session(uds=str(tmp_path / "s.sock"), source_address=("127.0.0.1", 0))
