@@ -41,7 +41,8 @@ ResponseHook = Callable[[BaseResponse], Awaitable[object] | object]
 
 _KINDS = ("request", "response")
 
-R = TypeVar("R", bound=BaseResponse)
+# The response a wrapped step returns (None: one not to show the hooks).
+R = TypeVar("R", bound="BaseResponse | None")
 
 
 class Request:
@@ -197,7 +198,7 @@ def install(session: Session, hooks: EventHooks) -> None:
         session._final_response = _after(  # type: ignore[method-assign]
             session._final_response, hooks
         )
-        session._retried = _after_retried(session._retried, hooks)  # type: ignore[method-assign]
+        session._retried = _after(session._retried, hooks)  # type: ignore[method-assign]
 
 
 def _after(
@@ -205,19 +206,8 @@ def _after(
 ) -> Callable[..., Coroutine[Any, Any, R]]:
     async def step_then_hooks(*args: Any, **kwargs: Any) -> R:
         response = await step(*args, **kwargs)
-        await hooks.on_response(response)
-        return response
-
-    return step_then_hooks
-
-
-def _after_retried(
-    step: Callable[..., Coroutine[Any, Any, R | None]], hooks: EventHooks
-) -> Callable[..., Coroutine[Any, Any, R | None]]:
-    # A retried response whose body could not be read (None) was never
-    # received whole: nothing for the hooks.
-    async def step_then_hooks(*args: Any, **kwargs: Any) -> R | None:
-        response = await step(*args, **kwargs)
+        # (None: a retried response whose body could not be read, never
+        # received whole: nothing for the hooks.)
         if response is not None:
             await hooks.on_response(response)
         return response
