@@ -69,7 +69,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 import curio
 
-from ._content import in_memory_size
+from ._content import descriptor_of, in_memory_size
 from .errors import AsksException
 
 __all__ = [
@@ -288,16 +288,16 @@ def _file_source(fobj: Any) -> _Source:
             start = fobj.tell()
     except (AttributeError, OSError, ValueError):
         start = None
-    fd: int | None = None
     size: int | None = None
-    try:
-        fd = fobj.fileno()
-        if not isinstance(fd, int):
+    fd = descriptor_of(fobj)
+    if fd is not None and start is not None:
+        try:
+            st = os.fstat(fd)
+        except OSError:
             fd = None
-        elif start is not None and stat.S_ISREG((st := os.fstat(fd)).st_mode):
-            size = max(st.st_size - start, 0)
-    except (AttributeError, OSError, ValueError):
-        fd = None
+        else:
+            if stat.S_ISREG(st.st_mode):
+                size = max(st.st_size - start, 0)
 
     if fd is None:
         # No descriptor (BytesIO and the like): reading cannot block, and its
