@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 if TYPE_CHECKING:
     import h11
 
-__all__ = ["Headers", "HeadersInput", "ResponseHeaders", "check_header_text", "encode_value"]
+__all__ = [
+    "Headers",
+    "HeadersInput",
+    "ResponseHeaders",
+    "check_header_text",
+    "encode_value",
+    "is_field_value",
+]
 
 HeadersInput: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None"
 
@@ -48,6 +55,16 @@ def check_header_text(what: str, text: str) -> None:
 _FIELD_VALUE = re.compile(
     rb"(?:[\x21-\x7e\x80-\xff](?:[\t \x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
 )
+
+
+def is_field_value(value: str) -> bool:
+    """Whether *value* can be sent as it is: Latin-1, and a field value as RFC 9110
+    section 5.5 has it (visible characters, spaces and tabs only between them)."""
+    try:
+        data = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return _FIELD_VALUE.fullmatch(data) is not None
 
 
 def encode_value(name: str, value: str) -> bytes:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import ssl
 from collections.abc import Hashable
 from urllib.parse import unquote, urlsplit
 
-from ._headers import Headers, HeadersInput
+from ._headers import TOKEN, Headers, HeadersInput, is_field_value
 from ._urls import idna_ascii
 
 __all__ = ["PROXY_SCHEMES", "Proxy", "coerce_proxy"]
@@ -38,12 +37,6 @@ PROXY_SCHEMES = {
     "socks5h": 1080,
 }
 _FORBIDDEN = ("\r", "\n", "\0")
-# RFC 9110 section 5.1: a field name is a token; section 5.5: a field value
-# is visible characters (VCHAR, obs-text) with SP and HTAB only between them.
-_FIELD_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(
-    r"(?:[\x21-\x7e\x80-\xff](?:[\t \x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
-)
 
 
 def _check_text(what: str, value: str) -> None:
@@ -158,11 +151,11 @@ class Proxy:
         for name, value in self.headers.items():
             _check_text("header", name)
             _check_text("header", value)
-            if not _FIELD_NAME.fullmatch(name):
+            if not TOKEN.fullmatch(name):
                 raise ValueError(
                     f"proxy header name {name!r} is not a token (RFC 9110 section 5.1)"
                 )
-            if not _FIELD_VALUE.fullmatch(value):
+            if not is_field_value(value):
                 # Checked here, before anything is sent: h11 would refuse the
                 # value later with a message repeating it, and a proxy header
                 # may be a credential (Proxy-Authorization: Bearer ...).
