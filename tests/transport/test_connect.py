@@ -60,14 +60,16 @@ async def test_a_refused_address_is_named_once():
     assert str(info.value) == f"connecting to 127.0.0.1:{port}: Connection refused"
 
 
+async def two_addresses(host: str, port: int) -> list:
+    """A resolver answering two loopback addresses for any name."""
+    return [
+        (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port)),
+        (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", port)),
+    ]
+
+
 async def test_several_refused_addresses_are_each_named(monkeypatch):
     port = free_port()
-
-    async def two_addresses(host: str, port: int) -> list:
-        return [
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port)),
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", port)),
-        ]
 
     monkeypatch.setattr(asks._transport.backend, "resolve", two_addresses)
     with pytest.raises(ConnectError) as info:
@@ -114,12 +116,6 @@ async def test_a_source_address_of_the_other_family_is_named():
 
 async def test_several_addresses_the_source_address_cannot_reach_are_each_named(monkeypatch):
     port = free_port()
-
-    async def two_addresses(host: str, port: int) -> list:
-        return [
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port)),
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.2", port)),
-        ]
 
     monkeypatch.setattr(asks._transport.backend, "resolve", two_addresses)
     with pytest.raises(ConnectError) as info:
