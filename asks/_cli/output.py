@@ -233,6 +233,18 @@ class BodyTarget:
             self._temp = None
 
 
+def head_text(response: BaseResponse) -> str:
+    """The status line and headers as received, one per line, then a blank line.
+
+    What ``asks head URL`` writes, as ``curl -I`` does; :func:`print_head`
+    shows the same on stderr (``-i``), coloured.
+    """
+    status = f"HTTP/{response.http_version} {response.status_code} {response.reason_phrase}"
+    lines = [status.rstrip()]
+    lines += [f"{name}: {value}" for name, value in response.headers.multi_items()]
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
 def print_head(console: Console, response: BaseResponse) -> None:
     """Print the status line and headers of *response* (``-i``), then a blank line."""
     from rich.text import Text

@@ -54,6 +54,7 @@ from .output import (
     Progress,
     download_progress,
     expected_size,
+    head_text,
     print_head,
     stderr_console,
 )
@@ -228,14 +229,6 @@ async def _write_body(
         raise
     finally:
         progress.finish()
-
-
-def head_text(response: StreamResponse) -> str:
-    """The status line and headers, one per line, then a blank line."""
-    lines = [f"HTTP/{response.http_version} {response.status_code} {response.reason_phrase}"]
-    lines[0] = lines[0].rstrip()
-    lines += [f"{name}: {value}" for name, value in response.headers.multi_items()]
-    return "\r\n".join(lines) + "\r\n\r\n"
 
 
 async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int:
