@@ -86,7 +86,7 @@ async def _run(
     ending the task with them; outside the kernel they are raised as usual.
     """
     deadline = curio.timeout_after(seconds)
-    exceeded = _DeadlineExceeded(
+    exceeded = (
         f"async test did not finish within {seconds:g} s "
         "(change it with @pytest.mark.asks_timeout(seconds))"
     )
@@ -100,7 +100,7 @@ async def _run(
         if not deadline.expired:
             own: BaseException = exc  # a timeout block of the test's own
             return own
-        return exceeded
+        return _DeadlineExceeded(exceeded)
     except BaseException as exc:
         return exc
     # A test that caught the deadline's TaskTimeout (code under test catching
