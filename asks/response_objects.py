@@ -123,6 +123,25 @@ class BaseResponse:
     def encoding(self, value: str) -> None:
         self._encoding = value
 
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The links of the ``Link`` header (RFC 8288), keyed by relation.
+
+        ``response.links["next"]["url"]`` is the next page of an API that
+        pages with ``Link`` (a relative target is resolved against
+        :attr:`url`). Each entry holds ``url``, ``rel`` and the link's other
+        parameters (``title``, ``type``...). A ``rel`` of several types
+        gives an entry for each; when two links share one, the first is
+        kept. A response without the header has ``{}``; a link that cannot
+        be read is left out.
+        """
+        values = self.headers.get_list("link")
+        if not values:
+            return {}
+        from ._links import parse_links  # only for responses that have one
+
+        return parse_links(values, self.url)
+
     def raise_for_status(self) -> None:
         """Raise :class:`asks.errors.BadStatus` if the status is 4xx or 5xx.
 
