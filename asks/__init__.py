@@ -13,7 +13,7 @@ from ._retry import Retry
 from ._transport.pool import PoolStats
 from ._version import __version__
 from .api import delete, get, head, init, options, patch, post, put, request
-from .auth import AuthBase, BasicAuth, DigestAuth, PostResponseAuth, PreResponseAuth
+from .auth import AuthBase, BasicAuth, DigestAuth, NetRCAuth, PostResponseAuth, PreResponseAuth
 from .crawl import FetchResult, FetchResults, fetch_many
 from .response_objects import Response, StreamBody, StreamResponse
 from .sessions import Session
@@ -25,6 +25,7 @@ __all__ = [
     "FetchResult",
     "FetchResults",
     "Headers",
+    "NetRCAuth",
     "PoolStats",
     "PostResponseAuth",
     "PreResponseAuth",

@@ -25,12 +25,13 @@ import base64
 import codecs
 import contextlib
 import hashlib
+import os
 import secrets
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
     from .response_objects import BaseResponse
@@ -40,6 +41,7 @@ __all__ = [
     "AuthRequest",
     "BasicAuth",
     "DigestAuth",
+    "NetRCAuth",
     "PostResponseAuth",
     "PreResponseAuth",
 ]
@@ -161,6 +163,73 @@ class BasicAuth(PreResponseAuth):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(username={self.username!r})"
+
+
+class NetRCAuth(PreResponseAuth):
+    """HTTP Basic credentials from a netrc file, chosen by each request's host.
+
+    The file is read once, when the object is made; each request then gets
+    the login and password of its host's ``machine`` entry, or of the
+    ``default`` entry, or no ``Authorization`` at all (as ``curl --netrc``
+    and requests do). Host names compare without case and without a
+    trailing dot; the port is not part of the match.
+
+    Args:
+        file: the netrc file; ``None`` reads the one named by the ``NETRC``
+            environment variable, else ``~/.netrc``.
+
+    Raises:
+        OSError: the file cannot be read (``FileNotFoundError`` if missing).
+        netrc.NetrcParseError: the file is not valid netrc, or (on POSIX,
+            for ``~/.netrc``) others may read it while it holds a password.
+        ValueError: an entry's login contains ``":"`` (Basic cannot carry it).
+    """
+
+    __slots__ = ("_default", "_headers", "file")
+
+    def __init__(self, file: str | os.PathLike[str] | None = None) -> None:
+        import netrc  # only for sessions that use it
+
+        if file is None:
+            file = os.environ.get("NETRC")
+        if file is None:
+            # Left to netrc to find: only then does it refuse a ~/.netrc
+            # that others may read (its owner's check, as ftp and curl do).
+            self.file = os.path.join(os.path.expanduser("~"), ".netrc")
+            parsed = netrc.netrc()
+        else:
+            self.file = os.fspath(file)
+            parsed = netrc.netrc(self.file)
+        headers: dict[str, str] = {}
+        for machine, (login, _account, password) in parsed.hosts.items():
+            login, password = login or "", password or ""
+            if ":" in login:
+                raise ValueError(
+                    f"netrc entry {machine!r}: a Basic auth login must not contain ':'"
+                )
+            token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+            headers[machine.lower().rstrip(".")] = f"Basic {token}"
+        # Python's netrc files the "default" entry under that name (no
+        # machine can be called so: it is a keyword of the format).
+        self._default = headers.pop("default", None)
+        self._headers = headers
+
+    async def __call__(self, request: AuthRequest) -> dict[str, str]:
+        """The ``Authorization`` header for *request*'s host, if the file has one.
+
+        Args:
+            request: the request about to be sent; its URL's host is looked up.
+
+        Returns:
+            ``{"Authorization": "Basic ..."}``, or ``{}`` when neither the host
+            nor a ``default`` entry is in the file.
+        """
+        host = (urlsplit(request.url).hostname or "").rstrip(".")
+        header = self._headers.get(host, self._default)
+        return {} if header is None else {"Authorization": header}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(file={self.file!r})"
 
 
 # -- challenge parsing (RFC 9110 section 11) ---------------------------------

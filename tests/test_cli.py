@@ -163,6 +163,9 @@ def test_help_lists_the_commands() -> None:
         ["post", "http://x/", "-j", "a:=nope"],
         ["get", "http://x/", "--auth", "nocolon"],
         ["get", "http://x/", "--digest"],
+        ["get", "http://x/", "--netrc-file", "/nonexistent/netrc"],
+        ["get", "http://x/", "--netrc-file", "/dev/null", "--auth", "u:p"],
+        ["get", "http://x/", "--netrc-file", "/dev/null", "--digest"],
         ["get", "http://x/", "--data-file", "/nonexistent/file"],
         ["get", "http://x/", "--cacert", "/nonexistent/ca.pem"],
         ["get", "not a url"],
@@ -314,6 +317,31 @@ async def test_basic_auth_header_and_a_401(raw_server: Any) -> None:
     assert (result.stdout, result.stderr) == (b"no", b"")
     [(request, _)] = handler.requests
     assert (b"authorization", b"Basic dXNlcjpwYTpzcw==") in request.headers
+
+
+def test_netrc_credentials_are_sent_to_their_host(httpbin: Any, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user password pass\n")
+    netrc.chmod(0o600)
+    url = f"{httpbin.url}/basic-auth/user/pass"
+    ok = run_asks("get", url, "--netrc-file", str(netrc))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"authenticated": True, "user": "user"}
+    env = {**os.environ, "NETRC": str(netrc)}
+    assert run_asks("get", url, "--netrc", env=env).returncode == 0
+    netrc.write_text("machine elsewhere.example login user password pass\n")
+    other = run_asks("get", f"{httpbin.url}/headers", "--netrc-file", str(netrc))
+    assert other.returncode == 0, other.stderr
+    assert "Authorization" not in json.loads(other.stdout)["headers"]
+
+
+def test_a_bad_netrc_file_is_named_without_quoting_its_tokens(tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine a.example login u password hush\nstray-secret\n")
+    result = run_asks("get", "http://x/", "--netrc-file", str(netrc))
+    assert result.returncode == 2
+    assert_one_error_line(result, "bad netrc file", f"{netrc}, line ")
+    assert b"stray-secret" not in result.stderr and b"hush" not in result.stderr
 
 
 def test_digest_auth(httpbin: Any) -> None:

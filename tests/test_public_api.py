@@ -16,6 +16,7 @@ EXPECTED = {
     "FetchResult",
     "FetchResults",
     "Headers",
+    "NetRCAuth",
     "PoolStats",
     "PostResponseAuth",
     "PreResponseAuth",

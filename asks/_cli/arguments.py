@@ -363,6 +363,13 @@ def request_options() -> OptionSet:
     )
     options.add("--digest", action="store_true", help="use Digest authentication for --auth")
     options.add(
+        "--netrc",
+        action="store_true",
+        help="HTTP Basic authentication from the netrc file ($NETRC, else ~/.netrc) "
+        "entry of the URL's host",
+    )
+    options.add("--netrc-file", metavar="PATH", help="as --netrc, from this file")
+    options.add(
         "-o",
         "--output",
         metavar="FILE",

@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import curio
 
-from ..auth import AuthBase, BasicAuth, DigestAuth
+from ..auth import AuthBase, BasicAuth, DigestAuth, NetRCAuth
 from ..errors import AsksException
 from ..response_objects import StreamResponse
 from ..sessions import Session
@@ -81,7 +81,13 @@ class SinglePlan:
 
 
 def _auth(args: argparse.Namespace) -> AuthBase | None:
-    """The authentication of ``--auth`` (Basic, or Digest with ``--digest``)."""
+    """The authentication of ``--auth`` (Basic, or Digest with ``--digest``) or ``--netrc``."""
+    if args.netrc or args.netrc_file is not None:
+        if args.auth is not None:
+            raise UsageError("--auth and --netrc/--netrc-file do not go together")
+        if args.digest:
+            raise UsageError("--digest needs --auth USER:PASSWORD")
+        return _netrc_auth(args.netrc_file)
     if args.auth is None:
         if args.digest:
             raise UsageError("--digest needs --auth USER:PASSWORD")
@@ -89,6 +95,22 @@ def _auth(args: argparse.Namespace) -> AuthBase | None:
     if args.digest:
         return DigestAuth(args.auth)
     return BasicAuth(args.auth)
+
+
+def _netrc_auth(file: str | None) -> AuthBase:
+    import netrc
+
+    try:
+        return NetRCAuth(file)
+    except OSError as exc:
+        name = file if file is not None else "the netrc file"
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    except netrc.NetrcParseError as exc:
+        # Its message may quote a token of the file, which can be a password.
+        where = f"{exc.filename}, line {exc.lineno}" if exc.lineno else exc.msg
+        raise UsageError(f"bad netrc file: {where}") from None
+    except ValueError as exc:  # (names the machine, never a credential)
+        raise UsageError(f"bad netrc file: {exc}") from None
 
 
 def _body_kwargs(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
