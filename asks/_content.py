@@ -39,6 +39,14 @@ class Body(NamedTuple):
     length: int | None
     content_type: str | None
     replayable: bool
+    # For a one-shot source: whether it has been read from yet. A body
+    # never read (its send was withheld: Expect: 100-continue answered with
+    # a final status, or the connection died before it) can still go once.
+    pulled: Callable[[], bool] | None = None
+
+    def can_send_again(self) -> bool:
+        """Whether a second send can produce the same body."""
+        return self.replayable or (self.pulled is not None and not self.pulled())
 
 
 def _memory(content: bytes, content_type: str | None) -> Body:
@@ -140,7 +148,7 @@ def _one_shot(source: AsyncIterable[Any]) -> Body:
             if aclose is not None:
                 await aclose()
 
-    return Body(None, stream, None, None, False)
+    return Body(None, stream, None, None, False, lambda: used)
 
 
 def _file_body(fobj: Any) -> Body:

@@ -116,12 +116,12 @@ class Call:
 
     @property
     def can_resend(self) -> bool:
-        return self.body is None or self.body.replayable
+        return self.body is None or self.body.can_send_again()
 
     @property
     def resendable(self) -> bool:
         """Sending it again cannot change what it does (RFC 9110 section 9.2.2)."""
-        return self.method in IDEMPOTENT and (self.body is None or self.body.replayable)
+        return self.method in IDEMPOTENT and (self.body is None or self.body.can_send_again())
 
     def auth_request(self) -> AuthRequest:
         # No body hashes as empty (qop=auth-int); a streamed one is unknown.

@@ -44,6 +44,7 @@ import h11
 from .._headers import ResponseHeaders
 from ..errors import ResponseTooLarge
 from .backend import READ_SIZE, AnyStream
+from .expect_continue import wait_for_continue
 from .interfaces import (
     BodyCutShort,
     ConnState,
@@ -96,6 +97,18 @@ def _checked(headers: tuple[tuple[bytes, bytes], ...]) -> h11.Request:
 # Where a response head ends: the first empty line, by h11's own rule (a bare
 # LF is accepted as a line end, as h11 accepts it; RFC 9112 section 2.2).
 _HEAD_END = re.compile(b"\n\r?\n")
+
+
+async def _close_source(stream: AsyncIterator[bytes]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _head_end(data: bytes, start: int) -> int | None:
+    end = _HEAD_END.search(data, start)
+    return None if end is None else end.end()
+
 
 # h11 events are immutable, so one end-of-message event serves every request
 # (building one re-validates its empty trailers each time).
@@ -264,7 +277,8 @@ class HTTP11Connection:
         headers: tuple[tuple[bytes, bytes], ...],
         body: bytes | None,
         stream: AsyncIterator[bytes] | None,
-    ) -> None:
+    ) -> bool:
+        """Send the request; False when its body was withheld (Expect refused)."""
         conn = self._h11
         self._response_started = False
         # (_eof is False here: a cycle that met the end of the stream fails
@@ -282,9 +296,19 @@ class HTTP11Connection:
             finally:
                 conn.send(prepared.event)
                 conn.send(_END_OF_MESSAGE)
-            return
+            return True
         data = conn.send(prepared.event)
         assert data is not None
+        if conn.client_is_waiting_for_100_continue and (body or stream is not None):
+            await self._stream.send(data)
+            data = b""
+            if not await wait_for_continue(self._read, conn.receive_data, _head_end):
+                # A final answer instead of 100 Continue: the body stays
+                # unsent, so this connection cannot carry another request.
+                self._must_close = True
+                if stream is not None:
+                    await _close_source(stream)
+                return False
         if body:
             # Small bodies ride in the same write as the head (one syscall,
             # one packet); large ones leave in one gathered write with it,
@@ -304,9 +328,7 @@ class HTTP11Connection:
                 while (piece := await next_piece(stream)) is not None:
                     await self._send_data(piece)
             finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await _close_source(stream)
         end = conn.send(_END_OF_MESSAGE)
         if end:
             data += end
@@ -314,6 +336,7 @@ class HTTP11Connection:
             prepared.wire = data  # all of it: the next time it leaves first
         if data:
             await self._stream.send(data)
+        return True
 
     async def _send_data(self, piece: bytes, head: bytes = b"") -> None:
         # h11 counts the bytes against Content-Length (or frames a chunk)

@@ -131,11 +131,13 @@ class TracedHTTP11Connection(HTTP11Connection):
         headers: tuple[tuple[bytes, bytes], ...],
         body: bytes | None,
         stream: AsyncIterator[bytes] | None,
-    ) -> None:
-        await super()._send_request(method, target, headers, body, stream)
+    ) -> bool:
         # Reported when the head is next awaited (the very next step, with
-        # no await between): see handle() for why not from here.
-        self._sent = True
+        # no await between): see handle() for why not from here. A body
+        # withheld (Expect: 100-continue refused) is no request sent whole.
+        sent = await super()._send_request(method, target, headers, body, stream)
+        self._sent = sent
+        return sent
 
     async def receive_response_head(self) -> tuple[h11.Response, ResponseHeaders]:
         if self._sent:

@@ -28,7 +28,8 @@ _numbers = itertools.count(1)
 
 
 class FakeConnection:
-    """Answers ``handle`` by its script: "ok", "dead", "started-then-dead", "busy"."""
+    """Answers ``handle`` by its script: "ok", "dead", "read-then-dead", "started-then-dead",
+    "busy"."""
 
     def __init__(self, key: object, pool: ConnectionPool[Any], script: str, reused: bool) -> None:
         self.pool_key = key
@@ -70,6 +71,11 @@ class FakeConnection:
     async def handle(self, method: bytes, target: bytes, wire: Any, body: Any, stream: Any = None):
         self.handled.append(method)
         if self.script == "dead":
+            raise PeerClosedEarly(before_response=True)
+        if self.script == "read-then-dead":
+            if stream is not None:
+                await stream.__anext__()  # the body's first piece went out,
+                await stream.aclose()  # then the send failed (as http11 closes it)
             raise PeerClosedEarly(before_response=True)
         if self.script == "started-then-dead":
             self.response_started = True
@@ -163,14 +169,26 @@ async def test_a_non_idempotent_request_is_never_resent(method, data):
     assert dialer.opened == []
 
 
-async def test_a_one_shot_body_is_never_resent():
+async def test_a_one_shot_body_read_from_is_never_resent():
+    async def once():
+        yield b"x"
+
+    transport, dialer = await transport_with_idle(["ok"], idle=["read-then-dead"])
+    with pytest.raises(PeerClosedEarly):
+        await transport.send(call("PUT", once()), (), None)
+    assert dialer.opened == []
+
+
+async def test_a_one_shot_body_never_read_is_resent_like_any_other():
+    # The connection died before the source gave a byte (a dead pooled
+    # connection refusing the head): nothing of it is spent, so it can go.
     async def once():
         yield b"x"
 
     transport, dialer = await transport_with_idle(["ok"], idle=["dead"])
-    with pytest.raises(PeerClosedEarly):
-        await transport.send(call("PUT", once()), (), None)
-    assert dialer.opened == []
+    _, head, _, _ = await transport.send(call("PUT", once()), (), None)
+    assert head == "head"
+    assert len(dialer.opened) == 1
 
 
 async def test_a_response_that_had_started_is_never_resent():
