@@ -17,7 +17,12 @@ import pytest
 
 import asks
 import asks._transport.backend
-from asks.errors import AsksException, ConnectivityError, TLSError
+from asks.errors import (
+    BadHttpResponse,
+    ConnectivityError,
+    ServerClosedConnectionError,
+    TLSError,
+)
 from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, assert_released, fetch
 from tests.servers import canned, read_request
 
@@ -128,8 +133,53 @@ async def test_tls_body_delimited_by_close_needs_close_notify(
             _r, content = await fetch(s, server.url, stream=stream)
             assert content == b"the whole body"
         else:
-            with pytest.raises(AsksException):
+            with pytest.raises(ServerClosedConnectionError):
                 await fetch(s, server.url, stream=stream)
+        assert_released(s)
+
+
+@MODES
+@pytest.mark.parametrize("notify", [True, False], ids=["close_notify", "bare-FIN"])
+@pytest.mark.parametrize(
+    ("partial", "error"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello",
+            ServerClosedConnectionError,
+            id="CL-body",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" + b"x" * 100_000,
+            ServerClosedConnectionError,
+            id="CL-body-read-directly",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            ServerClosedConnectionError,
+            id="chunked-body",
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Le", BadHttpResponse, id="in-the-head"),
+        pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n", BadHttpResponse, id="after-a-100"),
+    ],
+)
+async def test_a_tls_close_inside_the_response_is_what_a_plain_close_is(
+    raw_server, server_ssl_context, client_ssl_context, stream, notify, partial, error
+):
+    # A server that drops the TCP connection without close_notify (a crash,
+    # most servers closing idle sockets) has cut the response short, as
+    # docs/errors.md says for a close there: not a TLS failure, which is
+    # the handshake's.
+    async def handler(sock):
+        if await read_request(sock) is None:
+            return
+        await sock.sendall(partial)
+        await tls_close(sock, notify)
+
+    server = await raw_server(handler, ssl_context=server_ssl_context)
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        with pytest.raises(error) as caught:
+            await fetch(s, server.url, stream=stream, retries=0)
+        assert not isinstance(caught.value, TLSError)
         assert_released(s)
 
 

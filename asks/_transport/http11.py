@@ -253,6 +253,15 @@ class HTTP11Connection:
             return await self.receive_response_head()
         except h11.RemoteProtocolError as exc:
             raise ProtocolViolation(str(exc)) from exc
+        except ssl.SSLEOFError as exc:
+            if not self._eof:
+                raise  # not a read inside the response (see _read)
+            # The server's close cut the head short, as a plain close there
+            # would; the missing close_notify is not a TLS failure of ours.
+            raise ProtocolViolation(
+                "server closed the connection in the middle of the response head "
+                "(without a TLS close_notify)"
+            ) from exc
         except h11.LocalProtocolError as exc:
             raise RequestNotSendable(str(exc)) from exc
 
@@ -630,13 +639,20 @@ class HTTP11Connection:
             del exc, new  # see _boundary.reraise
 
     def _classify(self, exc: BaseException) -> BaseException:
-        """h11's complaint about the body as the transport's own class."""
+        """A failed read of the body (h11's complaint, a TLS cut) as the transport's own class."""
         if isinstance(exc, h11.RemoteProtocolError):
             if self._eof:
                 # h11 refused because the bytes ran out: the body (or the
                 # chunked framing) was cut short by the server closing.
                 return BodyCutShort(f"server closed the connection: {exc}")
             return ProtocolViolation(str(exc))
+        if isinstance(exc, ssl.SSLEOFError):
+            # TCP closed inside the body without TLS close_notify: the body
+            # is cut short, as far as anyone can tell (RFC 9112 section 9.8),
+            # exactly as a plain close there; the handshake had long succeeded.
+            return BodyCutShort(
+                "server closed the connection inside the body (without a TLS close_notify)"
+            )
         return exc
 
     def _go_direct(self) -> bool:
