@@ -96,7 +96,7 @@ class LineTooLong(ResponseTooLarge):
 
 
 class BadStatus(AsksException):
-    """Raised by ``raise_for_status()`` for a 4xx or 5xx response.
+    """Raised by ``raise_for_status()`` for a 4xx or 5xx response (or a status past 599).
 
     Attributes:
         response: the response that carried the status.

@@ -143,13 +143,16 @@ class BaseResponse:
         return parse_links(values, self.url)
 
     def raise_for_status(self) -> None:
-        """Raise :class:`asks.errors.BadStatus` if the status is 4xx or 5xx.
+        """Raise :class:`asks.errors.BadStatus` if the status is 4xx or 5xx (or past 599).
 
         Raises:
             BadStatus: carrying ``.response`` and ``.status_code``.
         """
         code = self.status_code
-        if 400 <= code < 600:
+        if code >= 400:
+            # 600-999 are not HTTP statuses; a client "SHOULD process the
+            # response as if it had a 5xx (Server Error) status code" (RFC
+            # 9110 section 15).
             kind = "Client" if code < 500 else "Server"
             raise BadStatus(
                 f"{code} {kind} Error: {self.reason_phrase} for url {self.url}", self, code

@@ -330,6 +330,18 @@ async def test_raise_for_status_on_errors(raw_server, code):
     assert info.value.response is r
 
 
+@pytest.mark.parametrize("code", [600, 999])
+async def test_raise_for_status_takes_a_status_past_599_for_a_server_error(raw_server, code):
+    # RFC 9110 section 15: a status outside 100-599 is invalid, and a client
+    # "SHOULD process the response as if it had a 5xx (Server Error) status
+    # code" - as the command line's exit code already does.
+    server = await raw_server(canned(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % code))
+    r = await asks.get(server.url)
+    with pytest.raises(BadStatus, match="Server Error") as info:
+        r.raise_for_status()
+    assert info.value.status_code == code
+
+
 async def test_raise_for_status_passes_on_success(recorder):
     r = await asks.get(recorder.server.url)
     assert r.raise_for_status() is None
