@@ -109,6 +109,13 @@ class BadStatus(AsksException):
         self.response = response
         self.status_code = status_code
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions are rebuilt from their args, which hold the message
+        # alone: without this, copy.copy() and pickle (a worker process's
+        # error sent back to its parent) raised TypeError for the missing
+        # response.
+        return (type(self), (*self.args[:1], self.response, self.status_code), self.__dict__)
+
 
 class ConnectivityError(AsksException):
     """The server could not be reached or the connection failed."""

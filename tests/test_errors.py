@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import re
 import ssl
@@ -165,6 +166,20 @@ def test_bad_status_built_the_asks_2_way_without_a_status_code():
     exc = BadStatus("Server Error", response)  # type: ignore[arg-type]
 
     assert (str(exc), exc.response, exc.status_code) == ("Server Error", response, 500)
+
+
+def test_bad_status_survives_pickling_and_copying():
+    # A worker process's raise_for_status() reaches its parent pickled; a
+    # BadStatus could not be rebuilt from its message alone.
+    exc = BadStatus("404 Client Error: x", "the response", 404)  # type: ignore[arg-type]
+
+    for twin in (pickle.loads(pickle.dumps(exc)), copy.copy(exc)):
+        assert type(twin) is BadStatus
+        assert (twin.args, twin.response, twin.status_code) == (
+            ("404 Client Error: x",),
+            "the response",
+            404,
+        )
 
 
 @pytest.mark.parametrize("cls", [cls for cls in CLASSES if cls is not BadStatus])
