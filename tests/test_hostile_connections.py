@@ -149,14 +149,19 @@ async def test_row8_no_answer_at_all_is_server_closed_after_retries(
         pytest.param(b"HTTP/1.1 200 O", id="in-status-line"),
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Le", id="in-headers"),
         pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", id="before-blank-line"),
+        pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n", id="after-a-100"),
+        pytest.param(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", id="after-a-103"),
     ],
 )
 async def test_row8_torn_head_is_an_error(raw_server, stream, then, partial):
     server = await raw_server(Answer(partial, then))
     async with asks.Session() as s:
-        with pytest.raises((ServerClosedConnectionError, BadHttpResponse)):
+        with pytest.raises((ServerClosedConnectionError, BadHttpResponse)) as caught:
             await fetch(s, server.url, stream=stream)
         assert_released(s)
+    # The message says what happened, not h11's state machine.
+    if then == "close":
+        assert "closed the connection before the response head was complete" in str(caught.value)
 
 
 @MODES

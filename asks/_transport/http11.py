@@ -252,6 +252,12 @@ class HTTP11Connection:
                 return await self.receive_response_head()
             return await self.receive_response_head()
         except h11.RemoteProtocolError as exc:
+            if self._eof:
+                # h11 refused for lack of bytes, in words about its own
+                # state ("role=SERVER and state=SEND_RESPONSE" after a 1xx).
+                raise ProtocolViolation(
+                    "server closed the connection before the response head was complete"
+                ) from exc
             raise ProtocolViolation(str(exc)) from exc
         except ssl.SSLEOFError as exc:
             if not self._eof:
@@ -259,7 +265,7 @@ class HTTP11Connection:
             # The server's close cut the head short, as a plain close there
             # would; the missing close_notify is not a TLS failure of ours.
             raise ProtocolViolation(
-                "server closed the connection in the middle of the response head "
+                "server closed the connection before the response head was complete "
                 "(without a TLS close_notify)"
             ) from exc
         except h11.LocalProtocolError as exc:
