@@ -402,6 +402,21 @@ async def test_http10_response_without_keep_alive_is_not_pooled(raw_server):
         assert s._pool.idle == 0 and s._pool.open == 0
 
 
+async def test_http10_response_saying_keep_alive_is_not_pooled_either(raw_server):
+    # h11 decides keep-alive (design rule 1) and keeps only HTTP/1.1
+    # connections; docs/sessions.md says so. The connection is closed, not
+    # reused for a request the server may not expect on it.
+    server = await raw_server(
+        canned(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+    )
+    async with asks.Session() as s:
+        for _ in range(2):
+            r = await s.get(server.url)
+            assert (r.http_version, r.body) == ("1.0", b"ok")
+            assert (s._pool.idle, s._pool.open) == (0, 0)
+    assert server.accepted == 2
+
+
 async def test_an_http11_body_ended_by_the_close_is_not_reused_by_a_waiter(raw_server):
     # HTTP/1.1 without Content-Length or chunking: the body ends when the
     # server closes (RFC 9112 section 6.3, rule 8). h11 would start a next
