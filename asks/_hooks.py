@@ -199,6 +199,7 @@ def install(session: Session, hooks: EventHooks) -> None:
             session._final_response, hooks
         )
         session._retried = _after(session._retried, hooks)  # type: ignore[method-assign]
+        session._passed = _after(session._passed, hooks)  # type: ignore[method-assign]
 
 
 def _after(

@@ -63,6 +63,7 @@ from .errors import (
     ConnectFailed,
     ProxyError,
     RequestTimeout,
+    ResponseTooLarge,
     ServerClosedConnectionError,
     TooManyRedirects,
     UnreplayableBody,
@@ -131,6 +132,9 @@ _BODY_HEADERS = frozenset(
 _ORIGIN_CREDENTIALS = ("Authorization", "Cookie")
 _CREDENTIALS = (*_ORIGIN_CREDENTIALS, "Proxy-Authorization")
 _REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
+# The most of a passed response's body (a redirect, a challenge, a response
+# retried) a streamed call reads; see Session._passed.
+_PASSED_BODY_LIMIT = 1024 * 1024
 
 
 class _Options(NamedTuple):
@@ -801,9 +805,7 @@ class Session:
                     if delay is not None:
                         # Read whole (a stream's too) so the connection
                         # serves the retry; kept in history.
-                        retried = await self._retried(
-                            call, conn, head, headers, options.encoding, elapsed
-                        )
+                        retried = await self._retried(call, conn, head, headers, options, elapsed)
                         if retried is not None:
                             history.append(retried)
                         await _retry.sleep(delay)
@@ -822,7 +824,7 @@ class Session:
 
             # An intermediate response: read it whole so its connection can
             # serve the next request of this call.
-            response = await self._buffered(call, conn, head, headers, options.encoding, elapsed)
+            response = await self._passed(call, conn, head, headers, options, elapsed)
             if jar is None and not options.cookies_off and headers.has(b"set-cookie"):
                 # No store, but the cookies a redirect or a challenge sets
                 # go with the rest of this call (a login's 302 sets the
@@ -937,29 +939,100 @@ class Session:
             _attach_cookies(response, call.url)
         return response
 
+    async def _passed(
+        self,
+        call: Call,
+        conn: HTTP11Connection,
+        head: h11.Response,
+        headers: ResponseHeaders,
+        options: _Options,
+        elapsed: float,
+    ) -> Response:
+        """A response the call goes past (a redirect, a challenge), read whole.
+
+        Buffered, its body is bounded as the final one's is (``max_body_size``).
+        A streamed call (or one with a callback) was promised memory bounded
+        whatever the server sends: past ``_PASSED_BODY_LIMIT`` bytes (or
+        ``max_body_size``, if smaller) the body is not read on, its
+        connection is closed instead, and the response keeps an empty body.
+        Event hooks wrap this step (``_hooks.install``).
+        """
+        if not options.stream and options.callback is None:
+            # The class's step, not the instance's: hooks run on this one.
+            return await Session._buffered(
+                self, call, conn, head, headers, options.encoding, elapsed
+            )
+        try:
+            content = await self._read_passed(call, conn)
+        except ResponseTooLarge:
+            content = b""  # the connection is closed; the next request opens one
+        return self._passed_response(call, head, headers, options, elapsed, content)
+
+    async def _read_passed(self, call: Call, conn: HTTP11Connection) -> bytes:
+        # A streamed call's passed body: ResponseTooLarge past the bound.
+        limit = self.max_body_size
+        if limit is None or limit > _PASSED_BODY_LIMIT:
+            limit = _PASSED_BODY_LIMIT
+        try:
+            return await conn.read_all(limit)
+        except BaseException as exc:
+            reraise(exc, call.where)
+
+    def _passed_response(
+        self,
+        call: Call,
+        head: h11.Response,
+        headers: ResponseHeaders,
+        options: _Options,
+        elapsed: float,
+        content: bytes,
+    ) -> Response:
+        response = Response(
+            call.method,
+            call.url.text,
+            head.status_code,
+            head.reason.decode("latin-1"),
+            head.http_version.decode("ascii"),
+            headers,
+            options.encoding,
+            content,
+            self.max_decoded_size,
+        )
+        response._elapsed = elapsed
+        if headers.has(b"set-cookie"):
+            _attach_cookies(response, call.url)
+        return response
+
     async def _retried(
         self,
         call: Call,
         conn: HTTP11Connection,
         head: h11.Response,
         headers: ResponseHeaders,
-        encoding: str,
+        options: _Options,
         elapsed: float,
     ) -> Response | None:
         """A response about to be retried, read whole; None if its body could not be.
 
         Why: the retry is already decided and this body is only kept for
         ``history``. A busy server that cuts it short (or one past
-        ``max_body_size``) must not end the call with that error instead of
-        retrying, as it did; the failed read has closed the connection, so
-        the retry goes out on a new one. Event hooks wrap this step too
-        (``_hooks.install``): a hook's own exception still ends the call.
+        ``max_body_size``, or for a streamed call past
+        ``_PASSED_BODY_LIMIT``, see :meth:`_passed`) must not end the call
+        with that error instead of retrying, as it did; the failed read has
+        closed the connection, so the retry goes out on a new one. Event
+        hooks wrap this step too (``_hooks.install``): a hook's own
+        exception still ends the call.
         """
         try:
-            # The class's step, not the instance's: hooks run on the result.
-            return await Session._buffered(self, call, conn, head, headers, encoding, elapsed)
+            if not options.stream and options.callback is None:
+                # The class's step, not the instance's: hooks run on the result.
+                return await Session._buffered(
+                    self, call, conn, head, headers, options.encoding, elapsed
+                )
+            content = await self._read_passed(call, conn)
         except AsksException:
             return None
+        return self._passed_response(call, head, headers, options, elapsed, content)
 
     async def _final_response(
         self,

@@ -16,7 +16,8 @@ import pytest
 
 import asks
 from asks.errors import TooManyRedirects
-from tests.hostile_helpers import MODES, OK, expect_bad_response, fetch
+from asks.sessions import _PASSED_BODY_LIMIT
+from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, drain, expect_bad_response, fetch
 from tests.servers import read_request
 
 # --------------------------------------------------------------------------
@@ -264,3 +265,75 @@ async def test_location_with_raw_control_bytes_is_bad_http_response(raw_server, 
 )
 async def test_redirect_to_an_unusable_location_is_bad_http_response(raw_server, stream, location):
     await expect_bad_response(raw_server, stream, redirect(location))
+
+
+# --------------------------------------------------------------------------
+# Row 17 through a redirect: a passed response's endless body
+
+
+class EndlessFirst:
+    """The first request gets ``head`` and a chunked body past _PASSED_BODY_LIMIT
+    that never ends (the connection is held); every later one gets OK."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+        self.requests = 0
+
+    async def __call__(self, sock) -> None:
+        while await read_request(sock) is not None:
+            self.requests += 1
+            if self.requests > 1:
+                await sock.sendall(OK)
+                continue
+            await sock.sendall(self.head)
+            piece = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+            for _ in range(_PASSED_BODY_LIMIT // 0x10000 + 4):
+                await sock.sendall(piece)
+            await drain(sock)  # no last chunk: the body never ends
+            return
+
+
+@pytest.mark.parametrize("how", ["stream", "callback"])
+@pytest.mark.parametrize(
+    ("head", "kwargs", "kept"),
+    [
+        pytest.param(
+            b"HTTP/1.1 302 Found\r\nLocation: /next\r\nTransfer-Encoding: chunked\r\n\r\n",
+            {},
+            [302],
+            id="redirect",
+        ),
+        pytest.param(
+            b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            {"retries": asks.Retry(total=1, backoff_factor=0)},
+            [],
+            id="retried",
+        ),
+    ],
+)
+async def test_a_passed_response_with_an_endless_body_does_not_stall_a_stream(
+    raw_server, how, head, kwargs, kept
+):
+    # A streamed call is promised bounded memory whatever the server sends
+    # (docs/security.md). The redirect (or the response retried) was read
+    # whole - forever, holding all of it. Past _PASSED_BODY_LIMIT its body is
+    # dropped with its connection and the call goes on.
+    handler = EndlessFirst(head)
+    server = await raw_server(handler)
+    got = bytearray()
+
+    async def keep(chunk: bytes) -> None:
+        got.extend(chunk)
+
+    async with asks.Session() as s:
+        if how == "stream":
+            r = await s.get(server.url, stream=True, timeout=CALL_TIMEOUT, **kwargs)
+            async for chunk in r.body(timeout=CALL_TIMEOUT):
+                got += chunk
+        else:
+            r = await s.get(server.url, callback=keep, timeout=CALL_TIMEOUT, **kwargs)
+        assert (r.status_code, bytes(got)) == (200, b"ok")
+        assert [(h.status_code, h.body) for h in r.history] == [(code, b"") for code in kept]
+        # The cut connection was closed, the one that answered is pooled.
+        assert (s._pool.open, s._pool.idle) == (1, 1)
+    assert handler.requests == 2
