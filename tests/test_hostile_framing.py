@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import curio
 import pytest
 
 import asks
@@ -252,6 +253,24 @@ async def test_bytes_after_a_response_never_answer_the_next_request(
         assert s._pool.idle == 0
         r, content = await fetch(s, server.url, stream=stream)
         assert (r.status_code, content) == (200, b"ok")
+    assert server.accepted == 2
+
+
+@MODES
+async def test_bytes_after_a_response_never_answer_a_waiting_request(raw_server, stream):
+    # A response handed straight to the next request waiting for the
+    # connection skipped the check an idle one gets: the unasked-for answer
+    # behind the body (left in the socket, the body read to its exact
+    # length) was taken for the waiter's own. (The body is longer than one
+    # read, shorter than the socket buffers: one write of the server's.)
+    body = b"x" * 70_000
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    handler = FirstThenOk(first + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+    server = await raw_server(handler)
+    async with asks.Session(connections=1) as s:
+        tasks = [await curio.spawn(fetch(s, server.url, stream=stream)) for _ in range(2)]
+        contents = [content for _r, content in [await task.join() for task in tasks]]
+    assert contents == [body, b"ok"]
     assert server.accepted == 2
 
 

@@ -257,8 +257,7 @@ class ConnectionPool(Generic[C]):
         if self._waiters:
             waiter = self._next_waiter(self._waiters_by_key.get(conn.pool_key))
             if waiter is not None:
-                waiter.conn = conn  # it claims the connection when it wakes
-                await waiter.event.set()
+                await self._hand(conn, waiter)
                 return
             waiter = self._next_waiter(self._waiters)
             if waiter is not None:
@@ -273,6 +272,18 @@ class ConnectionPool(Generic[C]):
             self._waiters_by_key.clear()
         # Nobody waits (the usual case, checked with no call at all).
         self._add_idle(conn)
+
+    async def _hand(self, conn: C, waiter: _Waiter[C]) -> None:
+        """Give *conn* to a waiter of its key, unless it went stale since its cycle ended."""
+        if conn.has_expired(time.monotonic()):
+            # The check a checkout makes of an idle connection: bytes came
+            # past the end of its response (an answer to no request, which
+            # the waiter would take for its own), or the server closed it.
+            # The waiter gets its slot instead, for a new connection.
+            await self._retire(conn)
+        else:
+            waiter.conn = conn  # it claims the connection when it wakes
+        await waiter.event.set()
 
     def _add_idle(self, conn: C) -> None:
         idle = self._idle.get(conn.pool_key)
@@ -455,8 +466,7 @@ class HostLimitedPool(ConnectionPool[C]):
         if self._waiters or self._parked:
             waiter = self._next_waiter(self._waiters_by_key.get(key))
             if waiter is not None:
-                waiter.conn = conn  # it claims the connection when it wakes
-                await waiter.event.set()
+                await self._hand(conn, waiter)
                 return
             host = self.host_of(key)
             waiter = self._slot_taker(host)
