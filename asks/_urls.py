@@ -25,6 +25,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # as they are. Anything else (spaces, non-ASCII) is percent-encoded.
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 _SAFE_QUERY = _SAFE_PATH + "?"
+# A "%" that starts no escape ("%" HEXDIG HEXDIG, RFC 3986 section 2.1)
+# is data, so it is sent as "%25" (as requests and httpx send it): left
+# bare it makes the target invalid, and nginx answers "/100%" with a 400.
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # What urlencode leaves as it is: ASCII letters, digits and "-._~".
 _ALL_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
 
@@ -171,6 +175,8 @@ def _parse_simple(url: str) -> URL | None:
     simple = _SIMPLE_URL.fullmatch(url)
     if simple is None:
         return None
+    if "%" in url and _STRAY_PERCENT.search(url):
+        return None  # the general parse encodes the stray "%"
     scheme, host, port_text, path, query = simple.groups()
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
@@ -205,11 +211,19 @@ def _parse_general(url: str) -> URL:
         raise ValueError(f"invalid URL {url!r}: brackets must hold an IPv6 address")
     host = _encode_host(hostname, netloc, url)
     userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
-    path = quote(parts.path, safe=_SAFE_PATH) or "/"
+    path = _quote(parts.path, _SAFE_PATH) or "/"
     target = path
     if parts.query:
-        target += "?" + quote(parts.query, safe=_SAFE_QUERY)
+        target += "?" + _quote(parts.query, _SAFE_QUERY)
     return URL(scheme, host, port or _DEFAULT_PORTS[scheme], target, userinfo)
+
+
+def _quote(text: str, safe: str) -> str:
+    """*text* percent-encoded where it must be; its escapes kept, a stray "%" encoded."""
+    quoted = quote(text, safe=safe)
+    if "%" in text:
+        quoted = _STRAY_PERCENT.sub("%25", quoted)
+    return quoted
 
 
 def _is_ipv6(text: str) -> bool:
@@ -312,7 +326,7 @@ def encode_params(params: ParamsInput) -> str:
         params = params.decode("utf-8")
     if isinstance(params, str):
         _check(params)
-        return quote(params.lstrip("?"), safe=_SAFE_QUERY)
+        return _quote(params.lstrip("?"), _SAFE_QUERY)
     items: Iterable[Any] = params.items() if isinstance(params, Mapping) else params
     pairs: list[tuple[str, str]] = []
     for key, value in items:

@@ -96,6 +96,13 @@ async def test_params_are_appended_to_the_query(recorder):
     assert recorder.last.target == b"/q?a=1&b=x+y&c=1&c=2"
 
 
+async def test_a_percent_that_starts_no_escape_reaches_nginx_as_data(nginx):
+    # nginx answers a target with a bare "%" (not "%" HEXDIG HEXDIG) with 400.
+    r = await asks.get(nginx.url("http", "/echo/100%"), params="q=5%")
+
+    assert (r.status_code, r.text.split()[-1]) == (200, "/echo/100%25?q=5%25")
+
+
 async def test_host_header_carries_a_non_default_port(recorder):
     await asks.get(recorder.server.url)
     assert recorder.header(b"host") == f"127.0.0.1:{recorder.server.port}".encode()

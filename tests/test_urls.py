@@ -101,6 +101,20 @@ def test_parse_url_leaves_existing_escapes_alone():
     assert parse_url("http://h/a%20b?q=%2F%3D").target == "/a%20b?q=%2F%3D"
 
 
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("http://h/100%", "/100%25"),
+        ("http://h/a%zz", "/a%25zz"),
+        ("http://h/a%2", "/a%252"),
+        ("http://h/a%2F%?q=%&r=%41", "/a%2F%25?q=%25&r=%41"),
+        ("http://h/caf\u00e9%", "/caf%C3%A9%25"),
+    ],
+)
+def test_parse_url_encodes_a_percent_that_starts_no_escape(text, target):
+    assert parse_url(text).target == target
+
+
 def test_parse_url_leaves_reserved_characters_alone():
     target = "/p:@!$&'()*+,;=-._~/x?a=1&b=/?:@"
 
@@ -386,6 +400,10 @@ def test_encode_params_of_a_string_encodes_only_unsafe_characters():
 
 def test_encode_params_of_a_string_keeps_existing_escapes():
     assert encode_params("q=a%20b%26c") == "q=a%20b%26c"
+
+
+def test_encode_params_of_a_string_encodes_a_percent_that_starts_no_escape():
+    assert encode_params("a=100%&b=%20&c=%z") == "a=100%25&b=%20&c=%25z"
 
 
 def test_encode_params_of_bytes_is_treated_as_utf8_text():
