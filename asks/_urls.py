@@ -187,9 +187,20 @@ def _parse_simple(url: str) -> URL | None:
     return URL(scheme, host.lower(), port, target, "")
 
 
+# C0 controls and DEL (RFC 3986 section 2: no URL holds them). urlsplit
+# silently drops a tab (a WHATWG rule for pasted links), so "/a\tb" would
+# fetch "/ab", and the others would go out as escapes of what was never
+# meant as data: refused, as CR, LF and NUL are (httpx and curl refuse them too).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]").search
+
+
 def _parse_general(url: str) -> URL:
     _check(url)
-    parts = urlsplit(url.strip())
+    text = url.strip()  # surrounding whitespace (and tabs) is no part of it
+    control = _CONTROL(text)
+    if control is not None:
+        raise ValueError(f"URL must not contain control characters ({control[0]!r}): {url!r}")
+    parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         if not scheme:

@@ -103,6 +103,14 @@ async def test_a_percent_that_starts_no_escape_reaches_nginx_as_data(nginx):
     assert (r.status_code, r.text.split()[-1]) == (200, "/echo/100%25?q=5%25")
 
 
+@pytest.mark.parametrize("path", ["/a\tb", "/a\x01b", "/a?q=\x7f"])
+async def test_a_url_with_a_control_character_is_refused_before_connecting(raw_server, path):
+    server = await raw_server(canned(OK))
+    with pytest.raises(ValueError, match="control characters"):
+        await asks.get(server.url + path)
+    assert server.accepted == 0
+
+
 async def test_host_header_carries_a_non_default_port(recorder):
     await asks.get(recorder.server.url)
     assert recorder.header(b"host") == f"127.0.0.1:{recorder.server.port}".encode()

@@ -131,6 +131,14 @@ def test_parse_url_refuses_cr_lf_nul(where, ch):
         parse_url(where.format(ch))
 
 
+@pytest.mark.parametrize("ch", ["\t", "\x01", "\x1b", "\x1f", "\x7f"])
+@pytest.mark.parametrize("where", ["http://h/a{}b", "http://h/?q={}1", "http://h{}x/"])
+def test_parse_url_refuses_other_control_characters(where, ch):
+    # urlsplit would drop the tab ("/a\tb" fetching "/ab") and keep the rest.
+    with pytest.raises(ValueError, match="control characters"):
+        parse_url(where.format(ch))
+
+
 @pytest.mark.parametrize("text", ["ftp://h/", "file:///etc/passwd", "ws://h/", "mailto:a@b"])
 def test_parse_url_refuses_other_schemes(text):
     with pytest.raises(ValueError, match="unsupported URL scheme"):
