@@ -178,6 +178,8 @@ def _parse_simple(url: str) -> URL | None:
     if "%" in url and _STRAY_PERCENT.search(url):
         return None  # the general parse encodes the stray "%"
     scheme, host, port_text, path, query = simple.groups()
+    if path and "/." in path:
+        return None  # maybe a dot segment: the general parse removes them
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
         return None  # the general parse words the error
@@ -223,6 +225,8 @@ def _parse_general(url: str) -> URL:
     host = _encode_host(hostname, netloc, url)
     userinfo = netloc.rpartition("@")[0] if "@" in netloc else ""
     path = _quote(parts.path, _SAFE_PATH) or "/"
+    if "/." in path:
+        path = _remove_dot_segments(path)
     target = path
     if parts.query:
         target += "?" + _quote(parts.query, _SAFE_QUERY)
@@ -235,6 +239,30 @@ def _quote(text: str, safe: str) -> str:
     if "%" in text:
         quoted = _STRAY_PERCENT.sub("%25", quoted)
     return quoted
+
+
+def _remove_dot_segments(path: str) -> str:
+    """*path* without its "." and ".." segments (RFC 3986 section 5.2.4).
+
+    They name a place relative to the path, so the path the caller means is
+    the resolved one: curl, requests, httpx and browsers send that, and a
+    server given "/static/../admin" may resolve it otherwise than its own
+    access rules, or not at all. Other segments, empty ones ("//") among
+    them, stay as they are.
+    """
+    segments = path.split("/")[1:]  # the path starts with "/"
+    kept: list[str] = []
+    last = len(segments) - 1
+    for i, segment in enumerate(segments):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+            continue
+        if i == last:
+            kept.append("")  # "/a/.." is "/", "/a/." is "/a/": the slash stays
+    return "/" + "/".join(kept)
 
 
 def _is_ipv6(text: str) -> bool:

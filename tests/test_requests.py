@@ -111,6 +111,13 @@ async def test_a_url_with_a_control_character_is_refused_before_connecting(raw_s
     assert server.accepted == 0
 
 
+async def test_dot_segments_are_resolved_before_the_path_is_sent(recorder):
+    r = await asks.get(recorder.server.url + "/static/../admin/./x")
+
+    assert recorder.last.target == b"/admin/x"
+    assert r.url == recorder.server.url + "/admin/x"
+
+
 async def test_host_header_carries_a_non_default_port(recorder):
     await asks.get(recorder.server.url)
     assert recorder.header(b"host") == f"127.0.0.1:{recorder.server.port}".encode()

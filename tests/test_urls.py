@@ -115,6 +115,48 @@ def test_parse_url_encodes_a_percent_that_starts_no_escape(text, target):
     assert parse_url(text).target == target
 
 
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/a/../b/./c", "/b/c"),
+        ("/a/b/c/./../../g", "/a/g"),  # RFC 3986 section 5.4.1's "../../g" from /a/b/c
+        ("/mid/content=5/../6", "/mid/6"),
+        ("/../../x", "/x"),
+        ("/a/..", "/"),
+        ("/a/.", "/a/"),
+        ("/.", "/"),
+        ("//x/../y", "//y"),
+        ("/a/.b/..c/.../", "/a/.b/..c/.../"),
+        ("/a/../b?q=/../x", "/b?q=/../x"),  # the query is not a path
+    ],
+)
+def test_parse_url_removes_dot_segments_from_the_path(path, target):
+    assert parse_url("http://h" + path).target == target
+
+
+def _rfc_remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4's algorithm step by step: the reference."""
+    out = ""
+    while path:
+        if path.startswith(("/./", "/../")) or path in ("/.", "/.."):
+            dots, _, rest = path[1:].partition("/")
+            path = "/" + rest
+            if dots == "..":
+                out = out[: out.rfind("/")] if "/" in out else ""
+        else:
+            end = path.find("/", 1)
+            end = len(path) if end < 0 else end
+            out, path = out + path[:end], path[end:]
+    return out
+
+
+@given(st.lists(st.sampled_from(["a", ".", "..", "", "b.", ".c"]), max_size=8))
+def test_parse_url_removes_dot_segments_as_rfc_3986_does(segments):
+    path = "/" + "/".join(segments)
+
+    assert parse_url("http://h" + path).target == (_rfc_remove_dot_segments(path) or "/")
+
+
 def test_parse_url_leaves_reserved_characters_alone():
     target = "/p:@!$&'()*+,;=-._~/x?a=1&b=/?:@"
 
