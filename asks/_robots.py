@@ -138,7 +138,7 @@ class RobotsCache:
         while True:
             entry = self._rules.get(origin)
             if entry is None:
-                rules = await self._fetch(origin, parsed.scheme, parsed.host_header)
+                rules = await self._fetch(origin, parsed.scheme, parsed.authority)
                 break
             if isinstance(entry, _Fetching):
                 await entry.done.wait()

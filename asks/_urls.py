@@ -12,7 +12,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar, overload
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 __all__ = ["URL", "Origin", "ParamsInput", "build_url", "encode_params", "parse_url"]
 
@@ -102,8 +102,25 @@ class URL(_URLFields):
 
     @_derived
     def host_header(self) -> str:
-        """The ``Host`` header value: the port only when it is not the default."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """The ``Host`` header value: the port only when it is not the default.
+
+        An IPv6 address loses its zone: RFC 6874 section 4 has a client
+        remove it from what it sends, as it means something on this host only.
+        """
+        host = self.host
+        if ":" in host:
+            host = f"[{host.partition('%')[0]}]"
+        if _DEFAULT_PORTS[self.scheme] == self.port:
+            return host
+        return f"{host}:{self.port}"
+
+    @_derived
+    def authority(self) -> str:
+        """Host and port as the URL's text spells them (a zone written ``%25``)."""
+        address, _, zone = self.host.partition("%")
+        if not zone or ":" not in address:  # no zone (a name's "%" is an escape)
+            return self.host_header
+        host = f"[{address}%25{quote(zone, safe='')}]"
         if _DEFAULT_PORTS[self.scheme] == self.port:
             return host
         return f"{host}:{self.port}"
@@ -111,7 +128,7 @@ class URL(_URLFields):
     @_derived
     def text(self) -> str:
         """The URL as a string (what ``str()`` gives)."""
-        return f"{self.scheme}://{self.host_header}{self.target}"
+        return f"{self.scheme}://{self.authority}{self.target}"
 
     @_derived
     def target_bytes(self) -> bytes:
@@ -291,6 +308,8 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
     (IDNA 2003) would send it to ``fass.de``, another domain.
     """
     if hostname.isascii():
+        if "%" in hostname and ":" in hostname:
+            return _zoned_ipv6(netloc, url)
         if not _HOST_TEXT.fullmatch(hostname) and not _is_ipv6(hostname):
             # RFC 3986 section 3.2.2: a reg-name is unreserved characters,
             # escapes and sub-delims. A space, a quote or a "<" cannot name a
@@ -311,6 +330,27 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
         raise ValueError(
             f"invalid host name {written!r} in {url!r} (not a valid IDNA 2008 name: {exc})"
         ) from None
+
+
+def _zoned_ipv6(netloc: str, url: str) -> str:
+    """An IPv6 address with a zone, as the socket layer takes it: ``fe80::1%eth0``.
+
+    RFC 6874 writes the zone after ``%25`` (the escaped ``%``); a bare
+    ``%`` is taken as well, as curl takes it. The zone is kept as written
+    (interface names have a case), its escapes decoded.
+    """
+    inside = netloc.rpartition("@")[2][1:].partition("]")[0]
+    address, _, zone = inside.partition("%")
+    if zone.startswith("25"):
+        zone = zone[2:]
+    zone = unquote(zone)
+    if not zone or not _ZONE.fullmatch(zone):
+        raise ValueError(f"invalid IPv6 zone {zone!r} in {url!r}")
+    return f"{address.lower()}%{zone}"
+
+
+# An interface name or number: what a zone names (RFC 6874 section 2).
+_ZONE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 def idna_ascii(name: str) -> str:

@@ -6,6 +6,8 @@ Exact bytes are checked against a raw server that records each request.
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import curio
 import pytest
@@ -116,6 +118,49 @@ async def test_dot_segments_are_resolved_before_the_path_is_sent(recorder):
 
     assert recorder.last.target == b"/admin/x"
     assert r.url == recorder.server.url + "/admin/x"
+
+
+def link_local_address() -> tuple[str, str] | None:
+    """A link-local IPv6 address of this machine and its interface, if it has one."""
+    try:
+        lines = Path("/proc/net/if_inet6").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hex_address, _index, _length, scope, _flags, name = line.split()
+        if scope == "20":  # link scope
+            address = socket.inet_ntop(socket.AF_INET6, bytes.fromhex(hex_address))
+            return address, name
+    return None
+
+
+async def test_an_ipv6_zone_reaches_the_socket_but_not_the_host_header():
+    found = link_local_address()
+    if found is None:
+        pytest.skip("no link-local IPv6 address")
+    address, interface = found
+    listener = curio.socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    seen = []
+
+    async def serve_one():
+        sock, _ = await listener.accept()
+        async with sock:
+            seen.append(await read_request(sock))
+            await sock.sendall(OK)
+
+    async with listener:
+        listener.bind((address, 0, 0, socket.if_nametoindex(interface)))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        server = await curio.spawn(serve_one)
+        try:
+            r = await asks.get(f"http://[{address}%25{interface}]:{port}/x")
+        finally:
+            await server.cancel()  # done serving by then, or never reached
+
+    request = seen[0][0]
+    assert dict(request.headers)[b"host"] == f"[{address}]:{port}".encode()
+    assert r.url == f"http://[{address}%25{interface}]:{port}/x"
 
 
 async def test_host_header_carries_a_non_default_port(recorder):

@@ -82,6 +82,35 @@ def test_parse_url_lower_cases_an_ipv6_literal():
     assert parse_url("http://[2001:DB8::1]/").host == "2001:db8::1"
 
 
+@pytest.mark.parametrize(
+    "text", ["http://[FE80::1%25Eth0]:8080/x", "http://[fe80::1%Eth0]:8080/x"]
+)
+def test_an_ipv6_zone_is_for_the_socket_and_left_out_of_the_host_header(text):
+    # RFC 6874: "%25" introduces the zone; a bare "%" is taken too. The socket
+    # layer takes "fe80::1%Eth0"; Host must not carry it (section 4).
+    url = parse_url(text)
+
+    assert (url.host, url.host_header) == ("fe80::1%Eth0", "[fe80::1]:8080")
+    assert str(url) == "http://[fe80::1%25Eth0]:8080/x"
+    assert str(join_url(url, "/y")) == "http://[fe80::1%25Eth0]:8080/y"
+
+
+def test_a_percent_escape_in_a_host_name_is_no_zone():
+    assert str(parse_url("http://ex%41mple.com/")) == "http://ex%41mple.com/"
+
+
+def test_ipv6_addresses_on_two_zones_are_two_origins():
+    one, two = parse_url("http://[fe80::1%25eth0]/"), parse_url("http://[fe80::1%25eth1]/")
+
+    assert one.origin != two.origin
+
+
+@pytest.mark.parametrize("zone", ["%25", "%25a%2Fb", "%25a%20b"])
+def test_an_empty_or_malformed_ipv6_zone_is_refused(zone):
+    with pytest.raises(ValueError):
+        parse_url(f"http://[fe80::1{zone}]/")
+
+
 # -- parse_url: percent-encoding of the target --------------------------------
 
 
