@@ -308,8 +308,9 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
     (IDNA 2003) would send it to ``fass.de``, another domain.
     """
     if hostname.isascii():
-        if "%" in hostname and ":" in hostname:
-            return _zoned_ipv6(netloc, url)
+        if ":" in hostname:
+            # Only an address in brackets holds a ":" (_parse_general checked it).
+            return _ipv6_host(netloc, url)
         if not _HOST_TEXT.fullmatch(hostname) and not _is_ipv6(hostname):
             # RFC 3986 section 3.2.2: a reg-name is unreserved characters,
             # escapes and sub-delims. A space, a quote or a "<" cannot name a
@@ -332,21 +333,34 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
         ) from None
 
 
-def _zoned_ipv6(netloc: str, url: str) -> str:
-    """An IPv6 address with a zone, as the socket layer takes it: ``fe80::1%eth0``.
+def _ipv6_host(netloc: str, url: str) -> str:
+    """An IPv6 address as the socket layer takes it, in one spelling.
 
-    RFC 6874 writes the zone after ``%25`` (the escaped ``%``); a bare
-    ``%`` is taken as well, as curl takes it. The zone is kept as written
-    (interface names have a case), its escapes decoded.
+    The address is written in its canonical form (RFC 5952 section 4, as
+    curl writes it): ``[::1]`` and
+    ``[0:0:0:0:0:0:0:1]`` are one host, with one pool key, one Host header
+    and one set of cookies. A zone follows as ``fe80::1%eth0``: RFC 6874
+    writes it after ``%25`` (the escaped ``%``); a bare ``%`` is taken as
+    well, as curl takes it. The zone is kept as written (interface names
+    have a case), its escapes decoded.
     """
+    import ipaddress
+
     inside = netloc.rpartition("@")[2][1:].partition("]")[0]
-    address, _, zone = inside.partition("%")
+    address, percent, zone = inside.partition("%")
+    ip = ipaddress.IPv6Address(address)
+    mapped = ip.ipv4_mapped
+    # RFC 5952 section 5: an IPv4-mapped address ends in dotted decimal (which
+    # Python's own spelling does only from 3.13 on).
+    address = ip.compressed if mapped is None else f"::ffff:{mapped}"
+    if not percent:
+        return address
     if zone.startswith("25"):
         zone = zone[2:]
     zone = unquote(zone)
     if not zone or not _ZONE.fullmatch(zone):
         raise ValueError(f"invalid IPv6 zone {zone!r} in {url!r}")
-    return f"{address.lower()}%{zone}"
+    return f"{address}%{zone}"
 
 
 # An interface name or number: what a zone names (RFC 6874 section 2).

@@ -120,6 +120,18 @@ async def test_dot_segments_are_resolved_before_the_path_is_sent(recorder):
     assert r.url == recorder.server.url + "/admin/x"
 
 
+async def test_two_spellings_of_one_ipv6_address_are_one_host(recorder):
+    # An IPv4-mapped address reaches the IPv4 server (a dual-stack socket).
+    port = recorder.server.port
+    async with asks.Session() as s:
+        await s.get(f"http://[::ffff:127.0.0.1]:{port}/a")
+        await s.get(f"http://[0:0:0:0:0:FFFF:7F00:1]:{port}/b")
+
+    hosts = {dict(req.headers)[b"host"] for req, _body in recorder.requests}
+    assert hosts == {f"[::ffff:127.0.0.1]:{port}".encode()}
+    assert recorder.server.accepted == 1  # one pool key: the connection is reused
+
+
 def link_local_address() -> tuple[str, str] | None:
     """A link-local IPv6 address of this machine and its interface, if it has one."""
     try:

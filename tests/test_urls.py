@@ -99,6 +99,23 @@ def test_a_percent_escape_in_a_host_name_is_no_zone():
     assert str(parse_url("http://ex%41mple.com/")) == "http://ex%41mple.com/"
 
 
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("http://[0:0:0:0:0:0:0:1]/", "::1"),
+        ("http://[2001:DB8:0:0::0001]/", "2001:db8::1"),
+        ("http://[::FFFF:7f00:1]/", "::ffff:127.0.0.1"),  # RFC 5952 section 5
+        ("http://[FE80:0::1%25eth0]/", "fe80::1%eth0"),
+    ],
+)
+def test_an_ipv6_address_has_one_spelling(text, host):
+    # RFC 5952 section 4: one address, one host (pool key, Host, cookies).
+    url = parse_url(text)
+
+    assert url.host == host
+    assert url.host_header == "[" + host.partition("%")[0] + "]"
+
+
 def test_ipv6_addresses_on_two_zones_are_two_origins():
     one, two = parse_url("http://[fe80::1%25eth0]/"), parse_url("http://[fe80::1%25eth1]/")
 
