@@ -197,6 +197,8 @@ def _parse_simple(url: str) -> URL | None:
     scheme, host, port_text, path, query = simple.groups()
     if path and "/." in path:
         return None  # maybe a dot segment: the general parse removes them
+    if _ends_in_number(host) and not _DOTTED_QUAD(host):
+        return None  # an IPv4 address spelled otherwise: the general parse rewrites it
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
         return None  # the general parse words the error
@@ -321,16 +323,67 @@ def _encode_host(hostname: str, netloc: str, url: str) -> str:
                 f"invalid host name {hostname!r} in {url!r}: "
                 f"{', '.join(repr(ch) for ch in bad)} cannot be in a host"
             )
-        return hostname.lower()
+        return _address_or_name(hostname.lower())
     # The host as written, not urlsplit's str.lower() of it: case is UTS 46's
     # mapping to do (the two differ for a few characters).
     written = netloc.rpartition("@")[2].partition(":")[0] or hostname
     try:
-        return idna_ascii(written)
+        # UTS 46 maps digits too: full-width ones, and "²", may spell an address.
+        return _address_or_name(idna_ascii(written))
     except UnicodeError as exc:
         raise ValueError(
             f"invalid host name {written!r} in {url!r} (not a valid IDNA 2008 name: {exc})"
         ) from None
+
+
+def _address_or_name(host: str) -> str:
+    """*host*, or the dotted-quad IPv4 address it spells (see :func:`_ipv4_host`)."""
+    if _ends_in_number(host):
+        return _ipv4_host(host) or host
+    return host
+
+
+# An IPv4 address as RFC 3986 section 3.2.2 writes it (dec-octet "." ...).
+_DOTTED_QUAD = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+).fullmatch
+# One part of an IPv4 address as inet_aton reads it: hex, octal or decimal.
+_IPV4_PART = re.compile(r"0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*").fullmatch
+
+
+def _ends_in_number(host: str) -> bool:
+    """Whether *host* may be an IPv4 address: its last label starts with a digit.
+
+    No top-level domain does (every one starts with a letter), while every
+    spelling of an address's last part - decimal, octal, ``0x`` hex - does.
+    """
+    return host.removesuffix(".").rpartition(".")[2][:1].isdigit()
+
+
+def _ipv4_host(host: str) -> str | None:
+    """*host* as a dotted-quad IPv4 address if it spells one otherwise, else None.
+
+    The socket layer (inet_aton) reads ``127.1``, ``2130706433``,
+    ``0x7f.0.0.1`` and ``0177.0.0.1`` as 127.0.0.1, so that is where such a
+    URL goes; it is written so everywhere else too (the Host header, the
+    pool key, cookies, ``NO_PROXY``'s address ranges), as curl and the
+    WHATWG URL standard write it. Anything else is left a name.
+    """
+    parts = host.removesuffix(".").split(".")
+    if len(parts) > 4 or not all(_IPV4_PART(part) for part in parts):
+        return None
+    numbers = [
+        int(part[2:], 16) if part[1:2] in ("x", "X") else int(part, 8 if part[:1] == "0" else 10)
+        for part in parts
+    ]
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for i, n in enumerate(leading):
+        value += n << (8 * (3 - i))
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
 def _ipv6_host(netloc: str, url: str) -> str:

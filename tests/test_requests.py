@@ -132,6 +132,29 @@ async def test_two_spellings_of_one_ipv6_address_are_one_host(recorder):
     assert recorder.server.accepted == 1  # one pool key: the connection is reused
 
 
+async def test_an_ipv4_address_spelled_otherwise_is_one_host_with_the_dotted_quad(recorder):
+    port = recorder.server.port
+    async with asks.Session() as s:
+        for host in ("127.0.0.1", "127.1", "2130706433"):
+            await s.get(f"http://{host}:{port}/")
+
+    hosts = {dict(req.headers)[b"host"] for req, _body in recorder.requests}
+    assert hosts == {f"127.0.0.1:{port}".encode()}
+    assert recorder.server.accepted == 1  # one pool key: the connection is reused
+
+
+async def test_no_proxy_address_ranges_cover_every_spelling_of_an_address(recorder, monkeypatch):
+    for name in ("http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")  # never reached
+    monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
+
+    r = await asks.get(f"http://127.1:{recorder.server.port}/direct")
+
+    assert r.status_code == 200
+    assert recorder.last.target == b"/direct"
+
+
 def link_local_address() -> tuple[str, str] | None:
     """A link-local IPv6 address of this machine and its interface, if it has one."""
     try:

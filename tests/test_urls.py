@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from urllib.parse import parse_qsl
 
 import pytest
@@ -114,6 +115,45 @@ def test_an_ipv6_address_has_one_spelling(text, host):
 
     assert url.host == host
     assert url.host_header == "[" + host.partition("%")[0] + "]"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.1",
+        "2130706433",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "0x7F000001",
+        "127.0.0.01",
+        "127.0.0.1.",
+        "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # full-width digits: UTS 46 maps them
+    ],
+)
+def test_an_ipv4_address_spelled_otherwise_is_written_as_a_dotted_quad(host):
+    # Where the socket layer (inet_aton) sends it, and how curl writes it.
+    url = parse_url(f"http://{host}:8080/")
+
+    assert (url.host, url.host_header) == ("127.0.0.1", "127.0.0.1:8080")
+
+
+@pytest.mark.parametrize(
+    "host", ["3com.net", "foo.3com", "1.2.3.4.5", "256.1.1.1", "08.1.1.1", "0x"]
+)
+def test_a_host_that_spells_no_ipv4_address_stays_a_name(host):
+    assert parse_url(f"http://{host}/").host == host
+
+
+_IPV4_PARTS = st.text(alphabet="0123456789xXaf", min_size=1, max_size=6)
+
+
+@given(st.lists(_IPV4_PARTS, min_size=1, max_size=5).map(".".join))
+def test_an_ipv4_address_is_read_as_the_socket_layer_reads_it(host):
+    try:
+        expected = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        expected = host  # no address: a name
+    assert parse_url(f"http://{host}/").host == expected.lower()
 
 
 def test_ipv6_addresses_on_two_zones_are_two_origins():
