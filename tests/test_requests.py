@@ -162,8 +162,10 @@ def link_local_address() -> tuple[str, str] | None:
     except OSError:
         return None
     for line in lines:
-        hex_address, _index, _length, scope, _flags, name = line.split()
-        if scope == "20":  # link scope
+        hex_address, _index, _length, scope, flags, name = line.split()
+        # Link scope, and neither tentative (0x40) nor failed (0x08) in DAD:
+        # an address that can be bound.
+        if scope == "20" and not int(flags, 16) & 0x48:
             address = socket.inet_ntop(socket.AF_INET6, bytes.fromhex(hex_address))
             return address, name
     return None
