@@ -47,7 +47,7 @@ from ._retry import Retry
 from ._robots import UNREACHABLE, RobotsCache
 from ._transport.trap_cycles import break_trap_cycle
 from .response_objects import StreamResponse
-from .sessions import Session
+from .sessions import _KWARGS, Session
 
 __all__ = [
     "DEFAULT_CONNECTIONS_PER_HOST",
@@ -536,6 +536,20 @@ def _check_count(name: str, value: object) -> None:
         raise ValueError(f"{name} must be at least 1, not {value}")
 
 
+# What Session.request takes besides the URL. fetch_many checks the names
+# once, up front: passed on unchecked, a misspelt keyword would come back as
+# the same TypeError in the result of every URL of the run.
+_REQUEST_KEYWORDS = _KWARGS | {"path", "retries", "connection_timeout"}
+
+
+def _check_request_kwargs(request_kwargs: dict[str, Any]) -> None:
+    if "stream" in request_kwargs:
+        raise TypeError("fetch_many always streams the bodies: do not pass stream=")
+    unknown = request_kwargs.keys() - _REQUEST_KEYWORDS
+    if unknown:
+        raise TypeError(f"fetch_many() got unexpected keyword arguments: {sorted(unknown)}")
+
+
 def _check_shard(shard: object) -> None:
     if not (
         isinstance(shard, tuple)
@@ -609,7 +623,8 @@ def fetch_many(
 
     Raises:
         TypeError: *concurrency* or *lookahead* not an int; ``stream`` in
-            *request_kwargs* (the bodies are always streamed).
+            *request_kwargs* (the bodies are always streamed), or a name
+            there that ``session.request`` does not take.
         ValueError: *concurrency* or *lookahead* below 1, a *shard* not
             ``(k, n)`` with ``0 <= k < n``, an empty *method*.
     """
@@ -622,8 +637,7 @@ def fetch_many(
         raise ValueError(f"method must be a non-empty str, not {method!r}")
     if isinstance(headers, str):
         headers = (headers,)
-    if "stream" in request_kwargs:
-        raise TypeError("fetch_many always streams the bodies: do not pass stream=")
+    _check_request_kwargs(request_kwargs)
     return FetchResults(
         urls,
         session=session,

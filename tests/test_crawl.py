@@ -468,6 +468,15 @@ async def test_a_shard_fetches_only_its_hosts_and_the_shards_cover_the_input() -
 # -- bad arguments ---------------------------------------------------------------------
 
 
+def test_a_misspelt_request_keyword_is_refused_naming_it_not_failed_per_url() -> None:
+    with pytest.raises(TypeError, match="follow_redirect"):
+        asks.fetch_many(["http://127.0.0.1/"], follow_redirect=False)
+    # What Session.request takes is passed on.
+    asks.fetch_many(
+        ["http://127.0.0.1/"], follow_redirects=False, retries=0, connection_timeout=5, path="/"
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -480,6 +489,7 @@ async def test_a_shard_fetches_only_its_hosts_and_the_shards_cover_the_input() -
         ({"shard": [0, 2]}, ValueError),
         ({"method": ""}, ValueError),
         ({"stream": True}, TypeError),
+        ({"strem": True}, TypeError),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_runs(
