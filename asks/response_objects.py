@@ -303,7 +303,7 @@ class StreamBody:
     def lines(
         self, encoding: str | None = None, *, max_length: int = DEFAULT_MAX_LINE_LENGTH
     ) -> AsyncIterator[str]:
-        """Iterate the body as lines of decoded text, without their line ends.
+        r"""Iterate the body as lines of decoded text, without their line ends.
 
         A line ends at ``\r\n``, ``\n`` or ``\r``, even when the reads
         split the line or its ``\r\n``; a last line without an end is
@@ -327,7 +327,7 @@ class StreamBody:
         return StreamView(self, self.text(encoding), splitter.feed, splitter.flush)
 
     def byte_lines(self, *, max_length: int = DEFAULT_MAX_LINE_LENGTH) -> AsyncIterator[bytes]:
-        """Iterate the body as lines of bytes, without their line ends.
+        r"""Iterate the body as lines of bytes, without their line ends.
 
         Like :meth:`lines` with nothing decoded: for bodies in an encoding
         that keeps ``\r`` and ``\n`` as those bytes (ASCII, UTF-8, Latin-1...).

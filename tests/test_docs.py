@@ -334,3 +334,36 @@ def test_the_examples_run(script: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+# --------------------------------------------------------------------------
+# The docstrings (the API reference is made from them)
+
+
+def _docstring_sources(path: Path) -> Iterator[tuple[int, str]]:
+    """The line and source text of each docstring of a module."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        if not isinstance(node, kinds) or not node.body:
+            continue
+        first = node.body[0]
+        if not isinstance(first, ast.Expr) or not isinstance(first.value, ast.Constant):
+            continue
+        if isinstance(first.value.value, str):
+            yield first.lineno, ast.get_source_segment(source, first.value) or ""
+
+
+def test_no_docstring_turns_an_escape_it_shows_into_a_control_character() -> None:
+    # ``\r\n`` in a docstring that is not raw becomes a real CR and LF: the
+    # rendered text loses what it meant to show, and the CR breaks the page.
+    # (An escaped backslash before the letter shows a backslash: fine.)
+    escape = re.compile(r"(?<!\\)(?:\\\\)*\\[rntabfv0]")
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "asks").rglob("*.py"))
+        for line, text in _docstring_sources(path)
+        if not text.lower().startswith(("r", "br", "rb")) and escape.search(text)
+    ]
+    assert found == []
