@@ -64,6 +64,8 @@ async def request(
         a ``Response``, or a ``StreamResponse`` with ``stream=True``.
 
     Raises:
+        TypeError: an unknown keyword, or conflicting body arguments.
+        ValueError: a malformed method, URL, header or cookie.
         asks.errors.AsksException: the request failed.
     """
     session = Session(persist_cookies=persist_cookies, ssl_context=ssl_context, uds=uds)

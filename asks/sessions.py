@@ -233,11 +233,15 @@ class Session:
         ValueError: ``connections`` or ``connections_per_host`` below 1, a
             negative ``pool_timeout`` or ``retries``, an unknown ``encoding``,
             ``source_address`` with ``uds``, an unknown
-            ``event_hooks`` kind, a ``rate_limit`` not above 0 or with a
-            burst below 1, a bad proxy URL (given or in the environment),
+            ``event_hooks`` kind, a ``rate_limit`` not above 0, with a
+            burst below 1 or keyed by something that is not a host name,
+            a bad proxy URL (given or in the environment),
             ``proxy`` with ``uds``, an ``http2`` other than ``True``,
             ``False`` or ``"prior-knowledge"``.
-        TypeError: ``uds`` is not a path; ``encoding`` is not a str; a hook or ``trace`` is not a
+        TypeError: ``persist_cookies`` is not ``None``, a bool, a
+            ``CookieJar`` or a ``CookieTracker``; ``uds`` is not a path;
+            ``encoding`` is not a str; ``event_hooks`` is not a mapping of
+            lists (or tuples); a hook or ``trace`` is not a
             function (``trace`` must not be ``async``); a ``rate_limit`` of
             the wrong type; ``proxy`` is not a string or an
             :class:`asks.Proxy`; ``retries`` neither an int nor a Retry.
@@ -614,7 +618,7 @@ class Session:
                 TCP, TLS).
             **kwargs: ``params``, ``data``, ``json``, ``multipart``, ``files``,
                 ``headers``, ``cookies``, ``auth``, ``auth_off_domain``,
-                ``timeout``, ``pool_timeout``, ``max_redirects``,
+                ``timeout``, ``pool_timeout``, ``proxy``, ``max_redirects``,
                 ``follow_redirects``, ``stream``, ``callback``,
                 ``persist_cookies``, ``encoding`` (see the API documentation).
 

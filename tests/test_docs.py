@@ -26,7 +26,9 @@ programs.
 from __future__ import annotations
 
 import ast
+import contextlib
 import http.server
+import importlib
 import inspect
 import json
 import re
@@ -367,3 +369,63 @@ def test_no_docstring_turns_an_escape_it_shows_into_a_control_character() -> Non
         if not text.lower().startswith(("r", "br", "rb")) and escape.search(text)
     ]
     assert found == []
+
+
+# --------------------------------------------------------------------------
+# The names and keywords the pages give
+
+
+def _table_keys(page: Path, header: str) -> set[str]:
+    """The backquoted first cells of the table whose header row starts with *header*."""
+    keys: set[str] = set()
+    rows = iter(page.read_text(encoding="utf-8").splitlines())
+    for line in rows:
+        if line.startswith(f"| {header} |"):
+            break
+    next(rows, None)  # the |---| row
+    for line in rows:
+        if not line.startswith("|"):
+            break
+        keys.update(re.findall(r"^\|\s*`(\w+)`", line))
+    return keys
+
+
+def test_every_keyword_of_a_request_is_in_the_table_and_taken() -> None:
+    table = _table_keys(ROOT / "docs" / "requests.md", "keyword")
+    named = set(inspect.signature(asks.Session.request).parameters) - {"self", "method", "url"}
+    taken = (named - {"kwargs"}) | asks.sessions._KWARGS
+    assert table == taken
+
+
+def test_every_argument_of_a_session_is_in_the_table() -> None:
+    table = _table_keys(ROOT / "docs" / "sessions.md", "argument")
+    assert table == set(inspect.signature(asks.Session).parameters)
+
+
+def test_every_asks_name_the_pages_use_exists() -> None:
+    missing = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        # The names migration.md lists as gone, and names in quotes (a logger's,
+        # a span attribute's), are not asks' attributes.
+        text = re.sub(r"^## Names that are gone$.*?(?=^## )", "", text, flags=re.M | re.S)
+        text = re.sub(r"[\"']asks\.[\w.]*[\"']", "", text)
+        for dotted in sorted(set(re.findall(r"\basks(?:\.[A-Za-z_]\w*)+", text))):
+            parts = dotted.split(".")
+            obj: Any = asks
+            for i, part in enumerate(parts[1:], 1):
+                if not hasattr(obj, part) and inspect.ismodule(obj):
+                    # A submodule not imported by the package (asks.testing).
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(".".join(parts[: i + 1]))
+                if not hasattr(obj, part):
+                    missing.append(f"{page.name}: {dotted}")
+                    break
+                obj = getattr(obj, part)
+    assert missing == []
+
+
+def test_the_docstring_of_session_request_names_every_keyword() -> None:
+    doc = inspect.getdoc(asks.Session.request) or ""
+    listed = doc.split("**kwargs:", 1)[1].split("Returns:", 1)[0]
+    assert set(re.findall(r"``(\w+)``", listed)) == asks.sessions._KWARGS
