@@ -65,7 +65,8 @@ async def request(
 
     Raises:
         TypeError: an unknown keyword, or conflicting body arguments.
-        ValueError: a malformed method, URL, header or cookie.
+        ValueError: a malformed method, URL, header or cookie, an unknown
+            ``encoding``.
         asks.errors.AsksException: the request failed.
     """
     session = Session(persist_cookies=persist_cookies, ssl_context=ssl_context, uds=uds)

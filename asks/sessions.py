@@ -627,14 +627,22 @@ class Session:
 
         Raises:
             TypeError: an unknown keyword, or conflicting body arguments.
-            ValueError: a malformed method, URL, header or cookie.
+            ValueError: a malformed method, URL, header or cookie, an
+                unknown ``encoding``.
             asks.errors.AsksException: the request failed (see
                 :mod:`asks.errors`).
         """
-        if kwargs and not _KWARGS.issuperset(kwargs):
-            unknown = kwargs.keys() - _KWARGS
-            if unknown:
-                raise TypeError(f"request() got unexpected keyword arguments: {sorted(unknown)}")
+        if kwargs:
+            if not _KWARGS.issuperset(kwargs):
+                unknown = kwargs.keys() - _KWARGS
+                if unknown:
+                    raise TypeError(
+                        f"request() got unexpected keyword arguments: {sorted(unknown)}"
+                    )
+            if kwargs.get("encoding") is not None:
+                # As the session's: refused here, before anything is sent,
+                # not as a LookupError when the response's text is read.
+                _check_encoding(kwargs["encoding"])
         if retries is None:
             retries = self._retries
         else:

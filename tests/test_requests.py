@@ -541,3 +541,21 @@ def test_a_session_encoding_that_is_no_codec_is_refused_when_the_session_is_made
     # Not when a response's text is first read, far from the mistake.
     with pytest.raises(error, match="encoding"):
         asks.Session(encoding=encoding)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"encoding": "no-such-codec"}, ValueError),
+        ({"encoding": "no-such-codec", "data": "é"}, ValueError),
+        ({"encoding": b"utf-8"}, TypeError),
+    ],
+)
+async def test_a_call_encoding_that_is_no_codec_is_refused_before_connecting(
+    raw_server, kwargs, error
+):
+    # As the session's: not a LookupError when the response's text is read.
+    server = await raw_server(canned(OK))
+    with pytest.raises(error, match="encoding"):
+        await asks.post(server.url, **kwargs)
+    assert server.accepted == 0
