@@ -215,23 +215,51 @@ class Response(BaseResponse):
 
     @property
     def text(self) -> str:
-        """The content decoded with :attr:`encoding` (undecodable bytes replaced)."""
+        """The content decoded with :attr:`encoding` (undecodable bytes replaced).
+
+        Raises:
+            DecodingError: as for :attr:`content`.
+            ResponseTooLarge: as for :attr:`content`.
+            LookupError: :attr:`encoding` was set to a name that is no codec.
+        """
         return self.content.decode(self.encoding, errors="replace")
 
     def json(self, **kwargs: Any) -> Any:
-        """Parse the content as JSON; keyword arguments go to :func:`json.loads`."""
+        """Parse the content as JSON.
+
+        Args:
+            **kwargs: passed on to :func:`json.loads`.
+
+        Returns:
+            the parsed value.
+
+        Raises:
+            json.JSONDecodeError: the content is not JSON, or not text in
+                its encoding.
+            DecodingError: as for :attr:`content`.
+            ResponseTooLarge: as for :attr:`content`.
+            LookupError: :attr:`encoding` was set to a name that is no codec.
+        """
         import json as _json  # on first use: see docs/performance.md, import time
 
+        content = self.content
         encoding = self._encoding
         if encoding is None:
             encoding = charset_from_content_type(self.headers.get("content-type"))
-        if encoding is None:
-            # No charset given, none set: RFC 8259 section 8.1 says JSON is
-            # UTF-8 (older texts UTF-16 or UTF-32), not the session's fallback
-            # for text. json.loads tells them apart from the bytes, a byte
-            # order mark included (as requests and httpx do).
-            return _json.loads(self.content, **kwargs)
-        text = self.content.decode(encoding)
+        try:
+            if encoding is None:
+                # No charset given, none set: RFC 8259 section 8.1 says JSON is
+                # UTF-8 (older texts UTF-16 or UTF-32), not the session's fallback
+                # for text. json.loads tells them apart from the bytes, a byte
+                # order mark included (as requests and httpx do).
+                return _json.loads(content, **kwargs)
+            text = content.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # Bytes that are no text are no JSON either: the one error the
+            # docs promise, as requests gives, not the codec's.
+            doc = content.decode(exc.encoding, errors="replace")
+            message = f"not {exc.encoding} text at byte {exc.start} ({exc.reason})"
+            raise _json.JSONDecodeError(message, doc, 0) from exc
         if text[:1] == "\ufeff":
             # A UTF-8 byte order mark, which json.loads refuses in a str.
             # RFC 8259 section 8.1 lets a parser ignore it, and servers do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import json
 
 import curio
 import pytest
@@ -99,6 +100,31 @@ async def test_json_without_a_charset_is_read_as_json_is_encoded_not_as_the_fall
     r.encoding = "latin-1"  # set by hand: json() follows it
     if codec == "utf-8":
         assert r.json() == {"x": "\u00e9\u2603".encode().decode("latin-1")}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b"application/json", b"\xff\xfe1"),  # no charset: json.loads guesses UTF-16
+        (b"application/json", b'"\xff"'),
+        (b"application/json; charset=utf-8", b'"\xff"'),
+    ],
+)
+async def test_json_of_bytes_that_are_no_text_is_a_json_decode_error(
+    raw_server, content_type, body
+):
+    # docs/responses.md: a body that is not JSON raises json.JSONDecodeError,
+    # as requests raises it; not the codec's UnicodeDecodeError.
+    server = await raw_server(
+        canned(
+            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+            % (content_type, len(body))
+            + body
+        )
+    )
+    r = await asks.get(server.url)
+    with pytest.raises(json.JSONDecodeError, match="text at byte"):
+        r.json()
 
 
 async def test_unknown_content_encoding_is_a_clear_error(raw_server):
