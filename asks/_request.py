@@ -324,6 +324,11 @@ def _encode_headers(
     else:
         out.extend(encoded)
     for name, value in auth_headers.items():
+        if not TOKEN.fullmatch(name):
+            # Checked as a caller's header names are (RFC 9110 section 5.1):
+            # a ValueError before a connection is taken, not h11's refusal
+            # once one is.
+            raise ValueError(f"invalid auth header name: {name!r}")
         check_header_text("auth header", value)
         if name.lower() == "proxy-authorization":
             # An auth's answer for a proxy (as requests' HTTPProxyAuth sets

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 import asks
+from asks.auth import AuthRequest, PreResponseAuth
 from asks.multipart import MultipartData
 from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, assert_released, fetch
 from tests.servers import canned
@@ -18,6 +19,16 @@ from tests.servers import canned
 
 
 BAD_TEXT = ["\r\n", "\n", "\r", "\0"]
+
+
+class _Returns(PreResponseAuth):
+    """An auth object that adds the headers it was given."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    async def __call__(self, request: AuthRequest) -> dict[str, str]:
+        return self.headers
 
 
 def injection_calls(bad: str) -> list:
@@ -41,6 +52,8 @@ def injection_calls(bad: str) -> list:
             "POST",
         ),
         ("files-field-name", {}, {"files": {"f" + bad + "x": "v"}}, "/", "POST"),
+        ("auth-header-name", {}, {"auth": _Returns({"X-A" + bad + "X-B": "v"})}, "/", "GET"),
+        ("auth-header-value", {}, {"auth": _Returns({"X-A": "v" + bad + "X-B: 1"})}, "/", "GET"),
     ]
 
 
