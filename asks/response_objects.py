@@ -303,7 +303,16 @@ class StreamBody:
         self.decompress_data = True
 
     def __call__(self, timeout: float | None = None) -> StreamBody:
-        """Bound each read of the iteration by *timeout* seconds."""
+        """Bound each read of the iteration by *timeout* seconds.
+
+        Args:
+            timeout: the most seconds one read may take (None: no bound);
+                a read that takes longer raises
+                :class:`asks.errors.RequestTimeout` and closes the stream.
+
+        Returns:
+            this body, to iterate: ``async for chunk in r.body(timeout=5)``.
+        """
         self._timeout = timeout
         return self
 
