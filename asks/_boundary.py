@@ -20,6 +20,7 @@ import h11
 
 from ._transport.interfaces import (
     BodyCutShort,
+    BodyOverLimit,
     ConnectError,
     ConnectTimeout,
     PeerClosedEarly,
@@ -37,6 +38,7 @@ from .errors import (
     ProxyError,
     ProxyUnreachable,
     RequestTimeout,
+    ResponseTooLarge,
     ServerClosedConnectionError,
     TLSError,
 )
@@ -60,6 +62,8 @@ def translate(exc: BaseException, where: str) -> BaseException:
         return ServerClosedConnectionError(f"{where}: {exc}")
     if isinstance(exc, ProtocolViolation):
         return BadHttpResponse(f"{where}: invalid HTTP response: {exc}")
+    if isinstance(exc, BodyOverLimit):
+        return ResponseTooLarge(f"{where}: {exc}")
     if isinstance(exc, ConnectError):
         return ConnectFailed(f"{where}: {exc}")
     if isinstance(exc, ProxyFailed):

@@ -162,6 +162,16 @@ async def test_row17_endless_body_buffered_hits_a_configurable_limit(raw_server,
         assert_released(s)
 
 
+async def test_a_body_over_max_body_size_is_an_error_naming_the_request(raw_server):
+    # docs/errors.md: messages name the request, as every other failure of
+    # a call does (a crawl's log line says which URL was too large).
+    server = await raw_server(canned(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"))
+    async with asks.Session(max_body_size=5) as s:
+        with pytest.raises(ResponseTooLarge, match=rf"^GET {server.url}/a: .*max_body_size"):
+            await s.get(server.url + "/a", timeout=CALL_TIMEOUT)
+        assert_released(s)
+
+
 # --------------------------------------------------------------------------
 # Row 18: responses that have no body whatever their headers say
 

@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, NoReturn
 import h11
 
 from .._headers import ResponseHeaders
-from ..errors import ResponseTooLarge
 from .backend import READ_SIZE, AnyStream
 from .expect_continue import wait_for_continue
 from .interfaces import (
     BodyCutShort,
+    BodyOverLimit,
     ConnState,
     PeerClosedEarly,
     ProtocolViolation,
@@ -625,7 +625,7 @@ class HTTP11Connection:
                     raise h11.RemoteProtocolError(f"unexpected event in the body: {event!r}")
             total += len(data)
             if limit is not None and total > limit:
-                raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
+                raise BodyOverLimit(f"response body exceeds {limit} bytes (max_body_size)")
             chunks.append(data)
         if len(chunks) == 1:
             data = chunks[0]

@@ -51,10 +51,10 @@ import h11
 import hyperframe.frame
 
 from .._headers import ResponseHeaders
-from ..errors import ResponseTooLarge
 from .backend import AnyStream
 from .interfaces import (
     BodyCutShort,
+    BodyOverLimit,
     ConnectionNotAvailable,
     PeerClosedEarly,
     ProtocolViolation,
@@ -852,7 +852,7 @@ class HTTP2Exchange:
                     break
                 total += len(data)
                 if limit is not None and total > limit:
-                    raise ResponseTooLarge(f"response body exceeds {limit} bytes (max_body_size)")
+                    raise BodyOverLimit(f"response body exceeds {limit} bytes (max_body_size)")
                 chunks.append(data)
         except BaseException as exc:
             await self._fail(exc)

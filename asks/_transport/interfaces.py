@@ -86,6 +86,15 @@ class BodyCutShort(TransportError):
     """
 
 
+class BodyOverLimit(TransportError):
+    """A buffered response body grew past the session's ``max_body_size``.
+
+    A class of its own, not ``ResponseTooLarge`` raised here, so that the
+    boundary names the request in the message, as it does for every other
+    failure of a call.
+    """
+
+
 class ProtocolViolation(TransportError):
     """The server's bytes broke the protocol (a bad head, bad framing...)."""
 
