@@ -592,8 +592,9 @@ def fetch_many(
             is fine; a slow pipe wants an async iterable). An async
             generator left half way is closed by the run.
         session: the session to use, as it is; None makes one for the run with
-            polite defaults: ``connections=concurrency``,
-            ``connections_per_host=4`` and
+            polite defaults: ``connections=kept_connections(concurrency)``
+            (the *concurrency* in use plus idle ones kept for their origins'
+            next URLs), ``connections_per_host=4`` and
             ``Retry(total=3, status_forcelist=(429, 503), respect_retry_after=True)``
             (closed when the run ends).
         concurrency: the most URLs fetched at once.
