@@ -25,6 +25,7 @@ programs.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
 import http.server
@@ -46,6 +47,7 @@ import pytest
 
 import asks
 import asks.sessions
+from asks._cli.arguments import build_parser
 from asks._transport.backend import Stream
 from asks._transport.connect import Dialer
 
@@ -429,3 +431,18 @@ def test_the_docstring_of_session_request_names_every_keyword() -> None:
     doc = inspect.getdoc(asks.Session.request) or ""
     listed = doc.split("**kwargs:", 1)[1].split("Returns:", 1)[0]
     assert set(re.findall(r"``(\w+)``", listed)) == asks.sessions._KWARGS
+
+
+def test_every_option_of_the_command_line_is_in_cli_md_and_no_other() -> None:
+    options: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            options.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", text))
+    assert options - named <= {"-h"}
+    assert {name for name in named if name.startswith("--")} <= options
