@@ -37,13 +37,12 @@ import re
 import string
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
-from urllib.parse import quote
 
 import curio
 
 from ._rate import limiter_of
 from ._transport.trap_cycles import break_trap_cycle
-from ._urls import _SAFE_QUERY, Origin, parse_url
+from ._urls import _SAFE_QUERY, Origin, _requote, parse_url
 from .errors import TooManyRedirects
 
 if TYPE_CHECKING:
@@ -414,7 +413,7 @@ def _normalise(path: str) -> str:
         return path
     # The characters parse_url leaves alone in a request target stay as they
     # are here too, so a rule and a URL spell a character the same way.
-    return _ESCAPE.sub(_unescape, quote(path, safe=_SAFE_QUERY))
+    return _ESCAPE.sub(_unescape, _requote(path, _SAFE_QUERY))
 
 
 def _parse(url: str, text: str) -> RobotsRules:

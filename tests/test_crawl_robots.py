@@ -147,6 +147,16 @@ async def test_a_pattern_and_a_path_are_compared_percent_decoded(raw_server: Any
     assert await verdicts(raw_server, robots, list(paths)) == paths
 
 
+async def test_a_stray_percent_in_a_pattern_is_spelt_as_the_request_sends_it(
+    raw_server: Any,
+) -> None:
+    # A URL's "%" that starts no escape goes out as "%25" (RFC 3986 section
+    # 2.1); a rule written with the bare "%" still matches that URL.
+    robots = b"User-agent: *\nDisallow: /100%off\n"
+    paths = {"/100%off/x": "robots.txt", "/100%25off/y": "robots.txt", "/100": None}
+    assert await verdicts(raw_server, robots, list(paths)) == paths
+
+
 async def test_every_group_naming_the_crawler_counts_and_only_its_own_name(
     raw_server: Any,
 ) -> None:
