@@ -446,3 +446,14 @@ def test_every_option_of_the_command_line_is_in_cli_md_and_no_other() -> None:
     named = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", text))
     assert options - named <= {"-h"}
     assert {name for name in named if name.startswith("--")} <= options
+
+
+def test_every_file_of_the_source_tree_the_pages_name_exists() -> None:
+    path = re.compile(r"(?<![\w/.-])(?:asks|benchmarks|examples|tests|\.ci)/[\w./-]*\w")
+    missing = [
+        f"{page.name}: {name}"
+        for page in PAGES
+        for name in sorted(set(path.findall(page.read_text(encoding="utf-8"))))
+        if not (ROOT / name).exists()
+    ]
+    assert missing == []
