@@ -333,6 +333,7 @@ class StreamBody:
 
         Raises:
             ValueError: *encoding* is not a text encoding Python knows.
+            TypeError: *encoding* is not a str.
         """
         decoder = TextDecoder(encoding or self._encoding())
         return StreamView(self, self, decoder.feed, decoder.flush)
@@ -356,7 +357,7 @@ class StreamBody:
 
         Raises:
             ValueError: *encoding* is unknown, or *max_length* below 1.
-            TypeError: *max_length* is not an int.
+            TypeError: *encoding* is not a str, or *max_length* not an int.
             LineTooLong: (from the iteration) a line is longer than
                 *max_length*; the stream is closed.
         """
