@@ -150,6 +150,35 @@ async def test_row10_tls_handshake_that_never_completes_times_out(
         assert_released(s)
 
 
+@pytest.mark.curio_timeout(5)
+@pytest.mark.parametrize("route", ["direct", "proxy"])
+@pytest.mark.parametrize("deadline", ["caller-ignore_after", "caller-timeout_after", "timeout"])
+async def test_a_stalled_connect_without_connection_timeout_is_the_deadline_of_its_owner(
+    raw_server, client_ssl_context, route, deadline
+):
+    # connection_timeout=None: the dial has no deadline of its own, so a
+    # timeout that strikes in it is the call's or the caller's. It must
+    # reach its owner as it came: the caller's timeout_after gets its
+    # TaskTimeout (ignore_after returns None), the call's timeout= says so.
+    silent = await raw_server(drain)  # accepts TCP, never says a word
+    proxy = silent.url if route == "proxy" else None
+    url = silent.url.replace("http://", "https://")
+    async with asks.Session(ssl_context=client_ssl_context, proxy=proxy) as s:
+
+        def call(**kwargs):
+            return s.get(url, connection_timeout=None, retries=0, **kwargs)
+
+        if deadline == "caller-ignore_after":
+            assert await curio.ignore_after(0.2, call()) is None
+        elif deadline == "caller-timeout_after":
+            with pytest.raises(curio.TaskTimeout):
+                await curio.timeout_after(0.2, call())
+        else:
+            with pytest.raises(RequestTimeout, match=r"no response within 0\.2 s"):
+                await call(timeout=0.2)
+        assert_released(s)
+
+
 # --------------------------------------------------------------------------
 # An intermediate response that stalls
 

@@ -294,6 +294,10 @@ class Dialer:
             async with curio.timeout_after(timeout):
                 return await self._open(origin, uds, trace, number)
         except curio.TaskTimeout as exc:
+            if timeout is None:
+                # No deadline of ours: the call's timeout or the caller's
+                # own, which must reach its timeout_after as it came.
+                raise
             break_trap_cycle(exc)
             raise ConnectTimeout(f"{where}: not connected within {timeout} s") from None
         except ssl.SSLError:
@@ -323,6 +327,8 @@ class Dialer:
             async with curio.timeout_after(timeout):
                 return await self._open_via(origin, route, timeout, trace, number)
         except curio.TaskTimeout as exc:
+            if timeout is None:
+                raise  # not ours, as in open_stream
             break_trap_cycle(exc)
             raise ConnectTimeout(
                 f"connecting to {origin.host}:{origin.port} through proxy "
