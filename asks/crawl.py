@@ -45,6 +45,7 @@ from ._partition import host_key, shard_of
 from ._request import _USER_AGENT
 from ._retry import Retry
 from ._robots import UNREACHABLE, RobotsCache
+from ._transport.deadlines import kernel_seconds
 from ._transport.trap_cycles import break_trap_cycle
 from .response_objects import StreamResponse
 from .sessions import _KWARGS, Session
@@ -294,7 +295,7 @@ class FetchResults:
         self._output_dir = output_dir
         self._robots_wanted = robots
         self._shard = shard
-        self._timeout = timeout
+        self._timeout = kernel_seconds(timeout, "timeout")
         self._request_headers = request_headers
         self._lookahead = lookahead
         # Every request's keywords, made once: headers only when given, so a

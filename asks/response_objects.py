@@ -28,6 +28,7 @@ from ._lines import (
     text_line_splitter,
 )
 from ._stream_views import StreamView
+from ._transport.deadlines import kernel_seconds
 from ._transport.trap_cycles import break_trap_cycle
 from .errors import BadStatus, DecodingError, RequestTimeout
 
@@ -309,11 +310,16 @@ class StreamBody:
             timeout: the most seconds one read may take (None: no bound);
                 a read that takes longer raises
                 :class:`asks.errors.RequestTimeout` and closes the stream.
+                One longer than curio's kernel can keep (``math.inf``...)
+                is no bound.
 
         Returns:
             this body, to iterate: ``async for chunk in r.body(timeout=5)``.
+
+        Raises:
+            ValueError: *timeout* is NaN.
         """
-        self._timeout = timeout
+        self._timeout = kernel_seconds(timeout, "timeout")
         return self
 
     def text(self, encoding: str | None = None) -> AsyncIterator[str]:

@@ -48,6 +48,7 @@ from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_cred
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer, pool_host
+from ._transport.deadlines import kernel_seconds
 from ._transport.http11 import HTTP11Connection
 from ._transport.interfaces import BodySourceFailed
 from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
@@ -651,7 +652,9 @@ class Session:
         options = self._options(kwargs, retries, connection_timeout)
         timeout = kwargs.get("timeout") if kwargs else None
         try:
-            if timeout is None:
+            # (A timeout too long for curio's kernel is none: kernel_seconds.
+            # Tested second, so a call without one pays nothing for it.)
+            if timeout is None or (timeout := kernel_seconds(timeout, "timeout")) is None:
                 return await self._run(call, options)
             # A Retry needs the deadline to know a wait it must not start.
             deadline = _retry.clock() + timeout
@@ -730,7 +733,7 @@ class Session:
             retries=retries,
             connection_retries=retries if isinstance(retries, int) else 0,
             retry=retries if isinstance(retries, Retry) else None,
-            connection_timeout=connection_timeout,
+            connection_timeout=kernel_seconds(connection_timeout, "connection_timeout"),
             jar=jar,
             proxy=call_proxy,
             pool_timeout=pool_timeout,
@@ -1180,7 +1183,7 @@ def _check_encoding(encoding: object) -> None:
 def _check_pool_timeout(value: float | None) -> float | None:
     if value is not None and value < 0:
         raise ValueError("pool_timeout must be 0 or more (or None)")
-    return value
+    return kernel_seconds(value, "pool_timeout")
 
 
 def _check_retries(retries: object) -> int | Retry:

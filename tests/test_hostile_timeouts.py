@@ -8,18 +8,30 @@ helpers and the invariants every case checks: tests/hostile_helpers.py.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import socket
+import threading
 import time
 from collections.abc import Callable
 
 import curio
+import curio.kernel
 import curio.socket
 import pytest
 
 import asks
 from asks._transport.connect import Dialer
 from asks.errors import AsksException, PoolTimeout, RequestTimeout
-from tests.hostile_helpers import MODES, Answer, assert_released, cyclic_garbage, drain, fetch
+from tests.hostile_helpers import (
+    MODES,
+    OK,
+    Answer,
+    assert_released,
+    cyclic_garbage,
+    drain,
+    fetch,
+)
 from tests.servers import read_request
 
 # --------------------------------------------------------------------------
@@ -177,6 +189,95 @@ async def test_a_stalled_connect_without_connection_timeout_is_the_deadline_of_i
             with pytest.raises(RequestTimeout, match=r"no response within 0\.2 s"):
                 await call(timeout=0.2)
         assert_released(s)
+
+
+# --------------------------------------------------------------------------
+# Timeouts curio cannot keep: infinite, too long, NaN
+
+
+class _Waits(curio.kernel.Activation):
+    """Counts the times the kernel's tasks wait for a socket to have data."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def suspended(self, task, trap):
+        if task.state == "READ_WAIT" and not task.daemon:  # not the kernel's own
+            with self.changed:
+                self.count += 1
+                self.changed.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.count >= count, timeout=10)
+
+
+def _answer_in_two_parts(listener: socket.socket, waits: _Waits) -> None:
+    # Each part only once the client waits for it, so that the kernel has
+    # nothing to do but wait until the call's deadline - in select.
+    conn, _ = listener.accept()
+    with conn:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        waits.wait_for(1)
+        with contextlib.suppress(OSError):  # (the client gone: the test failed)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+            waits.wait_for(2)
+            conn.sendall(b"ok")
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [({"timeout": math.inf}, None), ({"timeout": 3e6}, None), ({"stream": True}, math.inf)],
+    ids=["timeout-inf", "timeout-35-days", "body-timeout-inf"],
+)
+def test_a_timeout_too_long_for_the_kernel_is_no_timeout(call, body):
+    # curio's kernel waits for its nearest deadline in one select, which
+    # cannot wait longer than 2**31 - 1 ms: a deadline beyond that crashed
+    # the whole kernel (OverflowError) once every task waited for it. A
+    # kernel of the test's own, with no deadline of the harness's in it.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    waits = _Waits()
+    server = threading.Thread(target=_answer_in_two_parts, args=(listener, waits))
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+    async def main() -> bytes:
+        async with asks.Session() as s:
+            # (connection_timeout=None: no deadline of a connect came first,
+            # whose leftover in curio's time queue would keep the select short.)
+            r = await s.get(url, connection_timeout=None, **call)
+            if not call.get("stream"):
+                return r.content
+            return b"".join([c async for c in r.body(timeout=body)])
+
+    try:
+        with curio.Kernel(activations=[waits]) as kernel:
+            assert kernel.run(main) == b"ok"
+    finally:
+        with waits.changed:
+            waits.count = 99
+            waits.changed.notify_all()
+        server.join()
+        listener.close()
+
+
+@pytest.mark.parametrize("name", ["timeout", "connection_timeout", "pool_timeout"])
+async def test_a_nan_timeout_is_a_value_error_before_anything_is_sent(raw_server, name):
+    handler = Answer(OK)
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        with pytest.raises(ValueError, match=f"{name} must be a number of seconds"):
+            await s.get(server.url, **{name: math.nan})
+        r = await s.get(server.url, stream=True)
+        with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+            r.body(timeout=math.nan)
+        await r.body.close()
+    assert handler.requests == 1
 
 
 # --------------------------------------------------------------------------
