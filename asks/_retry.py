@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import curio
 
 from ._request import IDEMPOTENT
+from ._transport.deadlines import LONGEST
 from .errors import ServerClosedConnectionError
 
 if TYPE_CHECKING:
@@ -43,7 +44,15 @@ uniform: Callable[[float, float], float] = random.uniform
 
 
 async def sleep(seconds: float) -> None:
-    """Wait before a retry (tests replace it)."""
+    """Wait before a retry (tests replace it).
+
+    A wait longer than curio's kernel can keep in one go (a server's
+    ``Retry-After`` of months, with ``max_retry_after=None``) is slept in
+    pieces: in one, it would crash the kernel (``_transport.deadlines``).
+    """
+    while seconds > LONGEST:
+        await curio.sleep(LONGEST)
+        seconds -= LONGEST
     await curio.sleep(seconds)
 
 
