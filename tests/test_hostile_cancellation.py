@@ -13,7 +13,7 @@ import curio.socket
 import pytest
 
 import asks
-from asks.errors import RequestTimeout
+from asks.errors import AsksException, RequestTimeout
 from tests.hostile_helpers import CALL_TIMEOUT, OK, assert_released, drain, fetch
 from tests.servers import canned, read_request
 
@@ -262,6 +262,45 @@ async def test_row20_stream_reader_cancelled_mid_body_frees_the_slot(raw_server,
         else:
             with pytest.raises(RequestTimeout):
                 await reader(timeout=0.2)
+        assert_released(s)
+        r, content = await fetch(s, server.url, stream=True)
+        assert content == b"ok"
+    assert server.accepted == 2
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.parametrize("decoded", [False, True], ids=["raw", "per-read-timeout"])
+async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
+    raw_server, server_ssl_context, client_ssl_context, tls, decoded
+):
+    # A watchdog closes a download another task is reading. curio does not
+    # wake a task whose socket is closed under it: the reader waited forever.
+    # It must end with an asks error, and the slot be free.
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"
+    first = curio.Event()
+
+    async def handler(sock):
+        while await read_request(sock) is not None:
+            if server.accepted == 1:
+                await sock.sendall(partial)
+                await drain(sock)
+                return
+            await sock.sendall(OK)
+
+    server = await raw_server(handler, ssl_context=server_ssl_context if tls else None)
+    async with asks.Session(connections=1, ssl_context=client_ssl_context) as s:
+        r = await s.get(server.url, stream=True, timeout=CALL_TIMEOUT)
+
+        async def reader():
+            # (A per-read timeout takes the body's other read path.)
+            async for _ in r.body(timeout=CALL_TIMEOUT if decoded else None):
+                await first.set()  # the reader goes on into its next read, and waits
+
+        task = await curio.spawn(reader)
+        await first.wait()
+        await r.body.close()
+        await curio.timeout_after(CALL_TIMEOUT, task.wait)
+        assert isinstance(task.exception, AsksException), repr(task.exception)
         assert_released(s)
         r, content = await fetch(s, server.url, stream=True)
         assert content == b"ok"

@@ -39,7 +39,7 @@ from typing import Any
 
 import curio
 import curio.io
-from curio.traps import _read_wait, _write_wait
+from curio.traps import _io_waiting, _read_wait, _write_wait
 
 from .tls_sessions import KeptSession, NativeSession, offer
 
@@ -297,7 +297,32 @@ class Stream:
                 with contextlib.suppress(Exception):
                     on_close(tls)
             _send_close_notify(tls)
+        await _wake_the_others(self._sock)
         await close_quietly(self._sock)
+
+
+async def _wake_the_others(sock: Any) -> None:
+    """Wake any other task blocked on *sock*, before the socket closes under it.
+
+    Another task may be reading (or writing) the stream a task of the
+    caller's closes: a watchdog that ends a download. curio does not wake a
+    task whose socket is closed - the closed descriptor just leaves epoll -
+    so that task would wait forever. Shut down, the socket is readable and
+    writable at once; one turn of the scheduler lets the kernel see it and
+    reschedule them, to find the stream closed (an error, as asks reports
+    it) once they run.
+    """
+    fileobj = getattr(sock, "_fileno", None)
+    raw = getattr(sock, "_socket", None)
+    if fileobj is None or raw is None:
+        return  # not curio's socket (a scripted one): nobody waits on it in the kernel
+    async with curio.disable_cancellation():
+        reader, writer = await _io_waiting(fileobj)  # only tasks blocked there now
+        if reader is None and writer is None:
+            return  # the usual case: the closing task is the only user
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_RDWR)
+        await curio.sleep(0)
 
 
 def _send_close_notify(tls: ssl.SSLSocket) -> None:

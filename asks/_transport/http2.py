@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import functools
 import time
 from collections import deque
@@ -883,6 +884,12 @@ class HTTP2Exchange:
         self._released = True
         conn = self._conn
         async with curio.disable_cancellation():
+            if not clean and self._error is None:
+                # Another task may be waiting for the body (a watchdog closed
+                # the response it reads): it wakes to an error, as over
+                # HTTP/1.1, instead of waiting for data that will not come.
+                self._error = OSError(errno.EBADF, "the response was closed while being read")
+                await self._wake()
             if self.stream_id:
                 unfinished = self._sending or not (clean and self._ended)
                 if unfinished and not conn._closed and conn._error is None:

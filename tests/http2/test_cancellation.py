@@ -27,7 +27,7 @@ import pytest
 
 import asks
 from asks._transport.http2 import _HIGH_WATER
-from asks.errors import RequestTimeout
+from asks.errors import AsksException, RequestTimeout
 from tests.hostile_helpers import cyclic_garbage
 from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import H2Server, ServerStream
@@ -156,6 +156,29 @@ async def test_cancel_while_reading_a_streamed_body(
         reader = await curio.spawn(read)
         await until(lambda: chunks == [b"first"])
         await reader.cancel()
+        await server.wait_until(lambda: resets(server) == [(b"/partial", CANCEL)])
+        await assert_connection_usable(session, server)
+
+
+async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
+    h2_server: H2ServerFactory, h2_mode: H2Mode
+) -> None:
+    # A watchdog closes the response another task reads: the reader waited
+    # for data forever. It ends with an asks error, the stream is reset.
+    server = await h2_server(handler, **h2_mode.server)
+    async with asks.Session(server.url, **h2_mode.session) as session:
+        r = await session.get(path="/partial", stream=True)
+        chunks: list[bytes] = []
+
+        async def read() -> None:
+            async for chunk in r.body:
+                chunks.append(chunk)
+
+        reader = await curio.spawn(read)
+        await until(lambda: chunks == [b"first"])
+        await r.body.close()
+        await curio.timeout_after(5, reader.wait)
+        assert isinstance(reader.exception, AsksException), repr(reader.exception)
         await server.wait_until(lambda: resets(server) == [(b"/partial", CANCEL)])
         await assert_connection_usable(session, server)
 
