@@ -500,6 +500,8 @@ async def test_policies(raw_server, policy, strike):
                 assert got == BODY
                 return
             elif policy.startswith("waiting"):
+                # Its own deadline for the wait, inside the call's.
+                kwargs["pool_timeout"] = 30
                 await wait_behind_another_request(s, url, kwargs)
                 return
             r = await s.get(url, **kwargs)
@@ -552,7 +554,9 @@ async def test_the_other_request_on_the_only_connection_is_unharmed(
         async with asks.Session(connections=1, **options) as s:
 
             async def one() -> None:
-                r = await s.get(server.url + "/r0", timeout=CALL_TIMEOUT, stream=stream)
+                r = await s.get(
+                    server.url + "/r0", timeout=CALL_TIMEOUT, pool_timeout=30, stream=stream
+                )
                 if not stream:
                     assert r.content == BODY
                     return
