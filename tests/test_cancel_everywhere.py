@@ -467,7 +467,17 @@ def answering(pieces: list[bytes], *, busy_first: bool = False, digest: bool = F
 
 @STRIKE
 @pytest.mark.parametrize(
-    "policy", ["retry", "digest", "callback", "rate-limit", "waiting", "waiting-per-host"]
+    "policy",
+    [
+        "retry",
+        "digest",
+        "callback",
+        "rate-limit",
+        "waiting",
+        "waiting-per-host",
+        "hooks",
+        "hooks-stream",
+    ],
 )
 async def test_policies(raw_server, policy, strike):
     server = await raw_server(
@@ -478,6 +488,12 @@ async def test_policies(raw_server, policy, strike):
         options = {"connections": 3, "connections_per_host": 1}
     elif policy == "rate-limit":
         options["rate_limit"] = asks.RateLimit(200, burst=1)
+    elif policy.startswith("hooks"):
+
+        async def hook(_: object) -> None:
+            await pause()
+
+        options["event_hooks"] = {"request": [hook], "response": [hook]}
     url = server.url + "/"
     async with asks.Session(**options) as s:
 
@@ -503,6 +519,11 @@ async def test_policies(raw_server, policy, strike):
                 # Its own deadline for the wait, inside the call's.
                 kwargs["pool_timeout"] = 30
                 await wait_behind_another_request(s, url, kwargs)
+                return
+            if policy == "hooks-stream":
+                # A response hook struck: the stream the caller never gets is closed.
+                r = await s.get(url, stream=True, **kwargs)
+                assert b"".join([c async for c in r.body(timeout=CALL_TIMEOUT)]) == BODY
                 return
             r = await s.get(url, **kwargs)
             assert r.content == BODY
