@@ -13,7 +13,7 @@ import curio.socket
 import pytest
 
 import asks
-from asks.errors import AsksException, RequestTimeout
+from asks.errors import ConnectivityError, RequestTimeout
 from tests.hostile_helpers import CALL_TIMEOUT, OK, assert_released, drain, fetch
 from tests.servers import canned, read_request
 
@@ -300,7 +300,8 @@ async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
         await first.wait()
         await r.body.close()
         await curio.timeout_after(CALL_TIMEOUT, task.wait)
-        assert isinstance(task.exception, AsksException), repr(task.exception)
+        assert isinstance(task.exception, ConnectivityError), repr(task.exception)
+        assert "closed while being read" in str(task.exception)
         assert_released(s)
         r, content = await fetch(s, server.url, stream=True)
         assert content == b"ok"

@@ -30,6 +30,7 @@ readiness check and a close. The rules that live here:
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import select
 import socket
@@ -50,6 +51,7 @@ __all__ = [
     "Stream",
     "TLSOverStream",
     "close_quietly",
+    "closed_while_read",
     "connect_address",
     "default_ssl_context",
     "open_unix",
@@ -299,6 +301,11 @@ class Stream:
             _send_close_notify(tls)
         await _wake_the_others(self._sock)
         await close_quietly(self._sock)
+
+
+def closed_while_read() -> OSError:
+    """What a read learns when its stream was closed under it (by another task)."""
+    return OSError(errno.EBADF, "the response was closed while being read")
 
 
 async def _wake_the_others(sock: Any) -> None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, NoReturn
 import h11
 
 from .._headers import ResponseHeaders
-from .backend import READ_SIZE, AnyStream
+from .backend import READ_SIZE, AnyStream, closed_while_read
 from .expect_continue import wait_for_continue
 from .interfaces import (
     BodyCutShort,
@@ -635,8 +635,11 @@ class HTTP11Connection:
     async def _fail(self, exc: BaseException) -> NoReturn:
         """A read of the body failed (or was cancelled): close, then raise it sorted."""
         break_trap_cycle(exc)
+        # Closed before this read failed: by another task (a watchdog), whose
+        # close woke this read to a dead socket (backend._wake_the_others).
+        closed_under_it = self.state is ConnState.CLOSED and isinstance(exc, OSError)
         await self._release(False)
-        new = self._classify(exc)
+        new = closed_while_read() if closed_under_it else self._classify(exc)
         try:
             if new is exc:
                 raise exc

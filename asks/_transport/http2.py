@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import functools
 import time
 from collections import deque
@@ -52,7 +51,7 @@ import h11
 import hyperframe.frame
 
 from .._headers import ResponseHeaders
-from .backend import AnyStream
+from .backend import AnyStream, closed_while_read
 from .interfaces import (
     BodyCutShort,
     BodyOverLimit,
@@ -888,7 +887,7 @@ class HTTP2Exchange:
                 # Another task may be waiting for the body (a watchdog closed
                 # the response it reads): it wakes to an error, as over
                 # HTTP/1.1, instead of waiting for data that will not come.
-                self._error = OSError(errno.EBADF, "the response was closed while being read")
+                self._error = closed_while_read()
                 await self._wake()
             if self.stream_id:
                 unfinished = self._sending or not (clean and self._ended)

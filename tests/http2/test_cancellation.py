@@ -27,7 +27,7 @@ import pytest
 
 import asks
 from asks._transport.http2 import _HIGH_WATER
-from asks.errors import AsksException, RequestTimeout
+from asks.errors import ConnectivityError, RequestTimeout
 from tests.hostile_helpers import cyclic_garbage
 from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import H2Server, ServerStream
@@ -178,7 +178,8 @@ async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
         await until(lambda: chunks == [b"first"])
         await r.body.close()
         await curio.timeout_after(5, reader.wait)
-        assert isinstance(reader.exception, AsksException), repr(reader.exception)
+        assert isinstance(reader.exception, ConnectivityError), repr(reader.exception)
+        assert "closed while being read" in str(reader.exception)
         await server.wait_until(lambda: resets(server) == [(b"/partial", CANCEL)])
         await assert_connection_usable(session, server)
 
