@@ -829,3 +829,13 @@ async def test_without_connection_timeout(
             assert r.content == BODY
 
         await sweep(s, make, {end}, strike=strike, fresh=True)
+
+
+@STRIKE
+async def test_a_name_resolved_by_the_system(raw_server, strike):
+    # "localhost" goes to getaddrinfo in a worker thread: a strike there
+    # leaves the thread to finish on its own, and nothing else behind.
+    server = await raw_server(dripping())
+    async with asks.Session(connections=2) as s:
+        make = getting(s, f"http://localhost:{server.port}")
+        await sweep(s, make, {server.port}, strike=strike, fresh=True)
