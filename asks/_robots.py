@@ -42,7 +42,7 @@ import curio
 
 from ._rate import limiter_of
 from ._transport.trap_cycles import break_trap_cycle
-from ._urls import _SAFE_QUERY, Origin, _requote, parse_url
+from ._urls import _SAFE_QUERY, Origin, _quote, parse_url
 from .errors import TooManyRedirects
 
 if TYPE_CHECKING:
@@ -413,7 +413,7 @@ def _normalise(path: str) -> str:
         return path
     # The characters parse_url leaves alone in a request target stay as they
     # are here too, so a rule and a URL spell a character the same way.
-    return _ESCAPE.sub(_unescape, _requote(path, _SAFE_QUERY))
+    return _ESCAPE.sub(_unescape, _quote(path, _SAFE_QUERY))
 
 
 def _parse(url: str, text: str) -> RobotsRules:
