@@ -50,7 +50,7 @@ from ._retry import Retry, RetryBudget
 from ._transport.connect import Dialer, pool_host
 from ._transport.deadlines import kernel_seconds
 from ._transport.http11 import HTTP11Connection
-from ._transport.interfaces import BodySourceFailed
+from ._transport.interfaces import BodyOverLimit, BodySourceFailed
 from ._transport.pool import ConnectionPool, HostLimitedPool, PoolStats
 from ._transport.routes import DIRECT, ProxyChoice, ProxyRoute, Router, coerce_route
 from ._transport.tracing import check_tracer
@@ -64,7 +64,6 @@ from .errors import (
     ConnectFailed,
     ProxyError,
     RequestTimeout,
-    ResponseTooLarge,
     ServerClosedConnectionError,
     TooManyRedirects,
     UnreplayableBody,
@@ -832,7 +831,7 @@ class Session:
                     )
                 else:
                     response = await self._buffered(
-                        call, conn, head, headers, options.encoding, elapsed
+                        call, conn, head, headers, options.encoding, elapsed, self.max_body_size
                     )
                 response.history = history
                 return response
@@ -930,12 +929,19 @@ class Session:
         headers: ResponseHeaders,
         encoding: str,
         elapsed: float,
+        limit: int | None,
+        drop_over_limit: bool = False,
     ) -> Response:
+        # *limit*: the session's max_body_size, or a passed response's bound
+        # (see _passed), which *drop_over_limit* makes an empty body rather
+        # than an error. (Given by the caller: one attribute read fewer here.)
         try:
             # The connection goes back by itself (or closes on a failure).
-            content = await conn.read_all(self.max_body_size)
+            content = await conn.read_all(limit)
         except BaseException as exc:
-            reraise(exc, call.where)
+            if not (drop_over_limit and isinstance(exc, BodyOverLimit)):
+                reraise(exc, call.where)
+            content = b""  # its connection is closed; the next request opens one
         # By position (method, url, status, reason, version, headers,
         # encoding, body, max_decoded_size): keywords cost twice as much here.
         response = Response(
@@ -972,51 +978,24 @@ class Session:
         connection is closed instead, and the response keeps an empty body.
         Event hooks wrap this step (``_hooks.install``).
         """
-        if not options.stream and options.callback is None:
-            # The class's step, not the instance's: hooks run on this one.
-            return await Session._buffered(
-                self, call, conn, head, headers, options.encoding, elapsed
-            )
-        try:
-            content = await self._read_passed(call, conn)
-        except ResponseTooLarge:
-            content = b""  # the connection is closed; the next request opens one
-        return self._passed_response(call, head, headers, options, elapsed, content)
-
-    async def _read_passed(self, call: Call, conn: HTTP11Connection) -> bytes:
-        # A streamed call's passed body: ResponseTooLarge past the bound.
-        limit = self.max_body_size
-        if limit is None or limit > _PASSED_BODY_LIMIT:
-            limit = _PASSED_BODY_LIMIT
-        try:
-            return await conn.read_all(limit)
-        except BaseException as exc:
-            reraise(exc, call.where)
-
-    def _passed_response(
-        self,
-        call: Call,
-        head: h11.Response,
-        headers: ResponseHeaders,
-        options: _Options,
-        elapsed: float,
-        content: bytes,
-    ) -> Response:
-        response = Response(
-            call.method,
-            call.url.text,
-            head.status_code,
-            head.reason.decode("latin-1"),
-            head.http_version.decode("ascii"),
+        # The class's step, not the instance's: hooks run on this one.
+        return await Session._buffered(
+            self,
+            call,
+            conn,
+            head,
             headers,
             options.encoding,
-            content,
-            self.max_decoded_size,
+            elapsed,
+            *self._passed_bound(options),
         )
-        response._elapsed = elapsed
-        if headers.has(b"set-cookie"):
-            _attach_cookies(response, call.url)
-        return response
+
+    def _passed_bound(self, options: _Options) -> tuple[int | None, bool]:
+        """How much of a passed response's body to read, and whether past it is dropped."""
+        if not options.stream and options.callback is None:
+            return self.max_body_size, False
+        limit = self.max_body_size
+        return (_PASSED_BODY_LIMIT if limit is None else min(limit, _PASSED_BODY_LIMIT)), True
 
     async def _retried(
         self,
@@ -1031,23 +1010,27 @@ class Session:
 
         Why: the retry is already decided and this body is only kept for
         ``history``. A busy server that cuts it short (or one past
-        ``max_body_size``, or for a streamed call past
-        ``_PASSED_BODY_LIMIT``, see :meth:`_passed`) must not end the call
-        with that error instead of retrying, as it did; the failed read has
-        closed the connection, so the retry goes out on a new one. Event
+        ``max_body_size``) must not end the call with that error instead of
+        retrying, as it did; the failed read has closed the connection, so
+        the retry goes out on a new one. (A streamed call's is bounded as in
+        :meth:`_passed`, kept with an empty body past the bound.) Event
         hooks wrap this step too (``_hooks.install``): a hook's own
         exception still ends the call.
         """
         try:
-            if not options.stream and options.callback is None:
-                # The class's step, not the instance's: hooks run on the result.
-                return await Session._buffered(
-                    self, call, conn, head, headers, options.encoding, elapsed
-                )
-            content = await self._read_passed(call, conn)
+            # The class's step, not the instance's: hooks run on the result.
+            return await Session._buffered(
+                self,
+                call,
+                conn,
+                head,
+                headers,
+                options.encoding,
+                elapsed,
+                *self._passed_bound(options),
+            )
         except AsksException:
             return None
-        return self._passed_response(call, head, headers, options, elapsed, content)
 
     async def _final_response(
         self,

@@ -306,7 +306,7 @@ class EndlessFirst:
         pytest.param(
             b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
             {"retries": asks.Retry(total=1, backoff_factor=0)},
-            [],
+            [503],
             id="retried",
         ),
     ],
