@@ -147,7 +147,17 @@ class Headers(MutableMapping[str, str]):
             for key in headers._removed:
                 self.remove(key)
             return
-        items: Iterable[Any] = headers.items() if isinstance(headers, Mapping) else headers
+        items: Iterable[Any]
+        if isinstance(headers, Mapping):
+            items = headers.items()
+        else:
+            # A str is iterable too: "X: 1" would be taken letter by letter,
+            # and ["XY"] as the header X with the value Y.
+            if isinstance(headers, (str, bytes)):
+                raise TypeError("headers must be a mapping or (name, value) pairs, not a string")
+            items = list(headers)
+            if any(isinstance(pair, (str, bytes)) or len(pair) != 2 for pair in items):
+                raise TypeError("headers given as a sequence must hold (name, value) pairs")
         for name, value in items:
             if value is None:
                 self.remove(str(name))

@@ -289,6 +289,7 @@ class Session:
                 "a session connects to its uds= socket: source_address= cannot apply to it"
             )
         _check_encoding(encoding)
+        _check_connection_limits(keepalive_expiry, max_head_size)
         self.base_location = base_location
         self.endpoint = endpoint
         self._headers = Headers(headers)
@@ -1150,6 +1151,20 @@ async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Resp
     what = "refused the credentials" if proxy.has_credentials else "wants credentials"
     reason = head.reason.decode("latin-1", "replace")
     raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
+
+
+def _check_connection_limits(keepalive_expiry: object, max_head_size: object) -> None:
+    # Checked here, where the caller is, not where the pool or a connection
+    # would first trip over them (a negative expiry kept nothing, silently; a
+    # zero head size refused every response as too large).
+    if not isinstance(keepalive_expiry, (int, float)) or isinstance(keepalive_expiry, bool):
+        raise TypeError(f"keepalive_expiry must be seconds, not {type(keepalive_expiry).__name__}")
+    if not keepalive_expiry >= 0:  # (NaN too)
+        raise ValueError(f"keepalive_expiry must be 0 or more seconds, not {keepalive_expiry!r}")
+    if not isinstance(max_head_size, int) or isinstance(max_head_size, bool):
+        raise TypeError(f"max_head_size must be an int, not {type(max_head_size).__name__}")
+    if max_head_size < 1:
+        raise ValueError(f"max_head_size must be at least 1 byte, not {max_head_size!r}")
 
 
 def _check_encoding(encoding: object) -> None:

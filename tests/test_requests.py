@@ -544,6 +544,34 @@ def test_a_session_encoding_that_is_no_codec_is_refused_when_the_session_is_made
 
 
 @pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"keepalive_expiry": -1}, ValueError, "keepalive_expiry"),
+        ({"keepalive_expiry": float("nan")}, ValueError, "keepalive_expiry"),
+        ({"keepalive_expiry": "5"}, TypeError, "keepalive_expiry"),
+        ({"max_head_size": 0}, ValueError, "max_head_size"),
+        ({"max_head_size": 1.5}, TypeError, "max_head_size"),
+        ({"headers": "X-A: 1"}, TypeError, "not a string"),
+        ({"headers": ["XY"]}, TypeError, "pairs"),
+        ({"headers": [("X-A", "1", "2")]}, TypeError, "pairs"),
+    ],
+)
+def test_session_limits_and_headers_of_the_wrong_shape_are_refused_when_made(kwargs, error, match):
+    # ["XY"] used to send the header X with the value Y; "X-A: 1" failed
+    # letter by letter; a negative expiry silently kept no connection.
+    with pytest.raises(error, match=match):
+        asks.Session(**kwargs)
+
+
+async def test_a_timeout_that_is_not_a_number_is_a_type_error_naming_it(raw_server):
+    server = await raw_server(canned(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    async with asks.Session() as s:
+        with pytest.raises(TypeError, match="timeout must be a number of seconds"):
+            await s.get(server.url, timeout="5")
+        assert (await s.get(server.url, timeout=5)).status_code == 200
+
+
+@pytest.mark.parametrize(
     ("kwargs", "error"),
     [
         ({"encoding": "no-such-codec"}, ValueError),

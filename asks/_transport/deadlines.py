@@ -33,6 +33,10 @@ def kernel_seconds(seconds: float | None, name: str) -> float | None:
     """
     if seconds is None:
         return None
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        raise TypeError(
+            f"{name} must be a number of seconds or None, not {type(seconds).__name__}"
+        )
     if seconds != seconds:
         raise ValueError(f"{name} must be a number of seconds or None, not NaN")
     if seconds > LONGEST:
