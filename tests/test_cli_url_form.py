@@ -183,6 +183,7 @@ SAMPLES = {
     "--data-raw": "text",
     "--data-file": "payload.bin",
     "--auth": "user:pw",
+    "--netrc-file": "netrc",
     "-o": "out.bin",
     "--output": "out.bin",
 }
