@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -429,7 +430,13 @@ class HTTP2Connection:
         frames = _FrameLengths()
         try:
             while True:
-                data = await stream.receive(_READ_SIZE)
+                try:
+                    data = await stream.receive(_READ_SIZE)
+                except ssl.SSLEOFError:
+                    # TCP closed without a TLS close_notify, as servers drop
+                    # idle connections: the server's close, as over HTTP/1.1
+                    # (whose streams each tell "before their answer" apart).
+                    data = b""
                 if not data:
                     raise PeerClosedEarly(before_response=True)
                 if first:

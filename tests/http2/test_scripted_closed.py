@@ -14,7 +14,7 @@ import pytest
 
 import asks
 from asks.errors import ServerClosedConnectionError
-from tests.http2.conftest import H2ServerFactory
+from tests.http2.conftest import H2Mode, H2ServerFactory
 from tests.http2.scripted import ServerStream
 
 
@@ -121,3 +121,20 @@ async def test_streams_failed_by_one_connection_error_each_get_their_own(
             frames.append(tb.tb_frame.f_code.co_name)
             tb = tb.tb_next
         assert frames.count("post") <= 1, frames
+
+
+async def test_a_tls_close_without_close_notify_is_a_close_like_any_other(
+    h2_server: H2ServerFactory, h2_mode: H2Mode
+) -> None:
+    # Servers drop TCP under TLS without a close_notify all the time; over
+    # HTTP/2 as over HTTP/1.1 that is the server closing (a silent resend
+    # before any answer, ServerClosedConnectionError inside one), not a
+    # TLSError for every stream.
+    server = await h2_server(closing_on(b"/get"), **h2_mode.server)
+    async with asks.Session(server.url, retries=0, **h2_mode.session) as session:
+        await session.get(path="/first")
+        r = await session.get(path="/get")
+        assert r.content == b"answered /get"
+        with pytest.raises(ServerClosedConnectionError):
+            await curio.timeout_after(10, session.get(path="/body"))
+        assert (await session.get(path="/after")).content == b"answered /after"
