@@ -739,6 +739,73 @@ async def test_fetch_empty_list(tmp_path: Path) -> None:
     assert summary(result.stderr)["total"] == "0"
 
 
+def run_with_closed(stream: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -m asks ARGS`` with *stream* closed by the shell (``<&-``, ``>&-``, ``2>&-``)."""
+    fd = {"stdin": 0, "stdout": 1, "stderr": 2}[stream]
+    return subprocess.run(
+        ["sh", "-c", f'exec "$@" {fd}>&-', "sh", *ASKS, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stream", "args", "code", "message"),
+    [
+        ("stdin", ["fetch", "--processes", "1"], 2, "cannot read the URL list: stdin is closed"),
+        ("stdin", ["fetch", "--processes", "2"], 2, "cannot read the URL list: stdin is closed"),
+        ("stdout", ["fetch", "LIST", "--processes", "1"], 2, "cannot write the JSON lines"),
+        ("stdout", ["fetch", "LIST", "--processes", "2"], 2, "cannot write the JSON lines"),
+        ("stdin", ["post", "URL", "--data-file", "-"], 2, "--data-file '-': stdin is closed"),
+        ("stdout", ["URL"], 1, "writing stdout: stdout is closed"),
+    ],
+)
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 10)
+async def test_a_closed_stdin_or_stdout_is_a_clear_error_before_any_request(
+    raw_server: Any, tmp_path: Path, stream: str, args: list[str], code: int, message: str
+) -> None:
+    # Python makes sys.stdin / sys.stdout None then: reading nothing or
+    # writing nowhere must not pass for a run that did its work.
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{server.url}/1\n{server.url}/2\n")
+    args = [{"LIST": str(listing), "URL": server.url}.get(arg, arg) for arg in args]
+    result = await curio.run_in_thread(run_with_closed, stream, *args)
+    assert result.returncode == code, result.stderr
+    assert_one_error_line(result, message)
+    assert server.accepted == 0
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 10)
+async def test_a_closed_stderr_leaves_the_json_lines_whole(
+    raw_server: Any, tmp_path: Path, processes: str
+) -> None:
+    # No summary, no progress bar to draw: the lines still all come, and no
+    # message of stderr's lands among them.
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(f"{server.url}/{n}\n" for n in range(5)))
+    result = await curio.run_in_thread(
+        run_with_closed, "stderr", "fetch", str(listing), "--processes", processes
+    )
+    assert result.returncode == 0
+    assert sorted(r["url"] for r in json_lines(result.stdout)) == [
+        f"{server.url}/{n}" for n in range(5)
+    ]
+
+
+def test_a_closed_stderr_keeps_the_error_out_of_stdout() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    result = run_with_closed("stderr", dead)
+    assert (result.returncode, result.stdout) == (1, b"")
+
+
 async def test_fetch_timeout_per_url(raw_server: Any) -> None:
     async def stall(sock: curio.io.Socket) -> None:
         await read_request(sock)

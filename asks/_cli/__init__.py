@@ -37,7 +37,15 @@ from collections.abc import Sequence
 
 from .._filenames import safe_filename
 from .arguments import build_parser, parse_args
-from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RICH_MISSING, UsageError, print_error
+from .exits import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    RICH_MISSING,
+    UsageError,
+    print_error,
+    quiet_closed_stderr,
+)
 from .fetch import run_fetch
 from .processes import run_fetch as run_parallel_fetch
 from .processes import usable_cores
@@ -65,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         the exit code: 0 success, 1 failed request, 2 bad arguments, 4 a 4xx
         response, 5 a 5xx response, 130 interrupted, 141 broken pipe.
     """
+    quiet_closed_stderr()
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from typing import Literal, TextIO
 
 from .._describe import describe, explain
 
@@ -34,7 +35,9 @@ __all__ = [
     "describe",
     "explain",
     "print_error",
+    "quiet_closed_stderr",
     "silence_stdout",
+    "standard_stream",
     "status_exit",
 ]
 
@@ -72,6 +75,48 @@ def status_exit(status: int) -> int:
     if status >= 400:
         return EXIT_CLIENT_ERROR
     return EXIT_OK
+
+
+def standard_stream(name: Literal["stdin", "stdout"], use: str) -> TextIO:
+    """``sys.stdin`` or ``sys.stdout``, to *use* it; refused if the shell closed it.
+
+    Python sets the stream to None when its descriptor was closed at start
+    (``<&-``, ``>&-``). Reading nothing or writing nowhere would end in a
+    success with nothing done, so it is refused, as ``cat <&-`` refuses.
+
+    Args:
+        name: ``"stdin"`` or ``"stdout"``.
+        use: what it is for, in the message (``"read the URL list"``).
+
+    Raises:
+        UsageError: the stream is closed.
+    """
+    stream: TextIO | None = getattr(sys, name)
+    if stream is None:
+        raise UsageError(f"cannot {use}: {name} is closed")
+    return stream
+
+
+def quiet_closed_stderr() -> None:
+    """A stderr the shell closed (``2>&-``) becomes ``/dev/null``, as ``2>/dev/null``.
+
+    Python sets ``sys.stderr`` to None then; ``print(file=None)`` writes to
+    stdout, so an error line would land in the body or the JSON lines, and
+    the progress bar's ``isatty()`` would fail. The free descriptor 2 is
+    filled too: the worker processes inherit it, and no file opened later
+    takes its number.
+    """
+    if sys.stderr is not None:
+        return
+    with contextlib.suppress(OSError):
+        try:
+            os.fstat(2)
+        except OSError:  # still free: fill it
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != 2:
+                os.dup2(devnull, 2)
+                os.close(devnull)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
 
 
 def silence_stdout() -> None:

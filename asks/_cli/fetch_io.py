@@ -19,7 +19,7 @@ from typing import IO
 
 import curio
 
-from .exits import UsageError
+from .exits import UsageError, standard_stream
 
 __all__ = ["JsonlSink", "UrlSource", "count_urls"]
 
@@ -40,10 +40,10 @@ class UrlSource:
         """The source of ``FILE`` (``-``: stdin, which is never closed here).
 
         Raises:
-            UsageError: the file cannot be read, or is a directory.
+            UsageError: the file cannot be read, or is a directory; stdin is closed.
         """
         if source == "-":
-            return cls(sys.stdin.fileno(), owned=False)
+            return cls(standard_stream("stdin", "read the URL list").fileno(), owned=False)
         try:
             fd = os.open(source, os.O_RDONLY)
         except OSError as exc:
@@ -123,12 +123,14 @@ class JsonlSink:
         append: add to the file (``--resume``) instead of replacing it.
 
     Raises:
-        UsageError: the file cannot be opened for writing.
+        UsageError: the file cannot be opened for writing; stdout is closed.
     """
 
     def __init__(self, target: str, append: bool = False) -> None:
         self._fd: int | None = None
-        if target != "-":
+        if target == "-":
+            standard_stream("stdout", "write the JSON lines")
+        else:
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
             try:
                 self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)

@@ -189,9 +189,11 @@ class BodyTarget:
             the target.
 
         Raises:
-            OSError: the file cannot be created.
+            OSError: the file cannot be created, or stdout is closed.
         """
         if self._path is None:
+            if sys.stdout is None:  # closed by the shell (>&-): nowhere to write
+                raise OSError(errno.EBADF, "stdout is closed")
             return sys.stdout.buffer
         if self.name.endswith(("/", os.sep)):
             # Path() drops a trailing slash: "-o new/" would create a file

@@ -69,6 +69,7 @@ from .exits import (
     UsageError,
     print_error,
     silence_stdout,
+    standard_stream,
 )
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
@@ -192,7 +193,9 @@ class _Output:
 
     def __init__(self, target: str, append: bool = False) -> None:
         self._file: IO[bytes] | None = None
-        if target != "-":
+        if target == "-":
+            standard_stream("stdout", "write the JSON lines")
+        else:
             try:
                 self._file = open(target, "ab" if append else "wb")  # noqa: SIM115
             except OSError as exc:
@@ -241,7 +244,7 @@ def read_urls(source: str) -> Iterator[str]:
         OSError: reading failed half way.
     """
     if source == "-":
-        fd, owned = sys.stdin.fileno(), False
+        fd, owned = standard_stream("stdin", "read the URL list").fileno(), False
     else:
         try:
             fd, owned = os.open(source, os.O_RDONLY), True

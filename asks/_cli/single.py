@@ -46,6 +46,7 @@ from .exits import (
     explain,
     print_error,
     silence_stdout,
+    standard_stream,
     status_exit,
 )
 from .output import (
@@ -143,7 +144,7 @@ def _body_kwargs(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[
         return {"data": args.data_raw}
     if args.data_file is not None:
         if args.data_file == "-":
-            return {"data": _upload(sys.stdin.buffer)}
+            return {"data": _upload(standard_stream("stdin", "read --data-file '-'").buffer)}
         try:
             return {"data": _upload(stack.enter_context(open(args.data_file, "rb")))}
         except OSError as exc:
