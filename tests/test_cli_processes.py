@@ -27,7 +27,7 @@ import pytest
 from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace, worker_of
 from asks._partition import shard_of
 from tests.hosts import Hosts
-from tests.servers import read_request
+from tests.servers import canned, read_request
 
 ASKS = [sys.executable, "-m", "asks"]
 CHILD_TIMEOUT = 60.0
@@ -301,6 +301,25 @@ async def test_a_worker_killed_mid_run_fails_the_run_clearly(tmp_path: Path) -> 
     done = records(out)
     assert sum(r["url"].rsplit("/", 2)[1] == "fast" for r in done) == 16
     assert all(gone(pid) for pid in workers)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("processes", ["1", "2"])
+async def test_a_full_disk_under_jsonl_is_one_clear_error(raw_server: Any, processes: str) -> None:
+    server = await raw_server(canned(OK))
+    listing = "".join(f"{server.url}/{n}\n" for n in range(5)).encode()
+
+    def run() -> subprocess.CompletedProcess[bytes]:
+        command = [*ASKS, "fetch", "--processes", processes, "--jsonl", "/dev/full", "--quiet"]
+        return subprocess.run(command, input=listing, capture_output=True, timeout=CHILD_TIMEOUT)
+
+    result = await curio.run_in_thread(run)
+    # ENOSPC said once: a buffered --jsonl tried the failed lines again on
+    # close and ended the parent with a traceback.
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        "asks: error: writing the JSON lines: [Errno 28] No space left on device"
+    ]
 
 
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)

@@ -21,7 +21,7 @@ import curio
 
 from .exits import UsageError, standard_stream
 
-__all__ = ["JsonlSink", "UrlSource", "count_urls"]
+__all__ = ["JsonlSink", "UrlSource", "count_urls", "write_all"]
 
 
 class UrlSource:
@@ -115,6 +115,23 @@ def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
         return None
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write *data* to *fd*, unbuffered: what failed to go is never written later.
+
+    One write(2) for the whole block; a regular file takes it at once, and
+    only an error (disk full, a signal) can leave it short, which is then
+    retried for the rest rather than left torn. No buffer holds back what
+    failed (a buffered file would try it again on close, and fail again).
+
+    Raises:
+        OSError: the write failed (``ENOSPC`` for a full disk).
+    """
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 class JsonlSink:
     """One JSON line per URL, each written whole and flushed at once.
 
@@ -149,13 +166,7 @@ class JsonlSink:
             out.write(line + "\n")
             out.flush()
             return
-        data = memoryview((line + "\n").encode("utf-8", "backslashreplace"))
-        # One write(2) for the whole line; a regular file takes it at once,
-        # and only an error (disk full, a signal) can leave it short, which
-        # is then retried for the rest rather than left torn.
-        while data:
-            written = os.write(self._fd, data)
-            data = data[written:]
+        write_all(self._fd, (line + "\n").encode("utf-8", "backslashreplace"))
 
     def close(self) -> None:
         """Close the ``--jsonl`` file (stdout stays open)."""

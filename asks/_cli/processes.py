@@ -71,6 +71,7 @@ from .exits import (
     silence_stdout,
     standard_stream,
 )
+from .fetch_io import write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 # The environment variable that carries a worker's parsed options (pickled,
@@ -192,12 +193,13 @@ class _Output:
     """The one output of the run: stdout or ``--jsonl``, written whole lines at a time."""
 
     def __init__(self, target: str, append: bool = False) -> None:
-        self._file: IO[bytes] | None = None
+        self._fd: int | None = None
         if target == "-":
             standard_stream("stdout", "write the JSON lines")
         else:
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
             try:
-                self._file = open(target, "ab" if append else "wb")  # noqa: SIM115
+                self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
 
@@ -207,9 +209,10 @@ class _Output:
         Raises:
             OSError: the output failed (``BrokenPipeError`` for a closed stdout).
         """
-        if self._file is not None:
-            self._file.write(lines)
-            self._file.flush()
+        if self._fd is not None:
+            # Unbuffered, as one process writes: a disk found full is said
+            # once, not again by a buffer's flush on close.
+            write_all(self._fd, lines)
             return
         # sys.stdout is looked up each time: a progress bar may have wrapped it.
         out = sys.stdout
@@ -224,9 +227,9 @@ class _Output:
 
     def close(self) -> None:
         """Close the ``--jsonl`` file (stdout stays open)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def read_urls(source: str) -> Iterator[str]:
