@@ -612,6 +612,43 @@ async def test_ctrl_c_stops_a_single_request(raw_server: Any) -> None:
     assert b"Traceback" not in err
 
 
+async def test_sigterm_stops_a_download_and_removes_its_temporary_file(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    arrived = threading.Event()
+
+    async def drip(sock: curio.io.Socket) -> None:
+        await read_request(sock)
+        await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        arrived.set()  # the -o temporary file was made before the request went out
+        await curio.Event().wait()
+
+    server = await raw_server(drip)
+    target = tmp_path / "out.bin"
+
+    def drive() -> tuple[int | None, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, server.url, "-o", str(target)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            if arrived.wait(CHILD_TIMEOUT):
+                proc.send_signal(signal.SIGTERM)  # what kill, timeout(1), job runners send
+            _out, err = proc.communicate()
+        finally:
+            killer.cancel()
+        return proc.returncode, err
+
+    code, err = await curio.run_in_thread(drive)
+    assert code == 130, err
+    assert b"Traceback" not in err
+    assert os.listdir(tmp_path) == []  # no target, no .out.bin.*.part left behind
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
 async def test_a_sigint_the_main_thread_missed_still_wakes_an_idle_kernel() -> None:
     # A SIGINT whose C-level handler ran where the main thread did not notice
@@ -865,7 +902,15 @@ async def test_fetch_output_dir_uses_safe_unique_names(raw_server: Any, tmp_path
 # Longer than CHILD_TIMEOUT: a stuck child is killed and the assertions show
 # what it wrote, rather than the test's own deadline hiding it.
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
-async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "processes"),
+    [(signal.SIGINT, []), (signal.SIGTERM, ["--processes", "1"])],
+    ids=["ctrl-c", "sigterm-one-process"],
+)
+async def test_fetch_ctrl_c_keeps_the_lines_written(
+    raw_server: Any, tmp_path: Path, signum: int, processes: list[str]
+) -> None:
+    # SIGTERM stops one process as Ctrl-C does (and as it stops --processes N).
     answered = 10
     served = 0
 
@@ -883,7 +928,7 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: P
 
     def drive() -> tuple[int | None, list[bytes], bytes, bytes]:
         proc = subprocess.Popen(
-            [*ASKS, "fetch", str(listing), "--connections", "4"],
+            [*ASKS, "fetch", str(listing), "--connections", "4", *processes],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -895,7 +940,7 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(raw_server: Any, tmp_path: P
             # Synchronise on the output itself: once these lines are out, the
             # run is stuck on the stalled requests.
             lines = [proc.stdout.readline() for _ in range(answered)]
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             rest, err = proc.communicate()
         finally:
             killer.cancel()

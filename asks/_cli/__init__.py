@@ -27,8 +27,8 @@ never imports it, and without it the commands stop with one clear line.
 
 Exit codes: 0 for a 1xx/2xx/3xx final response (``fetch``: every URL
 fetched, whatever its status), 4 for 4xx, 5 for 5xx, 1 for a failed request
-(``fetch``: at least one URL failed), 2 for bad arguments, 130 after Ctrl-C,
-141 when stdout is a closed pipe.
+(``fetch``: at least one URL failed), 2 for bad arguments, 130 after Ctrl-C
+or SIGTERM, 141 when stdout is a closed pipe.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stopping cleanly: the ``--timeout`` deadline and Ctrl-C.
+"""Stopping cleanly: the ``--timeout`` deadline, Ctrl-C and SIGTERM.
 
 Both commands run their work inside one curio kernel, and both must be able
 to stop it half way and still clean up: close the session, remove a partial
@@ -8,7 +8,10 @@ which may be inside the kernel's own bookkeeping; so the first Ctrl-C is
 turned into an ordinary event a task waits for (:class:`SigintWatch`), and
 :func:`supervise` cancels the work when it fires, which runs the work's
 ``finally`` blocks as a cancellation always does. A second Ctrl-C still
-raises at once, for when the clean stop itself hangs.
+raises at once, for when the clean stop itself hangs. SIGTERM (what
+``kill``, ``timeout`` and job runners send) is taken the same way: left to
+its default, it ended the process on the spot, leaving a download's
+temporary ``.part`` files behind and no summary.
 
 The deadline is curio's ``timeout_after`` around the whole transfer
 (request, redirects and body), which is what a person means by "give up
@@ -46,11 +49,15 @@ def deadline(seconds: float | None) -> contextlib.AbstractAsyncContextManager[An
     return curio.timeout_after(seconds)  # type: ignore[no-any-return]
 
 
+# The signals that stop a run cleanly: Ctrl-C, and the polite "terminate".
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class SigintWatch:
-    """Turns the first SIGINT into something a task can wait for.
+    """Turns the first SIGINT or SIGTERM into something a task can wait for.
 
     The handler only writes a byte to a socket pair, which wakes the kernel
-    out of its ``select``; a second SIGINT raises ``KeyboardInterrupt`` as
+    out of its ``select``; a second one raises ``KeyboardInterrupt`` as
     usual, for when the clean stop itself hangs.
 
     The socket pair is also the interpreter's wakeup fd
@@ -65,11 +72,11 @@ class SigintWatch:
         self.fired = False
         self._reader: Any = None
         self._writer: socket.socket | None = None
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
         self._previous_wakeup = -1
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        """The SIGINT handler: wake the waiting task, or raise on the second one."""
+        """The handler: wake the waiting task, or raise on the second signal."""
         if self.fired:
             raise KeyboardInterrupt
         self.fired = True
@@ -78,9 +85,9 @@ class SigintWatch:
                 self._writer.send(b"\0")
 
     async def wait(self) -> None:
-        """Return once SIGINT arrived."""
+        """Return once SIGINT or SIGTERM arrived."""
         # A byte of the wakeup fd may come before the Python handler has run,
-        # or be another signal's: only the handler's `fired` says it was SIGINT
+        # or be another signal's: only the handler's `fired` says it was ours
         # (the handler writes a byte of its own, so this wakes again).
         while not self.fired:
             await self._reader.recv(64)
@@ -89,7 +96,7 @@ class SigintWatch:
         reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
         self._reader = curio.io.Socket(reader)
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
         self._previous_wakeup = signal.set_wakeup_fd(
             self._writer.fileno(), warn_on_full_buffer=False
         )
@@ -101,9 +108,9 @@ class SigintWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        previous = self._previous if self._previous is not None else signal.SIG_DFL
         signal.set_wakeup_fd(self._previous_wakeup)
-        signal.signal(signal.SIGINT, previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         await self._reader.close()
         if self._writer is not None:
             self._writer.close()
@@ -120,7 +127,7 @@ class Outcome(Generic[T]):
 async def supervise(
     work: Callable[[], Awaitable[T]], stop: Callable[[], Awaitable[Any]] | None = None
 ) -> Outcome[T]:
-    """Run *work* until it returns, SIGINT arrives, or *stop* returns.
+    """Run *work* until it returns, SIGINT or SIGTERM arrives, or *stop* returns.
 
     Whichever comes first cancels the others; cancelling *work* runs its
     clean-up (closing the session, removing partial files).
@@ -132,7 +139,7 @@ async def supervise(
 
     Returns:
         the result of *work* with ``interrupted=False``; or no result, with
-        ``interrupted`` saying whether SIGINT (rather than *stop*) ended it.
+        ``interrupted`` saying whether a signal (rather than *stop*) ended it.
 
     Raises:
         Exception: whatever *work* raised.
