@@ -266,9 +266,11 @@ async def _consume(
         try:
             async with run as results:
                 async for result in results:
+                    # Counted once its line is out, as --processes counts: a URL
+                    # whose line the output refused is not done (--resume).
+                    sink.write(result.as_json(with_file=with_file))
                     stats.add(result)
                     progress.advance(1, failed=stats.failed)
-                    sink.write(result.as_json(with_file=with_file))
         except _ListUnreadable as exc:
             outcome.fatal = exc.error
             outcome.fatal_context = "reading the URL list"
