@@ -15,7 +15,11 @@ bound (see :mod:`asks._crawl_schedule`).
 
 Whatever happens to one URL (a bad line, a refused connection, a timeout, a
 404) becomes its :class:`FetchResult`; the run goes on. Results come in the
-order the fetches finish.
+order the fetches finish. A body that cannot be saved in ``output_dir`` (the
+directory gone or read-only, the disk full) is the run's failure, not the
+URL's: every later body would fail the same way, after its request was sent,
+so the iteration raises :class:`SaveFailed` and the run stops, as it does when
+the input fails.
 
 Leaving the ``async with`` block early (``break``, an exception,
 cancellation) cancels every fetch still in flight; the session's pool
@@ -47,6 +51,7 @@ from ._retry import Retry
 from ._robots import UNREACHABLE, RobotsCache
 from ._transport.deadlines import kernel_seconds
 from ._transport.trap_cycles import break_trap_cycle
+from .errors import AsksException
 from .response_objects import StreamResponse
 from .sessions import _KWARGS, Session
 
@@ -54,6 +59,7 @@ __all__ = [
     "DEFAULT_CONNECTIONS_PER_HOST",
     "FetchResult",
     "FetchResults",
+    "SaveFailed",
     "fetch_many",
     "kept_connections",
     "polite_retry",
@@ -252,6 +258,22 @@ def _error_result(url: str, exc: BaseException, elapsed: float = 0.0) -> FetchRe
 _END: Any = object()
 
 
+class SaveFailed(OSError):
+    """A body could not be written in ``output_dir``: the run stops with this error.
+
+    Attributes:
+        directory: the ``output_dir``.
+    """
+
+    def __init__(self, directory: Path, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error))
+        self.directory = directory
+
+    def __str__(self) -> str:
+        # The reason and the directory; not the hidden temporary file's name.
+        return f"cannot write in {str(self.directory)!r}: {self.strerror}"
+
+
 class _Failed:
     """The input itself failed: the iterator raises this once results run out."""
 
@@ -434,7 +456,7 @@ class FetchResults:
                 result = await self._fetch(url)
                 await self._results.put(result)
                 item = await scheduler.swap(host)
-        except Exception as exc:  # a bug, not a URL's failure: stop the run, loudly
+        except Exception as exc:  # a bug or SaveFailed, not a URL's failure: stop the run
             # A crashed task of a curio TaskGroup is only recorded; the
             # consumer must hear of it, or it would wait for results forever.
             await self._results.put(_Failed(exc))
@@ -455,6 +477,8 @@ class FetchResults:
                 error=f"RequestTimeout: no complete response within {self._timeout:g} s",
                 error_type="RequestTimeout",
             )
+        except SaveFailed:
+            raise  # the output directory failed: no later URL can be saved either
         except Exception as exc:  # one bad URL must not stop the others
             return _error_result(url, exc, _since(started))
 
@@ -507,7 +531,10 @@ class FetchResults:
 
         assert self._output_dir is not None
         name = safe_filename(url)
-        fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{name}.", suffix=".part")
+        try:
+            fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{name}.", suffix=".part")
+        except OSError as exc:
+            raise SaveFailed(self._output_dir, exc) from exc
         size = 0
         chunks: list[bytes] | None = [] if self._keep_body else None
         try:
@@ -519,9 +546,13 @@ class FetchResults:
                     if chunks is not None:
                         chunks.append(chunk)
             os.replace(temp, self._output_dir / name)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+            # The body's own errors are asks exceptions (a TLSError is also an
+            # OSError); any other OSError is the file system's.
+            if isinstance(exc, OSError) and not isinstance(exc, AsksException):
+                raise SaveFailed(self._output_dir, exc) from exc
             raise
         return size, name, None if chunks is None else b"".join(chunks)
 

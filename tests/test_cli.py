@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -897,6 +898,35 @@ async def test_fetch_output_dir_uses_safe_unique_names(raw_server: Any, tmp_path
     assert names[f"{base}/" + "long" * 100 + ".txt"].endswith(".txt")
     # Nothing was written anywhere else.
     assert sorted(os.listdir(tmp_path)) == ["saved", "urls.txt"]
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+async def test_fetch_stops_when_the_output_dir_goes(
+    raw_server: Any, tmp_path: Path, processes: str
+) -> None:
+    out_dir = tmp_path / "saved"
+    asked: list[str] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            asked.append(received[0].target.decode())
+            if asked[-1] == "/vanish":
+                shutil.rmtree(out_dir)
+            await sock.sendall(OK_HELLO)
+
+    server = await raw_server(handler)
+    listing = tmp_path / "urls.txt"
+    names = ("first", "vanish", "later", "last")
+    listing.write_text("".join(f"{server.url}/{name}\n" for name in names))
+    command = ["fetch", str(listing), "--output-dir", str(out_dir), "--connections", "1"]
+    result = await arun_asks(*command, "--processes", processes)
+    text = result.stderr.decode()
+    assert result.returncode == 1, text
+    assert "Traceback" not in text
+    assert f"saving the bodies in --output-dir: cannot write in {str(out_dir)!r}: " in text
+    # Every later URL would have been asked for and failed, one line each.
+    assert asked == ["/first", "/vanish"]
+    assert [r["url"] for r in json_lines(result.stdout)] == [f"{server.url}/first"]
 
 
 # Longer than CHILD_TIMEOUT: a stuck child is killed and the assertions show

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import random
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from asks.crawl import (
     DEFAULT_CONNECTIONS_PER_HOST,
     KEPT_CONNECTIONS,
     FetchResult,
+    SaveFailed,
     _fetched,
     kept_connections,
 )
@@ -170,6 +172,31 @@ async def test_output_dir_saves_each_body_under_a_safe_name(
         assert result.file is not None
         assert (out / result.file).read_bytes() == b"hello" == result.content
     assert sorted(os.listdir(tmp_path)) == ["pages"]
+
+
+async def test_an_output_dir_that_fails_stops_the_run(raw_server: Any, tmp_path: Path) -> None:
+    out = tmp_path / "pages"
+    asked: list[str] = []
+
+    async def handler(sock: Any) -> None:
+        while (received := await read_request(sock)) is not None:
+            asked.append(received[0].target.decode())
+            if asked[-1] == "/vanish":
+                shutil.rmtree(out)  # the directory goes while the run goes on
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    urls = [f"{server.url}/{name}" for name in ("first", "vanish", "later", "last")]
+    got: list[FetchResult] = []
+    with pytest.raises(SaveFailed) as failed:
+        async with asks.fetch_many(urls, concurrency=1, output_dir=out) as results:
+            async for result in results:
+                got.append(result)
+    # Not one failed result per URL, each after its request: the run stops.
+    assert [result.url for result in got] == urls[:1]
+    assert asked == ["/first", "/vanish"]
+    assert isinstance(failed.value, OSError)
+    assert str(failed.value) == f"cannot write in {str(out)!r}: No such file or directory"
 
 
 async def test_async_iterable_input(raw_server: Any) -> None:

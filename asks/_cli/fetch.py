@@ -8,8 +8,8 @@ progress bar and the summary. ``--resume`` first reads the earlier output
 (:mod:`.resume`) and hands the library only the URLs not done yet.
 
 A URL is a record, never a stop: whatever happens to one URL becomes its
-JSON line. Only the output itself failing (stdout closed, disk full) or the
-list becoming unreadable stops the run.
+JSON line. Only the output itself failing (stdout closed, disk full, the
+``--output-dir`` gone) or the list becoming unreadable stops the run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import curio
 
 from .._partition import shard_of
-from ..crawl import FetchResult, fetch_many, polite_session
+from ..crawl import FetchResult, SaveFailed, fetch_many, polite_session
 from .arguments import request_kwargs, session_kwargs
 from .exits import (
     EXIT_BROKEN_PIPE,
@@ -274,6 +274,9 @@ async def _consume(
         except _ListUnreadable as exc:
             outcome.fatal = exc.error
             outcome.fatal_context = "reading the URL list"
+        except SaveFailed as exc:
+            outcome.fatal = exc
+            outcome.fatal_context = "saving the bodies in --output-dir"
         except OSError as exc:  # writing a line failed
             outcome.fatal = exc
 
