@@ -754,6 +754,34 @@ async def test_fetch_reports_failures_and_reads_stdin(raw_server: Any) -> None:
     }
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
+async def test_fetch_percent_encodes_the_bytes_of_a_line_that_is_not_utf8(
+    raw_server: Any, tmp_path: Path, processes: str
+) -> None:
+    asked: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            asked.append(received[0].target)
+            await sock.sendall(OK_HELLO)
+
+    server = await raw_server(handler)
+    base = server.url.encode()
+    listing = tmp_path / "urls.txt"
+    # Latin-1 lines (the first after a BOM), and one in UTF-8.
+    lines = [b"\xef\xbb\xbf" + base + b"/caf\xe9", base + b"/\xff", base + "/café".encode()]
+    listing.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    result = await arun_asks("fetch", str(listing), "--processes", processes, "--quiet")
+    assert result.returncode == 0, result.stderr
+    # The bytes the list holds, not U+FFFD (which made both Latin-1 lines one URL).
+    assert sorted(asked) == [b"/%FF", b"/caf%C3%A9", b"/caf%E9"]
+    assert sorted(r["url"] for r in json_lines(result.stdout)) == [
+        f"{server.url}/%FF",
+        f"{server.url}/caf%E9",
+        f"{server.url}/café",
+    ]
+
+
 async def test_fetch_jsonl_to_a_file_and_quiet(raw_server: Any, tmp_path: Path) -> None:
     server = await raw_server(canned(OK_HELLO))
     listing = tmp_path / "urls.txt"

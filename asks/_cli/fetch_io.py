@@ -21,7 +21,24 @@ import curio
 
 from .exits import UsageError, standard_stream
 
-__all__ = ["JsonlSink", "UrlSource", "count_urls", "write_all"]
+__all__ = ["BOM", "JsonlSink", "UrlSource", "count_urls", "line_text", "write_all"]
+
+
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors put first
+
+
+def line_text(raw: bytes) -> str:
+    """The text of one line of the list: UTF-8, other bytes percent-encoded.
+
+    A list cut from an old log may hold a URL in Latin-1 (``/caf\\xe9``).
+    Replaced by U+FFFD it would become another URL (``/caf%EF%BF%BD``), and
+    every such URL the same one; percent-encoded byte by byte it is the URL
+    the server meant (RFC 3986 section 2.1), as redirects' Location is read.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
 
 
 class UrlSource:
@@ -55,11 +72,10 @@ class UrlSource:
 
     def _url(self, raw: bytes) -> str | None:
         """The URL of one line, or None for a blank or ``#`` line (a first BOM dropped)."""
-        text = raw.decode("utf-8", "replace")
         if self._first:
             self._first = False
-            text = text.removeprefix("\ufeff")
-        text = text.strip()
+            raw = raw.removeprefix(BOM)
+        text = line_text(raw).strip()
         if not text or text.startswith("#"):
             return None
         return text
@@ -107,7 +123,7 @@ def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
         count = 0
         with open(path, "rb") as lines:
             for raw in lines:
-                text = raw.decode("utf-8", "replace").strip().removeprefix("\ufeff").strip()
+                text = line_text(raw.strip().removeprefix(BOM)).strip()
                 if text and not text.startswith("#") and keep(text):
                     count += 1
         return count

@@ -71,7 +71,7 @@ from .exits import (
     silence_stdout,
     standard_stream,
 )
-from .fetch_io import write_all
+from .fetch_io import BOM, line_text, write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 # The environment variable that carries a worker's parsed options (pickled,
@@ -270,11 +270,10 @@ def read_urls(source: str) -> Iterator[str]:
             pieces = (partial + data).split(b"\n")
             partial = b"" if not data else pieces.pop()
             for raw in pieces:
-                text = raw.decode("utf-8", "replace")
                 if first:
                     first = False
-                    text = text.removeprefix("\ufeff")
-                text = text.strip()
+                    raw = raw.removeprefix(BOM)
+                text = line_text(raw).strip()
                 if text and not text.startswith("#"):
                     yield text
             if not data:
