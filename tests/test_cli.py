@@ -782,6 +782,26 @@ async def test_fetch_percent_encodes_the_bytes_of_a_line_that_is_not_utf8(
     ]
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("ended", [True, False], ids=["whole-line", "never-ends"])
+async def test_fetch_stops_at_a_line_too_long_for_a_url(
+    raw_server: Any, tmp_path: Path, processes: str, ended: bool
+) -> None:
+    from asks._cli.fetch_io import MAX_LINE
+
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    # Not a list of URLs: held whole, a line without end cost memory without
+    # bound and time as its square (100 MB: a minute, 1 GB of memory).
+    long_line = f"{server.url}/".encode() + b"a" * MAX_LINE
+    rest = b"\n" + f"{server.url}/after\n".encode() if ended else b""
+    listing.write_bytes(f"{server.url}/first\n".encode() + long_line + rest)
+    result = await arun_asks("fetch", str(listing), "--processes", processes, "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert_one_error_line(result, "reading the URL list: a line is longer than 65,536 bytes")
+    assert all(len(r["url"]) < MAX_LINE for r in json_lines(result.stdout))
+
+
 async def test_fetch_jsonl_to_a_file_and_quiet(raw_server: Any, tmp_path: Path) -> None:
     server = await raw_server(canned(OK_HELLO))
     listing = tmp_path / "urls.txt"

@@ -40,7 +40,7 @@ from .exits import (
     print_error,
     silence_stdout,
 )
-from .fetch_io import JsonlSink, UrlSource, count_urls
+from .fetch_io import JsonlSink, LineTooLong, UrlSource, count_urls
 from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
 from .resume import DoneSet, prepare_resume
 from .stopping import supervise
@@ -205,7 +205,7 @@ def _keep(plan: _FetchPlan, done: DoneSet | None) -> Callable[[str], bool]:
 class _ListUnreadable(Exception):
     """Reading the URL list failed (the run stops: it cannot know what is left)."""
 
-    def __init__(self, error: OSError) -> None:
+    def __init__(self, error: OSError | LineTooLong) -> None:
         super().__init__(str(error))
         self.error = error
 
@@ -215,7 +215,7 @@ async def _pending(source: UrlSource, done: DoneSet | None) -> AsyncIterator[str
     while True:
         try:
             url = await source.next_url()
-        except OSError as exc:
+        except (OSError, LineTooLong) as exc:
             raise _ListUnreadable(exc) from exc
         if url is None:
             return

@@ -19,12 +19,45 @@ from typing import IO
 
 import curio
 
+from .._lines import DEFAULT_MAX_LINE_LENGTH
 from .exits import UsageError, standard_stream
 
-__all__ = ["BOM", "JsonlSink", "UrlSource", "count_urls", "line_text", "write_all"]
+__all__ = [
+    "BOM",
+    "MAX_LINE",
+    "JsonlSink",
+    "LineTooLong",
+    "UrlSource",
+    "check_lines",
+    "count_urls",
+    "line_text",
+    "write_all",
+]
 
 
 BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors put first
+
+#: The longest line of a URL list: 8 times the 8 KiB request line servers take
+#: (nginx, Apache), the limit ``lines()`` has too. A longer one means the file
+#: is no list of URLs (an image, a database dump), and held whole it would cost
+#: memory without bound and time as its square (each read joined to it).
+MAX_LINE = DEFAULT_MAX_LINE_LENGTH
+
+
+class LineTooLong(ValueError):
+    """A line of the URL list is longer than :data:`MAX_LINE`: the run stops."""
+
+
+def check_lines(lines: list[bytes], partial: bytes) -> None:
+    """Refuse a list whose whole *lines* or unfinished *partial* line is too long.
+
+    Raises:
+        LineTooLong: one is longer than :data:`MAX_LINE` bytes.
+    """
+    if len(partial) > MAX_LINE or (lines and max(map(len, lines)) > MAX_LINE):
+        raise LineTooLong(
+            f"a line is longer than {MAX_LINE:,} bytes: is this a list of URLs, one per line?"
+        )
 
 
 def line_text(raw: bytes) -> str:
@@ -81,7 +114,12 @@ class UrlSource:
         return text
 
     async def next_url(self) -> str | None:
-        """The next URL, or None at the end of the input."""
+        """The next URL, or None at the end of the input.
+
+        Raises:
+            OSError: reading failed.
+            LineTooLong: the input is no list of URLs.
+        """
         while True:
             while self._lines:
                 url = self._url(self._lines.popleft())
@@ -97,6 +135,7 @@ class UrlSource:
                 continue
             pieces = (self._partial + data).split(b"\n")
             self._partial = pieces.pop()
+            check_lines(pieces, self._partial)
             self._lines.extend(pieces)
 
     def close(self) -> None:

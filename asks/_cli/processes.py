@@ -71,7 +71,7 @@ from .exits import (
     silence_stdout,
     standard_stream,
 )
-from .fetch_io import BOM, line_text, write_all
+from .fetch_io import BOM, LineTooLong, check_lines, line_text, write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 # The environment variable that carries a worker's parsed options (pickled,
@@ -245,6 +245,7 @@ def read_urls(source: str) -> Iterator[str]:
     Raises:
         UsageError: the file cannot be opened (raised at the first ``next``).
         OSError: reading failed half way.
+        LineTooLong: the input is no list of URLs.
     """
     if source == "-":
         fd, owned = standard_stream("stdin", "read the URL list").fileno(), False
@@ -269,6 +270,7 @@ def read_urls(source: str) -> Iterator[str]:
             data = os.read(fd, _READ_SIZE)
             pieces = (partial + data).split(b"\n")
             partial = b"" if not data else pieces.pop()
+            check_lines(pieces, partial)
             for raw in pieces:
                 if first:
                     first = False
@@ -471,7 +473,7 @@ class _Run:
             if not self.stopping.is_set():
                 for index in range(count):
                     send(index)
-        except OSError as exc:
+        except (OSError, LineTooLong) as exc:
             with self.lock:
                 if self.fatal is None:
                     self.fatal, self.fatal_context = exc, "reading the URL list"
@@ -609,7 +611,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     urls = read_urls(args.source)
     try:
         first = next(urls, None)
-    except OSError as exc:
+    except (OSError, LineTooLong) as exc:
         raise UsageError(f"cannot read the URL list {args.source!r}: {exc}") from None
     done = prepare_resume(plan.jsonl, plan.retry_failed).done if plan.resume else None
     keep = _keep(plan, done) if plan.resume or plan.shard is not None else None
