@@ -211,6 +211,27 @@ def test_the_worker_entry_refuses_to_run_on_its_own() -> None:
     assert "started by asks fetch --processes" in result.stderr.decode()
 
 
+def test_a_worker_stopped_while_its_interpreter_starts_exits_quietly(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A run that stops at once (a full disk, a closed pipe, a Ctrl-C) signals
+    # workers still starting: SIGINT then raised KeyboardInterrupt inside
+    # `site`, and the user saw "Fatal Python error" and a traceback.
+    from asks._cli.arguments import parse_args
+    from asks._cli.output import NoProgress
+    from asks._cli.processes import _Output, _Run, _Worker
+
+    run = _Run(parse_args(["fetch", "--processes", "2", "--quiet"]), _Output("-"), NoProgress())
+    worker = _Worker(0, run)
+    run.workers.append(worker)
+    worker.signal(signal.SIGINT)  # at once: the new interpreter has only begun
+    worker.queue.put(None)
+    worker.reader.join(CHILD_TIMEOUT)
+    worker.writer.join(CHILD_TIMEOUT)
+    assert worker.process.returncode == 130  # the worker's own quiet exit
+    assert capfd.readouterr().err == ""
+
+
 class Stall:
     """A server that answers ``/fast`` at once and holds ``/hold`` until released.
 

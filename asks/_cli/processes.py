@@ -94,8 +94,13 @@ _LINES_READ_SIZE = 4096
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # A SIGINT before the fetch has taken over Ctrl-C (while the worker still
 # imports) finds nothing done to keep: the worker just exits, with no traceback.
+# The worker starts with SIGINT blocked (see _sigint_blocked), so one sent while
+# the interpreter itself starts waits for this handler instead of raising
+# KeyboardInterrupt in the middle of `site` ("Fatal Python error" and a traceback).
 _WORKER_CODE = (
     "import os, signal, sys; signal.signal(signal.SIGINT, lambda *_: os._exit(130)); "
+    "hasattr(signal, 'pthread_sigmask') and "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
     "sys.path[0] = sys.argv[1]; "
     "from asks._cli.worker import worker_main; sys.exit(worker_main())"
 )
@@ -308,6 +313,26 @@ def _shrink_pipe(pipe: IO[bytes] | None) -> None:
             fcntl.fcntl(pipe.fileno(), set_size, _LINES_READ_SIZE)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread inside, where the platform can block it.
+
+    A child started inside inherits the mask (POSIX keeps it across exec):
+    SIGINT stays pending until the worker's own code unblocks it. A Ctrl-C
+    meanwhile is kept for the parent too (another thread takes it, or this
+    one once the mask is back).
+    """
+    sigmask = getattr(signal, "pthread_sigmask", None)
+    if sigmask is None:  # not on Windows
+        yield
+        return
+    previous = sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Worker:
     """One worker process, the queue of URLs routed to it, and its two pipe threads."""
 
@@ -321,16 +346,17 @@ class _Worker:
         environment = dict(
             os.environ, **{WORKER_ARGS: run.pickled, WORKER_PARENT: str(os.getpid())}
         )
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_CODE, _PACKAGE_ROOT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=environment,
-            # A process group of its own: a terminal's Ctrl-C reaches the
-            # worker only through the parent, once (a second SIGINT would
-            # make the worker give up at once instead of stopping cleanly).
-            start_new_session=True,
-        )
+        with _sigint_blocked():
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE, _PACKAGE_ROOT],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=environment,
+                # A process group of its own: a terminal's Ctrl-C reaches the
+                # worker only through the parent, once (a second SIGINT would
+                # make the worker give up at once instead of stopping cleanly).
+                start_new_session=True,
+            )
         _shrink_pipe(self.process.stdout)
         self.writer = threading.Thread(target=self._write, name=f"asks-fetch-in-{index}")
         self.reader = threading.Thread(target=self._read, name=f"asks-fetch-out-{index}")
