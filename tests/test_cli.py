@@ -802,6 +802,41 @@ async def test_fetch_stops_at_a_line_too_long_for_a_url(
     assert all(len(r["url"]) < MAX_LINE for r in json_lines(result.stdout))
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
+@pytest.mark.parametrize("form", ["--jsonl LIST", "< LIST --jsonl LIST", ">> LIST"])
+async def test_fetch_refuses_to_write_its_output_over_the_url_list(
+    raw_server: Any, tmp_path: Path, form: str, processes: str
+) -> None:
+    server = await raw_server(canned(OK_HELLO))
+    listing = tmp_path / "urls.txt"
+    text = "".join(f"{server.url}/{n}\n" for n in range(3))
+    listing.write_text(text)
+
+    def run() -> subprocess.CompletedProcess[bytes]:
+        args = ["fetch", "--processes", processes]
+        if form.startswith("<"):
+            args += ["--jsonl", str(listing)]
+        else:
+            args.insert(1, str(listing))
+            args += ["--jsonl", str(listing)] if form.startswith("--") else []
+        with open(listing, "rb") as stdin, open(listing, "ab") as appended:
+            return subprocess.run(
+                [*ASKS, *args],
+                stdin=stdin if form.startswith("<") else subprocess.DEVNULL,
+                stdout=appended if form.startswith(">>") else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=CHILD_TIMEOUT,
+            )
+
+    result = await curio.run_in_thread(run)
+    # It emptied the list and "succeeded" with nothing done (or, appending,
+    # would read its own lines back as URLs).
+    assert result.returncode == 2, result.stderr
+    assert_one_error_line(result, "is the URL list", "itself: write the JSON lines elsewhere")
+    assert listing.read_text() == text
+    assert server.accepted == 0
+
+
 async def test_fetch_jsonl_to_a_file_and_quiet(raw_server: Any, tmp_path: Path) -> None:
     server = await raw_server(canned(OK_HELLO))
     listing = tmp_path / "urls.txt"

@@ -40,7 +40,7 @@ from .exits import (
     print_error,
     silence_stdout,
 )
-from .fetch_io import JsonlSink, LineTooLong, UrlSource, count_urls
+from .fetch_io import JsonlSink, LineTooLong, UrlSource, check_not_the_list, count_urls
 from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
 from .resume import DoneSet, prepare_resume
 from .stopping import supervise
@@ -164,6 +164,7 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
         raise UsageError("--retry-failed goes with --resume")
     if args.resume and args.jsonl == "-":
         raise UsageError("--resume reads the earlier output: give it with --jsonl FILE")
+    check_not_the_list(args.source, args.jsonl)
     output_dir = None if args.output_dir is None else _check_output_dir(args.output_dir)
     kwargs = request_kwargs(args)
     headers = kwargs.pop("headers", None)

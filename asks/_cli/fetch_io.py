@@ -29,6 +29,7 @@ __all__ = [
     "LineTooLong",
     "UrlSource",
     "check_lines",
+    "check_not_the_list",
     "count_urls",
     "line_text",
     "write_all",
@@ -152,6 +153,31 @@ class UrlSource:
         if url is None:
             raise StopAsyncIteration
         return url
+
+
+def check_not_the_list(source: str, target: str) -> None:
+    """Refuse an output that is the URL list itself (``--jsonl urls.txt``, ``>> urls.txt``).
+
+    Opened for writing, the list would be emptied before it is read (the run
+    then "succeeds" with nothing done and the list gone); appended to, its own
+    JSON lines would be read back as URLs. ``cat`` refuses the same.
+
+    Args:
+        source: the list (``-``: stdin).
+        target: ``--jsonl`` (``-``: stdout).
+
+    Raises:
+        UsageError: both are the same regular file.
+    """
+    try:
+        listed = os.fstat(0) if source == "-" else os.stat(source)
+        written = os.fstat(1) if target == "-" else os.stat(target)
+    except (OSError, ValueError):
+        return  # one is missing or closed: not the same file (its open says why)
+    if stat.S_ISREG(listed.st_mode) and os.path.samestat(listed, written):
+        where = "stdout" if target == "-" else f"--jsonl {target!r}"
+        name = "stdin" if source == "-" else repr(source)
+        raise UsageError(f"{where} is the URL list {name} itself: write the JSON lines elsewhere")
 
 
 def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
