@@ -898,6 +898,39 @@ async def test_a_closed_stdin_or_stdout_is_a_clear_error_before_any_request(
     assert server.accepted == 0
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["URL"], ["fetch", "LIST", "--processes", "1"], ["fetch", "LIST", "--processes", "2"]],
+    ids=["single", "fetch", "fetch-processes"],
+)
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 10)
+async def test_a_reader_gone_before_the_output_is_a_quiet_141(
+    raw_server: Any, tmp_path: Path, args: list[str]
+) -> None:
+    # `asks ... | head -1` once head has gone: no traceback, 128 + SIGPIPE.
+    server = await raw_server(canned(OK_BINARY))
+    listing = tmp_path / "urls.txt"
+    listing.write_text("".join(f"{server.url}/{n}\n" for n in range(20)))
+    args = [{"LIST": str(listing), "URL": server.url}.get(arg, arg) for arg in args]
+
+    def run() -> tuple[int, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader is gone before the first byte
+        _out, err = proc.communicate(timeout=CHILD_TIMEOUT)
+        return proc.returncode, err
+
+    code, err = await curio.run_in_thread(run)
+    assert code == 141, err
+    assert b"Traceback" not in err
+    assert b"error" not in err
+
+
 @pytest.mark.parametrize("processes", ["1", "2"])
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 10)
 async def test_a_closed_stderr_leaves_the_json_lines_whole(
