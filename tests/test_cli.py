@@ -650,6 +650,35 @@ async def test_sigterm_stops_a_download_and_removes_its_temporary_file(
     assert os.listdir(tmp_path) == []  # no target, no .out.bin.*.part left behind
 
 
+SECOND_SIGNAL_IN_A_TASK = """
+import os, signal, curio
+from asks._cli.stopping import supervise
+
+async def work():
+    # Both taken while this task holds the kernel's thread, as when it is
+    # stuck writing to a stdout nobody reads: the watch never got to run.
+    os.kill(os.getpid(), signal.SIGNUM)
+    os.kill(os.getpid(), signal.SIGNUM)
+    return 0
+
+curio.run(supervise, work)
+"""
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_second_signal_while_a_task_runs_ends_the_process_quietly(signum: str) -> None:
+    code = SECOND_SIGNAL_IN_A_TASK.replace("SIGNUM", signum)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+    )
+    # It raised KeyboardInterrupt in the task: "Task Crash" and its
+    # traceback, then curio's kernel and task errors at exit.
+    assert (result.returncode, result.stderr) == (130, b"")
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
 async def test_a_sigint_the_main_thread_missed_still_wakes_an_idle_kernel() -> None:
     # A SIGINT whose C-level handler ran where the main thread did not notice

@@ -7,8 +7,8 @@ handling raises ``KeyboardInterrupt`` wherever the main thread happens to be,
 which may be inside the kernel's own bookkeeping; so the first Ctrl-C is
 turned into an ordinary event a task waits for (:class:`SigintWatch`), and
 :func:`supervise` cancels the work when it fires, which runs the work's
-``finally`` blocks as a cancellation always does. A second Ctrl-C still
-raises at once, for when the clean stop itself hangs. SIGTERM (what
+``finally`` blocks as a cancellation always does. A second Ctrl-C ends the
+process at once (exit 130), for when the clean stop itself hangs. SIGTERM (what
 ``kill``, ``timeout`` and job runners send) is taken the same way: left to
 its default, it ended the process on the spot, leaving a download's
 temporary ``.part`` files behind and no summary.
@@ -21,6 +21,7 @@ after 10 seconds".
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,8 @@ from typing import Any, Generic, TypeVar
 
 import curio
 import curio.io
+
+from .exits import EXIT_INTERRUPTED
 
 T = TypeVar("T")
 
@@ -57,8 +60,8 @@ class SigintWatch:
     """Turns the first SIGINT or SIGTERM into something a task can wait for.
 
     The handler only writes a byte to a socket pair, which wakes the kernel
-    out of its ``select``; a second one raises ``KeyboardInterrupt`` as
-    usual, for when the clean stop itself hangs.
+    out of its ``select``; a second one ends the process at once, for when
+    the clean stop itself hangs.
 
     The socket pair is also the interpreter's wakeup fd
     (:func:`signal.set_wakeup_fd`): the C-level handler writes to it at
@@ -76,9 +79,14 @@ class SigintWatch:
         self._previous_wakeup = -1
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        """The handler: wake the waiting task, or raise on the second signal."""
+        """The handler: wake the waiting task, or end the process on the second signal."""
         if self.fired:
-            raise KeyboardInterrupt
+            # The clean stop did not come: a task holds the kernel's thread (a
+            # write to a stdout nobody reads blocks it, and the waiting task
+            # never runs). KeyboardInterrupt raised here lands in that task:
+            # curio prints it as a crash, then its kernel's and tasks' own
+            # errors at exit. Stopping "at once" is what was asked.
+            os._exit(EXIT_INTERRUPTED)
         self.fired = True
         if self._writer is not None:
             with contextlib.suppress(OSError):
