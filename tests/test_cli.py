@@ -8,6 +8,7 @@ is then waited for in a thread, so the server keeps serving meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import gzip
@@ -648,6 +649,39 @@ async def test_sigterm_stops_a_download_and_removes_its_temporary_file(
     assert code == 130, err
     assert b"Traceback" not in err
     assert os.listdir(tmp_path) == []  # no target, no .out.bin.*.part left behind
+
+
+async def test_a_body_write_to_a_stalled_pipe_leaves_the_kernel_free() -> None:
+    # A reader that stopped reading: its pipe is full, the next write waits.
+    from asks._cli.output import BodyTarget
+    from asks._cli.single import _body_writer
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_end, b"x" * 65536)
+    os.set_blocking(write_end, True)
+    drained = threading.Event()
+
+    def drain() -> None:  # only if the kernel is stuck: so that a failure fails, not hangs
+        drained.set()
+        os.read(read_end, 1 << 20)  # room for the waiting write
+
+    valve = threading.Timer(10, drain)
+    valve.start()
+    out = os.fdopen(write_end, "wb")
+    try:
+        write = _body_writer(out, BodyTarget(None))
+        task = await curio.spawn(write, b"body")
+        await curio.sleep(0)  # the task starts its write
+        # The kernel still runs this task: Ctrl-C's stop would too.
+        await task.cancel()
+        assert not drained.is_set(), "the write held the kernel's thread"
+    finally:
+        valve.cancel()
+        out.close()
+        os.close(read_end)
 
 
 SECOND_SIGNAL_IN_A_TASK = """

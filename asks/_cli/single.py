@@ -23,13 +23,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import curio
+from curio.traps import _write_wait
 
 from ..auth import AuthBase, BasicAuth, DigestAuth, NetRCAuth
 from ..errors import AsksException
@@ -64,6 +66,10 @@ from .url_form import with_default_scheme
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+# The most a pipe that select says is writable takes at once without waiting.
+_PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 
 
 @dataclass
@@ -220,6 +226,48 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
     )
 
 
+def _body_writer(out: IO[bytes], target: BodyTarget) -> Callable[[bytes], Awaitable[None]]:
+    """How each piece of the body is written to *out*.
+
+    A reader that stops reading (a paused pager, a stalled consumer) fills
+    its pipe, and a write that waits for it on the kernel's thread holds off
+    Ctrl-C and SIGTERM (the task that stops the run never runs) until the
+    reader goes on. So a stdout that is a pipe (or a socket) is waited for
+    in the kernel (its select says when it takes bytes), then written at
+    most ``PIPE_BUF`` bytes at a time, which a writable pipe takes without
+    waiting (POSIX). Its mode is left blocking: the shell and the other
+    processes share it. Files and devices (``/dev/null``, which no select
+    takes) are written as they are.
+    """
+    if target.is_stdout and _is_pipe(out):
+        out.flush()  # what is buffered (nothing, normally) goes first
+        fd = out.fileno()
+
+        async def to_pipe(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                await _write_wait(fd)
+                view = view[os.write(fd, view[:_PIPE_BUF]) :]
+
+        return to_pipe
+
+    async def to_file(data: bytes) -> None:
+        out.write(data)
+        if target.is_stdout:
+            out.flush()
+
+    return to_file
+
+
+def _is_pipe(out: IO[bytes]) -> bool:
+    """Whether *out* is a pipe or a socket, whose reader may stop reading."""
+    try:
+        mode = os.fstat(out.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
 async def _write_body(
     plan: SinglePlan,
     response: StreamResponse,
@@ -231,6 +279,7 @@ async def _write_body(
     body = response.body
     body.decompress_data = plan.decompress
     progress: Progress = NoProgress()
+    write = _body_writer(out, target)
     try:
         if plan.show_progress:
             size = expected_size(response, plan.decompress)
@@ -239,11 +288,9 @@ async def _write_body(
             # No body to write: the answer is the head, so that is the output
             # (as curl -I writes it), the status line and headers as received.
             # (With -i the heads go to stderr, and stdout stays empty.)
-            out.write(head_text(response).encode("latin-1"))
+            await write(head_text(response).encode("latin-1"))
         async for chunk in body:
-            out.write(chunk)
-            if target.is_stdout:
-                out.flush()
+            await write(chunk)
             progress.advance(len(chunk))
         out.flush()
         target.commit()
