@@ -323,10 +323,12 @@ async def _wake_the_others(sock: Any) -> None:
     raw = getattr(sock, "_socket", None)
     if fileobj is None or raw is None:
         return  # not curio's socket (a scripted one): nobody waits on it in the kernel
+    # (A trap that never blocks, so no cancellation can land in it: only the
+    # rare wake-up below needs shielding, and the usual close pays one trap.)
+    reader, writer = await _io_waiting(fileobj)  # only tasks blocked there now
+    if reader is None and writer is None:
+        return  # the usual case: the closing task is the only user
     async with curio.disable_cancellation():
-        reader, writer = await _io_waiting(fileobj)  # only tasks blocked there now
-        if reader is None and writer is None:
-            return  # the usual case: the closing task is the only user
         with contextlib.suppress(OSError):
             raw.shutdown(socket.SHUT_RDWR)
         await curio.sleep(0)
