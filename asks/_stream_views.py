@@ -5,7 +5,7 @@ Content-Encoding and ``decompress_data`` apply unchanged) and passes the
 pieces through a cutter of :mod:`asks._lines`. The connection is the body's
 business: read to the end it goes back by itself; an error or cancellation
 inside the body's read closes it there; an error of a cutter here (a line
-too long) closes the body before it propagates. ``body.close()`` is safe to
+too long) closes the body, and its connection, before it propagates. ``body.close()`` is safe to
 call more than once, so the connection is released exactly once.
 """
 
@@ -65,7 +65,7 @@ class StreamView(Generic[In, Out]):
                     out = self._feed(piece)
                 except BaseException:
                     self._done = True
-                    await self._body.close()
+                    await self._body._abort()  # (what is left unread is given up)
                     raise
             if out:
                 out.reverse()

@@ -428,7 +428,7 @@ class StreamBody:
             try:
                 data = await conn.receive_data()
             except BaseException as exc:
-                await self.close()
+                await self._abort()
                 reraise(exc, self._where)
             if data:
                 return data
@@ -456,7 +456,7 @@ class StreamBody:
                     # response (RFC 9110 section 6.4.1), nor an empty body.
                     if await self._empty_body(conn):
                         return None
-                    await self.close()
+                    await self._abort()
                     raise
         try:
             decoder = self._decoder
@@ -476,7 +476,7 @@ class StreamBody:
                     return data
                 decoder.feed(data)
         except BaseException as exc:
-            await self.close()
+            await self._abort()
             reraise(exc, self._where)
 
     async def _empty_body(self, conn: HTTP11Connection) -> bool:
@@ -484,7 +484,7 @@ class StreamBody:
         try:
             data = await self._receive(conn, None)
         except BaseException as exc:
-            await self.close()
+            await self._abort()
             reraise(exc, self._where)
         if data:
             return False
@@ -512,7 +512,7 @@ class StreamBody:
         try:
             data = await conn.read_all()
         except BaseException as exc:
-            await self.close()
+            await self._abort()
             reraise(exc, self._where)
         await self._finish()
         return data
@@ -550,15 +550,29 @@ class StreamBody:
             await on_close()
 
     async def close(self) -> None:
-        """Stop reading. An unfinished body closes its connection."""
+        """Stop reading. A body with bytes still to come closes its connection.
+
+        One with nothing left to read (read to its last byte, empty, or the
+        answer to a HEAD) gives its connection back for the next request.
+        """
         conn, self._conn = self._conn, None
         self._forget_response()
         if conn is None and self._on_close is None:
             return  # read to the end (or closed before): nothing left to do
         async with curio.disable_cancellation():
             if conn is not None:
-                await conn.abort()
+                # Back to the pool if nothing is left unread, else closed.
+                await conn.stop_reading()
             await self._run_on_close()
+
+    async def _abort(self) -> None:
+        # After a failure: the connection is closed whatever is left of the
+        # body (a body that failed its decoding was not what it claimed).
+        conn = self._conn
+        if conn is not None:
+            async with curio.disable_cancellation():
+                await conn.abort()
+        await self.close()
 
     async def __aenter__(self) -> StreamBody:
         return self

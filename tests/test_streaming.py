@@ -64,6 +64,55 @@ async def test_abandoned_stream_closes_its_connection_and_frees_the_slot(raw_ser
     assert server.accepted == 2
 
 
+CHUNKED_WHOLE = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "answer", "wanted"),
+    [
+        ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde", b"abcde"),
+        ("GET", CHUNKED_WHOLE, b"abcde"),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+        ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", b""),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b""),
+    ],
+    ids=["length-break-after-last", "chunked-break-after-last", "204", "empty", "head"],
+)
+async def test_a_stream_closed_with_nothing_left_to_read_keeps_its_connection(
+    raw_server, method, answer, wanted
+):
+    # Closing a stream closes its connection only when bytes are still to
+    # come: a break after the last chunk, or a status check of a response
+    # without a body, leaves the connection for the next request.
+    server = await raw_server(canned(answer))
+    async with asks.Session(connections=1) as s:
+        for _ in range(3):
+            r = await s.request(method, server.url, stream=True)
+            got = b""
+            async with r.body:
+                if wanted:
+                    async for chunk in r.body:
+                        got += chunk
+                        if got == wanted:
+                            break  # the end of the message, not yet seen
+            assert got == wanted
+            assert (s._pool.open, s._pool.idle) == (1, 1)
+    assert server.accepted == 1
+
+
+async def test_a_stream_closed_before_its_last_bytes_still_closes_its_connection(raw_server):
+    server = await raw_server(canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde"))
+    async with asks.Session(connections=1) as s:
+        r = await s.get(server.url, stream=True)
+        async with r.body:
+            pass  # not one byte read: the body is not in the reader's hands
+        assert s._pool.open == 0
+        assert (await s.get(server.url)).body == b"abcde"
+    assert server.accepted == 2
+
+
 async def test_async_with_response_closes_like_the_body(raw_server):
     server = await raw_server(canned(OK_BIG))
     async with asks.Session(connections=1) as s:

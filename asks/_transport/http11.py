@@ -771,6 +771,33 @@ class HTTP11Connection:
         """End the cycle without reading further: the connection is closed."""
         await self._release(False)
 
+    async def stop_reading(self) -> None:
+        """End the cycle for a reader that wants no more of the body.
+
+        When nothing of the response is left to read (a body read to its
+        last byte but not past it, an empty one, the answer to a HEAD), the
+        connection goes back to its pool as if the end had been read: a
+        ``break`` after the last chunk, or a stream closed after its status
+        was checked, costs no connection. Otherwise it is closed
+        (:meth:`abort`): reading the rest could take any time.
+        """
+        if self._leased and self._nothing_left():
+            await self._release(self.finish_cycle())
+        else:
+            await self._release(False)
+
+    def _nothing_left(self) -> bool:
+        # Without a read: the direct path knows its count; h11 is asked for
+        # its next event, which ends the message only if every byte of it
+        # was already given (any other event means unread data, or data to
+        # wait for: the connection is closed then, so consuming it is fine).
+        if self._body_left is not None:
+            return self._body_left == 0 and not self._body_held
+        try:
+            return type(self._h11.next_event()) is h11.EndOfMessage
+        except h11.RemoteProtocolError:
+            return False
+
     async def close(self) -> None:
         """Close the socket. Safe to call more than once, and under cancellation."""
         if self.state is ConnState.CLOSED:

@@ -878,6 +878,10 @@ class HTTP2Exchange:
         """End the exchange without reading further (the stream is reset)."""
         await self._release(False)
 
+    async def stop_reading(self) -> None:
+        """As :meth:`abort`: a stream costs nothing to reset, its connection lives on."""
+        await self._release(False)
+
     async def _release(self, clean: bool) -> None:
         # The one place an exchange ends. A stream that did not end cleanly
         # is reset, and whatever it received but nobody read goes back to
