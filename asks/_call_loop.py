@@ -369,16 +369,7 @@ class CallLoop:
         """
         try:
             # The class's step, not the instance's: hooks run on the result.
-            return await CallLoop._buffered(
-                self,
-                call,
-                conn,
-                head,
-                headers,
-                options.encoding,
-                elapsed,
-                *self._passed_bound(options),
-            )
+            return await CallLoop._passed(self, call, conn, head, headers, options, elapsed)
         except AsksException:
             return None
 
