@@ -63,6 +63,31 @@ async def arun_asks(*args: str, input: bytes | None = None) -> subprocess.Comple
     return await curio.run_in_thread(functools.partial(run_asks, *args, input=input))
 
 
+async def signal_once_ready(
+    args: list[str], ready: threading.Event, signum: int
+) -> tuple[int | None, bytes]:
+    """Run ``python -m asks ARGS``, send it *signum* once *ready* is set; its code and stderr."""
+
+    def drive() -> tuple[int | None, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            if ready.wait(CHILD_TIMEOUT):
+                proc.send_signal(signum)
+            _out, err = proc.communicate()
+        finally:
+            killer.cancel()
+        return proc.returncode, err
+
+    return await curio.run_in_thread(drive)
+
+
 def error_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:
     return result.stderr.decode().splitlines()
 
@@ -592,24 +617,7 @@ async def test_ctrl_c_stops_a_single_request(raw_server: Any) -> None:
 
     server = await raw_server(stall)
 
-    def drive() -> tuple[int | None, bytes]:
-        proc = subprocess.Popen(
-            [*ASKS, "get", server.url],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
-            if arrived.wait(CHILD_TIMEOUT):
-                proc.send_signal(signal.SIGINT)
-            _out, err = proc.communicate()
-        finally:
-            killer.cancel()
-        return proc.returncode, err
-
-    code, err = await curio.run_in_thread(drive)
+    code, err = await signal_once_ready(["get", server.url], arrived, signal.SIGINT)
     assert code == 130, err
     assert b"Traceback" not in err
 
@@ -628,24 +636,8 @@ async def test_sigterm_stops_a_download_and_removes_its_temporary_file(
     server = await raw_server(drip)
     target = tmp_path / "out.bin"
 
-    def drive() -> tuple[int | None, bytes]:
-        proc = subprocess.Popen(
-            [*ASKS, server.url, "-o", str(target)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
-            if arrived.wait(CHILD_TIMEOUT):
-                proc.send_signal(signal.SIGTERM)  # what kill, timeout(1), job runners send
-            _out, err = proc.communicate()
-        finally:
-            killer.cancel()
-        return proc.returncode, err
-
-    code, err = await curio.run_in_thread(drive)
+    # (SIGTERM: what kill, timeout(1) and job runners send.)
+    code, err = await signal_once_ready([server.url, "-o", str(target)], arrived, signal.SIGTERM)
     assert code == 130, err
     assert b"Traceback" not in err
     assert os.listdir(tmp_path) == []  # no target, no .out.bin.*.part left behind
