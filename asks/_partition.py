@@ -40,21 +40,26 @@ def host_key(url: str) -> str:
         url: a URL as read from the input list.
 
     Returns:
-        The host name, lower-cased (a non-ASCII one in its IDNA form, as
-        requests spell it), or the line itself.
+        The host name, lower-cased (a non-ASCII one in its IDNA form, an
+        IP address in the one spelling requests go out with), or the line
+        itself.
     """
     url = url.strip()
     simple = _SIMPLE.match(url)
     if simple is not None:
-        return simple.group(1).lower().rstrip(".")
+        host = simple.group(1).lower().rstrip(".")
+        if not host[-1:].isdigit():
+            return host  # a name (no top-level domain is all digits)
     try:
         host = urlsplit(url).hostname
     except ValueError:
         host = None
-    if host and not host.isascii():
-        # The pool, the rate limiter and robots.txt know a host by its IDNA
-        # form (asks._urls): "bücher.example" and "xn--bcher-kva.example" are
-        # one server, so they must be one partition (one worker, one shard).
+    if host and (not host.isascii() or ":" in host or host[-1:].isdigit()):
+        # The pool, the rate limiter and robots.txt know a host by the
+        # spelling asks._urls gives it: its IDNA form ("bücher.example" and
+        # "xn--bcher-kva.example" are one server), an address written one way
+        # ("127.1" is 127.0.0.1, "[0:0::1]" is [::1]). One server must be one
+        # partition (one worker, one shard).
         with contextlib.suppress(ValueError):
             host = parse_url(url).host
     return host.rstrip(".") if host else url

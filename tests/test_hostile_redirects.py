@@ -15,8 +15,8 @@ import curio.socket
 import pytest
 
 import asks
-from asks.errors import TooManyRedirects
 from asks._call_loop import _PASSED_BODY_LIMIT
+from asks.errors import TooManyRedirects
 from tests.hostile_helpers import CALL_TIMEOUT, MODES, OK, drain, expect_bad_response, fetch
 from tests.servers import read_request
 

@@ -42,6 +42,23 @@ def test_an_idn_host_and_its_punycode_form_are_one_host() -> None:
         assert len({shard_of(u, count) for u in urls}) == 1
 
 
+def test_an_address_in_any_spelling_is_one_host() -> None:
+    # asks._urls sends 127.1, 2130706433 and 0x7f.0.0.1 to 127.0.0.1, and
+    # [0:0::1] to [::1] (one pool, one rate limit): one worker, one shard.
+    v4 = [
+        "http://127.0.0.1/a",
+        "http://127.1/b",
+        "http://2130706433:8080/c",
+        "http://0x7f.0.0.1/d",
+    ]
+    v6 = ["http://[::1]/a", "http://[0:0::1]:8080/b", "http://[0:0:0:0:0:0:0:1]/c"]
+    assert {host_key(u) for u in v4} == {"127.0.0.1"}
+    assert {host_key(u) for u in v6} == {"::1"}
+    for count in (2, 3, 7, 64):
+        assert len({shard_of(u, count) for u in v4}) == 1
+        assert len({shard_of(u, count) for u in v6}) == 1
+
+
 def test_shards_are_the_same_in_another_process_with_another_hash_seed() -> None:
     urls = [f"http://host{i}.test/x" for i in range(200)]
     here = [shard_of(u, 5) for u in urls]
@@ -98,7 +115,7 @@ def _general_host_key(url: str) -> str:
         host = urlsplit(url.strip()).hostname
     except ValueError:
         host = None
-    if host and not host.isascii():
+    if host and (not host.isascii() or ":" in host or host[-1:].isdigit()):
         with contextlib.suppress(ValueError):
             host = parse_url(url.strip()).host
     return host.rstrip(".") if host else url.strip()
