@@ -36,8 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import curio
-
+from ._transport.deadlines import kernel_sleep
 from ._urls import Origin, parse_url
 
 if TYPE_CHECKING:
@@ -186,7 +185,7 @@ class RateLimiter:
         hosts: Mapping[str, RateLimit | None] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = curio.sleep,
+        sleep: Callable[[float], Awaitable[Any]] = kernel_sleep,
     ) -> None:
         self.clock = clock
         self.sleep = sleep

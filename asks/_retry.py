@@ -20,10 +20,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import curio
-
 from ._request import IDEMPOTENT
-from ._transport.deadlines import LONGEST
+from ._transport.deadlines import kernel_sleep
 from .errors import ServerClosedConnectionError
 
 if TYPE_CHECKING:
@@ -50,10 +48,7 @@ async def sleep(seconds: float) -> None:
     ``Retry-After`` of months, with ``max_retry_after=None``) is slept in
     pieces: in one, it would crash the kernel (``_transport.deadlines``).
     """
-    while seconds > LONGEST:
-        await curio.sleep(LONGEST)
-        seconds -= LONGEST
-    await curio.sleep(seconds)
+    await kernel_sleep(seconds)
 
 
 def _non_negative(name: str, value: object, allow_none: bool = False) -> None:

@@ -282,3 +282,37 @@ async def test_fetch_rate_holds_requests_to_one_host_within_the_timeout(raw_serv
         "RequestTimeout",
     ]
     assert len(seen) == 1
+
+
+def test_a_rate_slower_than_the_kernel_can_wait_in_one_go_does_not_crash_it():
+    # One request a year: the second waits a year for its turn, longer than
+    # curio's kernel can wait in one select (2**31 - 1 ms), which crashed it
+    # with OverflowError. A kernel of the test's own, with no deadline of the
+    # harness's in it; the wait is cancelled once the kernel sleeps on it.
+    import threading
+
+    from asks._rate import RateLimiter
+    from asks._urls import parse_url
+
+    asleep = threading.Event()
+
+    class Watch(curio.kernel.Activation):
+        def suspended(self, task: Any, trap: Any) -> None:
+            if task.state == "TIME_SLEEP":
+                asleep.set()
+
+    async def main() -> None:
+        limiter = RateLimiter(asks.RateLimit(1 / (365 * 86400)))
+        origin = parse_url("http://example.org/").origin
+        await limiter.acquire(origin)  # the burst: at once
+        woken = curio.UniversalEvent()
+        waker = threading.Thread(target=lambda: (asleep.wait(10), woken.set()))
+        waker.start()
+        task = await curio.spawn(limiter.acquire, origin)
+        await woken.wait()
+        await task.cancel()
+        waker.join()
+        assert task.cancelled
+
+    with curio.Kernel(activations=[Watch()]) as kernel:
+        kernel.run(main)

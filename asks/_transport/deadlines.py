@@ -14,7 +14,9 @@ So every timeout a caller hands asks (``timeout``, ``connection_timeout``,
 
 from __future__ import annotations
 
-__all__ = ["LONGEST", "kernel_seconds"]
+import curio
+
+__all__ = ["LONGEST", "kernel_seconds", "kernel_sleep"]
 
 # Seconds (23 days): below the 2**31 - 1 ms one select can wait. A timeout
 # beyond it is "no timeout" for any request, and then curio keeps none.
@@ -42,3 +44,16 @@ def kernel_seconds(seconds: float | None, name: str) -> float | None:
     if seconds > LONGEST:
         return None
     return seconds
+
+
+async def kernel_sleep(seconds: float) -> None:
+    """``curio.sleep(seconds)``, in pieces the kernel can keep when it is longer.
+
+    A server's ``Retry-After`` of months (with ``max_retry_after=None``) or a
+    rate limit of one request a month would, slept in one go, crash the
+    kernel as above.
+    """
+    while seconds > LONGEST:
+        await curio.sleep(LONGEST)
+        seconds -= LONGEST
+    await curio.sleep(seconds)
