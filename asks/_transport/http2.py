@@ -407,7 +407,8 @@ class HTTP2Connection:
                 data = bytes(outbuf)
                 outbuf.clear()
                 await self._stream.send(data)
-        except curio.CancelledError:
+        except curio.CancelledError as exc:
+            self._orphaned(exc)
             raise
         except Exception as exc:
             await self._fail(exc)
@@ -463,7 +464,8 @@ class HTTP2Connection:
                 for event in events:
                     await self._dispatch(event)
                 await self._flush()
-        except curio.CancelledError:
+        except curio.CancelledError as exc:
+            self._orphaned(exc)
             raise
         except Exception as exc:
             await self._fail(exc)
@@ -558,6 +560,15 @@ class HTTP2Connection:
         if self._pool is not None:
             await self._pool.connection_finished(self)
         await self._maybe_close_idle()
+
+    def _orphaned(self, exc: curio.CancelledError) -> None:
+        # The reader or writer was cancelled: by close(), or by the end of the
+        # kernel it ran in (curio cancels the tasks left at shutdown). A session
+        # used by one curio.run after another would otherwise hand the next
+        # kernel a connection nobody reads or writes, and its request would
+        # wait forever: it is finished, and the pool retires it.
+        if self._error is None:
+            self._error = exc
 
     async def _maybe_close_idle(self) -> None:
         # A finished connection with no stream left goes: the pool files

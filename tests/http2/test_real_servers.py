@@ -318,3 +318,25 @@ async def test_a_bodiless_status_announcing_a_content_length_is_answered_and_kee
         again = await s.get(hypercorn_h2.url("/version"), timeout=CALL_TIMEOUT)
         assert again.content == b"2"
         assert s.pool_stats().open == 1
+
+
+def test_a_session_used_by_one_kernel_after_another_opens_a_new_h2_connection(
+    hypercorn_h2c: Hypercorn,
+) -> None:
+    # A module-level session (docs/sessions.md) run by curio.run twice, or by
+    # two tests of the pytest plugin: the first kernel's end cancelled the
+    # connection's reader and writer, so the second kernel's request waited
+    # forever on a connection nobody served.
+    session = asks.Session(http2="prior-knowledge")
+    url = hypercorn_h2c.url("/version")
+
+    async def version() -> tuple[str, str]:
+        r = await session.get(url, timeout=CALL_TIMEOUT)
+        return r.http_version, r.text
+
+    try:
+        assert curio.run(version) == ("2", "2")
+        assert curio.run(version) == ("2", "2")
+        assert session.pool_stats().open == 1
+    finally:
+        curio.run(session.close)
