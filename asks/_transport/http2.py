@@ -566,9 +566,14 @@ class HTTP2Connection:
         # kernel it ran in (curio cancels the tasks left at shutdown). A session
         # used by one curio.run after another would otherwise hand the next
         # kernel a connection nobody reads or writes, and its request would
-        # wait forever: it is finished, and the pool retires it.
+        # wait forever: it is finished, and the pool retires it. It leaves the
+        # shared list now (no await: the task is being cancelled), so requests
+        # of its key no longer wait for a stream of it while a stream the
+        # caller still holds keeps it open.
         if self._error is None:
             self._error = exc
+        if self._pool is not None:
+            self._pool.unshare(self)
 
     async def _maybe_close_idle(self) -> None:
         # A finished connection with no stream left goes: the pool files

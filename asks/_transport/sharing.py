@@ -235,7 +235,7 @@ class SharingPool(ConnectionPool[C]):
             # they look again (another connection, or a new one).
             await self._wake_stream_waiters(key)
         if conn.is_idle():
-            self._unshare(conn)
+            self.unshare(conn)
             if conn.is_finished():
                 await self.discard(conn)
             else:
@@ -262,10 +262,11 @@ class SharingPool(ConnectionPool[C]):
 
     async def connection_finished(self, conn: Any) -> None:
         """*conn* takes no new stream (GOAWAY, failure): its waiters look elsewhere."""
-        self._unshare(conn)
+        self.unshare(conn)
         await self._wake_stream_waiters(conn.pool_key)
 
-    def _unshare(self, conn: Any) -> None:
+    def unshare(self, conn: Any) -> None:
+        """*conn* is no longer handed streams (nothing awaited: safe from a cancelled task)."""
         shared = self._shared.get(conn.pool_key)
         if shared and conn in shared:
             shared.remove(conn)

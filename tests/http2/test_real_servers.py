@@ -340,3 +340,33 @@ def test_a_session_used_by_one_kernel_after_another_opens_a_new_h2_connection(
         assert session.pool_stats().open == 1
     finally:
         curio.run(session.close)
+
+
+def test_a_stream_held_from_an_ended_kernel_does_not_hold_up_the_next_kernels_requests(
+    hypercorn_h2c: Hypercorn,
+) -> None:
+    # The first kernel ended with a stream still open on its connection. That
+    # connection stays counted (the caller may still close the stream), but
+    # it takes no stream: the second kernel's request waited for one forever
+    # instead of opening a connection, as an HTTP/1.1 session does.
+    session = asks.Session(http2="prior-knowledge", connections=2)
+    url = hypercorn_h2c.url("/version")
+    held: list[asks.StreamResponse] = []
+
+    async def hold() -> None:
+        held.append(await session.get(url, stream=True, timeout=CALL_TIMEOUT))
+
+    async def version() -> str:
+        return (await session.get(url, timeout=CALL_TIMEOUT)).http_version
+
+    async def close() -> None:
+        await held[0].body.close()
+        await session.close()
+
+    try:
+        curio.run(hold)
+        assert curio.run(version) == "2"
+        assert session.pool_stats().open == 2
+    finally:
+        curio.run(close)
+    assert session.pool_stats().open == 0
