@@ -37,7 +37,7 @@ from .._urls import Origin
 from . import backend
 from .happy_eyeballs import connect_tcp
 from .http11 import HTTP11Connection
-from .interfaces import ConnectError, ConnectTimeout, ProxyFailed
+from .interfaces import ConnectError, ConnectTimeout, ProtocolViolation, ProxyFailed
 from .proxy import open_http_tunnel
 from .routes import ProxyRoute
 from .tls_sessions import KeptSession, copy_of
@@ -190,6 +190,8 @@ class Dialer:
                         return h2conn
             else:
                 stream = await self.open_via(origin, route, timeout)
+            if origin.scheme == "https":
+                await _refuse_h2_answer(stream)
             return HTTP11Connection(stream, key, self.max_head_size, self.keepalive_expiry, pool)
         from .tracing import TracedHTTP11Connection
 
@@ -214,6 +216,8 @@ class Dialer:
             h2conn = await self._as_http2(stream, origin, key, pool)
             if h2conn is not None:
                 return h2conn  # not traced: the tracer follows HTTP/1.1 cycles
+        if origin.scheme == "https":
+            await _refuse_h2_answer(stream)
         return TracedHTTP11Connection(
             stream, key, self.max_head_size, self.keepalive_expiry, pool, trace, number
         )
@@ -488,6 +492,24 @@ class Dialer:
         if place not in sessions and len(sessions) >= _MAX_TLS_SESSIONS:
             del sessions[next(iter(sessions))]
         sessions[place] = (context, session)
+
+
+async def _refuse_h2_answer(stream: backend.Stream | backend.TLSOverStream) -> None:
+    """Fail a TLS connection about to speak HTTP/1.1 whose server chose h2 by ALPN.
+
+    asks leaves the ALPN list of a caller's context alone unless an http2
+    session set it, so a context the caller made offer h2 reaches HTTP/1.1
+    sessions and proxy tunnels as it is. A server that picked h2 would read
+    HTTP/1.1 as garbage (RFC 7301 section 3.2: the chosen protocol is the one
+    spoken), and its answer is no HTTP/1.x: said plainly, before any request.
+    """
+    tls = stream.tls if isinstance(stream, backend.Stream) else stream.ssl_object
+    if tls is not None and tls.selected_alpn_protocol() == "h2":
+        await stream.close()
+        raise ProtocolViolation(
+            "the server chose HTTP/2 by ALPN (the ssl_context offers h2) on a connection "
+            "that speaks HTTP/1.1: give this session a context without h2 in its ALPN list"
+        )
 
 
 def _reason(exc: OSError) -> str:

@@ -20,6 +20,7 @@ import pytest
 
 import asks
 from asks.errors import BadHttpResponse
+from tests.real.debian_proxies import Squid
 from tests.real.h2_fixtures import BIG, SMALL, big_body
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Nginx
@@ -370,3 +371,18 @@ def test_a_stream_held_from_an_ended_kernel_does_not_hold_up_the_next_kernels_re
     finally:
         curio.run(close)
     assert session.pool_stats().open == 0
+
+
+@pytest.mark.parametrize("through_proxy", [False, True])
+async def test_a_callers_context_offering_h2_to_an_http_1_1_connection_is_a_clear_error(
+    through_proxy: bool, hypercorn_h2: Hypercorn, squid: Squid, client_ssl_context: ssl.SSLContext
+) -> None:
+    # The caller set the ALPN list (asks leaves it alone): the server picks h2,
+    # and an HTTP/1.1 session, or any session through a proxy tunnel, sent
+    # HTTP/1.1 into it and quoted HTTP/2 frames back as a broken status line.
+    client_ssl_context.set_alpn_protocols(["h2", "http/1.1"])
+    proxy = squid.url if through_proxy else None
+    async with asks.Session(ssl_context=client_ssl_context, proxy=proxy, retries=0) as s:
+        with pytest.raises(BadHttpResponse, match="chose HTTP/2 by ALPN"):
+            await s.get(hypercorn_h2.url("/version"), timeout=CALL_TIMEOUT)
+        assert s.pool_stats().open == 0
