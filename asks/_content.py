@@ -86,10 +86,7 @@ def encode_body(
     if len(given) > 1:
         raise TypeError(f"{' and '.join(given)} are mutually exclusive")
     if json is not MISSING:
-        import json as _json  # on first use: see docs/performance.md, import time
-
-        text = _json.dumps(json, separators=(",", ":"), ensure_ascii=False)
-        return _memory(text.encode("utf-8"), "application/json")
+        return _memory(_json_bytes(json), "application/json")
     if multipart is not None or files is not None:
         from .multipart import build_files, build_multipart
 
@@ -117,6 +114,27 @@ def encode_body(
         "data must be bytes, str, a mapping, a binary file or an async iterable of bytes, "
         f"not {type(data).__name__}"
     )
+
+
+def _json_bytes(value: Any) -> bytes:
+    """*value* as RFC 8259 JSON text in UTF-8 (section 8.1)."""
+    import json as _json  # on first use: see docs/performance.md, import time
+
+    try:
+        # RFC 8259 section 6 has no NaN or Infinity: Python's own "NaN"
+        # tokens are refused by strict parsers (JavaScript's JSON.parse,
+        # Go, serde), so they are an error here, as in requests and httpx.
+        text = _json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # NaN or Infinity, or a circular reference
+        raise ValueError(
+            f"json= is not valid JSON (no NaN, Infinity or circular references): {exc}"
+        ) from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8 form; as a \u escape it is still
+        # well-formed JSON (RFC 8259 section 8.2), what requests sends.
+        return _json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def _form_pairs(data: Mapping[Any, Any]) -> Any:

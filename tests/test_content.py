@@ -193,6 +193,21 @@ def test_json_that_cannot_be_serialised_raises_type_error():
         encode_body(json={"when": object()})
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_json_nan_and_infinity_raise_value_error_not_invalid_json(number):
+    # RFC 8259 section 6: no NaN or Infinity; json.dumps would write "NaN".
+    with pytest.raises(ValueError, match="NaN"):
+        encode_body(json={"x": [number]})
+
+
+def test_json_with_a_lone_surrogate_is_sent_escaped():
+    # No UTF-8 form exists for it; escaped it is well-formed JSON (RFC 8259 8.2).
+    body = encode_body(json={"a": "\ud800", "b": "é"})
+
+    assert body.content == b'{"a":"\\ud800","b":"\\u00e9"}'
+    assert body.length == len(body.content)
+
+
 # -- refusals -----------------------------------------------------------------
 
 
