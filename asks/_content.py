@@ -139,10 +139,12 @@ def _json_bytes(value: Any) -> bytes:
 
 def _form_pairs(data: Mapping[Any, Any]) -> Any:
     for key, value in data.items():
+        # bytes keys go as they are, like bytes values (str() would send b'k').
+        name = key if isinstance(key, (str, bytes)) else str(key)
         values = value if isinstance(value, (list, tuple)) else (value,)
         for v in values:
             if v is not None:
-                yield str(key), v if isinstance(v, (str, bytes)) else str(v)
+                yield name, v if isinstance(v, (str, bytes)) else str(v)
 
 
 def _one_shot(source: AsyncIterable[Any]) -> Body:

@@ -124,6 +124,12 @@ def test_form_bytes_values_are_sent_as_they_are():
     assert encode_body(data={"b": b"\xff"}).content == b"b=%FF"
 
 
+def test_form_bytes_keys_are_sent_as_they_are_not_as_their_repr():
+    body = encode_body(data={b"k\xc3\xa9y": b"v", 3: "x"})
+
+    assert body.content == b"k%C3%A9y=v&3=x"
+
+
 def test_form_non_ascii_is_utf8_by_default():
     assert encode_body(data={"é": "ü"}).content == b"%C3%A9=%C3%BC"
 
