@@ -216,18 +216,24 @@ def _file_extent(fobj: Any, start: int) -> tuple[int | None, int | None]:
     # Only a regular file's size is its length: /proc files say 0, pipes and
     # devices say nothing useful. Those go chunked.
     if stat.S_ISREG(info.st_mode):
-        if info.st_size > 0:
-            return start, max(0, info.st_size - start)
-        # Size 0: an empty file, or a /proc file whose size says nothing. One
-        # byte read in place (the position stays) tells them apart, so an
-        # empty upload goes as Content-Length: 0, which object stores need,
-        # not as a chunked body of nothing.
-        try:
-            if not os.pread(fd, 1, start):
-                return start, 0
-        except OSError:
-            pass
+        return start, regular_length(fd, info.st_size, start)
     return start, None
+
+
+def regular_length(fd: int, size: int, start: int) -> int | None:
+    """The bytes from *start* to the end of a regular file of *size*; None if unknown."""
+    if size > 0:
+        return max(0, size - start)
+    # Size 0: an empty file, or a /proc file whose size says nothing. One
+    # byte read in place (the position stays) tells them apart, so an empty
+    # upload goes as Content-Length: 0, which object stores need, not as a
+    # chunked body of nothing.
+    try:
+        if not os.pread(fd, 1, start):
+            return 0
+    except OSError:
+        pass
+    return None
 
 
 def descriptor_of(fobj: Any) -> int | None:

@@ -69,7 +69,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 import curio
 
-from ._content import descriptor_of, in_memory_size
+from ._content import descriptor_of, in_memory_size, regular_length
 from .errors import AsksException
 
 __all__ = [
@@ -259,16 +259,29 @@ def _path_source(path: os.PathLike[Any]) -> _Source:
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(f"cannot send a directory in a multipart body: {path!s}")
     regular = stat.S_ISREG(st.st_mode)
+    size = (st.st_size or _probed_length(path)) if regular else None
 
     def opener() -> IO[bytes]:
         return open(path, "rb")  # closed by _ThreadedReader
 
     return _Source(
         f"file {os.fsdecode(path)!r}",
-        st.st_size if regular else None,
+        size,
         not regular,
         lambda: _ThreadedReader(opener, owns=True),
     )
+
+
+def _probed_length(path: os.PathLike[Any]) -> int | None:
+    """0 for an empty file; None for one whose size says nothing (/proc)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return 0  # unreadable: the send reports it, with the real error
+    try:
+        return regular_length(fd, 0, 0)
+    finally:
+        os.close(fd)
 
 
 def _file_source(fobj: Any) -> _Source:
@@ -297,7 +310,7 @@ def _file_source(fobj: Any) -> _Source:
             fd = None
         else:
             if stat.S_ISREG(st.st_mode):
-                size = max(st.st_size - start, 0)
+                size = regular_length(fd, st.st_size, start)
 
     if fd is None:
         # No descriptor (BytesIO and the like): reading cannot block, and its
@@ -632,7 +645,8 @@ def build_multipart(
     """Encode *fields* as a ``multipart/form-data`` body (see the module docs).
 
     Nothing is read here: files are only ``os.stat``-ed (or ``os.fstat``-ed)
-    to learn their sizes.
+    to learn their sizes, and one that reports size 0 has one byte read in
+    place to tell an empty file from a ``/proc`` file (sent chunked).
 
     Args:
         fields: field name -> value; a sequence of ``(name, value)`` pairs

@@ -422,6 +422,24 @@ def test_file_that_changes_size_is_an_error(tmp_path: Path) -> None:
         encode(body)
 
 
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="needs Linux /proc")
+def test_a_proc_file_that_reports_size_0_is_sent_whole_and_chunked(tmp_path: Path) -> None:
+    # /proc files stat as regular files of size 0; only an empty file is empty.
+    proc = Path("/proc/version")
+    content = proc.read_bytes()
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with open(proc, "rb") as fobj:
+        for value in (proc, fobj):
+            body = build_multipart({"f": value})
+            assert body.length is None
+            (part,) = round_trip(body)
+            assert part.content == content
+    body = build_multipart({"f": empty})
+    assert body.length is not None
+    assert round_trip(body)[0].content == b""
+
+
 def test_file_vanishing_before_send_is_an_asks_error(tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"12345")
