@@ -59,6 +59,7 @@ def encode_body(
     multipart: Any = None,
     files: Any = None,
     encoding: str = "utf-8",
+    boundary: str | None = None,
 ) -> Body | None:
     """Turn the body arguments of a call into a :class:`Body`; None if there is none.
 
@@ -69,6 +70,8 @@ def encode_body(
         multipart: a mapping for ``multipart/form-data`` (see asks.multipart).
         files: asks' older multipart API.
         encoding: the text encoding for ``str`` data and form fields.
+        boundary: the multipart boundary, when the caller's Content-Type
+            chose it (random otherwise).
 
     Raises:
         TypeError: more than one body argument, or a value that cannot be a body.
@@ -91,9 +94,9 @@ def encode_body(
         from .multipart import build_files, build_multipart
 
         mp = (
-            build_multipart(multipart, encoding)
+            build_multipart(multipart, encoding, boundary)
             if multipart is not None
-            else build_files(files, encoding)
+            else build_files(files, encoding, boundary)
         )
         return Body(None, mp.chunks, mp.length, mp.content_type, mp.replayable)
     if data is None:

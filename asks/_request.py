@@ -178,6 +178,11 @@ class RequestFactory:
         json_value = kwargs.get("json")
         multipart = kwargs.get("multipart")
         files = kwargs.get("files")
+        call_headers = kwargs.get("headers")
+        if call_headers:
+            headers = self._merge_headers(headers, call_headers)
+        else:
+            headers.encoded()  # a bad name or value fails here, before any socket
         body = None
         # Most calls with keywords (params, headers) send no body; they skip
         # the encoder's argument checks.
@@ -187,6 +192,9 @@ class RequestFactory:
             or multipart is not None
             or files is not None
         ):
+            boundary = None
+            if (multipart is not None or files is not None) and "content-type" in headers:
+                boundary, headers = _declared_boundary(headers)
             body = encode_body(
                 data,
                 # json=None means no body, as in requests and asks 2.
@@ -194,12 +202,8 @@ class RequestFactory:
                 multipart,
                 files,
                 kwargs.get("encoding") or session.encoding,
+                boundary,
             )
-        call_headers = kwargs.get("headers")
-        if call_headers:
-            headers = self._merge_headers(headers, call_headers)
-        else:
-            headers.encoded()  # a bad name or value fails here, before any socket
         cookies = kwargs.get("cookies")
         if cookies:
             cookies = {str(k): str(v) for k, v in dict(cookies).items()}
@@ -283,6 +287,32 @@ class RequestFactory:
             self._wire_cache[key] = (encoded, wire)
             return wire
         return _encode_headers(call, encoded, stored)
+
+
+def _declared_boundary(headers: Headers) -> tuple[str | None, Headers]:
+    """The boundary a caller's multipart Content-Type sets, and the headers to send.
+
+    A body framed by another boundary than the one its Content-Type names
+    cannot be parsed (RFC 2046 section 5.1.1), so the body takes the
+    caller's. A ``multipart/...`` type without one gets a random boundary
+    added, as curl does.
+    """
+    value = headers["content-type"]
+    if not value.split(";", 1)[0].strip().lower().startswith("multipart/"):
+        return None, headers
+    for param in value.split(";")[1:]:
+        key, _, given = param.partition("=")
+        if key.strip().lower() == "boundary":
+            given = given.strip()
+            if len(given) >= 2 and given[0] == given[-1] == '"':
+                given = given[1:-1]
+            return given, headers
+    from .multipart import new_boundary
+
+    boundary = new_boundary()
+    headers = headers.copy()  # the session's, or a cached merge: never changed
+    headers["Content-Type"] = f"{value}; boundary={boundary}"
+    return boundary, headers
 
 
 def _encode_headers(

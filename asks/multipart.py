@@ -669,15 +669,20 @@ def build_multipart(
     heads = [_part_head(part) for part in parts]
 
     if boundary is None:
-        boundary = secrets.token_hex(16)
+        boundary = new_boundary()
         while _occurs_in(boundary.encode("ascii"), parts, heads):
-            boundary = secrets.token_hex(16)  # pragma: no cover - 2**-128 odds
+            boundary = new_boundary()  # pragma: no cover - 2**-128 odds
     else:
         if not _BOUNDARY_RE.fullmatch(boundary):
             raise ValueError(f"invalid multipart boundary: {boundary!r}")
         if _occurs_in(boundary.encode("ascii"), parts, heads):
             raise ValueError(f"the multipart boundary {boundary!r} occurs in the content")
     return MultipartBody(boundary, _layout(parts, heads, boundary.encode("ascii")))
+
+
+def new_boundary() -> str:
+    """A random boundary: 128 bits, so no file content can hold it but by chance."""
+    return secrets.token_hex(16)
 
 
 def _occurs_in(marker: bytes, parts: list[_Part], heads: list[bytes]) -> bool:
@@ -711,7 +716,9 @@ def _layout(parts: list[_Part], heads: list[bytes], marker: bytes) -> list[_Segm
 
 
 def build_files(
-    files: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str = "utf-8"
+    files: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    encoding: str = "utf-8",
+    boundary: str | None = None,
 ) -> MultipartBody:
     """Encode asks' older ``files=`` argument as ``multipart/form-data``.
 
@@ -722,6 +729,7 @@ def build_files(
     Args:
         files: field name -> path or value.
         encoding: the encoding of text field values.
+        boundary: as for :func:`build_multipart`.
 
     Returns:
         the body, ready to be sent.
@@ -730,7 +738,7 @@ def build_files(
         (name, [_as_path(each) for each in value] if type(value) is list else _as_path(value))
         for name, value in _items(files)
     ]
-    return build_multipart(converted, encoding)
+    return build_multipart(converted, encoding, boundary)
 
 
 def _as_path(value: object) -> object:

@@ -183,6 +183,31 @@ async def test_multipart_tuples_and_lists_reach_httpbin(httpbin):
     assert body["form"] == {"tag": ["x", "y"]}
 
 
+async def test_a_multipart_content_type_without_boundary_gets_the_bodys(httpbin):
+    # A Content-Type naming no boundary (or another one) leaves the body
+    # unparseable (RFC 2046 section 5.1.1); asks adds the body's, as curl does.
+    r = await asks.post(
+        httpbin.url + "/post",
+        headers={"Content-Type": "multipart/form-data"},
+        multipart={"field": "value"},
+    )
+    assert r.json()["form"] == {"field": "value"}
+
+
+async def test_a_boundary_in_the_callers_content_type_frames_the_body(rec):
+    declared = 'multipart/form-data; boundary="my-b"'
+    async with asks.Session(headers={"content-type": declared}) as session:
+        await session.post(rec.server.url, files={"f": ("a.txt", b"x")})
+        await session.post(rec.server.url, headers={"X-A": "1"}, multipart={"g": "y"})
+        with pytest.raises(ValueError, match="boundary"):
+            await session.post(rec.server.url, multipart={"g": "--my-b"})
+        assert session.headers["Content-Type"] == declared
+    assert len(rec.requests) == 2
+    for req, body in rec.requests:
+        assert header(req, b"content-type") == declared.encode()
+        assert body.startswith(b"--my-b\r\n") and body.endswith(b"\r\n--my-b--\r\n")
+
+
 async def test_an_in_memory_file_goes_with_a_content_length(httpbin):
     # hypercorn's httpbin (like many servers and object stores) refuses a
     # chunked upload: a BytesIO must go with its length.
