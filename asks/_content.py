@@ -219,21 +219,23 @@ def _file_extent(fobj: Any, start: int) -> tuple[int | None, int | None]:
     # Only a regular file's size is its length: /proc files say 0, pipes and
     # devices say nothing useful. Those go chunked.
     if stat.S_ISREG(info.st_mode):
-        return start, regular_length(fd, info.st_size, start)
+        return start, regular_length(fd, info, start)
     return start, None
 
 
-def regular_length(fd: int, size: int, start: int) -> int | None:
-    """The bytes from *start* to the end of a regular file of *size*; None if unknown."""
-    if size > 0:
+def regular_length(fd: int, info: os.stat_result, start: int) -> int | None:
+    """The bytes from *start* to the end of a regular file; None if its size says nothing."""
+    size = info.st_size
+    if size > 0 and getattr(info, "st_blocks", 1) > 0:
         return max(0, size - start)
-    # Size 0: an empty file, or a /proc file whose size says nothing. One
-    # byte read in place (the position stays) tells them apart, so an empty
-    # upload goes as Content-Length: 0, which object stores need, not as a
-    # chunked body of nothing.
+    # Size 0: an empty file, or a /proc file whose size says nothing. A size
+    # with no block behind it: a sparse or inline file, or a sysfs file that
+    # says 4096 whatever it holds. A byte or two read in place (the position
+    # stays) tells them apart, so an empty upload goes as Content-Length: 0,
+    # which object stores need, and a virtual file goes chunked.
     try:
-        if not os.pread(fd, 1, start):
-            return 0
+        if (size == 0 or os.pread(fd, 1, size - 1)) and not os.pread(fd, 1, size):
+            return max(0, size - start)
     except OSError:
         pass
     return None

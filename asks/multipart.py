@@ -259,7 +259,7 @@ def _path_source(path: os.PathLike[Any]) -> _Source:
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(f"cannot send a directory in a multipart body: {path!s}")
     regular = stat.S_ISREG(st.st_mode)
-    size = (st.st_size or _probed_length(path)) if regular else None
+    size = _regular_size(path, st) if regular else None
 
     def opener() -> IO[bytes]:
         return open(path, "rb")  # closed by _ThreadedReader
@@ -272,14 +272,16 @@ def _path_source(path: os.PathLike[Any]) -> _Source:
     )
 
 
-def _probed_length(path: os.PathLike[Any]) -> int | None:
-    """0 for an empty file; None for one whose size says nothing (/proc)."""
+def _regular_size(path: os.PathLike[Any], st: os.stat_result) -> int | None:
+    """A regular file's size; None for one whose size says nothing (/proc, /sys)."""
+    if st.st_size > 0 and getattr(st, "st_blocks", 1) > 0:
+        return st.st_size  # the usual case: no need to open it
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return 0  # unreadable: the send reports it, with the real error
+        return st.st_size  # unreadable: the send reports it, with the real error
     try:
-        return regular_length(fd, 0, 0)
+        return regular_length(fd, st, 0)
     finally:
         os.close(fd)
 
@@ -310,7 +312,7 @@ def _file_source(fobj: Any) -> _Source:
             fd = None
         else:
             if stat.S_ISREG(st.st_mode):
-                size = regular_length(fd, st.st_size, start)
+                size = regular_length(fd, st, start)
 
     if fd is None:
         # No descriptor (BytesIO and the like): reading cannot block, and its
@@ -645,8 +647,9 @@ def build_multipart(
     """Encode *fields* as a ``multipart/form-data`` body (see the module docs).
 
     Nothing is read here: files are only ``os.stat``-ed (or ``os.fstat``-ed)
-    to learn their sizes, and one that reports size 0 has one byte read in
-    place to tell an empty file from a ``/proc`` file (sent chunked).
+    to learn their sizes, and one that reports size 0 or no blocks has a
+    byte or two read in place to tell an empty or sparse file from a
+    ``/proc`` or ``/sys`` file (sent chunked).
 
     Args:
         fields: field name -> value; a sequence of ``(name, value)`` pairs

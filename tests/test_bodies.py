@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import h11
 import pytest
@@ -57,6 +58,20 @@ async def test_real_file_is_sent_with_its_length(rec, tmp_path):
     req, body = rec.requests[-1]
     assert body == data[10:]
     assert header(req, b"content-length") == str(len(data) - 10).encode()
+
+
+@pytest.mark.skipif(
+    not os.path.isfile("/sys/devices/system/cpu/online"), reason="needs Linux /sys"
+)
+async def test_a_sysfs_file_is_sent_whole_not_cut_to_its_reported_size(rec):
+    # sysfs reports 4096 bytes; announcing that failed the send halfway.
+    path = "/sys/devices/system/cpu/online"
+    with open(path, "rb") as f:  # noqa: ASYNC230 - a local file; sent as data
+        await asks.put(rec.server.url, data=f)
+    req, body = rec.requests[-1]
+    with open(path, "rb") as f:  # noqa: ASYNC230 - reading the expectation
+        assert body == f.read()
+    assert header(req, b"transfer-encoding") == b"chunked"
 
 
 async def test_file_like_without_fileno_is_chunked(rec):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from urllib.parse import parse_qsl
 
 import pytest
@@ -279,6 +280,21 @@ def test_an_empty_file_is_a_body_of_length_zero_but_a_proc_file_goes_chunked(tmp
         body = encode_body(data=f)
         assert body.length is None
         assert drain(body).startswith(b"Name:")
+
+
+SYSFS = "/sys/devices/system/cpu/online"
+
+
+@pytest.mark.skipif(not os.path.isfile(SYSFS), reason="needs Linux /sys")
+def test_a_sysfs_file_goes_chunked_but_a_sparse_file_keeps_its_length(tmp_path):
+    # sysfs says 4096 bytes whatever it holds (and no blocks): that is no length.
+    with open(SYSFS, "rb") as f:
+        assert encode_body(data=f).length is None
+    sparse = tmp_path / "sparse.bin"
+    with sparse.open("wb") as f:
+        f.truncate(10000)  # no blocks either, but every byte is there
+    with sparse.open("rb") as f:
+        assert encode_body(data=f).length == 10000
 
 
 def test_an_in_memory_file_is_measured_and_replayable():

@@ -440,6 +440,26 @@ def test_a_proc_file_that_reports_size_0_is_sent_whole_and_chunked(tmp_path: Pat
     assert round_trip(body)[0].content == b""
 
 
+@pytest.mark.skipif(
+    not os.path.isfile("/sys/devices/system/cpu/online"), reason="needs Linux /sys"
+)
+def test_a_sysfs_file_is_sent_whole_and_chunked(tmp_path: Path) -> None:
+    # sysfs says 4096 bytes (and no blocks) whatever it holds.
+    sysfs = Path("/sys/devices/system/cpu/online")
+    content = sysfs.read_bytes()
+    sparse = tmp_path / "sparse.bin"
+    with sparse.open("wb") as f:
+        f.truncate(10000)
+    with open(sysfs, "rb") as fobj:
+        for value in (sysfs, fobj):
+            body = build_multipart({"f": value})
+            assert body.length is None
+            assert round_trip(body)[0].content == content
+    body = build_multipart({"f": sparse})
+    assert body.length is not None
+    assert round_trip(body)[0].content == bytes(10000)
+
+
 def test_file_vanishing_before_send_is_an_asks_error(tmp_path: Path) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"12345")
