@@ -25,6 +25,8 @@ __all__ = ["host_key", "parse_shard", "shard_of"]
 # without urlsplit's general parse (a crawl keys every URL it reads; this
 # is a third of urlsplit's cost). Anything else takes urlsplit, and
 # tests/test_partition.py checks that the two agree.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _SIMPLE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#]|\Z)")
 
 
@@ -48,8 +50,10 @@ def host_key(url: str) -> str:
     simple = _SIMPLE.match(url)
     if simple is not None:
         host = simple.group(1).lower().rstrip(".")
-        if not host[-1:].isdigit():
-            return host  # a name (no top-level domain is all digits)
+        if not host[-1:].isdigit() or _DOTTED_QUAD.fullmatch(host):
+            # A name (no top-level domain is all digits), or an IPv4
+            # address already in the one spelling asks sends.
+            return host
     try:
         host = urlsplit(url).hostname
     except ValueError:
