@@ -310,23 +310,31 @@ def make_decoder(content_encoding: str, max_size: int | None) -> Decoder | None:
     return Decoder(codings, max_size)
 
 
-def charset_from_content_type(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type value, if it names a known codec.
+def content_type_param(content_type: str, name: str) -> str | None:
+    """The parameter *name* of a Content-Type value, unquoted; None if absent.
 
     Parameters are parsed properly (quotes, case, other parameters around
-    it); an unknown charset is ignored so the fallback encoding applies.
+    it) by email's parser, which handles quoting and RFC 2231; it is
+    imported here, on first use, because importing it costs more than the
+    rest of asks' own modules together.
     """
-    if not content_type:
-        return None
-    # email's parameter parser handles quoting and RFC 2231; it is imported
-    # here, on first use, because importing it costs more than the rest of
-    # asks' own modules together.
     from email.message import Message
 
     msg = Message()
     msg["content-type"] = content_type
-    charset = msg.get_param("charset")
-    if not isinstance(charset, str) or not charset:
+    value = msg.get_param(name)
+    return value if isinstance(value, str) else None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type value, if it names a known codec.
+
+    An unknown charset is ignored so the fallback encoding applies.
+    """
+    if not content_type:
+        return None
+    charset = content_type_param(content_type, "charset")
+    if not charset:
         return None
     charset = charset.strip().strip("'\"")
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._content import MISSING, Body, encode_body
-from ._decoders import ACCEPT_ENCODING
+from ._decoders import ACCEPT_ENCODING, content_type_param
 from ._headers import TOKEN, Headers, HeadersInput, check_header_text, encode_value
 from ._urls import URL, build_url, parse_url
 from ._version import __version__
@@ -300,13 +300,9 @@ def _declared_boundary(headers: Headers) -> tuple[str | None, Headers]:
     value = headers["content-type"]
     if not value.split(";", 1)[0].strip().lower().startswith("multipart/"):
         return None, headers
-    for param in value.split(";")[1:]:
-        key, _, given = param.partition("=")
-        if key.strip().lower() == "boundary":
-            given = given.strip()
-            if len(given) >= 2 and given[0] == given[-1] == '"':
-                given = given[1:-1]
-            return given, headers
+    given = content_type_param(value, "boundary")
+    if given is not None:
+        return given, headers
     from .multipart import new_boundary
 
     boundary = new_boundary()
