@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._urls import URL, join_url
+from ._urls import URL, join_url, url_text
 
 __all__ = [
     "REDIRECT_CODES",
@@ -49,15 +49,12 @@ def plan_redirect(status: int, method: str, url: URL, location: str | None) -> R
 
 
 def _location_text(location: str) -> str:
-    """The Location as the URL text its bytes spell.
+    """The Location as the URL text its bytes spell (:func:`asks._urls.url_text`).
 
     Header values are read as ISO-8859-1, one character per byte (RFC 9110
     section 5.5), but a non-ASCII Location is in practice UTF-8: read as
     Latin-1 and then percent-encoded as UTF-8 it would be encoded twice
-    ("/caf%C3%83%C2%A9" for "/café"). Valid UTF-8 is decoded, so the URL
-    layer encodes each character once (and IDNA-encodes a host); other
-    bytes are percent-encoded one by one, as browsers do (RFC 3986
-    section 2.1).
+    ("/caf%C3%83%C2%A9" for "/café"). So its bytes are read again.
     """
     if location.isascii():
         return location
@@ -65,10 +62,7 @@ def _location_text(location: str) -> str:
         raw = location.encode("latin-1")
     except UnicodeEncodeError:
         return location  # already text beyond Latin-1: not from the wire
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+    return url_text(raw)
 
 
 def strips_credentials(old: URL, new: URL) -> bool:

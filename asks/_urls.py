@@ -434,6 +434,21 @@ def idna_ascii(name: str) -> str:
     return idna.encode(name, uts46=True, transitional=False).decode("ascii")
 
 
+def url_text(raw: bytes) -> str:
+    """The URL text some bytes spell: UTF-8 decoded, other bytes percent-encoded.
+
+    A URL met as bytes (a Location header, a line of a list cut from an old
+    log) is UTF-8 in practice; decoded, the URL layer encodes each character
+    once (and IDNA-encodes a host). Bytes that are no UTF-8 (Latin-1's
+    ``\xe9``) are percent-encoded one by one, as browsers do (RFC 3986
+    section 2.1), never replaced by U+FFFD, which would make them another URL.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+
+
 def join_url(base: URL, location: str) -> URL:
     """Resolve a (possibly relative) reference against *base* (RFC 3986 section 5)."""
     return parse_url(urljoin(str(base), location))

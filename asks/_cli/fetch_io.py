@@ -20,6 +20,7 @@ from typing import IO
 import curio
 
 from .._lines import DEFAULT_MAX_LINE_LENGTH
+from .._urls import url_text
 from .exits import UsageError, standard_stream
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "check_lines",
     "check_not_the_list",
     "count_urls",
-    "line_text",
     "write_all",
 ]
 
@@ -59,20 +59,6 @@ def check_lines(lines: list[bytes], partial: bytes) -> None:
         raise LineTooLong(
             f"a line is longer than {MAX_LINE:,} bytes: is this a list of URLs, one per line?"
         )
-
-
-def line_text(raw: bytes) -> str:
-    """The text of one line of the list: UTF-8, other bytes percent-encoded.
-
-    A list cut from an old log may hold a URL in Latin-1 (``/caf\\xe9``).
-    Replaced by U+FFFD it would become another URL (``/caf%EF%BF%BD``), and
-    every such URL the same one; percent-encoded byte by byte it is the URL
-    the server meant (RFC 3986 section 2.1), as redirects' Location is read.
-    """
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
 
 
 class UrlSource:
@@ -109,7 +95,7 @@ class UrlSource:
         if self._first:
             self._first = False
             raw = raw.removeprefix(BOM)
-        text = line_text(raw).strip()
+        text = url_text(raw).strip()
         if not text or text.startswith("#"):
             return None
         return text
@@ -188,7 +174,7 @@ def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
         count = 0
         with open(path, "rb") as lines:
             for raw in lines:
-                text = line_text(raw.strip().removeprefix(BOM)).strip()
+                text = url_text(raw.strip().removeprefix(BOM)).strip()
                 if text and not text.startswith("#") and keep(text):
                     count += 1
         return count

@@ -61,6 +61,7 @@ from types import FrameType
 from typing import IO, Any
 
 from .._partition import shard_of
+from .._urls import url_text
 from .exits import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -71,7 +72,7 @@ from .exits import (
     silence_stdout,
     standard_stream,
 )
-from .fetch_io import BOM, LineTooLong, check_lines, line_text, write_all
+from .fetch_io import BOM, LineTooLong, check_lines, write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 # The environment variable that carries a worker's parsed options (pickled,
@@ -280,7 +281,7 @@ def read_urls(source: str) -> Iterator[str]:
                 if first:
                     first = False
                     raw = raw.removeprefix(BOM)
-                text = line_text(raw).strip()
+                text = url_text(raw).strip()
                 if text and not text.startswith("#"):
                     yield text
             if not data:
