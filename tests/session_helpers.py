@@ -1,8 +1,9 @@
-"""Helpers for tests that watch what a session does: its dials, its concurrency."""
+"""Helpers for tests that watch what a session does: its dials, its concurrency, its kernel."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import curio
@@ -44,3 +45,32 @@ async def get_at_once(
     async with curio.TaskGroup() as group:
         tasks = [await group.spawn(one) for _ in range(count)]
     return [task.result for task in tasks], most_open
+
+
+def cancel_once_the_kernel_sleeps(sleeper: Callable[[], Awaitable[Any]]) -> None:
+    """Run *sleeper* in a kernel of its own; cancel it once the kernel sleeps on it.
+
+    For a wait too long for curio's kernel in one go (over 2**31 - 1 ms): the
+    kernel would crash with OverflowError in the select that starts it. The
+    kernel is the test's own, with no deadline of the harness's in it, so the
+    sleeper's is the one it waits for.
+    """
+    asleep = threading.Event()
+
+    class Watch(curio.kernel.Activation):
+        def suspended(self, task: Any, trap: Any) -> None:
+            if task.state == "TIME_SLEEP":
+                asleep.set()
+
+    async def main() -> None:
+        woken = curio.UniversalEvent()
+        waker = threading.Thread(target=lambda: (asleep.wait(10), woken.set()))
+        waker.start()
+        task = await curio.spawn(sleeper)
+        await woken.wait()
+        await task.cancel()
+        waker.join()
+        assert task.cancelled
+
+    with curio.Kernel(activations=[Watch()]) as kernel:
+        kernel.run(main)

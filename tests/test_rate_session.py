@@ -19,6 +19,7 @@ from asks._cli.fetch import _fetch_plan
 from asks._transport.transport import Transport
 from asks.errors import RequestTimeout
 from tests.servers import read_request
+from tests.session_helpers import cancel_once_the_kernel_sleeps
 from tests.test_cli import arun_asks, json_lines
 from tests.virtual_time import VirtualTime
 
@@ -287,32 +288,15 @@ async def test_fetch_rate_holds_requests_to_one_host_within_the_timeout(raw_serv
 def test_a_rate_slower_than_the_kernel_can_wait_in_one_go_does_not_crash_it():
     # One request a year: the second waits a year for its turn, longer than
     # curio's kernel can wait in one select (2**31 - 1 ms), which crashed it
-    # with OverflowError. A kernel of the test's own, with no deadline of the
-    # harness's in it; the wait is cancelled once the kernel sleeps on it.
-    import threading
-
+    # with OverflowError.
     from asks._rate import RateLimiter
     from asks._urls import parse_url
 
-    asleep = threading.Event()
+    limiter = RateLimiter(asks.RateLimit(1 / (365 * 86400)))
+    origin = parse_url("http://example.org/").origin
 
-    class Watch(curio.kernel.Activation):
-        def suspended(self, task: Any, trap: Any) -> None:
-            if task.state == "TIME_SLEEP":
-                asleep.set()
-
-    async def main() -> None:
-        limiter = RateLimiter(asks.RateLimit(1 / (365 * 86400)))
-        origin = parse_url("http://example.org/").origin
+    async def two_requests() -> None:
         await limiter.acquire(origin)  # the burst: at once
-        woken = curio.UniversalEvent()
-        waker = threading.Thread(target=lambda: (asleep.wait(10), woken.set()))
-        waker.start()
-        task = await curio.spawn(limiter.acquire, origin)
-        await woken.wait()
-        await task.cancel()
-        waker.join()
-        assert task.cancelled
+        await limiter.acquire(origin)  # a year later
 
-    with curio.Kernel(activations=[Watch()]) as kernel:
-        kernel.run(main)
+    cancel_once_the_kernel_sleeps(two_requests)

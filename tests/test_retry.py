@@ -10,7 +10,6 @@ import copy
 import email.utils
 import pickle
 import random
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ import asks._retry as retry_module
 from asks._retry import parse_retry_after
 from asks.errors import ConnectFailed, ServerClosedConnectionError
 from tests.servers import read_request
+from tests.session_helpers import cancel_once_the_kernel_sleeps
 
 NOW = 1_800_000_000.0  # the fake wall clock
 
@@ -562,25 +562,5 @@ async def test_a_call_int_retries_overrides_the_session_retry_policy(raw_server,
 def test_a_wait_longer_than_the_kernel_can_keep_in_one_go_does_not_crash_it():
     # A Retry-After of 35 days, honoured (max_retry_after=None): curio's
     # kernel waits for its nearest deadline in one select, which cannot wait
-    # longer than 2**31 - 1 ms, and crashed with OverflowError. A kernel of
-    # the test's own, with no deadline of the harness's in it; the wait is
-    # cancelled once the kernel has gone to sleep on it.
-    asleep = threading.Event()
-
-    class Watch(curio.kernel.Activation):
-        def suspended(self, task: Any, trap: Any) -> None:
-            if task.state == "TIME_SLEEP":
-                asleep.set()
-
-    async def main() -> None:
-        woken = curio.UniversalEvent()
-        waker = threading.Thread(target=lambda: (asleep.wait(10), woken.set()))
-        waker.start()
-        task = await curio.spawn(retry_module.sleep, 3_000_000.0)
-        await woken.wait()
-        await task.cancel()
-        waker.join()
-        assert task.cancelled
-
-    with curio.Kernel(activations=[Watch()]) as kernel:
-        kernel.run(main)
+    # longer than 2**31 - 1 ms, and crashed with OverflowError.
+    cancel_once_the_kernel_sleeps(lambda: retry_module.sleep(3_000_000.0))
