@@ -231,18 +231,29 @@ async def test_row20_abandoned_stream_closes_its_connection(raw_server, abandon)
     assert server.accepted == 2
 
 
-@pytest.mark.parametrize("how", ["Task.cancel", "timeout_after", "per-read-timeout"])
-async def test_row20_stream_reader_cancelled_mid_body_frees_the_slot(raw_server, how):
+def partial_on_the_first_connection():
+    """A handler: 10 of 1,000 body bytes on the first connection, then silence; "ok" after."""
     partial = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"
-    first = curio.Event()
+    connections = 0
 
     async def handler(sock):
+        nonlocal connections
+        connections += 1
+        first_connection = connections == 1
         while await read_request(sock) is not None:
-            if server.accepted == 1:
+            if first_connection:
                 await sock.sendall(partial)
                 await drain(sock)
                 return
             await sock.sendall(OK)
+
+    return handler
+
+
+@pytest.mark.parametrize("how", ["Task.cancel", "timeout_after", "per-read-timeout"])
+async def test_row20_stream_reader_cancelled_mid_body_frees_the_slot(raw_server, how):
+    first = curio.Event()
+    handler = partial_on_the_first_connection()
 
     server = await raw_server(handler)
     async with asks.Session(connections=1) as s:
@@ -276,16 +287,8 @@ async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
     # A watchdog closes a download another task is reading. curio does not
     # wake a task whose socket is closed under it: the reader waited forever.
     # It must end with an asks error, and the slot be free.
-    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"
     first = curio.Event()
-
-    async def handler(sock):
-        while await read_request(sock) is not None:
-            if server.accepted == 1:
-                await sock.sendall(partial)
-                await drain(sock)
-                return
-            await sock.sendall(OK)
+    handler = partial_on_the_first_connection()
 
     server = await raw_server(handler, ssl_context=server_ssl_context if tls else None)
     async with asks.Session(connections=1, ssl_context=client_ssl_context) as s:
