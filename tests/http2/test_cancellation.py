@@ -141,20 +141,26 @@ async def test_call_timeout_while_waiting_for_the_head(h2_server: H2ServerFactor
         await assert_connection_usable(session, server)
 
 
+async def reading_past_the_first_chunk(r: Any) -> Any:
+    """A task reading *r*'s body, once the first chunk is in: it waits for the next."""
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        async for chunk in r.body:
+            chunks.append(chunk)
+
+    reader = await curio.spawn(read)
+    await until(lambda: chunks == [b"first"])
+    return reader
+
+
 async def test_cancel_while_reading_a_streamed_body(
     h2_server: H2ServerFactory, h2_mode: H2Mode
 ) -> None:
     server = await h2_server(handler, **h2_mode.server)
     async with asks.Session(server.url, **h2_mode.session) as session:
         r = await session.get(path="/partial", stream=True)
-        chunks: list[bytes] = []
-
-        async def read() -> None:
-            async for chunk in r.body:
-                chunks.append(chunk)
-
-        reader = await curio.spawn(read)
-        await until(lambda: chunks == [b"first"])
+        reader = await reading_past_the_first_chunk(r)
         await reader.cancel()
         await server.wait_until(lambda: resets(server) == [(b"/partial", CANCEL)])
         await assert_connection_usable(session, server)
@@ -168,14 +174,7 @@ async def test_a_stream_closed_by_another_task_ends_the_read_waiting_on_it(
     server = await h2_server(handler, **h2_mode.server)
     async with asks.Session(server.url, **h2_mode.session) as session:
         r = await session.get(path="/partial", stream=True)
-        chunks: list[bytes] = []
-
-        async def read() -> None:
-            async for chunk in r.body:
-                chunks.append(chunk)
-
-        reader = await curio.spawn(read)
-        await until(lambda: chunks == [b"first"])
+        reader = await reading_past_the_first_chunk(r)
         await r.body.close()
         await curio.timeout_after(5, reader.wait)
         assert isinstance(reader.exception, ConnectivityError), repr(reader.exception)
