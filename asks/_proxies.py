@@ -15,7 +15,6 @@ never the credentials themselves.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ssl
 from collections.abc import Hashable
@@ -23,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._headers import TOKEN, Headers, HeadersInput, is_field_value
 from ._urls import idna_ascii
+from .auth import basic_credentials
 
 __all__ = ["PROXY_SCHEMES", "Proxy", "coerce_proxy"]
 
@@ -166,8 +166,7 @@ class Proxy:
         self.ssl_context = ssl_context
         self._authorization: str | None = None
         if username is not None and scheme in ("http", "https"):
-            token = f"{username}:{password or ''}".encode()
-            self._authorization = "Basic " + base64.b64encode(token).decode("ascii")
+            self._authorization = basic_credentials(username, password or "")
         # Digests tell routes with different credentials apart without
         # keeping the credentials (a user's password, or a token in the
         # proxy's own Proxy-Authorization header) in a key that may be logged

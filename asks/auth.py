@@ -115,6 +115,12 @@ class PostResponseAuth(AuthBase):
         raise NotImplementedError
 
 
+def basic_credentials(username: str, password: str, encoding: str = "utf-8") -> str:
+    """The value of a Basic ``Authorization`` (or ``Proxy-Authorization``), RFC 7617."""
+    token = base64.b64encode(f"{username}:{password}".encode(encoding)).decode("ascii")
+    return f"Basic {token}"
+
+
 def _split_creds(creds: tuple[str, str]) -> tuple[str, str]:
     try:
         username, password = creds
@@ -147,8 +153,7 @@ class BasicAuth(PreResponseAuth):
             raise ValueError("a Basic auth username must not contain ':'")
         codecs.lookup(encoding)
         self.username = username
-        token = base64.b64encode(f"{username}:{password}".encode(encoding)).decode("ascii")
-        self._header = f"Basic {token}"
+        self._header = basic_credentials(username, password, encoding)
 
     async def __call__(self, request: AuthRequest) -> dict[str, str]:
         """The ``Authorization`` header.
@@ -207,8 +212,7 @@ class NetRCAuth(PreResponseAuth):
                 raise ValueError(
                     f"netrc entry {machine!r}: a Basic auth login must not contain ':'"
                 )
-            token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
-            headers[machine.lower().rstrip(".")] = f"Basic {token}"
+            headers[machine.lower().rstrip(".")] = basic_credentials(login, password)
         # Python's netrc files the "default" entry under that name (no
         # machine can be called so: it is a keyword of the format).
         self._default = headers.pop("default", None)
