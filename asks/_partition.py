@@ -16,7 +16,7 @@ import hashlib
 import re
 from urllib.parse import urlsplit
 
-from ._urls import parse_url
+from ._urls import is_dotted_quad, parse_url
 
 __all__ = ["host_key", "parse_shard", "shard_of"]
 
@@ -25,8 +25,6 @@ __all__ = ["host_key", "parse_shard", "shard_of"]
 # without urlsplit's general parse (a crawl keys every URL it reads; this
 # is a third of urlsplit's cost). Anything else takes urlsplit, and
 # tests/test_partition.py checks that the two agree.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _SIMPLE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#]|\Z)")
 
 
@@ -50,7 +48,7 @@ def host_key(url: str) -> str:
     simple = _SIMPLE.match(url)
     if simple is not None:
         host = simple.group(1).lower().rstrip(".")
-        if not host[-1:].isdigit() or _DOTTED_QUAD.fullmatch(host):
+        if not host[-1:].isdigit() or is_dotted_quad(host):
             # A name (no top-level domain is all digits), or an IPv4
             # address already in the one spelling asks sends.
             return host

@@ -197,7 +197,7 @@ def _parse_simple(url: str) -> URL | None:
     scheme, host, port_text, path, query = simple.groups()
     if path and "/." in path:
         return None  # maybe a dot segment: the general parse removes them
-    if _ends_in_number(host) and not _DOTTED_QUAD(host):
+    if _ends_in_number(host) and not is_dotted_quad(host):
         return None  # an IPv4 address spelled otherwise: the general parse rewrites it
     port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
     if not 0 < port < 65536:
@@ -343,8 +343,9 @@ def _address_or_name(host: str) -> str:
     return host
 
 
-# An IPv4 address as RFC 3986 section 3.2.2 writes it (dec-octet "." ...).
-_DOTTED_QUAD = re.compile(
+# Whether a host is an IPv4 address as RFC 3986 section 3.2.2 writes it
+# (dec-octet "." ...): the one spelling asks sends an address in.
+is_dotted_quad = re.compile(
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
     r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 ).fullmatch
