@@ -285,6 +285,23 @@ def shared_options() -> OptionSet:
         "(certificates are always verified)",
     )
     options.add(
+        "--cert",
+        metavar="FILE",
+        help="present this client certificate (PEM; with its private key unless --key "
+        "names another file) to https servers that ask for one",
+    )
+    options.add(
+        "--key",
+        metavar="FILE",
+        help="the private key (PEM, not encrypted) of --cert",
+    )
+    options.add(
+        "--unix-socket",
+        metavar="PATH",
+        help="connect to this Unix domain socket instead of the URL's host "
+        "(the URL still gives Host and the path)",
+    )
+    options.add(
         "--proxy",
         metavar="URL",
         help="send every request through this proxy (http://, https://, socks4://, "
@@ -592,24 +609,66 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # What the shared options mean
 
 
-def ssl_context(cacert: str | None) -> ssl.SSLContext | None:
-    """The TLS context of ``--cacert``: the default one, trusting that file.
+def ssl_context(
+    cacert: str | None, cert: str | None = None, key: str | None = None
+) -> ssl.SSLContext | None:
+    """The TLS context of ``--cacert``, ``--cert`` and ``--key``.
+
+    The default context (certificates verified), trusting *cacert* when
+    given, and presenting the client certificate *cert* when given.
 
     Args:
-        cacert: the PEM file, or ``None`` for asks' default context.
+        cacert: a PEM file of CA certificates, or ``None``.
+        cert: a PEM client certificate (its key in the same file unless
+            *key* is given), or ``None``.
+        key: the PEM private key of *cert*, or ``None``.
 
     Returns:
-        the context, or ``None``.
+        the context, or ``None`` for asks' default one.
 
     Raises:
-        UsageError: the file cannot be loaded.
+        UsageError: a file cannot be loaded, or ``--key`` comes without
+            ``--cert``.
     """
-    if cacert is None:
+    if key is not None and cert is None:
+        raise UsageError("--key goes with --cert")
+    if cacert is None and cert is None:
         return None
     try:
-        return ssl.create_default_context(cafile=cacert)
+        context = ssl.create_default_context(cafile=cacert)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load --cacert {cacert!r}: {exc}") from None
+    if cert is not None:
+        _load_client_certificate(context, cert, key)
+    return context
+
+
+def _refuse_passphrase() -> bytes:
+    # Without a callback OpenSSL would prompt on the terminal, from inside
+    # the kernel, or hang a job with no terminal; asks asks nothing.
+    raise ValueError("the key is encrypted (asks does not prompt for a passphrase)")
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert: str, key: str | None) -> None:
+    """``load_cert_chain`` with every failure a usage error naming the files."""
+    try:
+        context.load_cert_chain(cert, key, password=_refuse_passphrase)
+    except (OSError, ValueError) as exc:
+        # ssl.SSLError is an OSError; its text ("[SSL] PEM lib") says little,
+        # so say which files and what they were meant to hold.
+        files = f"--cert {cert!r}" + ("" if key is None else f" and --key {key!r}")
+        if isinstance(exc, ssl.SSLError):
+            # OpenSSL's "[SSL] PEM lib (_ssl.c:3905)" names no cause; a
+            # mismatch is the one it does name.
+            if exc.reason == "KEY_VALUES_MISMATCH":
+                detail = "the key does not belong to the certificate"
+            else:
+                detail = "not a PEM certificate with its private key"
+        elif isinstance(exc, OSError):
+            detail = exc.strerror or str(exc)
+        else:
+            detail = str(exc)
+        raise UsageError(f"cannot load the client certificate from {files}: {detail}") from None
 
 
 def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -622,16 +681,25 @@ def session_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         keywords for ``Session(...)``.
 
     Raises:
-        UsageError: an option's value cannot be used (a bad ``--cacert``, a
-            bad ``--proxy`` or a bad proxy in the environment).
+        UsageError: an option's value cannot be used (a bad ``--cacert``,
+            ``--cert`` or ``--key``, a bad ``--proxy`` or a bad proxy in the
+            environment).
     """
+    if args.unix_socket is not None:
+        if not args.unix_socket:
+            raise UsageError("--unix-socket needs a path")
+        if args.proxy:
+            # Every connection goes to the socket: there is no route left
+            # for a proxy to take (the Session refuses both too).
+            raise UsageError("--unix-socket and --proxy cannot be used together")
     http2: bool | str = False
     if args.http2_prior_knowledge:
         http2 = "prior-knowledge"
     elif args.http2:
         http2 = True
     return {
-        "ssl_context": ssl_context(args.cacert),
+        "ssl_context": ssl_context(args.cacert, args.cert, args.key),
+        "uds": args.unix_socket,
         "proxy": proxy(args.proxy),
         "trust_env": not args.no_env and args.proxy is None and _environment_usable(),
         "http2": http2,
