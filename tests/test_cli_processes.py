@@ -232,6 +232,23 @@ def test_a_worker_stopped_while_its_interpreter_starts_exits_quietly(
     assert capfd.readouterr().err == ""
 
 
+def test_a_worker_never_makes_the_output_dir_again(tmp_path: Path) -> None:
+    # The parent makes --output-dir before any worker starts. A worker that
+    # made it again (as its own plan used to) would, starting late, bring
+    # back a directory that vanished during the run, and the run that should
+    # stop (test_cli.py::test_fetch_stops_when_the_output_dir_goes) went on.
+    from asks._cli.arguments import parse_args
+    from asks._cli.fetch import _fetch_plan
+
+    out_dir = tmp_path / "saved"
+    args = parse_args(["fetch", "--processes", "2", "--output-dir", str(out_dir)])
+    assert _fetch_plan(args).output_dir == out_dir
+    assert out_dir.is_dir()  # the parent's plan makes it
+    out_dir.rmdir()
+    assert _fetch_plan(worker_namespace(args)).output_dir == out_dir
+    assert not out_dir.exists()
+
+
 class Stall:
     """A server that answers ``/fast`` at once and holds ``/hold`` until released.
 

@@ -165,7 +165,12 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
     if args.resume and args.jsonl == "-":
         raise UsageError("--resume reads the earlier output: give it with --jsonl FILE")
     check_not_the_list(args.source, args.jsonl)
-    output_dir = None if args.output_dir is None else _check_output_dir(args.output_dir)
+    output_dir = None
+    if args.output_dir is not None:
+        if getattr(args, "output_dir_made", False):
+            output_dir = Path(args.output_dir)  # by the parent: never made twice
+        else:
+            output_dir = _check_output_dir(args.output_dir)
     kwargs = request_kwargs(args)
     headers = kwargs.pop("headers", None)
     if args.retry is None and args.retries is None:

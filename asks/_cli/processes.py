@@ -157,6 +157,9 @@ def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
     for done_by_parent, value in (("resume", False), ("retry_failed", False), ("shard", None)):
         if hasattr(options, done_by_parent):
             setattr(options, done_by_parent, value)
+    # The parent made --output-dir. A worker that made it again, starting
+    # after it vanished, would hide that from the run (see _fetch_plan).
+    options.output_dir_made = True
     return options
 
 
