@@ -534,9 +534,11 @@ class TLSOverStream:
         incoming, outgoing: its two buffers.
         initial: bytes already read from *outer* that belong to the inner
             TLS (they came after a ``CONNECT``'s answer).
+        on_close: called with *tls* when the stream closes (the dialler
+            keeps its TLS session for resumption), as :class:`Stream`'s.
     """
 
-    __slots__ = ("_in", "_out", "_outer", "_tls")
+    __slots__ = ("_in", "_on_close", "_out", "_outer", "_tls")
 
     def __init__(
         self,
@@ -545,9 +547,11 @@ class TLSOverStream:
         incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
         initial: bytes = b"",
+        on_close: Callable[[ssl.SSLObject], None] | None = None,
     ) -> None:
         self._outer = outer
         self._tls = tls
+        self._on_close = on_close
         self._in = incoming
         self._out = outgoing
         if initial:
@@ -619,6 +623,12 @@ class TLSOverStream:
 
     async def close(self) -> None:
         """Close the tunnel (the outer stream); safe to call twice and under cancellation."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            # As in Stream.close: a TLS 1.3 ticket came with the first
+            # response, so the session is taken now, before anything is freed.
+            with contextlib.suppress(Exception):
+                on_close(self._tls)
         await self._outer.close()
 
 
@@ -627,18 +637,30 @@ async def start_tls_over(
     context: ssl.SSLContext,
     server_hostname: str,
     initial: bytes = b"",
+    session: KeptSession | None = None,
+    on_close: Callable[[ssl.SSLObject], None] | None = None,
 ) -> TLSOverStream:
     """TLS to *server_hostname* inside the stream *outer*; handshake done when this returns.
 
     The outer stream is closed if the handshake fails or is interrupted.
+
+    Args:
+        session: offered for resumption, as :func:`start_tls`'s.
+        on_close: see :class:`TLSOverStream`.
     """
     incoming = ssl.MemoryBIO()
     outgoing = ssl.MemoryBIO()
     try:
         tls = context.wrap_bio(
-            incoming, outgoing, server_side=False, server_hostname=tls_hostname(server_hostname)
+            incoming,
+            outgoing,
+            server_side=False,
+            server_hostname=tls_hostname(server_hostname),
+            session=session if isinstance(session, ssl.SSLSession) else None,
         )
-        stream = TLSOverStream(outer, tls, incoming, outgoing, initial)
+        if isinstance(session, NativeSession):
+            offer(tls, session)
+        stream = TLSOverStream(outer, tls, incoming, outgoing, initial, on_close)
         await stream.handshake()
     except BaseException:
         await outer.close()

@@ -26,7 +26,9 @@ its own copy of it; the kept one is never attached to a connection and
 never marked. That is also why nothing is shared between two connections
 opened at once.
 
-The ``SSL *`` of a socket is read from CPython's ``_ssl._SSLSocket`` object:
+The ``SSL *`` of a socket is read from CPython's ``_ssl._SSLSocket`` object
+(an ``ssl.SSLSocket`` and an ``ssl.SSLObject``, TLS over memory buffers as
+inside an https:// proxy's tunnel, both hold one as ``_sslobj``):
 it is the field after the weak reference to the socket, right after the
 object header, in every CPython 3 release (the layout tools like sslkeylog
 rely on too). Each use checks it: the ``SSL_CTX`` that OpenSSL reports for
@@ -44,11 +46,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import ctypes
 
-__all__ = ["KeptSession", "NativeSession", "copy_of", "native", "offer"]
+__all__ = ["TLS", "KeptSession", "NativeSession", "copy_of", "native", "offer"]
 
 # The C type whose layout is relied on (see the module's docstring).
 _SSL_SOCKET: Any = getattr(_ssl, "_SSLSocket", None)
 _HEAD = object.__basicsize__  # sizeof(PyObject): the header before the fields
+
+TLS = ssl.SSLSocket | ssl.SSLObject
+"""A client's TLS: over a socket, or over memory buffers (TLS inside a tunnel's TLS)."""
 
 
 class _LibSSL:
@@ -141,7 +146,7 @@ def _pointer(lib: _LibSSL, obj: object, offset: int) -> int | None:
     return value
 
 
-def _ssl_of(tls: ssl.SSLSocket, lib: _LibSSL) -> int | None:
+def _ssl_of(tls: TLS, lib: _LibSSL) -> int | None:
     """The ``SSL *`` of *tls*, checked against its context; None if it cannot be had."""
     sslobj = getattr(tls, "_sslobj", None)
     context = getattr(tls, "context", None)
@@ -186,7 +191,7 @@ KeptSession = ssl.SSLSession | NativeSession
 """What is kept for resumption: the standard library's session, or OpenSSL's."""
 
 
-def copy_of(tls: ssl.SSLSocket) -> KeptSession | None:
+def copy_of(tls: TLS) -> KeptSession | None:
     """A copy of the current session of *tls*, to offer to a later connection.
 
     Take it before the socket is closed (see the module's docstring).
@@ -210,7 +215,7 @@ def copy_of(tls: ssl.SSLSocket) -> KeptSession | None:
     return tls.session
 
 
-def offer(tls: ssl.SSLSocket, session: NativeSession) -> None:
+def offer(tls: TLS, session: NativeSession) -> None:
     """Offer *session* in the handshake *tls* is about to make (its own copy of it).
 
     Silently offers nothing if that cannot be done: a full handshake follows,
