@@ -10,7 +10,8 @@ Everything a new connection needs is decided here, in this order:
    tunnel the ``CONNECT`` (``proxy``) or the SOCKS handshake (``socks``);
 2. TLS for https, verifying, with SNI and the host name check on the URL's
    host, offering the TLS session kept from the last connection to the same
-   place (resumption: the handshake is shorter, RFC 8446 section 2.2);
+   place by the same route (resumption: the handshake is shorter, RFC 8446
+   section 2.2);
    inside a tunnel through an https:// proxy that is TLS inside TLS
    (``backend.TLSOverStream``);
 3. the connection kind on top of the stream (HTTP/1.1 today).
@@ -27,7 +28,7 @@ import os
 import socket
 import ssl
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import curio
@@ -40,7 +41,7 @@ from .http11 import HTTP11Connection
 from .interfaces import ConnectError, ConnectTimeout, ProtocolViolation, ProxyFailed
 from .proxy import open_http_tunnel
 from .routes import ProxyRoute
-from .tls_sessions import KeptSession, copy_of
+from .tls_sessions import TLS, KeptSession, copy_of
 from .trap_cycles import break_trap_cycle
 
 if TYPE_CHECKING:
@@ -385,24 +386,36 @@ class Dialer:
         if context is None:
             context = backend.default_ssl_context()
         host = origin.host
+        # The proxy itself is part of the place (the Proxy object, so its
+        # scheme, host, port, credentials, headers and TLS context): a session
+        # is offered only through the very route it was made on, never through
+        # another proxy or to a direct connection (whose places start with
+        # the uds path or None, never a Proxy). The origin's server would
+        # accept it over any route; keeping them apart is so that nothing
+        # links two routes the caller keeps apart (RFC 8446 appendix C.4).
+        place = ("via", proxy, host, origin.port, id(context))
+        session = self._kept_session(place, context)
         if trace is not None:
             await _report(
                 trace,
                 outer,
                 "tls.start",
-                {"connection": number, "server_hostname": host, "resuming": False},
+                {"connection": number, "server_hostname": host, "resuming": session is not None},
             )
+        keep = self._keeper(place, context)
         inner: backend.Stream | backend.TLSOverStream
+        tls: ssl.SSLSocket | ssl.SSLObject
         # Through a proxy asks speaks HTTP/1.1 only (docs/http2.md).
         self._offer_protocols(context, False)
         if outer.tls is None and not leftover:
             # A plain socket to the proxy: TLS to the origin straight over it.
-            inner = backend.Stream(await backend.start_tls(sock, context, host))
-            version, cipher = inner.tls.version(), inner.tls.cipher()  # type: ignore[union-attr]
+            tls_sock = await backend.start_tls(sock, context, host, session)
+            inner = backend.Stream(tls_sock, keep)
+            tls = tls_sock._socket
         else:
             # TLS to an https:// proxy already: TLS inside TLS.
-            inner = await backend.start_tls_over(outer, context, host, leftover)
-            version, cipher = inner.ssl_object.version(), inner.ssl_object.cipher()
+            inner = await backend.start_tls_over(outer, context, host, leftover, session, keep)
+            tls = inner.ssl_object
         if trace is not None:
             await _report(
                 trace,
@@ -410,9 +423,9 @@ class Dialer:
                 "tls.done",
                 {
                     "connection": number,
-                    "version": version,
-                    "cipher": (cipher or ("",))[0],
-                    "resumed": False,
+                    "version": tls.version(),
+                    "cipher": (tls.cipher() or ("",))[0],
+                    "resumed": tls.session_reused,
                 },
             )
         return inner
@@ -431,11 +444,7 @@ class Dialer:
             return backend.Stream(sock)
         context = self._tls_context()
         place = (uds, host, origin.port, id(context))
-        session = None
-        if self.resumption:
-            kept = self._tls_sessions.get(place)
-            if kept is not None and kept[0] is context:
-                session = kept[1]
+        session = self._kept_session(place, context)
         if trace is not None:
             await _report(
                 trace,
@@ -458,21 +467,32 @@ class Dialer:
                     "resumed": raw.session_reused,
                 },
             )
-        if not self.resumption:
-            return backend.Stream(tls)
+        return backend.Stream(tls, self._keeper(place, context))
 
-        def keep(tls_sock: ssl.SSLSocket) -> None:
-            self._keep_session(place, context, tls_sock)
+    def _kept_session(self, place: Hashable, context: ssl.SSLContext) -> KeptSession | None:
+        """The session to offer a new connection to *place* made with *context*, if any."""
+        if not self.resumption:
+            return None
+        kept = self._tls_sessions.get(place)
+        if kept is not None and kept[0] is context:
+            return kept[1]
+        return None
+
+    def _keeper(self, place: Hashable, context: ssl.SSLContext) -> Callable[[TLS], None] | None:
+        """What keeps a connection's session for *place* when it closes (None: resumption off)."""
+        if not self.resumption:
+            return None
+
+        def keep(tls: TLS) -> None:
+            self._keep_session(place, context, tls)
 
         # The session is taken when the connection closes: a TLS 1.3 ticket
         # arrives after the handshake, with the first response, and taking
         # the session costs a copy of it (see tls_sessions), so once per
         # connection.
-        return backend.Stream(tls, keep)
+        return keep
 
-    def _keep_session(
-        self, place: Hashable, context: ssl.SSLContext, tls_sock: ssl.SSLSocket
-    ) -> None:
+    def _keep_session(self, place: Hashable, context: ssl.SSLContext, tls_sock: TLS) -> None:
         sessions = self._tls_sessions
         if tls_sock.session_reused and tls_sock.version() != "TLSv1.3" and place in sessions:
             # A TLS 1.2 session that just resumed is still good, and meant to
