@@ -386,13 +386,14 @@ class Dialer:
         if context is None:
             context = backend.default_ssl_context()
         host = origin.host
-        # The proxy itself is part of the place (the Proxy object, so its
-        # scheme, host, port, credentials, headers and TLS context): a session
-        # is offered only through the very route it was made on, never through
-        # another proxy or to a direct connection (whose places start with
-        # the uds path or None, never a Proxy). The origin's server would
-        # accept it over any route; keeping them apart is so that nothing
-        # links two routes the caller keeps apart (RFC 8446 appendix C.4).
+        # The proxy itself is part of the place (the Proxy object, equal only
+        # to one of the same scheme, host, port, credentials, headers and TLS
+        # context, which it keeps alive): a session is offered only through
+        # the very route it was made on, never through another proxy nor to
+        # a direct connection (whose places are (uds, host, port, context
+        # id)). The origin's server would accept it over any route; a resumed
+        # session would link two routes the caller keeps apart for anyone
+        # who sees both (RFC 8446 appendix C.4).
         place = ("via", proxy, host, origin.port, id(context))
         session = self._kept_session(place, context)
         if trace is not None:
