@@ -46,6 +46,7 @@ from .errors import (
 )
 from .response_objects import (
     BaseResponse,
+    BodyInMemory,
     Response,
     StreamBody,
     StreamResponse,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     # Imported on first use: http.cookiejar costs milliseconds to import and
     # only sessions that keep or receive cookies need it.
     from .cookie_utils import CookieTracker
+    from .response_objects import BodySource
 
 __all__ = ["CallLoop"]
 
@@ -206,6 +208,11 @@ class CallLoop:
                     call.auth_headers = dict(retry_headers)
                     continue
                 if plan is None:
+                    if options.stream or options.callback is not None:
+                        # Read whole to be shown to the auth object, it is
+                        # final all the same: as such, streamed or given to
+                        # the callback, as the call asked.
+                        response = await self._unanswered(call, response, head, headers, options)
                     response.history = history
                     return response
             assert plan is not None
@@ -268,7 +275,7 @@ class CallLoop:
         proxy = router.proxy_for(old.origin, call_proxy)
         return proxy is not None and proxy == router.proxy_for(new.origin, call_proxy)
 
-    def _stream_body(self, call: Call, conn: HTTP11Connection, headers: Headers) -> StreamBody:
+    def _stream_body(self, call: Call, conn: BodySource, headers: Headers) -> StreamBody:
         return StreamBody(conn, content_coding(headers), self.max_decoded_size, call.where)
 
     async def _buffered(
@@ -376,7 +383,7 @@ class CallLoop:
     async def _final_response(
         self,
         call: Call,
-        conn: HTTP11Connection,
+        conn: BodySource,
         head: h11.Response,
         headers: ResponseHeaders,
         options: _Options,
@@ -407,6 +414,25 @@ class CallLoop:
             response = Response(body=b"", max_decoded_size=self.max_decoded_size, **fields)
             response._elapsed = elapsed
         _attach_cookies(response, call.url)
+        return response
+
+    async def _unanswered(
+        self,
+        call: Call,
+        passed: Response,
+        head: h11.Response,
+        headers: ResponseHeaders,
+        options: _Options,
+    ) -> BaseResponse:
+        """A challenge read whole (:meth:`_passed`) that ends the call, as a final response.
+
+        Its body is served from memory (still as received: the stream undoes
+        its coding as it would a socket's). The hooks saw it once already,
+        as :meth:`_passed` returned it: the class's step, so not again.
+        """
+        response = await CallLoop._final_response(
+            self, call, BodyInMemory(passed.body), head, headers, options, passed._elapsed
+        )
         return response
 
     # -- sending ---------------------------------------------------------------

@@ -34,10 +34,26 @@ from .errors import BadStatus, DecodingError, RequestTimeout
 
 if TYPE_CHECKING:
     from datetime import timedelta
+    from typing import Protocol
 
-    from ._transport.http11 import HTTP11Connection
+    class BodySource(Protocol):
+        """What a :class:`StreamBody` reads from: a connection's response, or bytes."""
 
-__all__ = ["BaseResponse", "Response", "StreamBody", "StreamResponse", "content_coding"]
+        async def receive_data(self, at_end: Callable[[], object] | None = None) -> bytes: ...
+        async def read_all(self, limit: int | None = None) -> bytes: ...
+        def body_in_hand(self) -> bool: ...
+        async def stop_reading(self) -> None: ...
+        async def abort(self) -> None: ...
+
+
+__all__ = [
+    "BaseResponse",
+    "BodyInMemory",
+    "Response",
+    "StreamBody",
+    "StreamResponse",
+    "content_coding",
+]
 
 
 def content_coding(headers: Headers) -> str | None:
@@ -269,6 +285,40 @@ class Response(BaseResponse):
         return _json.loads(text, **kwargs)
 
 
+class BodyInMemory:
+    """A response body already read whole, served as a connection serves one.
+
+    For a response the call read before it knew it would be the last (a
+    ``401`` its auth object declined to answer): a streamed call still gets
+    a :class:`StreamBody`, which reads these bytes as it would the socket's.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def receive_data(self, at_end: Callable[[], object] | None = None) -> bytes:
+        data, self._data = self._data, b""
+        if not data and at_end is not None:
+            at_end()
+        return data
+
+    async def read_all(self, limit: int | None = None) -> bytes:
+        # (No limit to apply: these bytes were read under the call's own.)
+        data, self._data = self._data, b""
+        return data
+
+    def body_in_hand(self) -> bool:
+        return True
+
+    async def stop_reading(self) -> None:
+        self._data = b""
+
+    async def abort(self) -> None:
+        self._data = b""
+
+
 class StreamBody:
     """The body of a :class:`StreamResponse`, read on demand.
 
@@ -284,13 +334,13 @@ class StreamBody:
 
     def __init__(
         self,
-        conn: HTTP11Connection,
+        conn: BodySource,
         content_encoding: str | None,
         max_decoded_size: int | None,
         where: str,
         on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._conn: HTTP11Connection | None = conn
+        self._conn: BodySource | None = conn
         self._content_encoding = content_encoding
         self._max_decoded_size = max_decoded_size
         self._where = where
@@ -479,7 +529,7 @@ class StreamBody:
             await self._abort()
             reraise(exc, self._where)
 
-    async def _empty_body(self, conn: HTTP11Connection) -> bool:
+    async def _empty_body(self, conn: BodySource) -> bool:
         """Read the first piece: True, and the body ended, if there is none."""
         try:
             data = await self._receive(conn, None)
@@ -517,7 +567,7 @@ class StreamBody:
         await self._finish()
         return data
 
-    async def _receive(self, conn: HTTP11Connection, decoder: Decoder | None) -> bytes:
+    async def _receive(self, conn: BodySource, decoder: Decoder | None) -> bytes:
         # A decoder checks the end of its data (a truncated gzip stream)
         # before the connection may go back to the pool.
         at_end = decoder.finish if decoder is not None else None

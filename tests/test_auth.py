@@ -137,3 +137,65 @@ async def test_a_server_that_challenges_every_answer_is_answered_once_per_reques
     with pytest.raises(asks.errors.TooManyRedirects):
         await asks.get(server.url + "/", auth=asks.DigestAuth(("u", "p")), max_redirects=3)
     assert seen == [False, True] * 4
+
+
+async def _declined_challenge_server(raw_server, connections):
+    # A 401 offering only Basic, its body gzipped: DigestAuth cannot answer it.
+    import gzip
+
+    body = gzip.compress(b"basic only, sorry")
+
+    async def handler(sock):
+        connections.append(sock)
+        while await read_request(sock) is not None:
+            await sock.sendall(
+                b'HTTP/1.1 401 No\r\nWWW-Authenticate: Basic realm="r"\r\n'
+                b"Content-Encoding: gzip\r\nSet-Cookie: seen=1\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body
+            )
+
+    return await raw_server(handler)
+
+
+async def test_a_declined_challenge_is_a_stream_response_when_a_stream_was_asked(raw_server):
+    # The 401 is read whole to be shown to the auth object; declined, it is
+    # the final response all the same, and a streamed call gets a stream.
+    connections: list[object] = []
+    server = await _declined_challenge_server(raw_server, connections)
+    async with asks.Session() as s:
+        r = await s.get(server.url, auth=asks.DigestAuth(("u", "p")), stream=True)
+        assert isinstance(r, asks.StreamResponse)
+        assert r.status_code == 401
+        assert r.history == []
+        assert [c.name for c in r.cookies] == ["seen"]
+        chunks = [chunk async for chunk in r.body]
+        assert b"".join(chunks) == b"basic only, sorry"
+        # The connection went back when the challenge was read: it serves the next.
+        r = await s.get(server.url, auth=asks.DigestAuth(("u", "p")), stream=True)
+        async with r:
+            assert isinstance(r, asks.StreamResponse)
+            r.body.decompress_data = False
+            raw = b"".join([chunk async for chunk in r.body])
+        assert raw[:2] == b"\x1f\x8b"  # as received, as a socket's stream gives it
+    assert len(connections) == 1
+
+
+async def test_a_declined_challenge_goes_to_the_callback_when_one_was_given(raw_server):
+    got = []
+
+    async def callback(chunk: bytes) -> None:
+        got.append(chunk)
+
+    server = await _declined_challenge_server(raw_server, [])
+    r = await asks.get(server.url, auth=asks.DigestAuth(("u", "p")), callback=callback)
+    assert r.status_code == 401
+    assert b"".join(got) == b"basic only, sorry"
+    assert r.body == b""  # as any response whose body went to a callback
+
+
+async def test_a_401_without_auth_is_a_stream_response_when_a_stream_was_asked(raw_server):
+    server = await _declined_challenge_server(raw_server, [])
+    async with await asks.get(server.url, stream=True) as r:
+        assert isinstance(r, asks.StreamResponse)
+        assert r.status_code == 401
+        assert b"".join([chunk async for chunk in r.body]) == b"basic only, sorry"
