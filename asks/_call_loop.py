@@ -74,7 +74,10 @@ _BODY_HEADERS = frozenset(
 )
 _ORIGIN_CREDENTIALS = ("Authorization", "Cookie")
 _CREDENTIALS = (*_ORIGIN_CREDENTIALS, "Proxy-Authorization")
-_REDIRECT_OR_PROXY_AUTH = REDIRECT_CODES | {407}
+# The answers the loop looks at before anything else: redirects, a
+# forwarding proxy's 407, and a 417 to an expectation (one set test on the
+# hot path for all of them).
+_REDIRECT_PROXY_AUTH_OR_417 = REDIRECT_CODES | {407, 417}
 # The most of a passed response's body (a redirect, a challenge, a response
 # retried) a streamed call reads; see CallLoop._passed.
 _PASSED_BODY_LIMIT = 1024 * 1024
@@ -144,11 +147,21 @@ class CallLoop:
             status = head.status_code
 
             plan: RedirectPlan | None = None
-            # One set test for the common answers: redirects, and a
-            # forwarding proxy's 407.
-            if status in _REDIRECT_OR_PROXY_AUTH:
+            # One set test for the answers looked at first (see the set).
+            if status in _REDIRECT_PROXY_AUTH_OR_417:
                 if status == 407:
                     await _check_proxy_answer(call, conn, head)
+                elif status == 417:
+                    if _expects_continue(call.headers) and call.can_resend:
+                        # RFC 9110 section 10.1.1: a 417 to a 100-continue
+                        # expectation says only that something on the way
+                        # does not do expectations; the request SHOULD be
+                        # repeated without it. Once: the repeat has none.
+                        # Not a retry of the caller's: a request of its own.
+                        passed = await self._passed(call, conn, head, headers, options, elapsed)
+                        history.append(passed)
+                        _drop_expectation(call)
+                        continue
                 elif options.follow_redirects and call.method != "HEAD":
                     try:
                         plan = plan_redirect(
@@ -505,6 +518,23 @@ async def _check_proxy_answer(call: Call, conn: HTTP11Connection, head: h11.Resp
     what = "refused the credentials" if proxy.has_credentials else "wants credentials"
     reason = head.reason.decode("latin-1", "replace")
     raise ProxyError(f"{call.where}: proxy {proxy.url} {what} (407 {reason})", 407)
+
+
+def _expects_continue(headers: Headers) -> bool:
+    """Whether the request carries ``Expect: 100-continue`` (any case, any element)."""
+    if "expect" not in headers:
+        return False
+    values = ",".join(headers.get_list("expect")).split(",")
+    return any(value.strip().lower() == "100-continue" for value in values)
+
+
+def _drop_expectation(call: Call) -> None:
+    # The call's headers may be the session's own object: change a copy.
+    # Expect has no other expectation defined (RFC 9110 section 10.1.1).
+    headers = call.headers.copy()
+    del headers["Expect"]
+    call.headers = headers
+    call.resent = False  # a new request: its own silent resend
 
 
 def _make_tracker(persist: Any) -> CookieTracker | None:

@@ -74,7 +74,7 @@ class BaseResponse:
         http_version: ``"1.1"`` or ``"1.0"``.
         headers: case-insensitive :class:`asks._headers.Headers`.
         history: earlier responses of the same call (redirects, auth
-            challenges), oldest first.
+            challenges, a ``417`` to an expectation), oldest first.
         method: the method of the final request.
         url: the URL of the final request, query included.
         cookies: cookies set by this response.

@@ -12,6 +12,7 @@ import ssl
 from collections.abc import AsyncIterator
 
 import curio
+import h11
 import pytest
 
 import asks
@@ -275,3 +276,145 @@ async def test_nginx_refuses_a_large_upload_from_its_head_and_the_body_stays(
         ok = await s.post(nginx.url(listener, "/echo/expect"), data=b"small", headers=EXPECT)
         assert ok.status_code == 200
         assert ok.text.startswith("POST ")
+
+
+# -- 417 Expectation Failed: the request again, without the expectation --------
+
+EXPECTATION_FAILED = (
+    b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope"
+)
+
+
+def _expectation_refuser(
+    heads: list[h11.Request], bodies: list[bytes], *, continue_first: bool = False
+):
+    """A server that answers a request with an expectation 417 (on its head alone,
+    or after 100 Continue and the body), and any other with 200 and its body."""
+
+    async def handler(sock):
+        conn = h11.Connection(h11.SERVER)
+        body = b""
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await sock.recv(65536))
+                continue
+            if type(event) is h11.Request:
+                heads.append(event)
+                if conn.they_are_waiting_for_100_continue:
+                    if not continue_first:
+                        await sock.sendall(EXPECTATION_FAILED)
+                        return
+                    await sock.sendall(CONTINUE)
+            elif type(event) is h11.Data:
+                body += event.data
+            elif type(event) is h11.EndOfMessage:
+                bodies.append(body)
+                if dict(heads[-1].headers).get(b"expect") is not None:
+                    await sock.sendall(EXPECTATION_FAILED)
+                    return
+                await sock.sendall(OK)
+                return
+
+    return handler
+
+
+async def _one_shot(pulled: list[int]) -> AsyncIterator[bytes]:
+    for n in range(2):
+        pulled.append(n)
+        yield b"part%d" % n
+
+
+@pytest.mark.parametrize("kind", ["bytes", "file", "stream"])
+async def test_a_417_to_an_expectation_is_repeated_without_it(
+    raw_server, long_wait, tmp_path, kind
+):
+    heads: list[h11.Request] = []
+    bodies: list[bytes] = []
+    server = await raw_server(_expectation_refuser(heads, bodies))
+    pulled: list[int] = []
+    path = tmp_path / "upload"
+    path.write_bytes(b"part0part1")
+    requests: list[str] = []
+    responses: list[int] = []
+    events: list[str] = []
+
+    async def on_request(request):
+        requests.append(request.headers.get("Expect", "-"))
+
+    async def on_response(response):
+        responses.append(response.status_code)
+
+    with open(path, "rb") as f:  # noqa: ASYNC230 - a local file; sent as data
+        body = b"part0part1" if kind == "bytes" else f if kind == "file" else _one_shot(pulled)
+        async with asks.Session(
+            event_hooks={"request": [on_request], "response": [on_response]},
+            trace=lambda event, info: events.append(event),
+            headers=EXPECT,  # a session's own expectation: dropped for this call only
+        ) as s:
+            r = await s.post(f"http://127.0.0.1:{server.port}/", data=body)
+            assert s.headers["Expect"] == "100-continue"
+    assert (r.status_code, r.text) == (200, "ok")
+    assert [(h.status_code, h.content) for h in r.history] == [(417, b"nope")]
+    assert [dict(h.headers).get(b"expect") for h in heads] == [b"100-continue", None]
+    assert bodies == [b"part0part1"]  # sent once: the first request's body stayed
+    assert pulled == ([0, 1] if kind == "stream" else [])
+    assert server.accepted == 2  # the 417 closed its connection
+    # Hooks and the tracer see two requests.
+    assert requests == ["100-continue", "-"]
+    assert responses == [417, 200]
+    assert events.count("request.start") == 2
+
+
+async def test_a_417_after_a_one_shot_body_was_sent_is_the_response(raw_server, long_wait):
+    # The server took the body (100 Continue) and then refused the
+    # expectation: the source is spent, so there is nothing to send again.
+    heads: list[h11.Request] = []
+    bodies: list[bytes] = []
+    server = await raw_server(_expectation_refuser(heads, bodies, continue_first=True))
+    pulled: list[int] = []
+    async with asks.Session() as s:
+        r = await s.post(
+            f"http://127.0.0.1:{server.port}/", data=_one_shot(pulled), headers=EXPECT
+        )
+    assert (r.status_code, r.content, r.history) == (417, b"nope", [])
+    assert len(heads) == 1 and bodies == [b"part0part1"]
+
+
+async def test_a_417_with_a_replayable_body_already_sent_is_repeated(raw_server, long_wait):
+    heads: list[h11.Request] = []
+    bodies: list[bytes] = []
+    server = await raw_server(_expectation_refuser(heads, bodies, continue_first=True))
+    async with asks.Session() as s:
+        r = await s.post(f"http://127.0.0.1:{server.port}/", data=b"again", headers=EXPECT)
+    assert (r.status_code, [h.status_code for h in r.history]) == (200, [417])
+    assert bodies == [b"again", b"again"]
+
+
+async def test_a_417_is_repeated_once_and_only_to_an_expectation(raw_server, long_wait):
+    # Without the expectation a 417 is an answer like any other; a server
+    # that answers 417 to everything gets the request twice, not more.
+    heads: list[bytes | None] = []
+
+    async def handler(sock):
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await sock.recv(65536))
+            elif type(event) is h11.Request:
+                heads.append(dict(event.headers).get(b"expect"))
+                if conn.they_are_waiting_for_100_continue:
+                    break
+            elif type(event) is h11.EndOfMessage:
+                break
+        await sock.sendall(EXPECTATION_FAILED)
+
+    server = await raw_server(handler)
+    async with asks.Session() as s:
+        r = await s.post(f"http://127.0.0.1:{server.port}/", data=b"x")
+        assert (r.status_code, r.history, heads) == (417, [], [None])
+        heads.clear()
+        r = await s.post(f"http://127.0.0.1:{server.port}/", data=b"x", headers=EXPECT)
+        assert (r.status_code, [h.status_code for h in r.history]) == (417, [417])
+        assert heads == [b"100-continue", None]

@@ -9,9 +9,11 @@ one second, then sends the body anyway.
 
 The caller's headers decide: asks sends the expectation only when the
 caller's request carries it (so no server that mishandles it is met by
-surprise), over HTTP/1.1. This module only decides whether the body goes;
-the bytes read while deciding are handed to h11 as they arrive, and h11
-reads the 1xx and final heads out of them as usual.
+surprise), over HTTP/1.1. A ``417`` to it is the call loop's to act on: the
+request goes again without the expectation when its body can. This module
+only decides whether the body goes; the bytes read while deciding are handed
+to h11 as they arrive, and h11 reads the 1xx and final heads out of them as
+usual.
 """
 
 from __future__ import annotations
