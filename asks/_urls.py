@@ -131,6 +131,16 @@ class URL(_URLFields):
         return f"{self.scheme}://{self.authority}{self.target}"
 
     @_derived
+    def absolute_target(self) -> bytes:
+        """The request target in absolute form, as a forward proxy is sent it.
+
+        RFC 9112 section 3.2.2. The URL's text, but an IPv6 address without
+        its zone, as in ``host_header``: the zone names an interface of this
+        machine, nothing the proxy could use (RFC 6874 section 4).
+        """
+        return f"{self.scheme}://{self.host_header}{self.target}".encode("ascii")
+
+    @_derived
     def target_bytes(self) -> bytes:
         """``target`` as it goes on the request line."""
         return self.target.encode("ascii")

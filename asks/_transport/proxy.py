@@ -63,8 +63,9 @@ def forward_headers(
 
 def _authority(host: str, port: int) -> bytes:
     # RFC 9110 section 9.3.6: CONNECT's target is host:port (authority
-    # form, RFC 9112 section 3.2.3), an IPv6 address in brackets.
-    shown = f"[{host}]" if ":" in host else host
+    # form, RFC 9112 section 3.2.3), an IPv6 address in brackets and without
+    # its zone, which means something on this machine only (RFC 6874 section 4).
+    shown = f"[{host.partition('%')[0]}]" if ":" in host else host
     return f"{shown}:{port}".encode("ascii")
 
 

@@ -146,7 +146,7 @@ class Router:
             return key, url.target_bytes, wire
         if origin.scheme == "http" and not proxy.is_socks:
             # RFC 9112 section 3.2.2: to a proxy, the target is the absolute URI.
-            target = url.text.encode("ascii")
+            target = url.absolute_target
             caller = call.headers.get("proxy-authorization")
             if caller is None and call.auth_headers:
                 # One an auth set (for the proxy; _request keeps it from origins).

@@ -138,6 +138,31 @@ async def test_connections_per_host_through_a_forward_proxy_counts_each_origin(r
     assert proxy.connections == 2
 
 
+async def test_an_ipv6_zone_is_not_sent_to_a_forward_proxy(raw_server):
+    # RFC 6874 section 4: the zone names an interface of this machine, so it
+    # goes in no request target and no Host (the direct path drops it too).
+    proxy = ScriptedProxy(forward_answer=OK)
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(proxy=f"http://127.0.0.1:{proxy_server.port}") as s:
+        r = await s.get("http://[fe80::1%25eth0]:8080/p?q=1")
+        assert r.text == "ok"
+        assert r.url == "http://[fe80::1%25eth0]:8080/p?q=1"  # the caller's URL, as given
+    [(method, target, headers)] = proxy.seen
+    assert (method, target) == ("GET", "http://[fe80::1]:8080/p?q=1")
+    assert headers["host"] == "[fe80::1]:8080"
+
+
+async def test_an_ipv6_zone_is_not_sent_in_a_connect_target(raw_server):
+    refused = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"
+    proxy = ScriptedProxy(connect_answer=refused)
+    proxy_server = await raw_server(proxy)
+    async with asks.Session(proxy=f"http://127.0.0.1:{proxy_server.port}") as s:
+        with pytest.raises(ProxyError):
+            await s.get("https://[fe80::1%25eth0]:8443/")
+    [(method, target, headers)] = proxy.seen
+    assert (method, target, headers["host"]) == ("CONNECT", "[fe80::1]:8443", "[fe80::1]:8443")
+
+
 # -- CONNECT tunnels -------------------------------------------------------------
 
 
