@@ -19,7 +19,8 @@ and Go grew into; the rules here are the ones most of them agree on:
   match ``example.com`` and its subdomains on label boundaries
   (``badexample.com`` is not excluded); ``host:port`` excludes that port
   only; IP addresses and CIDR ranges (``10.0.0.0/8``, ``::1``,
-  ``[::1]:8080``) match IP literals in URLs. Never a DNS lookup: a name is
+  ``[::1]:8080``) match IP literals in URLs, an IPv4-mapped IPv6 address
+  (``[::ffff:10.1.2.3]``) as the IPv4 address it is. Never a DNS lookup: a name is
   not matched against an address entry, nor an address against a name.
 
 The environment is read once, when a :class:`EnvironmentProxies` is made (a
@@ -173,23 +174,37 @@ class EnvironmentProxies:
         host = host.lower().rstrip(".")
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
-        try:
-            address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
-                host
-            )
-        except ValueError:
-            address = None
+        addresses = _address_forms(host)
         for entry in self._exclusions:
             if entry.port is not None and entry.port != port:
                 continue
-            if address is not None:
-                if entry.network is not None and address in entry.network:
+            if addresses:
+                network = entry.network
+                if network is not None and any(address in network for address in addresses):
                     return True
             elif entry.domain is not None and (
                 host == entry.domain or host.endswith("." + entry.domain)
             ):
                 return True
         return False
+
+
+def _address_forms(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """*host* as an address, in both its forms if it has two; () for a name.
+
+    An IPv4-mapped IPv6 address (``::ffff:127.0.0.1``, RFC 4291 section
+    2.5.5.2) is the IPv4 address, reached through an IPv6 socket: an IPv4
+    entry (``127.0.0.0/8``) matches it, as an entry written mapped matches
+    the plain IPv4 address.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ()
+    if address.version == 6:
+        mapped = address.ipv4_mapped
+        return (address,) if mapped is None else (address, mapped)
+    return address, ipaddress.IPv6Address(f"::ffff:{address}")
 
 
 def proxy_from_environment(

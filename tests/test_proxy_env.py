@@ -12,6 +12,7 @@ import pytest
 
 from asks import Proxy
 from asks._proxy_env import EnvironmentProxies, proxy_from_environment
+from asks._urls import parse_url
 
 HTTP = Proxy("http://web-proxy:3128")
 
@@ -158,6 +159,17 @@ def test_nothing_set_means_direct():
         ("fd00::/8", "fd12::1", 80, True),
         ("10.0.0.0/8", "fd12::1", 80, False),  # another IP version never matches
         ("fd00::/8", "10.0.0.1", 80, False),
+        # An IPv4-mapped IPv6 address is the IPv4 address (RFC 4291 section 2.5.5.2).
+        ("127.0.0.0/8", "::ffff:127.0.0.1", 80, True),
+        ("10.1.2.3", "::ffff:10.1.2.3", 80, True),
+        ("10.1.2.3", "[::ffff:10.1.2.3]", 80, True),
+        ("10.1.2.3:8080", "::ffff:10.1.2.3", 80, False),
+        ("10.1.2.4", "::ffff:10.1.2.3", 80, False),
+        ("10.0.0.0/8", "::ffff:11.1.2.3", 80, False),
+        ("::ffff:10.1.2.3", "10.1.2.3", 80, True),
+        ("::ffff:10.0.0.0/104", "10.9.9.9", 80, True),
+        ("::ffff:10.0.0.0/104", "11.9.9.9", 80, False),
+        ("10.0.0.0/8", "::10.1.2.3", 80, False),  # IPv4-compatible (deprecated) is not mapped
         ("127.0.0.1", "localhost", 80, False),  # no DNS: a name is not an address
         ("localhost", "127.0.0.1", 80, False),
         ("localhost", "localhost", 80, True),
@@ -210,3 +222,12 @@ def test_the_default_is_os_environ_as_it_is_now(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
     assert pick(None, WEB) == "http://from-env:3128"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("spelling", ["[::ffff:127.0.0.1]", "[::FFFF:7f00:1]"])
+def test_an_ipv4_mapped_url_goes_direct_when_no_proxy_names_the_ipv4_range(spelling):
+    # The host as a parsed URL holds it (either spelling is one address).
+    proxies = EnvironmentProxies({"http_proxy": "http://p:3128", "no_proxy": "127.0.0.0/8"})
+
+    assert proxies.select(*parse_url(f"http://{spelling}:8080/").origin) is None
+    assert proxies.select(*parse_url("http://[::ffff:10.0.0.1]/").origin) is not None
