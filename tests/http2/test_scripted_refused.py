@@ -74,3 +74,29 @@ async def test_always_refused_ends_with_server_closed_after_the_bound(
         stats = session.pool_stats()
         assert (stats.busy, stats.waiting) == (0, 0)
     assert len(server.requests) == _MAX_REFUSED + 1
+
+
+async def test_hooks_see_a_refused_request_and_its_resend_as_one(
+    h2_server: H2ServerFactory,
+) -> None:
+    # The resend is the transport's, below the hooks (as the silent resend
+    # after a dead pooled connection is): one request, one response.
+    requests: list[str] = []
+    responses: list[int] = []
+
+    async def on_request(request: asks.Request) -> None:
+        requests.append(request.method)
+
+    async def on_response(response: asks.Response) -> None:
+        responses.append(response.status_code)
+
+    server = await h2_server(refuse_first(2))
+    async with asks.Session(
+        server.url,
+        http2="prior-knowledge",
+        event_hooks={"request": [on_request], "response": [on_response]},
+    ) as session:
+        r = await session.post(path="/p", data=b"x")
+    assert (r.content, r.history) == (b"got x", [])
+    assert len(server.requests) == 3  # sent three times...
+    assert (requests, responses) == (["POST"], [200])  # ...seen once
