@@ -362,8 +362,14 @@ class Dialer:
             await _report(trace, sock, "connect.done", {"connection": number})
         outer: backend.Stream
         if proxy.scheme == "https":
+            # The TLS to an https:// proxy resumes as an origin's does, kept
+            # per proxy (scheme, host, port, credentials, headers and its
+            # TLS context: the Proxy's equality) and never offered elsewhere.
             proxy_context = proxy.ssl_context or backend.default_ssl_context()
-            outer = backend.Stream(await backend.start_tls(sock, proxy_context, proxy.host))
+            place = ("proxy", proxy, id(proxy_context))
+            session = self._kept_session(place, proxy_context)
+            tls = await backend.start_tls(sock, proxy_context, proxy.host, session)
+            outer = backend.Stream(tls, self._keeper(place, proxy_context))
         else:
             outer = backend.Stream(sock)
         if route.kind == "forward":

@@ -229,9 +229,70 @@ async def test_both_ways_of_copying_sessions_resume_through_a_tunnel(
     async with asks.Session(proxy=routes[route], ssl_context=client_ssl_context) as s:
         assert not await resumed(s, nginx.url("tls", path + "/1"))
         assert await resumed(s, nginx.url("tls", path + "/2"))
-        [kept] = [session for _, session in s._dialer._tls_sessions.values()]
+        # (The TLS to the https:// proxy keeps its own session too.)
+        [kept] = [
+            session for place, (_, session) in s._dialer._tls_sessions.items() if place[0] == "via"
+        ]
     wanted = tls_sessions.NativeSession if copies == "native" else ssl.SSLSession
     assert isinstance(kept, wanted)
     # The layout check held for the SSLObject too (a failed one turns the
     # in-memory copies off for the process).
     assert tls_sessions.native() is (copies == "native")
+
+
+# --------------------------------------------------------------------------
+# The TLS to an https:// proxy itself
+#
+# nginx serves a request in absolute form (``GET http://host/path``) as its
+# own, so over its TLS listener it is an https:// forwarding proxy for an
+# http:// URL that reports, per request, whether *the proxy's* TLS resumed.
+
+
+def nginx_as_proxy(nginx: Nginx, context: ssl.SSLContext, **kwargs: Any) -> asks.Proxy:
+    return asks.Proxy(nginx.url("tls", ""), ssl_context=context, **kwargs)
+
+
+async def test_a_new_connection_to_an_https_proxy_resumes_its_tls(
+    nginx: Nginx, client_ssl_context: ssl.SSLContext
+) -> None:
+    path = f"/close/{token()}"
+    proxy = nginx_as_proxy(nginx, client_ssl_context)
+    async with asks.Session(proxy=proxy) as s:
+        said = [await resumed(s, f"http://origin.example{path}/{n}") for n in range(3)]
+    assert said == [False, True, True]
+    entries = nginx.access_log.entries(path)
+    assert [entry.host for entry in entries] == ["origin.example"] * 3  # forwarded
+    assert len({entry.connection for entry in entries}) == 3
+    assert [entry.ssl_session_reused for entry in entries] == [".", "r", "r"]
+
+
+async def test_an_https_proxy_session_is_kept_per_proxy_and_can_be_turned_off(
+    nginx: Nginx, client_ssl_context: ssl.SSLContext
+) -> None:
+    path = f"/close/{token()}"
+    alice = nginx_as_proxy(nginx, client_ssl_context, auth=("alice", "a"))
+    bob = nginx_as_proxy(nginx, client_ssl_context, auth=("bob", "b"))
+    url = f"http://origin.example{path}"
+    async with asks.Session(ssl_context=client_ssl_context) as s:
+        assert not await resumed(s, url + "/1", proxy=alice)
+        # Another proxy (the same server, other credentials) starts afresh,
+        # and so does a direct connection to the server the proxy runs on.
+        assert not await resumed(s, url + "/2", proxy=bob)
+        assert not await resumed(s, nginx.url("tls", path + "/3"))
+        assert await resumed(s, url + "/4", proxy=alice)
+        assert await resumed(s, url + "/5", proxy=bob)
+    async with asks.Session(proxy=alice, resumption=False) as s:
+        assert [await resumed(s, f"{url}/off{n}") for n in range(2)] == [False, False]
+        assert s._dialer._tls_sessions == {}
+
+
+async def test_https_proxy_and_origin_inside_it_resume_each_their_own(
+    nginx: Nginx, client_ssl_context: ssl.SSLContext, proxypy_tls: ProxyPy
+) -> None:
+    proxy = asks.Proxy(proxypy_tls.url, ssl_context=client_ssl_context)
+    path = f"/close/{token()}"
+    async with asks.Session(proxy=proxy, ssl_context=client_ssl_context) as s:
+        assert not await resumed(s, nginx.url("tls", path + "/1"))
+        assert await resumed(s, nginx.url("tls", path + "/2"))
+        kinds = sorted(place[0] for place in s._dialer._tls_sessions)
+    assert kinds == ["proxy", "via"]
