@@ -366,10 +366,10 @@ class Dialer:
             # per proxy (scheme, host, port, credentials, headers and its
             # TLS context: the Proxy's equality) and never offered elsewhere.
             proxy_context = proxy.ssl_context or backend.default_ssl_context()
-            place = ("proxy", proxy, id(proxy_context))
-            session = self._kept_session(place, proxy_context)
-            tls = await backend.start_tls(sock, proxy_context, proxy.host, session)
-            outer = backend.Stream(tls, self._keeper(place, proxy_context))
+            to_proxy = ("proxy", proxy, id(proxy_context))
+            kept = self._kept_session(to_proxy, proxy_context)
+            proxy_tls = await backend.start_tls(sock, proxy_context, proxy.host, kept)
+            outer = backend.Stream(proxy_tls, self._keeper(to_proxy, proxy_context))
         else:
             outer = backend.Stream(sock)
         if route.kind == "forward":
