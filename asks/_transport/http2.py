@@ -1,8 +1,10 @@
 """One HTTP/2 connection: an ``h2`` state machine over one curio stream.
 
 Many requests share the connection at once, each on its own stream
-(:class:`HTTP2Exchange`, which quacks like an HTTP/1.1 connection to the
-session: ``handle``, ``receive_data``, ``read_all``, ``abort``). Two tasks
+(:class:`~.http2_exchange.HTTP2Exchange`, which quacks like an HTTP/1.1
+connection to the session: ``handle``, ``receive_data``, ``read_all``,
+``abort``). The h2 state machine itself, as asks configures and corrects
+it, is :mod:`.http2_engine`. Two tasks
 belong to the connection, started when it opens and ended by its close:
 
 * the **reader**: curio allows one reader per socket, so every frame is read
@@ -25,7 +27,7 @@ GOAWAY (RFC 9113 section 6.8): streams at or below ``last_stream_id`` may
 still finish; those above it were never processed and are refused (the
 transport sends them again, on another connection, whatever the method).
 h2 moves its whole state machine to CLOSED on any GOAWAY, so the frames that
-still come for the finishing streams would raise; :func:`_survive_goaway`
+still come for the finishing streams would raise; :func:`~.http2_engine.survive_goaway`
 puts it back, and the connection takes no new stream.
 """
 
@@ -33,202 +35,30 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import ssl
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import curio
-import h2.config
-import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-import h2.stream
-import h11
-import hyperframe.frame
 
-from .._headers import ResponseHeaders
 from .backend import AnyStream, closed_while_read
-from .interfaces import (
-    BodyCutShort,
-    BodyOverLimit,
-    ConnectionNotAvailable,
-    PeerClosedEarly,
-    ProtocolViolation,
-    RequestNotSendable,
-    StreamRefused,
-    next_piece,
-)
-from .trap_cycles import break_trap_cycle
+from .http2_engine import ASSUMED_STREAMS, FrameLengths, new_engine, preface, survive_goaway
+from .http2_exchange import HTTP2Exchange
+from .interfaces import PeerClosedEarly, ProtocolViolation
 
 if TYPE_CHECKING:
     from .sharing import SharingPool
 
-__all__ = ["HTTP2Connection", "HTTP2Exchange"]
+__all__ = ["HTTP2Connection"]
 
-# Our receive windows. The RFC's 65,535 bytes per stream and per connection
-# cap a download at one window per round trip; 1 MiB per stream and 16 MiB
-# for the connection keep a fast link busy while bounding what one slow
-# reader can leave buffered (one stream window).
-_STREAM_WINDOW = 1 << 20
-_CONNECTION_WINDOW = 1 << 24
-# A server whose SETTINGS name no stream limit allows this many; RFC 9113
-# section 6.5.2 recommends servers allow at least 100. Before its first
-# SETTINGS arrive only the stream of the request that opened the connection
-# goes out, so a burst of requests never opens more streams than a server
-# with a lower limit allows (it would refuse the rest).
-_ASSUMED_STREAMS = 100
 # An upload waits while this much is queued for the writer, so a fast
 # producer cannot fill memory ahead of a slow socket.
 _HIGH_WATER = 1 << 20
 _READ_SIZE = 65536
-
-# RFC 9113 section 8.2.2: connection-specific header fields are not sent
-# over HTTP/2 (h2 would drop them silently); Host becomes :authority
-# (section 8.3.1). TE may only say "trailers".
-_NOT_FORWARDED = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
-)
-
-_EMPTY_HEADERS: list[tuple[bytes, bytes]] = []
-
-
-@functools.lru_cache(maxsize=256)
-def _h2_headers(
-    method: bytes, scheme: bytes, target: bytes, wire: tuple[tuple[bytes, bytes], ...]
-) -> tuple[tuple[bytes, bytes], ...]:
-    # The session's header block, for HTTP/2: pseudo-headers first (RFC 9113
-    # section 8.3), names in lower case (section 8.2.1), the connection's
-    # own headers out. Values were checked (no CR, LF, NUL) when the block
-    # was built, so h2's own validation is off; one block serves URL after
-    # URL, so the work is cached.
-    authority = b""
-    rest = []
-    for name, value in wire:
-        lower = name.lower()
-        if lower in _NOT_FORWARDED:
-            if lower == b"host":
-                authority = value
-            continue
-        if lower == b"te" and value.strip().lower() != b"trailers":
-            continue
-        rest.append((lower, value))
-    head = [(b":method", method), (b":scheme", scheme), (b":authority", authority)]
-    if method != b"CONNECT":
-        head.append((b":path", target))
-    return tuple(head + rest)
-
-
-# Statuses defined to have no content (RFC 9110 sections 15.3.5, 15.4.5).
-_BODILESS = frozenset({b"204", b"304"})
-
-
-class _Stream(h2.stream.H2Stream):
-    """h2's stream, which knows that a 204 or 304 has no content whatever its length says.
-
-    RFC 9113 section 8.1.1: a response defined to have no content can carry
-    a non-zero content-length (a 304 names the length of the representation
-    it stands for, RFC 9110 section 8.6). h2 excuses only the response to
-    HEAD and counts the rest against the length: a server that ends such a
-    response with an empty DATA frame (hypercorn does) was an
-    InvalidBodyLengthError, a ProtocolError of the whole connection, which
-    failed every stream on it. Here, as for HEAD, no content is expected.
-    """
-
-    __slots__ = ()
-
-    def _initialize_content_length(self, headers: Any) -> None:
-        super()._initialize_content_length(headers)
-        if self._expected_content_length:
-            for name, value in headers:
-                if name == b":status":
-                    if value in _BODILESS:
-                        self._expected_content_length = 0
-                    break
-
-
-class _H2Connection(h2.connection.H2Connection):
-    def _begin_new_stream(
-        self, stream_id: int, allowed_ids: h2.connection.AllowedStreamIDs
-    ) -> h2.stream.H2Stream:
-        stream = super()._begin_new_stream(stream_id, allowed_ids)
-        stream.__class__ = _Stream
-        return stream
-
-
-def _survive_goaway(conn: h2.connection.H2Connection, keep: bytearray) -> None:
-    """Let the streams a GOAWAY spares finish, whatever the h2 4.x release.
-
-    h2 moves its state machine to CLOSED on any GOAWAY and drops what it had
-    queued to send; every later frame then raises ProtocolError, even one
-    read in the same ``receive_data`` call as the GOAWAY (a server's GOAWAY
-    and the rest of its responses often arrive together). RFC 9113 section
-    6.8 lets the streams at or below ``last_stream_id`` complete, so h2's
-    GOAWAY handler is wrapped: what h2 had queued goes to *keep* (the
-    writer's buffer) first, and the state machine is open again before the
-    next frame. No stream is started on a connection that got a GOAWAY.
-    """
-    table = conn._frame_dispatch_table
-    receive_goaway = table[hyperframe.frame.GoAwayFrame]
-
-    def receive(frame: hyperframe.frame.GoAwayFrame) -> Any:
-        keep.extend(conn.data_to_send())
-        result = receive_goaway(frame)
-        conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-        return result
-
-    table[hyperframe.frame.GoAwayFrame] = receive
-
-
-class _FrameLengths:
-    """Frame boundaries in what the server sends, to refuse an overlong frame early.
-
-    h2 checks a frame's length against SETTINGS_MAX_FRAME_SIZE only once
-    the whole frame is in, so garbage whose first bytes read as a header
-    announcing megabytes (RFC 9113 section 4.2: a FRAME_SIZE_ERROR) would
-    leave every stream waiting for bytes that never come. This follows the
-    9-byte frame headers across reads and says no as soon as one is in.
-    """
-
-    __slots__ = ("_head", "_skip", "overlong")
-
-    def __init__(self) -> None:
-        self._skip = 0  # bytes of the current frame's payload still to come
-        self._head = b""  # the start of a frame header split across reads
-        self.overlong = 0  # the length announced by the overlong frame
-
-    def feed(self, data: bytes, limit: int) -> bool:
-        """Take the next bytes read; False when a frame header announces over *limit*."""
-        size = len(data)
-        at = self._skip
-        if self._head:
-            taken = 9 - len(self._head)
-            head = self._head + data[:taken]
-            if len(head) < 9:
-                self._head = head
-                return True
-            self._head = b""
-            length = int.from_bytes(head[:3], "big")
-            if length > limit:
-                self.overlong = length
-                return False
-            at = taken + length
-        while at + 9 <= size:
-            length = int.from_bytes(data[at : at + 3], "big")
-            if length > limit:
-                self.overlong = length
-                return False
-            at += 9 + length
-        if at < size:
-            self._head = data[at:]
-            self._skip = 0
-        else:
-            self._skip = at - size
-        return True
 
 
 class HTTP2Connection:
@@ -261,16 +91,9 @@ class HTTP2Connection:
         self._expiry = keepalive_expiry
         self._pool = pool
         self._max_head_size = max_head_size
-        config = h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=True,
-        )
-        self._h2 = _H2Connection(config=config)
+        self._h2 = new_engine()
         self._outbuf = bytearray()
-        _survive_goaway(self._h2, self._outbuf)
+        survive_goaway(self._h2, self._outbuf)
         self._streams: dict[int, HTTP2Exchange] = {}
         # Streams handed out (claimed), open or about to be; a new connection
         # comes claimed for the request that opened it.
@@ -295,24 +118,7 @@ class HTTP2Connection:
 
     async def start(self) -> None:
         """Send the connection preface and our settings; start the reader and writer."""
-        conn = self._h2
-        conn.local_settings = h2.settings.Settings(
-            client=True,
-            initial_values={
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 100,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _STREAM_WINDOW,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: self._max_head_size,
-            },
-        )
-        # h2 applies MAX_HEADER_LIST_SIZE to its decoder only when an ACK
-        # changes it, and settings given as initial values never change: the
-        # limit is set here. Our SETTINGS go first, so the server knows it
-        # before it answers anything (RFC 9113 section 6.5.2).
-        conn.decoder.max_header_list_size = self._max_head_size
-        conn.initiate_connection()
-        conn.increment_flow_control_window(_CONNECTION_WINDOW - 65535)
-        await self._stream.send(conn.data_to_send())
+        await self._stream.send(preface(self._h2, self._max_head_size))
         self._reader = await curio.spawn(self._read_loop, daemon=True)
         self._writer = await curio.spawn(self._write_loop, daemon=True)
 
@@ -382,7 +188,7 @@ class HTTP2Connection:
 
     def exchange(self) -> HTTP2Exchange:
         """The per-request side of a claimed stream."""
-        return HTTP2Exchange(self)
+        return HTTP2Exchange(self, curio.Event())
 
     # -- writing -----------------------------------------------------------
 
@@ -428,7 +234,7 @@ class HTTP2Connection:
         conn = self._h2
         stream = self._stream
         first = True
-        frames = _FrameLengths()
+        frames = FrameLengths()
         try:
             while True:
                 try:
@@ -507,7 +313,7 @@ class HTTP2Connection:
                 # preface) sets the limit, named or not; later ones change it.
                 self._settings_seen = True
                 before = self._max_streams
-                self._max_streams = _ASSUMED_STREAMS if changed is None else changed.new_value
+                self._max_streams = ASSUMED_STREAMS if changed is None else changed.new_value
                 if self._max_streams > before and self._pool is not None:
                     await self._pool.streams_freed(self)
             if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
@@ -583,6 +389,36 @@ class HTTP2Connection:
 
     # -- streams ending ------------------------------------------------------
 
+    async def _end_stream(self, ex: HTTP2Exchange, clean: bool) -> None:
+        """End the stream of *ex*: called once, by ``HTTP2Exchange._release``."""
+        # A stream that did not end cleanly is reset, and whatever it
+        # received but nobody read goes back to the connection window (RFC
+        # 9113 section 6.9). So is one whose response came complete while
+        # its body was still going out (RFC 9113 section 8.1): we never sent
+        # END_STREAM, and half-closed it would count against
+        # MAX_CONCURRENT_STREAMS for good (section 5.1.2).
+        async with curio.disable_cancellation():
+            if not clean and ex._error is None:
+                # Another task may be waiting for the body (a watchdog closed
+                # the response it reads): it wakes to an error, as over
+                # HTTP/1.1, instead of waiting for data that will not come.
+                ex._error = closed_while_read()
+                await ex._wake()
+            if ex.stream_id:
+                unfinished = ex._sending or not (clean and ex._ended)
+                if unfinished and not self._closed and self._error is None:
+                    # (h2 refuses if the stream or the connection ended already.)
+                    with contextlib.suppress(h2.exceptions.ProtocolError):
+                        self._h2.reset_stream(ex.stream_id, h2.errors.ErrorCodes.CANCEL)
+                if ex._unacked and self._error is None and not self._closed:
+                    with contextlib.suppress(h2.exceptions.ProtocolError):
+                        self._h2.acknowledge_received_data(ex._unacked, ex.stream_id)
+                    ex._unacked = 0
+                ex._chunks.clear()
+                if not self._closed:
+                    await self._flush()
+            await self._stream_done(ex, clean and ex._ended)
+
     async def _stream_done(self, ex: HTTP2Exchange, clean: bool) -> None:
         self._streams.pop(ex.stream_id, None)
         if clean:
@@ -610,347 +446,3 @@ class HTTP2Connection:
             for ex in list(self._streams.values()):
                 await ex._on_error(PeerClosedEarly(before_response=not ex.response_started))
             await self._stream.close()
-
-
-class HTTP2Exchange:
-    """One request and its response on a stream of an :class:`HTTP2Connection`.
-
-    It answers what the transport and the session ask an HTTP/1.1
-    connection for one cycle, and ends the stream exactly once, through
-    :meth:`_release`, whoever finishes it.
-    """
-
-    __slots__ = (
-        "_chunks",
-        "_conn",
-        "_ended",
-        "_error",
-        "_event",
-        "_head",
-        "_released",
-        "_sending",
-        "_unacked",
-        "pool_key",
-        "response_started",
-        "reused",
-        "stream_id",
-    )
-
-    def __init__(self, conn: HTTP2Connection) -> None:
-        self._conn = conn
-        self.pool_key = conn.pool_key
-        self.reused = conn.completed > 0
-        self.response_started = False
-        self.stream_id = 0
-        self._head: list[tuple[bytes, bytes]] | None = None
-        self._chunks: deque[tuple[bytes, int]] = deque()
-        self._unacked = 0  # flow-controlled bytes received and not yet taken
-        self._ended = False
-        self._error: BaseException | None = None
-        self._event = curio.Event()
-        self._released = False
-        self._sending = False  # our side of the stream is open (body going out)
-
-    # -- events from the reader ---------------------------------------------
-
-    async def _wake(self) -> None:
-        await self._event.set()
-
-    async def _on_head(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self.response_started = True
-        self._head = headers
-        await self._wake()
-
-    async def _on_data(self, data: bytes, size: int) -> None:
-        self.response_started = True
-        self._chunks.append((data, size))
-        self._unacked += size
-        await self._wake()
-
-    async def _on_end(self) -> None:
-        self._ended = True
-        await self._wake()
-
-    async def _on_reset(self, code: int) -> None:
-        if code == h2.errors.ErrorCodes.REFUSED_STREAM:
-            await self._on_refused("the server refused the stream (REFUSED_STREAM)")
-            return
-        if self._ended:
-            # RFC 9113 section 8.1: a complete response, then the server
-            # wants no more of the request body. Nothing is lost.
-            await self._wake()
-            return
-        name = _code_name(code)
-        if self._head is None:
-            # As a connection reset before the response over HTTP/1.1: the
-            # server may have processed it, so only retries= may resend it
-            # (idempotent methods), not the transport.
-            await self._on_error(
-                BodyCutShort(f"the server reset the stream before the response head ({name})")
-            )
-        else:
-            await self._on_error(
-                BodyCutShort(f"the server reset the stream inside the body ({name})")
-            )
-
-    async def _on_refused(self, why: str) -> None:
-        if self._error is None:
-            self._error = StreamRefused(why)
-        await self._wake()
-
-    async def _on_error(self, exc: BaseException) -> None:
-        if self._error is None:
-            self._error = exc
-        await self._wake()
-
-    # -- one exchange ----------------------------------------------------------
-
-    async def handle(
-        self,
-        method: bytes,
-        target: bytes,
-        headers: tuple[tuple[bytes, bytes], ...],
-        body: bytes | None,
-        stream: AsyncIterator[bytes] | None = None,
-    ) -> tuple[h11.Response, ResponseHeaders]:
-        """Open a stream, send the request, wait for the response head.
-
-        Raises:
-            ConnectionNotAvailable: the connection can take no new stream
-                after all (a GOAWAY came, the stream IDs ran out); nothing
-                was sent.
-            StreamRefused: the server will not process it (REFUSED_STREAM,
-                or a GOAWAY below its stream).
-            PeerClosedEarly, BodyCutShort, ProtocolViolation, OSError.
-        """
-        conn = self._conn
-        h2conn = conn._h2
-        if conn.is_finished():
-            await self._release(False)
-            raise ConnectionNotAvailable("the HTTP/2 connection takes no new stream")
-        try:
-            stream_id = h2conn.get_next_available_stream_id()
-        except h2.exceptions.NoAvailableStreamIDError:
-            conn._exhausted = True
-            if conn._pool is not None:
-                await conn._pool.connection_finished(conn)
-            await self._release(False)
-            raise ConnectionNotAvailable("the HTTP/2 connection ran out of stream IDs") from None
-        fields = _h2_headers(method, conn.scheme, target, headers)
-        has_body = bool(body) or stream is not None
-        try:
-            try:
-                h2conn.send_headers(stream_id, fields, end_stream=not has_body)
-            except h2.exceptions.TooManyStreamsError:
-                # The server lowered its stream limit after this stream was
-                # handed out: nothing was sent; the pool finds another.
-                raise ConnectionNotAvailable("the server lowered its stream limit") from None
-            self.stream_id = stream_id
-            self._sending = has_body
-            conn._streams[stream_id] = self
-            await conn._flush()
-            if body:
-                await self._send_body(body)
-            elif stream is not None:
-                await self._send_stream(stream)
-            if has_body and not self._stream_closed_remotely():
-                h2conn.end_stream(stream_id)
-                self._sending = False
-                await conn._flush()
-            while self._head is None:
-                if self._error is not None:
-                    raise self._error
-                self._event.clear()
-                await self._event.wait()
-            return _response_head(self._head)
-        except h2.exceptions.ProtocolError as exc:
-            await self._release(False)
-            raise RequestNotSendable(str(exc)) from exc
-        except BaseException:
-            await self._release(False)
-            raise
-
-    async def _send_stream(self, stream: AsyncIterator[bytes]) -> None:
-        try:
-            # (The source's own failure leaves as BodySourceFailed.)
-            while (piece := await next_piece(stream)) is not None:
-                if piece:
-                    await self._send_body(piece)
-                if self._stream_closed_remotely():
-                    break  # answered already (or failed): the rest is not wanted
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    def _stream_closed_remotely(self) -> bool:
-        return self._ended or self._error is not None
-
-    async def _send_body(self, data: bytes) -> None:
-        # What the peer's windows allow, in frames it accepts; then wait for
-        # its WINDOW_UPDATE (which the reader sees and wakes us for).
-        conn = self._conn
-        h2conn = conn._h2
-        stream_id = self.stream_id
-        view = memoryview(data)
-        while view:
-            if self._error is not None:
-                if isinstance(self._error, StreamRefused | PeerClosedEarly):
-                    raise self._error
-                if self._head is not None:
-                    return  # the answer came; the rest of the body is not wanted
-                raise self._error
-            if self._ended or (self._head is not None and self._stream_reset()):
-                return
-            try:
-                window = h2conn.local_flow_control_window(stream_id)
-            except h2.exceptions.StreamClosedError:
-                return  # the server ended the stream: its answer is what counts
-            if window <= 0:
-                waiter = conn._window
-                await waiter.wait()
-                continue
-            size = min(window, h2conn.max_outbound_frame_size, len(view))
-            h2conn.send_data(stream_id, view[:size].tobytes())
-            view = view[size:]
-            await conn._flush()
-            await conn._wait_for_room()
-
-    def _stream_reset(self) -> bool:
-        try:
-            self._conn._h2.local_flow_control_window(self.stream_id)
-        except h2.exceptions.StreamClosedError:
-            return True
-        return False
-
-    # -- the body ----------------------------------------------------------
-
-    async def _next_chunk(self) -> bytes:
-        while True:
-            chunks = self._chunks
-            if chunks:
-                data, size = chunks.popleft()
-                self._unacked -= size
-                conn = self._conn
-                conn._ack(size, self.stream_id)
-                await conn._flush()
-                if data:
-                    return data
-                continue
-            if self._ended:
-                return b""
-            if self._error is not None:
-                raise self._error
-            self._event.clear()
-            await self._event.wait()
-
-    async def receive_data(self, at_end: Callable[[], object] | None = None) -> bytes:
-        """The next piece of the body, or ``b""`` once the response is complete.
-
-        At the end the stream is released; on any failure or cancellation it
-        is reset (and its unread bytes given back to the connection window).
-        """
-        try:
-            data = await self._next_chunk()
-            if not data and at_end is not None:
-                at_end()
-        except BaseException as exc:
-            await self._fail(exc)
-        if not data:
-            await self._release(True)
-        return data
-
-    def body_in_hand(self) -> bool:
-        """Whether the stream has ended: what is left of the body is in memory."""
-        return self._ended
-
-    async def read_all(self, limit: int | None = None) -> bytes:
-        """The rest of the body, at most *limit* bytes; then the stream is released."""
-        chunks = []
-        total = 0
-        try:
-            while True:
-                data = await self._next_chunk()
-                if not data:
-                    break
-                total += len(data)
-                if limit is not None and total > limit:
-                    raise BodyOverLimit(f"response body exceeds {limit} bytes (max_body_size)")
-                chunks.append(data)
-        except BaseException as exc:
-            await self._fail(exc)
-        await self._release(True)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    async def _fail(self, exc: BaseException) -> NoReturn:
-        break_trap_cycle(exc)  # a cancellation mid-body: see trap_cycles
-        await self._release(False)
-        try:
-            raise exc
-        finally:
-            del exc  # see _boundary.reraise
-
-    async def abort(self) -> None:
-        """End the exchange without reading further (the stream is reset)."""
-        await self._release(False)
-
-    async def stop_reading(self) -> None:
-        """As :meth:`abort`: a stream costs nothing to reset, its connection lives on."""
-        await self._release(False)
-
-    async def _release(self, clean: bool) -> None:
-        # The one place an exchange ends. A stream that did not end cleanly
-        # is reset, and whatever it received but nobody read goes back to
-        # the connection window (RFC 9113 section 6.9). So is one whose
-        # response came complete while its body was still going out (RFC
-        # 9113 section 8.1): we never sent END_STREAM, and half-closed it
-        # would count against MAX_CONCURRENT_STREAMS for good (section 5.1.2).
-        if self._released:
-            return
-        self._released = True
-        conn = self._conn
-        async with curio.disable_cancellation():
-            if not clean and self._error is None:
-                # Another task may be waiting for the body (a watchdog closed
-                # the response it reads): it wakes to an error, as over
-                # HTTP/1.1, instead of waiting for data that will not come.
-                self._error = closed_while_read()
-                await self._wake()
-            if self.stream_id:
-                unfinished = self._sending or not (clean and self._ended)
-                if unfinished and not conn._closed and conn._error is None:
-                    # (h2 refuses if the stream or the connection ended already.)
-                    with contextlib.suppress(h2.exceptions.ProtocolError):
-                        conn._h2.reset_stream(self.stream_id, h2.errors.ErrorCodes.CANCEL)
-                if self._unacked and conn._error is None and not conn._closed:
-                    with contextlib.suppress(h2.exceptions.ProtocolError):
-                        conn._h2.acknowledge_received_data(self._unacked, self.stream_id)
-                    self._unacked = 0
-                self._chunks.clear()
-                if not conn._closed:
-                    await conn._flush()
-            await conn._stream_done(self, clean and self._ended)
-
-
-def _response_head(fields: list[tuple[bytes, bytes]]) -> tuple[h11.Response, ResponseHeaders]:
-    status = b""
-    triples = []
-    for name, value in fields:
-        if name[:1] == b":":
-            if name == b":status":
-                status = value
-            continue
-        triples.append((name, name, value))
-    if not (len(status) == 3 and status.isdigit()):
-        raise ProtocolViolation(f"bad :status {status!r}")
-    head = h11.Response(
-        status_code=int(status), headers=_EMPTY_HEADERS, reason=b"", http_version=b"2"
-    )
-    return head, ResponseHeaders._lazy(triples)
-
-
-def _code_name(code: int) -> str:
-    try:
-        return h2.errors.ErrorCodes(code).name
-    except ValueError:
-        return f"error code {code}"

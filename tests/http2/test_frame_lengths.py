@@ -1,4 +1,4 @@
-"""``http2._FrameLengths``: overlong frames found however the bytes are split."""
+"""``http2_engine.FrameLengths``: overlong frames found however the bytes are split."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import hyperframe.frame
 import pytest
 
-from asks._transport.http2 import _FrameLengths
+from asks._transport.http2_engine import FrameLengths
 
 LIMIT = 16384
 OVERLONG = b"\x00\x40\x01\x00\x00\x00\x00\x00\x01"  # DATA of 16,385 bytes: one too many
@@ -20,7 +20,7 @@ def data_frame(size: int) -> bytes:
 
 
 def feed_in_pieces(blob: bytes, rng: random.Random) -> bool:
-    guard = _FrameLengths()
+    guard = FrameLengths()
     at = 0
     while at < len(blob):
         size = rng.randint(1, 40)
@@ -41,6 +41,6 @@ def test_frame_boundaries_followed_across_any_split(seed: int) -> None:
 
 
 def test_overlong_length_reported() -> None:
-    guard = _FrameLengths()
+    guard = FrameLengths()
     assert guard.feed(data_frame(10) + b"GARBAGE, NOT A FRAME", LIMIT) is False
     assert guard.overlong == int.from_bytes(b"GAR", "big")

@@ -6,7 +6,7 @@ another connection whatever the method, and succeed. The connection takes no
 new stream and the client closes it when its last stream ends.
 
 h2 closes its whole state machine on any GOAWAY (python-hyper/h2 issue 1181);
-``http2._survive_goaway`` works around it. The server here sends the GOAWAY
+``http2_engine.survive_goaway`` works around it. The server here sends the GOAWAY
 and the frames that follow it in one write, so the client reads them in one
 ``receive_data``: the case where h2 would raise on the frames after the
 GOAWAY. ``.ci/h2-versions`` runs this file against every h2 release
