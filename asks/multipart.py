@@ -56,20 +56,29 @@ same encoder.
 from __future__ import annotations
 
 import inspect
-import io
 import mimetypes
 import os
-import re
 import secrets
-import stat
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path, PurePath
-from typing import IO, Any, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple
 
 import curio
 
-from ._content import descriptor_of, in_memory_size, regular_length
+from ._multipart_encoding import (
+    BOUNDARY_RE,
+    FORBIDDEN,
+    OCTET_STREAM,
+    TOKEN_RE,
+    Part,
+    Segment,
+    guess_type,
+    layout,
+    occurs_in,
+    part_head,
+)
+from ._multipart_files import AsyncReadable, Source, SyncReadable, file_content
 from .errors import AsksException
 
 __all__ = [
@@ -83,47 +92,12 @@ __all__ = [
 # Files are read in pieces of this size.
 _PIECE = 65536
 
-# In-memory values at least this large stay separate pieces of the body
-# instead of being copied into one buffer with their neighbours.
-_MERGE_LIMIT = 65536
-
 # The filename for file parts with nothing to name them after (the WHATWG
 # FormData name for a Blob that is not a File).
 _DEFAULT_FILENAME = "blob"
-_OCTET_STREAM = "application/octet-stream"
-
-# mimetypes reports compressed files as (type of the content, encoding); what
-# is uploaded is the compressed file itself.
-_COMPRESSED_TYPES = {
-    "gzip": "application/gzip",
-    "bzip2": "application/x-bzip2",
-    "xz": "application/x-xz",
-    "compress": "application/x-compress",
-}
-
-# RFC 2046 section 5.1.1: 1 to 70 of these, not ending in a space.
-_BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
-_TOKEN_RE = re.compile(r"[0-9A-Za-z!#$%&'*+\-.^_`|~]+")
-_FORBIDDEN = re.compile(r"[\r\n\x00]")
 
 
-class _SyncReadable(Protocol):
-    """A binary file object with a plain ``read``."""
-
-    def read(self, size: int = ..., /) -> bytes:
-        """Read up to *size* bytes; ``b""`` at the end."""
-        ...
-
-
-class _AsyncReadable(Protocol):
-    """A binary file object whose ``read`` is a coroutine function."""
-
-    async def read(self, size: int = ..., /) -> bytes:
-        """Read up to *size* bytes; ``b""`` at the end."""
-        ...
-
-
-_BinarySource = bytes | bytearray | memoryview | os.PathLike[str] | _SyncReadable | _AsyncReadable
+_BinarySource = bytes | bytearray | memoryview | os.PathLike[str] | SyncReadable | AsyncReadable
 
 
 class MultipartData(NamedTuple):
@@ -150,13 +124,7 @@ class MultipartData(NamedTuple):
     basename: str | None = None
 
 
-# -- reading sources ----------------------------------------------------------
-
-
-class _Reader(Protocol):
-    async def read(self) -> bytes: ...
-
-    def close(self) -> None: ...
+# -- reading the files while the body is sent ----------------------------------
 
 
 class _ThreadedReader:
@@ -167,7 +135,7 @@ class _ThreadedReader:
     the read returns, so no file is leaked and none is closed under a read.
     """
 
-    def __init__(self, opener: Callable[[], IO[bytes] | _SyncReadable], owns: bool) -> None:
+    def __init__(self, opener: Callable[[], IO[bytes] | SyncReadable], owns: bool) -> None:
         self._opener = opener
         self._owns = owns
         self._file: Any = None
@@ -208,16 +176,15 @@ class _ThreadedReader:
 
 
 class _DirectReader:
-    """Reads an in-memory-like file object (no descriptor) in the calling task."""
+    """Reads a file that cannot block (no descriptor, or an async ``read``) in the calling task."""
 
-    def __init__(self, fobj: Any, start: int | None) -> None:
-        self._fobj = fobj
-        self._start = start
+    def __init__(self, opener: Callable[[], Any]) -> None:
+        self._opener = opener
+        self._fobj: Any = None
 
     async def read(self) -> bytes:
-        if self._start is not None:
-            self._fobj.seek(self._start)
-            self._start = None
+        if self._fobj is None:
+            self._fobj = self._opener()
         piece = self._fobj.read(_PIECE)
         if inspect.isawaitable(piece):
             piece = await piece
@@ -225,6 +192,10 @@ class _DirectReader:
 
     def close(self) -> None:
         pass  # the caller's file: it stays open
+
+
+# What reads a file part in one pass of the body.
+_Reader = _ThreadedReader | _DirectReader
 
 
 def _check_piece(piece: object) -> bytes:
@@ -237,112 +208,15 @@ def _check_piece(piece: object) -> bytes:
     raise TypeError(f"read() of a multipart file returned {type(piece).__name__}, not bytes")
 
 
-class _Source:
-    """The content of a file part that is read while the body is sent."""
-
-    def __init__(
-        self,
-        description: str,
-        size: int | None,
-        one_shot: bool,
-        make_reader: Callable[[], _Reader],
-    ) -> None:
-        self.description = description
-        self.size = size
-        self.one_shot = one_shot
-        self.make_reader = make_reader
-        self.started = False
-
-
-def _path_source(path: os.PathLike[Any]) -> _Source:
-    st = os.stat(path)
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(f"cannot send a directory in a multipart body: {path!s}")
-    regular = stat.S_ISREG(st.st_mode)
-    size = _regular_size(path, st) if regular else None
-
-    def opener() -> IO[bytes]:
-        return open(path, "rb")  # closed by _ThreadedReader
-
-    return _Source(
-        f"file {os.fsdecode(path)!r}",
-        size,
-        not regular,
-        lambda: _ThreadedReader(opener, owns=True),
-    )
-
-
-def _regular_size(path: os.PathLike[Any], st: os.stat_result) -> int | None:
-    """A regular file's size; None for one whose size says nothing (/proc, /sys)."""
-    if st.st_size > 0 and getattr(st, "st_blocks", 1) > 0:
-        return st.st_size  # the usual case: no need to open it
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return st.st_size  # unreadable: the send reports it, with the real error
-    try:
-        return regular_length(fd, st, 0)
-    finally:
-        os.close(fd)
-
-
-def _file_source(fobj: Any) -> _Source:
-    name = getattr(fobj, "name", None)
-    description = f"file {name!r}" if isinstance(name, str | bytes) else repr(fobj)
-    if isinstance(fobj, io.TextIOBase):
-        raise TypeError(f"{description} must be opened in binary mode to be sent")
-    if getattr(fobj, "closed", False) is True:
-        raise ValueError(f"{description} is closed")
-    if inspect.iscoroutinefunction(fobj.read):
-        # Its other methods (tell, seek) are unknown territory: send it once.
-        return _Source(description, None, True, lambda: _DirectReader(fobj, None))
-
-    start: int | None = None
-    try:
-        if fobj.seekable():
-            start = fobj.tell()
-    except (AttributeError, OSError, ValueError):
-        start = None
-    size: int | None = None
-    fd = descriptor_of(fobj)
-    if fd is not None and start is not None:
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            fd = None
-        else:
-            if stat.S_ISREG(st.st_mode):
-                size = regular_length(fd, st, start)
-
-    if fd is None:
-        # No descriptor (BytesIO and the like): reading cannot block, and its
-        # end is its size, so the body can go with a Content-Length.
-        if start is not None:
-            size = in_memory_size(fobj, start)
-        return _Source(description, size, start is None, lambda: _DirectReader(fobj, start))
-
-    def opener() -> Any:
-        if start is not None:
-            fobj.seek(start)  # a replay starts where the first send did
-        return fobj
-
-    return _Source(description, size, start is None, lambda: _ThreadedReader(opener, owns=False))
-
-
-# -- the body -----------------------------------------------------------------
-
-_Segment = bytes | _Source
-
-
 class _BodyStream:
     """One pass over a multipart body: an async iterator of byte pieces."""
 
-    def __init__(self, body: MultipartBody, segments: list[_Segment]) -> None:
+    def __init__(self, body: MultipartBody, segments: list[Segment]) -> None:
         self._body = body
         self._segments = iter(segments)
         self._enforce = body.length is not None
         self._reader: _Reader | None = None
-        self._source: _Source | None = None
+        self._source: Source | None = None
         self._count = 0
         self._done = False
 
@@ -370,14 +244,18 @@ class _BodyStream:
             raise
         raise StopAsyncIteration
 
-    def _start_source(self, source: _Source) -> None:
+    def _start_source(self, source: Source) -> None:
         if source.one_shot:
             if source.started:
                 raise RuntimeError(f"{source.description} was already sent and cannot be re-read")
             source.started = True
         self._source = source
         self._count = 0
-        self._reader = source.make_reader()
+        self._reader = (
+            _ThreadedReader(source.opener, source.owns)
+            if source.blocking
+            else _DirectReader(source.opener)
+        )
 
     async def _read(self) -> bytes:
         assert self._reader is not None and self._source is not None
@@ -442,9 +320,9 @@ class MultipartBody:
             the same bytes (false when a part is a one-shot file object).
     """
 
-    def __init__(self, boundary: str, segments: list[_Segment]) -> None:
+    def __init__(self, boundary: str, segments: list[Segment]) -> None:
         self.boundary = boundary
-        quoted = boundary if _TOKEN_RE.fullmatch(boundary) else f'"{boundary}"'
+        quoted = boundary if TOKEN_RE.fullmatch(boundary) else f'"{boundary}"'
         self.content_type = f"multipart/form-data; boundary={quoted}"
         self._segments = segments
         length: int | None = 0
@@ -471,7 +349,7 @@ class MultipartBody:
             RuntimeError: a one-shot file object of this body was already sent.
         """
         for segment in self._segments:
-            if isinstance(segment, _Source) and segment.one_shot and segment.started:
+            if isinstance(segment, Source) and segment.one_shot and segment.started:
                 raise RuntimeError(f"{segment.description} was already sent and cannot be re-read")
         return _BodyStream(self, self._segments)
 
@@ -485,21 +363,6 @@ class MultipartBody:
 # -- building -------------------------------------------------------------------
 
 
-def _header_text(value: str, what: str, encoding: str) -> bytes:
-    """A name or filename as the inside of a quoted string."""
-    if _FORBIDDEN.search(value):
-        raise ValueError(f"multipart {what} must not contain CR, LF or NUL: {value!r}")
-    escaped = value.replace("\\", "\\\\").replace('"', "%22")
-    return escaped.encode(encoding, "surrogateescape")
-
-
-def _guess_type(filename: str) -> str:
-    mime, compression = mimetypes.guess_type(filename)
-    if compression is not None:
-        return _COMPRESSED_TYPES.get(compression, _OCTET_STREAM)
-    return mime or _OCTET_STREAM
-
-
 def _own_name(source: object) -> str | None:
     """The basename a path or file object carries, if any."""
     if isinstance(source, os.PathLike):
@@ -511,47 +374,18 @@ def _own_name(source: object) -> str | None:
     return os.path.basename(os.fsdecode(name)) or None
 
 
-class _Part(NamedTuple):
-    name: str
-    content: bytes | _Source
-    filename: str | None
-    content_type: str | None
-
-
 def _check_metadata(mime_type: object, basename: object) -> None:
     for what, given in (("mime_type", mime_type), ("basename", basename)):
         if given is not None and not isinstance(given, str):
             raise TypeError(f"MultipartData {what} must be a str or None, not {given!r}")
 
 
-def _file_part(name: str, source: object, mime_type: str | None, basename: str | None) -> _Part:
+def _file_part(name: str, source: object, mime_type: str | None, basename: str | None) -> Part:
     _check_metadata(mime_type, basename)
     filename = (_own_name(source) or _DEFAULT_FILENAME) if basename is None else basename
     if mime_type is None:
-        mime_type = _guess_type(filename) if filename else _OCTET_STREAM
-    return _Part(name, _file_content(name, source), filename or None, mime_type)
-
-
-def _file_content(name: str, source: object) -> bytes | _Source:
-    """What a file part sends: bytes as they are, a path or file read while sending."""
-    content: bytes | _Source
-    if isinstance(source, bytes | bytearray | memoryview):
-        content = bytes(source)
-    elif isinstance(source, os.PathLike):
-        content = _path_source(source)
-    elif isinstance(source, str):
-        raise TypeError(
-            f"multipart field {name!r}: a str is not a binary source; "
-            "pass bytes, a pathlib.Path or an open binary file"
-        )
-    elif callable(getattr(source, "read", None)):
-        content = _file_source(source)
-    else:
-        raise TypeError(
-            f"multipart field {name!r}: cannot send {type(source).__name__} as a file; "
-            "pass bytes, a pathlib.Path or an open binary file"
-        )
-    return content
+        mime_type = guess_type(filename) if filename else OCTET_STREAM
+    return Part(name, file_content(name, source), filename or None, mime_type)
 
 
 def _field_name(name: object) -> str:
@@ -566,7 +400,7 @@ def _is_file_value(value: object) -> bool:
     )
 
 
-def _parts(fields: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str) -> list[_Part]:
+def _parts(fields: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str) -> list[Part]:
     """One part per value; a list gives one per item, None none."""
     parts = []
     for name, value in _items(fields):
@@ -579,20 +413,20 @@ def _parts(fields: Mapping[str, Any] | Iterable[tuple[str, Any]], encoding: str)
     return parts
 
 
-def _to_part(name: object, value: object, encoding: str) -> _Part:
+def _to_part(name: object, value: object, encoding: str) -> Part:
     name = _field_name(name)
     if isinstance(value, MultipartData):
         return _file_part(name, value.binary_source, value.mime_type, value.basename)
     if type(value) is tuple:
         return _tuple_part(name, value, encoding)
     if isinstance(value, str):
-        return _Part(name, value.encode(encoding), None, None)
+        return Part(name, value.encode(encoding), None, None)
     if _is_file_value(value):
         return _file_part(name, value, None, None)
-    return _Part(name, str(value).encode(encoding), None, None)
+    return Part(name, str(value).encode(encoding), None, None)
 
 
-def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> _Part:
+def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> Part:
     """``(filename, content[, content_type])``, as requests and httpx take it."""
     if len(value) not in (2, 3):
         raise TypeError(
@@ -608,25 +442,8 @@ def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> _Part:
         # a path: a path is given as a pathlib.Path.
         content = content.encode(encoding)
     if filename is None and mime_type is None and isinstance(content, bytes):
-        return _Part(name, content, None, None)  # requests' (None, value): a field
+        return Part(name, content, None, None)  # requests' (None, value): a field
     return _file_part(name, content, mime_type, "" if filename is None else filename)
-
-
-def _part_head(part: _Part, encoding: str = "utf-8") -> bytes:
-    """The part's header lines, names and types encoded with *encoding*."""
-    head = b'Content-Disposition: form-data; name="' + _header_text(
-        part.name, "field name", encoding
-    )
-    if part.filename is not None:
-        head += b'"; filename="' + _header_text(part.filename, "filename", encoding)
-    head += b'"\r\n'
-    if part.content_type is not None:
-        if _FORBIDDEN.search(part.content_type):
-            raise ValueError(
-                f"multipart content type must not contain CR, LF or NUL: {part.content_type!r}"
-            )
-        head += b"Content-Type: " + part.content_type.encode(encoding) + b"\r\n"
-    return head + b"\r\n"
 
 
 def _items(fields: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Iterable[tuple[Any, Any]]:
@@ -669,53 +486,23 @@ def build_multipart(
         OSError: a path cannot be ``stat``-ed (missing file) or is a directory.
     """
     parts = _parts(fields, encoding)
-    heads = [_part_head(part) for part in parts]
+    heads = [part_head(part) for part in parts]
 
     if boundary is None:
         boundary = new_boundary()
-        while _occurs_in(boundary.encode("ascii"), parts, heads):
+        while occurs_in(boundary.encode("ascii"), parts, heads):
             boundary = new_boundary()  # pragma: no cover - 2**-128 odds
     else:
-        if not _BOUNDARY_RE.fullmatch(boundary):
+        if not BOUNDARY_RE.fullmatch(boundary):
             raise ValueError(f"invalid multipart boundary: {boundary!r}")
-        if _occurs_in(boundary.encode("ascii"), parts, heads):
+        if occurs_in(boundary.encode("ascii"), parts, heads):
             raise ValueError(f"the multipart boundary {boundary!r} occurs in the content")
-    return MultipartBody(boundary, _layout(parts, heads, boundary.encode("ascii")))
+    return MultipartBody(boundary, layout(parts, heads, boundary.encode("ascii")))
 
 
 def new_boundary() -> str:
     """A random boundary: 128 bits, so no file content can hold it but by chance."""
     return secrets.token_hex(16)
-
-
-def _occurs_in(marker: bytes, parts: list[_Part], heads: list[bytes]) -> bool:
-    """Whether *marker* is in a head or an in-memory content (files are not read)."""
-    in_memory = heads + [part.content for part in parts if isinstance(part.content, bytes)]
-    return any(marker in piece for piece in in_memory)
-
-
-def _layout(parts: list[_Part], heads: list[bytes], marker: bytes) -> list[_Segment]:
-    """The body as segments: delimiters, heads and contents (RFC 2046 section 5.1.1)."""
-    delimiter = b"--" + marker + b"\r\n"
-    segments: list[_Segment] = []
-    pending: list[bytes] = []
-
-    def flush() -> None:
-        if pending:
-            segments.append(b"".join(pending))
-            pending.clear()
-
-    for part, head in zip(parts, heads, strict=True):
-        pending += (delimiter, head)
-        if isinstance(part.content, bytes) and len(part.content) < _MERGE_LIMIT:
-            pending.append(part.content)
-        else:
-            flush()
-            segments.append(part.content)
-        pending.append(b"\r\n")
-    pending.append(b"--" + marker + b"--\r\n")
-    flush()
-    return segments
 
 
 def build_files(
@@ -751,23 +538,23 @@ def _as_path(value: object) -> object:
 # -- asks 2.4's whole-body builder ----------------------------------------------------
 
 
-def _legacy_part(name: object, value: object, encoding: str) -> _Part:
+def _legacy_part(name: object, value: object, encoding: str) -> Part:
     """A part with the metadata asks 2.4 gave *value* (see build_multipart_body)."""
     name = _field_name(name)
     if isinstance(value, MultipartData):
         _check_metadata(value.mime_type, value.basename)
-        content = _file_content(name, value.binary_source)
-        chosen = _OCTET_STREAM if value.mime_type is None else value.mime_type
-        return _Part(name, content, value.basename, chosen)
+        content = file_content(name, value.binary_source)
+        chosen = OCTET_STREAM if value.mime_type is None else value.mime_type
+        return Part(name, content, value.basename, chosen)
     if not _is_file_value(value):
-        return _Part(name, str(value).encode(encoding), None, None)
+        return Part(name, str(value).encode(encoding), None, None)
     own = value if isinstance(value, os.PathLike) else getattr(value, "name", None)
     filename = (
         PurePath(os.fsdecode(own)).name if isinstance(own, str | bytes | os.PathLike) else None
     )
     # No Content-Type at all when mimetypes knows none (asks 2.4 did so).
-    guessed = _OCTET_STREAM if filename is None else mimetypes.guess_type(filename)[0]
-    return _Part(name, _file_content(name, value), filename, guessed)
+    guessed = OCTET_STREAM if filename is None else mimetypes.guess_type(filename)[0]
+    return Part(name, file_content(name, value), filename, guessed)
 
 
 async def build_multipart_body(
@@ -821,12 +608,12 @@ async def build_multipart_body(
     """
     if not isinstance(boundary_data, str):
         raise TypeError(f"boundary_data must be a str, not {type(boundary_data).__name__}")
-    if not boundary_data or _FORBIDDEN.search(boundary_data):
+    if not boundary_data or FORBIDDEN.search(boundary_data):
         raise ValueError(f"invalid multipart boundary: {boundary_data!r}")
     parts = [_legacy_part(name, value, encoding) for name, value in _items(values)]
-    heads = [_part_head(part, encoding) for part in parts]
+    heads = [part_head(part, encoding) for part in parts]
     marker = boundary_data.encode(encoding)
-    if _occurs_in(marker, parts, heads):
+    if occurs_in(marker, parts, heads):
         raise ValueError(f"the multipart boundary {boundary_data!r} occurs in the content")
-    body = MultipartBody(boundary_data, _layout(parts, heads, marker))
+    body = MultipartBody(boundary_data, layout(parts, heads, marker))
     return b"".join([piece async for piece in body.chunks()])
