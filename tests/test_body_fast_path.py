@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 import asks
 from asks._boundary import translate
-from asks._transport import http11 as _http11
+from asks._transport import http11_receive as _http11
 from asks._transport.backend import READ_SIZE
 from asks._transport.http11 import HTTP11Connection
 from asks.errors import ResponseTooLarge, ServerClosedConnectionError

@@ -18,7 +18,7 @@ import pytest
 import asks
 from asks._transport import expect_continue
 from asks._transport.expect_continue import wait_for_continue
-from asks._transport.http11 import _head_end
+from asks._transport.http11_receive import head_end as _head_end
 from asks.auth import PostResponseAuth
 from tests.real.nginx import Nginx
 from tests.servers import read_request

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import asks
 from asks._headers import Headers, ResponseHeaders
-from asks._transport.http11 import _request_event
+from asks._transport.http11_send import request_event as _request_event
 from asks._urls import parse_url
 from tests.servers import canned
 
