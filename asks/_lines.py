@@ -13,6 +13,7 @@ import codecs
 import re
 from typing import AnyStr, Generic
 
+from ._numbers import check_int
 from .errors import LineTooLong
 
 __all__ = [
@@ -53,8 +54,7 @@ def check_size(value: object, name: str) -> int:
         TypeError: not an int (``bool`` included: ``True`` is no size).
         ValueError: zero or negative.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = check_int(value, name)
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value

@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ._numbers import check_int, check_number
 from ._transport.deadlines import kernel_sleep
 from ._urls import Origin, parse_url
 
@@ -74,14 +75,10 @@ class RateLimit:
     __slots__ = ("_burst", "_per_second")
 
     def __init__(self, per_second: float, *, burst: int = 1) -> None:
-        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            raise TypeError(
-                f"a rate limit is a number of requests per second, not {type(per_second).__name__}"
-            )
+        check_number(per_second, "RateLimit per_second", "a number of requests per second")
         if not (per_second > 0 and math.isfinite(per_second)):
             raise ValueError(f"requests per second must be above 0 and finite, not {per_second}")
-        if isinstance(burst, bool) or not isinstance(burst, int):
-            raise TypeError(f"burst must be a whole number, not {type(burst).__name__}")
+        check_int(burst, "burst", "a whole number")
         if burst < 1:
             raise ValueError(f"burst must be at least 1, not {burst}")
         self._per_second = float(per_second)
@@ -301,12 +298,9 @@ def _as_origin(origin: Origin | str) -> Origin:
 def _as_limit(value: object, what: str) -> RateLimit:
     if isinstance(value, RateLimit):
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(
-            f"{what} must be a number of requests per second or an asks.RateLimit, "
-            f"not {type(value).__name__}"
-        )
-    return RateLimit(value)
+    return RateLimit(
+        check_number(value, what, "a number of requests per second or an asks.RateLimit")
+    )
 
 
 def _host_key(host: object) -> str:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ._numbers import check_int, check_number, is_int
 from ._request import IDEMPOTENT
 from ._transport.deadlines import kernel_sleep
 from .errors import ServerClosedConnectionError
@@ -54,9 +55,7 @@ async def sleep(seconds: float) -> None:
 def _non_negative(name: str, value: object, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"Retry {name} must be a number, not {type(value).__name__}")
-    if not value >= 0:  # also refuses NaN
+    if not check_number(value, f"Retry {name}") >= 0:  # also refuses NaN
         raise ValueError(f"Retry {name} must be 0 or more, not {value!r}")
 
 
@@ -127,8 +126,7 @@ class Retry:
         respect_retry_after: bool = True,
         max_retry_after: float | None = 300.0,
     ) -> None:
-        if isinstance(total, bool) or not isinstance(total, int):
-            raise TypeError(f"Retry total must be an int, not {type(total).__name__}")
+        check_int(total, "Retry total")
         _non_negative("total", total)
         _non_negative("backoff_factor", backoff_factor)
         _non_negative("backoff_max", backoff_max)
@@ -144,7 +142,7 @@ class Retry:
             raise TypeError("Retry status_forcelist must be a collection of status codes")
         statuses = frozenset(status_forcelist)
         for status in statuses:
-            if isinstance(status, bool) or not isinstance(status, int):
+            if not is_int(status):
                 raise TypeError(f"Retry status_forcelist holds {status!r}, not a status code")
             if not 100 <= status <= 599:
                 raise ValueError(f"Retry status_forcelist holds {status}, not a status 100-599")

@@ -45,6 +45,7 @@ from ._crawl_schedule import Scheduler
 from ._describe import describe
 from ._filenames import file_mode, safe_filename
 from ._headers import Headers, HeadersInput
+from ._numbers import check_int, is_int
 from ._partition import host_key, shard_of
 from ._request import _USER_AGENT
 from ._retry import Retry
@@ -562,9 +563,7 @@ def _since(started: float) -> float:
 
 
 def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < 1:
+    if check_int(value, name) < 1:
         raise ValueError(f"{name} must be at least 1, not {value}")
 
 
@@ -586,7 +585,7 @@ def _check_shard(shard: object) -> None:
     if not (
         isinstance(shard, tuple)
         and len(shard) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+        and all(is_int(v) for v in shard)
         and 0 <= shard[0] < shard[1]
     ):
         raise ValueError(f"shard must be (k, n) with 0 <= k < n, not {shard!r}")

@@ -43,6 +43,7 @@ from typing import Any
 import curio
 import pytest
 
+from ._numbers import is_number
 from .testing import MockServer
 
 __all__ = ["DEFAULT_TIMEOUT", "mock_server"]
@@ -69,7 +70,7 @@ def _deadline(item: pytest.Function) -> float:
     if marker is None:
         return DEFAULT_TIMEOUT
     seconds = marker.args[0] if marker.args else marker.kwargs.get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+    if not is_number(seconds) or seconds <= 0:
         raise pytest.UsageError(
             f"@pytest.mark.asks_timeout needs a positive number of seconds, got {seconds!r}"
         )

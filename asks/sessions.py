@@ -42,6 +42,7 @@ from ._call_loop import CallLoop, _make_tracker, _Options
 from ._headers import Headers, HeadersInput
 from ._hooks import install as install_hooks
 from ._hooks import parse_event_hooks
+from ._numbers import check_int, check_number
 from ._proxies import Proxy
 from ._rate import RateLimitInput, parse_rate_limit
 from ._rate import install as install_rate_limit
@@ -724,12 +725,10 @@ def _check_connection_limits(keepalive_expiry: object, max_head_size: object) ->
     # Checked here, where the caller is, not where the pool or a connection
     # would first trip over them (a negative expiry kept nothing, silently; a
     # zero head size refused every response as too large).
-    if not isinstance(keepalive_expiry, (int, float)) or isinstance(keepalive_expiry, bool):
-        raise TypeError(f"keepalive_expiry must be seconds, not {type(keepalive_expiry).__name__}")
+    keepalive_expiry = check_number(keepalive_expiry, "keepalive_expiry", "seconds")
     if not keepalive_expiry >= 0:  # (NaN too)
         raise ValueError(f"keepalive_expiry must be 0 or more seconds, not {keepalive_expiry!r}")
-    if not isinstance(max_head_size, int) or isinstance(max_head_size, bool):
-        raise TypeError(f"max_head_size must be an int, not {type(max_head_size).__name__}")
+    max_head_size = check_int(max_head_size, "max_head_size")
     if max_head_size < 1:
         raise ValueError(f"max_head_size must be at least 1 byte, not {max_head_size!r}")
 
@@ -754,8 +753,7 @@ def _check_pool_timeout(value: float | None) -> float | None:
 def _check_retries(retries: object) -> int | Retry:
     if isinstance(retries, Retry):
         return retries
-    if isinstance(retries, bool) or not isinstance(retries, int):
-        raise TypeError(f"retries must be an int or an asks.Retry, not {type(retries).__name__}")
+    retries = check_int(retries, "retries", "an int or an asks.Retry")
     if retries < 0:
         raise ValueError("retries must be 0 or more")
     return retries

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import curio
 
+from .._numbers import check_number
+
 __all__ = ["LONGEST", "kernel_seconds", "kernel_sleep"]
 
 # Seconds (23 days): below the 2**31 - 1 ms one select can wait. A timeout
@@ -35,10 +37,7 @@ def kernel_seconds(seconds: float | None, name: str) -> float | None:
     """
     if seconds is None:
         return None
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        raise TypeError(
-            f"{name} must be a number of seconds or None, not {type(seconds).__name__}"
-        )
+    seconds = check_number(seconds, name, "a number of seconds or None")
     if seconds != seconds:
         raise ValueError(f"{name} must be a number of seconds or None, not NaN")
     if seconds > LONGEST:

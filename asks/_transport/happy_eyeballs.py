@@ -39,6 +39,7 @@ from typing import Any
 import curio
 import curio.io
 
+from .._numbers import is_int
 from . import backend
 from .backend import AddrInfo, resolve
 from .trap_cycles import break_trap_cycle
@@ -100,7 +101,7 @@ async def connect_tcp(
         ValueError: *port* or *delay* out of range.
         TypeError: *source_address* given together with a custom *connect*.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+    if not is_int(port) or not 0 <= port <= 65535:
         raise ValueError(f"port must be an integer in 0-65535, not {port!r}")
     if not delay >= 0:  # also refuses NaN
         raise ValueError(f"delay must be a number of seconds >= 0, not {delay!r}")
