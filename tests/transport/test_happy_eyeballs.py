@@ -492,6 +492,54 @@ async def test_the_default_resolver_does_not_call_getaddrinfo_for_ip_literals(
     assert calls == [("name.test", 8080, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)]
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "10.0.0.300",
+        "127.1",
+        "010.0.0.1",
+        "1.2.3",
+        "1.2.3.4.",
+        " 1.2.3.4",
+        "::1",
+        "::",
+        "::ffff:1.2.3.4",
+        "1::2::3",
+        "fe80::1%3",
+        "[::1]",
+        "example.com",
+        "1.2.3.4.example",
+        "localhost",
+        "",
+    ],
+)
+async def test_an_ip_literal_is_told_from_a_name_as_ipaddress_tells_it(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The quick test (a regex, a colon) before ipaddress must agree with it:
+    # what ipaddress parses never goes to getaddrinfo, nothing else skips it.
+    import ipaddress
+
+    looked_up: list[str] = []
+
+    def spy(name: str, port: int, *args: Any) -> list[Any]:
+        looked_up.append(name)
+        return [info(A4, port)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        literal = False
+    else:
+        literal = True
+    await happy_eyeballs.resolve(host, 80)
+    assert looked_up == ([] if literal else [host])
+
+
 # --------------------------------------------------------------------------
 # Real sockets on loopback, default connector
 
