@@ -7,6 +7,7 @@ line (its one-line errors), so a failure reads the same in both.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 
 __all__ = ["describe", "explain"]
@@ -29,7 +30,13 @@ def explain(exc: BaseException) -> str:
     while cause is not None:
         # An ssl error's errno is OpenSSL's error kind (1 is SSL_ERROR_SSL),
         # not the system's: os.strerror(1) would say "Operation not permitted".
-        if isinstance(cause, OSError) and cause.errno and not isinstance(cause, ssl.SSLError):
+        # A resolver error's is getaddrinfo's EAI_* code (-2 is EAI_NONAME),
+        # "Unknown error -2" to os.strerror; its own text says it already.
+        if (
+            isinstance(cause, OSError)
+            and cause.errno
+            and not isinstance(cause, (ssl.SSLError, socket.gaierror, socket.herror))
+        ):
             reason = os.strerror(cause.errno)
             if reason.lower() not in text.lower():
                 text = f"{text} ({reason})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import re
+import socket
 import ssl
 
 import pytest
@@ -199,3 +200,44 @@ def test_modules_named_in_the_docstring_exist():
 
     for module in re.findall(r":mod:`([\w.]+)`", errors.__doc__ or ""):
         importlib.import_module(module)
+
+
+# --------------------------------------------------------------------------
+# One line for an error (asks._describe): the CLI's and fetch_many's words
+
+
+def _caused_by(cause: BaseException) -> errors.ConnectFailed:
+    try:
+        raise errors.ConnectFailed("connecting to x.test:80: cannot resolve host") from cause
+    except errors.ConnectFailed as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        socket.gaierror(-2, "Name or service not known"),
+        socket.herror(1, "Unknown host"),
+        ssl.SSLError(1, "[SSL] record layer failure"),
+    ],
+    ids=["gaierror", "herror", "ssl"],
+)
+def test_a_code_that_is_not_an_errno_gets_no_system_words(cause: OSError) -> None:
+    # getaddrinfo's EAI_* codes, h_errno and OpenSSL's kinds are not errno
+    # values: os.strerror(-2) is "Unknown error -2", os.strerror(1) is
+    # "Operation not permitted".
+    from asks._describe import describe, explain
+
+    text = explain(_caused_by(cause))
+    assert text == "connecting to x.test:80: cannot resolve host"
+    assert describe(_caused_by(cause)) == f"ConnectFailed: {text}"
+
+
+def test_an_errno_gets_the_system_words() -> None:
+    import errno
+    import os
+
+    from asks._describe import explain
+
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
+    assert explain(_caused_by(refused)).endswith(f"({os.strerror(errno.ECONNREFUSED)})")
