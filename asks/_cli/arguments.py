@@ -400,6 +400,13 @@ def request_options() -> OptionSet:
         help="print the status line and headers of each response to stderr",
     )
     options.add(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="tell each step on stderr, as curl -v: '*' the connection (TCP, TLS, reuse), "
+        "'>' the request head as sent (credentials hidden), '<' each response head",
+    )
+    options.add(
         "--no-decompress",
         action="store_true",
         help="write the body as received (do not undo Content-Encoding)",

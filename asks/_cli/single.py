@@ -83,6 +83,7 @@ class SinglePlan:
     timeout: float | None
     output: str | None
     include: bool
+    verbose: bool
     decompress: bool
     show_progress: bool
 
@@ -221,6 +222,7 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
         timeout=args.timeout,
         output=output,
         include=args.include,
+        verbose=args.verbose,
         decompress=not args.no_decompress,
         show_progress=show_progress,
     )
@@ -318,7 +320,7 @@ async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int
         target.abort()
         raise
     async with response:
-        if plan.include:
+        if plan.include and not plan.verbose:  # (-v showed the heads already)
             for earlier in response.history:
                 print_head(console, earlier)
             print_head(console, response)
@@ -330,8 +332,13 @@ async def _single(plan: SinglePlan) -> int:
     """Make the request; every expected failure becomes an exit code here."""
     console = stderr_console()
     where = f"{plan.method.upper()} {plan.url}"
+    told: dict[str, Any] = {}
+    if plan.verbose:
+        from .verbose import Verbose
+
+        told = Verbose(console).session_kwargs()
     try:
-        async with Session(**plan.session_kwargs) as session:
+        async with Session(**plan.session_kwargs, **told) as session:
             try:
                 async with deadline(plan.timeout):
                     return await _exchange(plan, session, console)
