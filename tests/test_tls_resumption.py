@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
+from typing import Any
 
 import pytest
 import trustme
@@ -38,9 +39,9 @@ def trusting_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-async def resumed(s: asks.Session, url: str) -> bool:
+async def resumed(s: asks.Session, url: str, **kwargs: Any) -> bool:
     """GET ``url`` on a new connection; did nginx resume the TLS session?"""
-    r = await s.get(url, timeout=CALL_TIMEOUT)
+    r = await s.get(url, timeout=CALL_TIMEOUT, **kwargs)
     assert r.status_code == 200
     assert r.headers["connection"] == "close"  # so the next request dials again
     assert r.headers["x-tls-resumed"] in (".", "r")

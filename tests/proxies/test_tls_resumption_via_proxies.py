@@ -15,7 +15,6 @@ as an ``https://`` proxy (the origin's TLS inside the proxy's TLS).
 from __future__ import annotations
 
 import ssl
-import uuid
 from typing import Any
 
 import pytest
@@ -26,21 +25,13 @@ from tests.proxies import socks_servers
 from tests.real.debian_proxies import Squid, Tinyproxy
 from tests.real.nginx import Nginx
 from tests.real.proxypy import ProxyPy
+from tests.test_tls_resumption import PROTOCOLS, resumed, token
 
 dante = socks_servers.dante_fixture
 
 CALL_TIMEOUT = 10
 
-# TLS 1.3 (tickets) on the ``tls`` listener, TLS 1.2 (sessions) on ``tls12``.
-PROTOCOLS = pytest.mark.parametrize(
-    ("listener", "protocol"), [("tls", "TLSv1.3"), ("tls12", "TLSv1.2")], ids=["tls13", "tls12"]
-)
-
 ROUTES = ["squid", "tinyproxy", "dante-socks5", "dante-socks5h", "https-proxy"]
-
-
-def token() -> str:
-    return uuid.uuid4().hex[:10]
 
 
 @pytest.fixture
@@ -60,15 +51,6 @@ def routes(
         # proxy.py over TLS, with the suite's certificate: TLS inside TLS.
         "https-proxy": asks.Proxy(proxypy_tls.url, ssl_context=client_ssl_context),
     }
-
-
-async def resumed(s: asks.Session, url: str, **kwargs: Any) -> bool:
-    """GET ``url`` on a new connection; did nginx resume the TLS session?"""
-    r = await s.get(url, timeout=CALL_TIMEOUT, **kwargs)
-    assert r.status_code == 200
-    assert r.headers["connection"] == "close"  # so the next request dials again
-    assert r.headers["x-tls-resumed"] in (".", "r")
-    return bool(r.headers["x-tls-resumed"] == "r")
 
 
 @PROTOCOLS
