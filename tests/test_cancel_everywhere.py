@@ -48,6 +48,7 @@ from typing import Any
 import curio
 import curio.io
 import curio.socket
+import h11
 import pytest
 
 import asks
@@ -438,14 +439,33 @@ async def test_module_level_call(raw_server, stream, strike):
 # Policies: retries, auth, callbacks, waiting for a slot, limits
 
 
-def answering(pieces: list[bytes], *, busy_first: bool = False, digest: bool = False):
-    """A server like :func:`dripping`; a 503 before every answer, or a Digest challenge."""
+def answering(
+    pieces: list[bytes],
+    *,
+    busy_first: bool = False,
+    digest: bool = False,
+    basic_only: bool = False,
+    refuse_expect: bool = False,
+):
+    """A server like :func:`dripping`; a 503 before every answer, or a Digest challenge.
+
+    ``basic_only``: every request gets a challenge a Digest auth cannot answer;
+    ``refuse_expect``: see :func:`refusing_expectations`.
+    """
+    if refuse_expect:
+        return refusing_expectations(pieces)
     count = 0
 
     async def app(sock: curio.io.Socket) -> None:
         nonlocal count
         while (got := await read_request(sock)) is not None:
             count += 1
+            if basic_only:
+                await sock.sendall(
+                    b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
+                    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+                )
+                continue
             if busy_first and count % 2:
                 await sock.sendall(
                     b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 4\r\n\r\nbusy"
@@ -465,6 +485,44 @@ def answering(pieces: list[bytes], *, busy_first: bool = False, digest: bool = F
     return app
 
 
+def refusing_expectations(pieces: list[bytes]):
+    """A server that answers a 417 to a head with ``Expect`` (and closes: its body
+    is not read), and *pieces* to a request without one."""
+
+    async def app(sock: curio.io.Socket) -> None:
+        pending = b""
+        while True:
+            conn = h11.Connection(h11.SERVER)
+            if pending:  # (b"" would tell h11 the client closed)
+                conn.receive_data(pending)
+            request = None
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await sock.recv(65536)
+                    if not data and request is None:
+                        return
+                    conn.receive_data(data)
+                elif isinstance(event, h11.Request):
+                    request = event
+                    if any(name.lower() == b"expect" for name, _ in event.headers):
+                        # At once, from the head: the client waits for it.
+                        await sock.sendall(
+                            b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"
+                        )
+                        return
+                elif isinstance(event, h11.EndOfMessage):
+                    pending = bytes(conn.trailing_data[0])
+                    break
+                elif isinstance(event, h11.ConnectionClosed):
+                    return
+            for piece in pieces:
+                await sock.sendall(piece)
+                await pause()
+
+    return app
+
+
 @STRIKE
 @pytest.mark.parametrize(
     "policy",
@@ -477,11 +535,19 @@ def answering(pieces: list[bytes], *, busy_first: bool = False, digest: bool = F
         "waiting-per-host",
         "hooks",
         "hooks-stream",
+        "declined-challenge-stream",
+        "expectation-refused",
     ],
 )
 async def test_policies(raw_server, policy, strike):
     server = await raw_server(
-        answering(LENGTH, busy_first=policy == "retry", digest=policy == "digest")
+        answering(
+            LENGTH,
+            busy_first=policy == "retry",
+            digest=policy == "digest",
+            basic_only=policy == "declined-challenge-stream",
+            refuse_expect=policy == "expectation-refused",
+        )
     )
     options: dict[str, Any] = {"connections": 1}
     if policy == "waiting-per-host":
@@ -519,6 +585,20 @@ async def test_policies(raw_server, policy, strike):
                 # Its own deadline for the wait, inside the call's.
                 kwargs["pool_timeout"] = 30
                 await wait_behind_another_request(s, url, kwargs)
+                return
+            if policy == "declined-challenge-stream":
+                # The 401 read whole for the auth object, then served as the stream.
+                r = await s.get(url, stream=True, auth=asks.DigestAuth(("u", "p")), **kwargs)
+                assert r.status_code == 401
+                assert b"".join([c async for c in r.body(timeout=CALL_TIMEOUT)]) == BODY
+                return
+            if policy == "expectation-refused":
+                # The 417, then the same request again without the expectation.
+                r = await s.post(
+                    url, data=b"x" * 100, headers={"Expect": "100-continue"}, **kwargs
+                )
+                assert r.content == BODY
+                assert [h.status_code for h in r.history] == [417]
                 return
             if policy == "hooks-stream":
                 # A response hook struck: the stream the caller never gets is closed.
