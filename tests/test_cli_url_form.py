@@ -187,6 +187,10 @@ SAMPLES = {
     "--data-file": "payload.bin",
     "--auth": "user:pw",
     "--netrc-file": "netrc",
+    "-b": "a=1",
+    "--cookie": "a=1",
+    "-c": "jar.txt",
+    "--cookie-jar": "jar.txt",
     "-o": "out.bin",
     "--output": "out.bin",
 }

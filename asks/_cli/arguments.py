@@ -387,6 +387,19 @@ def request_options() -> OptionSet:
     )
     options.add("--netrc-file", metavar="PATH", help="as --netrc, from this file")
     options.add(
+        "-b",
+        "--cookie",
+        metavar="DATA|FILE",
+        help="send cookies: 'NAME=VALUE; NAME2=VALUE2', or (no '=') load a Netscape-format "
+        "cookie file, whose cookies go where they apply",
+    )
+    options.add(
+        "-c",
+        "--cookie-jar",
+        metavar="FILE",
+        help="write every cookie of the session to FILE (Netscape format) at the end",
+    )
+    options.add(
         "-o",
         "--output",
         metavar="FILE",

@@ -38,6 +38,7 @@ from ..errors import AsksException
 from ..response_objects import StreamResponse
 from ..sessions import Session
 from .arguments import request_kwargs, session_kwargs
+from .cookie_files import CookieFiles, cookie_files
 from .exits import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -84,6 +85,7 @@ class SinglePlan:
     output: str | None
     include: bool
     verbose: bool
+    cookies: CookieFiles
     decompress: bool
     show_progress: bool
 
@@ -207,6 +209,9 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
         extra = [(n, v) for n, v in body_headers if n.lower() not in given]  # -H wins
         kwargs["headers"] = [*kwargs.get("headers", []), *extra]
     kwargs.update(body)
+    cookies = cookie_files(args.cookie, args.cookie_jar)
+    if cookies.send is not None:
+        kwargs["cookies"] = cookies.send
     output = args.output
     show_progress = (
         output is not None
@@ -214,15 +219,19 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
         and sys.stderr.isatty()
         and (output != "-" or not sys.stdout.isatty())
     )
+    options = session_kwargs(args)
+    if cookies.jar is not None:
+        options["persist_cookies"] = cookies.jar
     return SinglePlan(
         method=args.method,
         url=with_default_scheme(args.url),
         kwargs=kwargs,
-        session_kwargs=session_kwargs(args),
+        session_kwargs=options,
         timeout=args.timeout,
         output=output,
         include=args.include,
         verbose=args.verbose,
+        cookies=cookies,
         decompress=not args.no_decompress,
         show_progress=show_progress,
     )
@@ -329,6 +338,17 @@ async def _exchange(plan: SinglePlan, session: Session, console: Console) -> int
 
 
 async def _single(plan: SinglePlan) -> int:
+    """Make the request, then write ``-c``'s cookies; the exit code."""
+    code = await _request_once(plan)
+    try:
+        plan.cookies.save()
+    except OSError as exc:
+        print_error(f"writing --cookie-jar {plan.cookies.save_to!r}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    return code
+
+
+async def _request_once(plan: SinglePlan) -> int:
     """Make the request; every expected failure becomes an exit code here."""
     console = stderr_console()
     where = f"{plan.method.upper()} {plan.url}"

@@ -1,0 +1,112 @@
+"""``-b``/``--cookie`` and ``-c``/``--cookie-jar``: cookies in and out, as curl takes them.
+
+``-b 'NAME=VALUE; NAME2=VALUE2'`` sends those cookies with the request;
+``-b FILE`` (an argument without ``=``, as curl tells them apart) loads a
+cookie file in the Netscape format curl and browsers' exporters write, whose
+cookies then go wherever they apply (domain, path, secure, expiry), redirects
+included. ``-c FILE`` writes every cookie the session holds at the end of the
+run, in the same format, so ``-b FILE -c FILE`` carries a login from one run
+to the next. Session cookies (no expiry) are written too, as curl does.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import time
+from dataclasses import dataclass
+
+from .exits import UsageError
+
+__all__ = ["CookieFiles", "cookie_files"]
+
+
+@dataclass
+class CookieFiles:
+    """What ``-b`` and ``-c`` asked for, checked."""
+
+    #: ``-b NAME=VALUE...``: sent with the request (its ``cookies=``).
+    send: dict[str, str] | None
+    #: The session's store when ``-b FILE`` or ``-c FILE`` is given.
+    jar: http.cookiejar.MozillaCookieJar | None
+    #: ``-c FILE``.
+    save_to: str | None
+
+    def save(self) -> None:
+        """Write the session's cookies to ``-c FILE`` (nothing without it).
+
+        Raises:
+            OSError: the file cannot be written.
+        """
+        if self.jar is not None and self.save_to is not None:
+            self.jar.save(self.save_to, ignore_discard=True, ignore_expires=False)
+
+
+def _pairs(text: str) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for item in text.split(";"):
+        name, equals, value = item.strip().partition("=")
+        if not item.strip():
+            continue
+        if not equals or not name.strip():
+            raise UsageError(f"invalid --cookie {item.strip()!r}: NAME=VALUE expected")
+        cookies[name.strip()] = value.strip()
+    return cookies
+
+
+def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:
+    """Check ``-b`` and ``-c`` before any request.
+
+    Args:
+        cookie: ``-b``'s argument: ``NAME=VALUE`` pairs, or a file.
+        cookie_jar: ``-c``'s file.
+
+    Returns:
+        what to send, the store to give the session, where to save it.
+
+    Raises:
+        UsageError: a ``-b`` file that cannot be read or is not a cookie
+            file, a ``-c`` file in a place that cannot be written.
+    """
+    send = None
+    jar = None
+    if cookie is not None and "=" in cookie:
+        send = _pairs(cookie)
+    elif cookie is not None:
+        jar = _load(cookie)
+    if cookie_jar is not None:
+        _check_writable(cookie_jar)
+        if jar is None:
+            jar = http.cookiejar.MozillaCookieJar()
+    return CookieFiles(send, jar, cookie_jar)
+
+
+def _load(path: str) -> http.cookiejar.MozillaCookieJar:
+    jar = http.cookiejar.MozillaCookieJar()
+    try:
+        # Expiry is sorted out below: curl writes 0 for a session cookie,
+        # which the standard library would read as long expired.
+        jar.load(path, ignore_discard=True, ignore_expires=True)
+    except http.cookiejar.LoadError as exc:
+        raise UsageError(f"invalid --cookie file {path!r}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read --cookie file {path!r}: {exc.strerror}") from None
+    now = time.time()
+    for kept in list(jar):
+        if kept.expires == 0:
+            kept.expires = None
+            kept.discard = True
+        elif kept.expires is not None and kept.expires <= now:
+            jar.clear(kept.domain, kept.path, kept.name)
+    return jar
+
+
+def _check_writable(path: str) -> None:
+    # Before the request: a jar that cannot be written would lose the
+    # cookies of a request (a login) that cannot be made again.
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write --cookie-jar {path!r}: it is a directory")
+    directory = os.path.dirname(path) or "."
+    target = path if os.path.exists(path) else directory
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"cannot write --cookie-jar {path!r}: permission denied or no such place")

@@ -1,0 +1,123 @@
+"""``-b``/``--cookie`` and ``-c``/``--cookie-jar``: cookies in and out of the CLI, as curl's."""
+
+from __future__ import annotations
+
+import http.cookiejar
+from pathlib import Path
+from typing import Any
+
+import curio.io
+import pytest
+
+from tests.servers import read_request
+from tests.test_cli import arun_asks, assert_one_error_line, run_asks
+
+
+def cookie_server(set_cookies: dict[bytes, list[bytes]]) -> tuple[Any, list[bytes | None]]:
+    """A server that answers each path with its Set-Cookie lines and records each Cookie."""
+    seen: list[bytes | None] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            request = received[0]
+            seen.append(dict(request.headers).get(b"cookie"))
+            extra = b"".join(
+                b"Set-Cookie: %s\r\n" % line for line in set_cookies.get(request.target, [])
+            )
+            if request.target == b"/redirect":
+                extra += b"Location: /landed\r\n"
+                status = b"302 Found"
+            else:
+                status = b"200 OK"
+            await sock.sendall(b"HTTP/1.1 %s\r\n%sContent-Length: 2\r\n\r\nok" % (status, extra))
+
+    return handler, seen
+
+
+async def test_cookie_pairs_are_sent(raw_server: Any) -> None:
+    handler, seen = cookie_server({})
+    server = await raw_server(handler)
+    result = await arun_asks("get", f"{server.url}/", "-b", "a=1; b=two")
+    assert result.returncode == 0, result.stderr
+    assert seen == [b"a=1; b=two"]
+
+
+async def test_a_jar_written_by_one_run_is_sent_by_the_next(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    handler, seen = cookie_server(
+        {
+            b"/login": [b"session=s3cret; Path=/", b"theme=dark; Max-Age=3600; Path=/"],
+            b"/logout": [b"session=; Max-Age=0; Path=/"],
+        }
+    )
+    server = await raw_server(handler)
+    jar = tmp_path / "jar.txt"
+    first = await arun_asks("get", f"{server.url}/login", "-c", str(jar))
+    assert first.returncode == 0, first.stderr
+    # The Netscape format curl reads, the session cookie (no expiry) included.
+    loaded = http.cookiejar.MozillaCookieJar()
+    loaded.load(str(jar), ignore_discard=True)
+    assert {c.name: c.value for c in loaded} == {"session": "s3cret", "theme": "dark"}
+    assert jar.read_text().startswith("# Netscape HTTP Cookie File")
+    second = await arun_asks("get", f"{server.url}/logout", "-b", str(jar), "-c", str(jar))
+    assert second.returncode == 0, second.stderr
+    third = await arun_asks("get", f"{server.url}/page", "-b", str(jar))
+    assert third.returncode == 0, third.stderr
+    assert seen == [None, b"session=s3cret; theme=dark", b"theme=dark"]
+
+
+async def test_cookies_set_by_a_redirect_follow_it_and_are_saved(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    handler, seen = cookie_server({b"/redirect": [b"hop=1; Path=/"]})
+    server = await raw_server(handler)
+    jar = tmp_path / "jar.txt"
+    result = await arun_asks("get", f"{server.url}/redirect", "-c", str(jar))
+    assert result.returncode == 0, result.stderr
+    assert seen == [None, b"hop=1"]
+    assert "\thop\t1" in jar.read_text()
+
+
+async def test_a_cookie_file_sends_each_cookie_only_where_it_applies(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    handler, seen = cookie_server({})
+    server = await raw_server(handler)
+    jar = tmp_path / "jar.txt"
+    jar.write_text(
+        "# Netscape HTTP Cookie File\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t0\there\tyes\n"
+        "127.0.0.1\tFALSE\t/elsewhere\tFALSE\t0\tpath\tno\n"
+        "example.org\tFALSE\t/\tFALSE\t0\tother\tno\n"
+        "127.0.0.1\tFALSE\t/\tTRUE\t0\tsecure\tno\n"
+        "127.0.0.1\tFALSE\t/\tFALSE\t1\texpired\tno\n"
+    )
+    result = await arun_asks("get", f"{server.url}/page", "-b", str(jar))
+    assert result.returncode == 0, result.stderr
+    assert seen == [b"here=yes"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "not a cookie file", "bad pair", "jar in no directory", "jar a directory"],
+)
+def test_cookie_arguments_that_cannot_be_used_are_argument_errors(
+    tmp_path: Path, case: str
+) -> None:
+    junk = tmp_path / "junk.txt"
+    junk.write_text("just some text\n")
+    args, expected = {
+        "missing file": (["-b", str(tmp_path / "nope.txt")], "cannot read --cookie file"),
+        "not a cookie file": (["-b", str(junk)], "invalid --cookie file"),
+        "bad pair": (["-b", "a=1; =2"], "invalid --cookie"),
+        "jar in no directory": (
+            ["-c", str(tmp_path / "no" / "jar.txt")],
+            "cannot write --cookie-jar",
+        ),
+        "jar a directory": (["-c", str(tmp_path)], "it is a directory"),
+    }[case]
+    # Checked before the request: nothing listens at port 9.
+    result = run_asks("get", "http://127.0.0.1:9/", *args)
+    assert result.returncode == 2, result.stderr
+    assert_one_error_line(result, expected)
