@@ -121,3 +121,53 @@ def test_cookie_arguments_that_cannot_be_used_are_argument_errors(
     result = run_asks("get", "http://127.0.0.1:9/", *args)
     assert result.returncode == 2, result.stderr
     assert_one_error_line(result, expected)
+
+
+# --------------------------------------------------------------------------
+# -A (here with its cookie neighbours: the small request options of curl)
+
+
+async def test_user_agent_replaces_asks_own(raw_server: Any) -> None:
+    agents: list[list[bytes]] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            agents.append([v for k, v in received[0].headers if k == b"user-agent"])
+            await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server = await raw_server(handler)
+    result = await arun_asks("get", f"{server.url}/", "-A", "robot/1.0 (+https://example.org)")
+    assert result.returncode == 0, result.stderr
+    assert agents == [[b"robot/1.0 (+https://example.org)"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-A", "x", "-H", "user-agent: y"], "give the User-Agent once"),
+        (["-A", " "], "-A needs a name"),
+    ],
+    ids=["twice", "empty"],
+)
+def test_user_agent_argument_errors(args: list[str], expected: str) -> None:
+    result = run_asks("get", "http://127.0.0.1:9/", *args)
+    assert result.returncode == 2, result.stderr
+    assert_one_error_line(result, expected)
+
+
+async def test_user_agent_replaces_the_polite_one_of_fetch(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    agents: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            agents.extend(v for k, v in received[0].headers if k == b"user-agent")
+            await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server = await raw_server(handler)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.url}/a\n{server.url}/b\n")
+    result = await arun_asks("fetch", str(urls), "--quiet", "-A", "crawler/2")
+    assert result.returncode == 0, result.stderr
+    assert agents == [b"crawler/2", b"crawler/2"]

@@ -165,6 +165,8 @@ def test_url_form_headers_and_output_reach_the_namespace() -> None:
 # the URL form is tested with it.
 SAMPLES = {
     "-H": "A: b",
+    "-A": "robot/1",
+    "--user-agent": "robot/1",
     "--header": "A: b",
     "--timeout": "5",
     "--connect-timeout": "2.5",

@@ -239,6 +239,12 @@ def shared_options() -> OptionSet:
         "'NAME;' sends it empty",
     )
     options.add(
+        "-A",
+        "--user-agent",
+        metavar="NAME",
+        help="send this User-Agent (as -H 'User-Agent: NAME')",
+    )
+    options.add(
         "--timeout",
         type=_seconds,
         metavar="S",
@@ -760,6 +766,9 @@ def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
     Returns:
         keywords for each ``session.request(...)``.
+
+    Raises:
+        UsageError: ``-A`` empty, or given with ``-H 'User-Agent: ...'``.
     """
     kwargs: dict[str, Any] = {
         "retries": args.retries if args.retries is not None else 1,
@@ -770,8 +779,15 @@ def request_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         from .._retry import Retry
 
         kwargs["retries"] = Retry(total=args.retry)
-    if args.headers:
-        kwargs["headers"] = list(args.headers)
+    headers = list(args.headers)
+    if args.user_agent is not None:
+        if any(name.lower() == "user-agent" for name, _ in headers):
+            raise UsageError("give the User-Agent once: -A or -H 'User-Agent: ...'")
+        if not args.user_agent.strip():
+            raise UsageError("-A needs a name ('-H User-Agent:' sends none)")
+        headers.append(("User-Agent", args.user_agent.strip()))
+    if headers:
+        kwargs["headers"] = headers
     if args.connect_timeout is not None:
         kwargs["connection_timeout"] = args.connect_timeout
     return kwargs
