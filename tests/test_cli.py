@@ -8,7 +8,6 @@ is then waited for in a thread, so the server keeps serving meanwhile).
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import functools
 import gzip
@@ -33,6 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asks._cli import safe_filename
+from tests.pipes import drain, full_pipe
 from tests.servers import canned, read_request
 
 ASKS = [sys.executable, "-m", "asks"]
@@ -648,12 +648,7 @@ async def test_a_body_write_to_a_stalled_pipe_leaves_the_kernel_free() -> None:
     from asks._cli.output import BodyTarget
     from asks._cli.single import _body_writer
 
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    with contextlib.suppress(BlockingIOError):
-        while True:
-            os.write(write_end, b"x" * 65536)
-    os.set_blocking(write_end, True)
+    read_end, write_end, _filled = full_pipe()
     drained = threading.Event()
 
     def drain() -> None:  # only if the kernel is stuck: so that a failure fails, not hangs
@@ -1160,6 +1155,67 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(
         "failed": "0",
         "bytes": str(5 * answered),
     }
+
+
+# A stuck child is killed after this long: far more than a clean stop takes.
+PROMPTLY = 20.0
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_fetch_ctrl_c_stops_one_process_writing_to_a_pipe_nobody_reads(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    # `asks fetch urls.txt --processes 1 | consumer` whose consumer stopped
+    # reading: its pipe is full, and the next line's write waits. That write
+    # held the kernel's thread, so Ctrl-C's stop never ran: only a second
+    # Ctrl-C ended the run.
+    second_asked = threading.Event()
+
+    async def answer_first_hold_second(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            if received[0].target == b"/second":
+                second_asked.set()
+                await curio.Event().wait()
+            await sock.sendall(OK_HELLO)
+
+    server = await raw_server(answer_first_hold_second)
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{server.url}/first\n{server.url}/second\n")
+
+    def drive() -> tuple[int | None, bytes, bytes]:
+        read_end, write_end, filled = full_pipe()
+        try:
+            proc = subprocess.Popen(
+                [*ASKS, "fetch", str(listing), "--processes", "1", "--connections", "1"],
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+            )
+            os.close(write_end)
+            killer = threading.Timer(PROMPTLY, proc.kill)
+            killer.start()
+            try:
+                # One connection: /second is asked once /first is answered, and
+                # its line is written in the same turn of the kernel, before any
+                # signal can be looked at. So the write is waiting now.
+                if second_asked.wait(PROMPTLY):
+                    proc.send_signal(signal.SIGINT)
+                _out, err = proc.communicate()
+            finally:
+                killer.cancel()
+            left = drain(read_end)
+        finally:
+            os.close(read_end)
+        assert left.startswith(filled)
+        return proc.returncode, left[len(filled) :], err
+
+    code, written, err = await curio.run_in_thread(drive)
+    assert code == 130, err
+    assert b"Traceback" not in err
+    # The line that found no room was never written: no part of it.
+    assert written == b""
+    assert summary(err)["interrupted"] == "interrupted: "
+    assert summary(err)["total"] == "0"
 
 
 # --------------------------------------------------------------------------

@@ -274,7 +274,7 @@ async def _consume(
                 async for result in results:
                     # Counted once its line is out, as --processes counts: a URL
                     # whose line the output refused is not done (--resume).
-                    sink.write(result.as_json(with_file=with_file))
+                    await sink.write(result.as_json(with_file=with_file))
                     stats.add(result)
                     progress.advance(1, failed=stats.failed)
         except _ListUnreadable as exc:

@@ -6,18 +6,27 @@ whole. The output gets one line per URL, written whole with a single
 ``write`` of the line and its newline and flushed at once, so an
 interrupted run keeps every line it wrote and a crash can tear at most the
 last one (which ``--resume`` cuts away, see :mod:`.resume`).
+
+An output that is a pipe (``asks fetch ... | consumer``) may stop taking
+bytes: its reader paused or stuck. A write that waits for it on the kernel's
+thread holds off Ctrl-C and SIGTERM (the task that stops the run never
+runs), so a line for a pipe is written only once the kernel's select says
+the pipe takes bytes: a write of at most ``PIPE_BUF`` bytes then goes whole
+at once (POSIX), and the wait itself can be cancelled.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import stat
 import sys
 from collections import deque
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 import curio
+from curio.traps import _write_wait
 
 from .._lines import DEFAULT_MAX_LINE_LENGTH
 from .._urls import url_text
@@ -26,13 +35,16 @@ from .exits import UsageError, standard_stream
 __all__ = [
     "BOM",
     "MAX_LINE",
+    "PIPE_BUF",
     "JsonlSink",
     "LineTooLong",
     "UrlSource",
     "check_lines",
     "check_not_the_list",
     "count_urls",
+    "is_pipe",
     "write_all",
+    "write_line_to_pipe",
 ]
 
 
@@ -43,6 +55,10 @@ BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark, which some editors put first
 #: is no list of URLs (an image, a database dump), and held whole it would cost
 #: memory without bound and time as its square (each read joined to it).
 MAX_LINE = DEFAULT_MAX_LINE_LENGTH
+
+#: The most bytes a write to a pipe that has room takes whole, without waiting
+#: (POSIX; 4096 on Linux).
+PIPE_BUF: int = getattr(select, "PIPE_BUF", 512)
 
 
 class LineTooLong(ValueError):
@@ -182,6 +198,39 @@ def count_urls(path: str, keep: Callable[[str], bool]) -> int | None:
         return None
 
 
+def is_pipe(out: int | IO[Any]) -> bool:
+    """Whether *out* (a descriptor or a file) is a pipe or a socket, whose reader may stall."""
+    try:
+        mode = os.fstat(out if isinstance(out, int) else out.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+async def write_line_to_pipe(fd: int, data: bytes) -> None:
+    """Write one line to the pipe *fd* without holding the kernel's thread.
+
+    Each piece of at most :data:`PIPE_BUF` bytes waits in the kernel until the
+    pipe takes bytes, then goes whole in one ``write``. A cancellation (Ctrl-C)
+    while the first piece waits writes nothing of the line. A line longer
+    than ``PIPE_BUF`` (a 64 KiB URL, big kept headers) goes in several; once
+    its first piece is out the rest follows whatever comes, so no stop tears
+    a line (the second Ctrl-C, which ends the process at once, may).
+
+    Raises:
+        OSError: the write failed (``BrokenPipeError``: the reader is gone).
+    """
+    view = memoryview(data)
+    await _write_wait(fd)
+    view = view[os.write(fd, view[:PIPE_BUF]) :]
+    if not view:
+        return
+    async with curio.disable_cancellation():
+        while view:
+            await _write_wait(fd)
+            view = view[os.write(fd, view[:PIPE_BUF]) :]
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write *data* to *fd*, unbuffered: what failed to go is never written later.
 
@@ -212,28 +261,38 @@ class JsonlSink:
 
     def __init__(self, target: str, append: bool = False) -> None:
         self._fd: int | None = None
+        # A pipe (stdout or a FIFO named by --jsonl): its reader may stall.
+        self._pipe: int | None = None
         if target == "-":
-            standard_stream("stdout", "write the JSON lines")
+            stdout = standard_stream("stdout", "write the JSON lines")
+            if is_pipe(stdout):
+                stdout.flush()  # what is buffered (nothing, normally) goes first
+                self._pipe = stdout.fileno()
         else:
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
             try:
                 self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
+            if is_pipe(self._fd):
+                self._pipe = self._fd
 
-    def write(self, line: str) -> None:
+    async def write(self, line: str) -> None:
         """Write one line (a newline is added) and flush it.
 
         Raises:
             OSError: the output failed (``BrokenPipeError`` for a closed stdout).
         """
-        if self._fd is None:
+        if self._pipe is not None:
+            # The record is ASCII (JSON's escapes), whatever stdout's encoding.
+            await write_line_to_pipe(self._pipe, (line + "\n").encode("utf-8", "backslashreplace"))
+        elif self._fd is None:
             # sys.stdout is looked up each time: a progress bar may have wrapped it.
             out: IO[str] = sys.stdout
             out.write(line + "\n")
             out.flush()
-            return
-        write_all(self._fd, (line + "\n").encode("utf-8", "backslashreplace"))
+        else:
+            write_all(self._fd, (line + "\n").encode("utf-8", "backslashreplace"))
 
     def close(self) -> None:
         """Close the ``--jsonl`` file (stdout stays open)."""

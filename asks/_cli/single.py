@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import select
 import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +51,7 @@ from .exits import (
     standard_stream,
     status_exit,
 )
+from .fetch_io import PIPE_BUF, is_pipe
 from .output import (
     BodyTarget,
     NoProgress,
@@ -67,10 +67,6 @@ from .url_form import with_default_scheme
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-# The most a pipe that select says is writable takes at once without waiting.
-_PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 
 
 @dataclass
@@ -250,7 +246,7 @@ def _body_writer(out: IO[bytes], target: BodyTarget) -> Callable[[bytes], Awaita
     processes share it. Files and devices (``/dev/null``, which no select
     takes) are written as they are.
     """
-    if target.is_stdout and _is_pipe(out):
+    if target.is_stdout and is_pipe(out):
         out.flush()  # what is buffered (nothing, normally) goes first
         fd = out.fileno()
 
@@ -258,7 +254,7 @@ def _body_writer(out: IO[bytes], target: BodyTarget) -> Callable[[bytes], Awaita
             view = memoryview(data)
             while view:
                 await _write_wait(fd)
-                view = view[os.write(fd, view[:_PIPE_BUF]) :]
+                view = view[os.write(fd, view[:PIPE_BUF]) :]
 
         return to_pipe
 
@@ -268,15 +264,6 @@ def _body_writer(out: IO[bytes], target: BodyTarget) -> Callable[[bytes], Awaita
             out.flush()
 
     return to_file
-
-
-def _is_pipe(out: IO[bytes]) -> bool:
-    """Whether *out* is a pipe or a socket, whose reader may stop reading."""
-    try:
-        mode = os.fstat(out.fileno()).st_mode
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 async def _write_body(
