@@ -27,6 +27,7 @@ import pytest
 from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace, worker_of
 from asks._partition import shard_of
 from tests.hosts import Hosts
+from tests.pipes import drain, full_pipe
 from tests.servers import canned, read_request
 
 ASKS = [sys.executable, "-m", "asks"]
@@ -197,6 +198,7 @@ def test_worker_options_leave_the_parents_work_to_the_parent() -> None:
     assert (worker.source, worker.jsonl, worker.quiet, worker.processes) == ("-", "-", True, 1)
     assert (worker.resume, worker.retry_failed, worker.shard) == (False, False, None)
     assert worker.connections == 20
+    assert worker.to_parent is True
     assert parent.processes == 4 and parent.resume is True  # the parent's are untouched
     assert usable_cores() == len(os.sched_getaffinity(0))
 
@@ -228,6 +230,7 @@ def test_a_worker_stopped_while_its_interpreter_starts_exits_quietly(
     worker.queue.put(None)
     worker.reader.join(CHILD_TIMEOUT)
     worker.writer.join(CHILD_TIMEOUT)
+    run.close()
     assert worker.process.returncode == 130  # the worker's own quiet exit
     assert capfd.readouterr().err == ""
 
@@ -384,6 +387,65 @@ async def test_sigterm_stops_the_workers_and_keeps_the_lines(tmp_path: Path) -> 
     done = records(out)
     assert len(done) == 16
     assert all(r["status"] == 200 for r in done)
+    assert len(workers) == 2 and all(gone(pid) for pid in workers)
+
+
+# A stuck run is killed after this long: far more than a clean stop takes.
+PROMPTLY = 20.0
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_ctrl_c_stops_a_run_whose_stdout_reader_stalled(tmp_path: Path) -> None:
+    # `asks fetch urls.txt | consumer` whose consumer stopped reading: the
+    # parent's copy of the workers' lines waited for the full pipe with the
+    # first Ctrl-C as with none, and so did the second (its killed workers
+    # did not unblock the write): the run never ended.
+    hosts = Hosts(4)
+    stall = Stall(fast=16, shards={0, 1})
+    await hosts.start(stall)
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(hosts.urls(4, "/fast") + hosts.urls(10, "/hold")) + "\n")
+    workers: list[int] = []
+
+    def drive() -> tuple[int | None, bytes, bytes]:
+        read_end, write_end, filled = full_pipe()
+        try:
+            proc = subprocess.Popen(
+                # One connection a worker: each asks for /hold once its /fast
+                # ones are answered and their lines are out to the parent,
+                # whose copy of them waits on the full pipe.
+                [*ASKS, "fetch", str(listing), "--processes", "2", "--connections", "1"],
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+            )
+            os.close(write_end)
+            killer = threading.Timer(PROMPTLY, proc.kill)
+            killer.start()
+            try:
+                if stall.held.wait(PROMPTLY):
+                    workers.extend(children_of(proc.pid))
+                    proc.send_signal(signal.SIGINT)
+                _out, err = proc.communicate()
+            finally:
+                killer.cancel()
+                stall.release.set()
+            left = drain(read_end)
+        finally:
+            os.close(read_end)
+        assert left.startswith(filled)
+        return proc.returncode, left[len(filled) :], err
+
+    try:
+        code, written, err = await curio.run_in_thread(drive)
+    finally:
+        await hosts.aclose()
+    text = err.decode()
+    assert code == 130, text
+    assert "Traceback" not in text
+    # No line found room: none was written, no part of one, and none counted.
+    assert written == b""
+    assert "interrupted: 0 URLs, 0 ok, 0 failed" in text
     assert len(workers) == 2 and all(gone(pid) for pid in workers)
 
 

@@ -144,6 +144,7 @@ class _FetchPlan:
     robots: bool
     resume: bool
     retry_failed: bool
+    to_parent: bool
 
 
 def _check_output_dir(path: str) -> Path:
@@ -193,6 +194,7 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
         robots=args.robots,
         resume=args.resume,
         retry_failed=args.retry_failed,
+        to_parent=getattr(args, "to_parent", False),
     )
 
 
@@ -366,7 +368,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     source = UrlSource.open(plan.source)
     try:
         done = prepare_resume(plan.jsonl, plan.retry_failed).done if plan.resume else None
-        sink = JsonlSink(plan.jsonl, append=plan.resume)
+        # A worker of --processes writes its lines to the parent's one-page
+        # pipe, which select calls writable only while it is empty (Linux
+        # counts a pipe's pages, not its bytes): waiting for that would hand
+        # the parent one line per read. The parent reads it at all times, and
+        # after a signal drops what its own output does not take, so a
+        # write there never holds off the worker's Ctrl-C for long.
+        sink = JsonlSink(plan.jsonl, append=plan.resume, wait_for_pipe=not plan.to_parent)
         try:
             with tuned_collector():
                 result: int = curio.run(_fetch, plan, source, sink, done)

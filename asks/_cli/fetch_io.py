@@ -254,18 +254,20 @@ class JsonlSink:
     Args:
         target: the ``--jsonl`` path, or ``-`` for stdout.
         append: add to the file (``--resume``) instead of replacing it.
+        wait_for_pipe: write a pipe only once it takes bytes (see the module);
+            False for a worker of ``--processes``, whose stdout is the parent.
 
     Raises:
         UsageError: the file cannot be opened for writing; stdout is closed.
     """
 
-    def __init__(self, target: str, append: bool = False) -> None:
+    def __init__(self, target: str, append: bool = False, wait_for_pipe: bool = True) -> None:
         self._fd: int | None = None
         # A pipe (stdout or a FIFO named by --jsonl): its reader may stall.
         self._pipe: int | None = None
         if target == "-":
             stdout = standard_stream("stdout", "write the JSON lines")
-            if is_pipe(stdout):
+            if wait_for_pipe and is_pipe(stdout):
                 stdout.flush()  # what is buffered (nothing, normally) goes first
                 self._pipe = stdout.fileno()
         else:
@@ -274,7 +276,7 @@ class JsonlSink:
                 self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
-            if is_pipe(self._fd):
+            if wait_for_pipe and is_pipe(self._fd):
                 self._pipe = self._fd
 
     async def write(self, line: str) -> None:

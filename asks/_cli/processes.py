@@ -72,7 +72,7 @@ from .exits import (
     silence_stdout,
     standard_stream,
 )
-from .fetch_io import BOM, LineTooLong, check_lines, write_all
+from .fetch_io import BOM, PIPE_BUF, LineTooLong, check_lines, is_pipe, write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
 
 # The environment variable that carries a worker's parsed options (pickled,
@@ -154,6 +154,7 @@ def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
     options.jsonl = "-"
     options.quiet = True
     options.processes = 1
+    options.to_parent = True  # its stdout is the parent's pipe (see fetch.run_fetch)
     for done_by_parent, value in (("resume", False), ("retry_failed", False), ("shard", None)):
         if hasattr(options, done_by_parent):
             setattr(options, done_by_parent, value)
@@ -198,31 +199,91 @@ class _Totals:
         return count
 
 
+class _Alarm:
+    """A flag a thread can also wait for in ``select``: its pipe turns readable once set."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self.is_set = False
+
+    def fileno(self) -> int:
+        """The end ``select`` waits on."""
+        return self._read
+
+    def set(self) -> None:
+        """Raise the flag (from a signal handler too: one write, never waiting)."""
+        self.is_set = True
+        with contextlib.suppress(OSError):
+            os.write(self._write, b"\0")
+
+    def close(self) -> None:
+        """Close the pipe."""
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _wait_writable(fd: int, give_up: _Alarm) -> bool:
+    """Wait until the pipe *fd* takes bytes (True), or *give_up* is set first (False)."""
+    try:
+        _readable, writable, _ = select.select([give_up], [fd], [])
+    except (OSError, ValueError):  # no select for this fd (Windows pipes): just write
+        return True
+    return bool(writable)
+
+
 class _Output:
-    """The one output of the run: stdout or ``--jsonl``, written whole lines at a time."""
+    """The one output of the run: stdout or ``--jsonl``, written whole lines at a time.
+
+    A pipe (stdout, or a FIFO named by ``--jsonl``) whose reader stopped
+    reading holds a write up until it reads again, maybe never; a thread
+    blocked there would hold the end of the run after any signal. So a pipe is
+    written only when ``select`` says it takes bytes, at most ``PIPE_BUF`` of
+    whole lines at a time (which it then takes at once, POSIX), and the wait
+    gives up when the run does: after the first signal a line that finds no
+    room is dropped (its URL is one in flight, for ``--resume``); only a line
+    longer than ``PIPE_BUF`` whose first piece went out is finished, unless a
+    second signal comes.
+    """
 
     def __init__(self, target: str, append: bool = False) -> None:
         self._fd: int | None = None
+        self._pipe: int | None = None
         if target == "-":
-            standard_stream("stdout", "write the JSON lines")
+            stdout = standard_stream("stdout", "write the JSON lines")
+            if is_pipe(stdout):
+                stdout.flush()  # what is buffered (nothing, normally) goes first
+                self._pipe = stdout.fileno()
         else:
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
             try:
                 self._fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
+            if is_pipe(self._fd):
+                self._pipe = self._fd
 
-    def write(self, lines: bytes) -> None:
+    def write(self, lines: bytes, abandon: _Alarm, abort: _Alarm) -> int:
         """Write complete lines and flush them (an interrupted run keeps them).
+
+        Args:
+            lines: whole lines, each ending in a newline.
+            abandon: set, a pipe that takes no more bytes gets no more lines.
+            abort: set, a line half written to a pipe is left so too.
+
+        Returns:
+            how many bytes of *lines* were written: whole lines, unless *abort*.
 
         Raises:
             OSError: the output failed (``BrokenPipeError`` for a closed stdout).
         """
+        if self._pipe is not None:
+            return self._write_pipe(self._pipe, lines, abandon, abort)
         if self._fd is not None:
             # Unbuffered, as one process writes: a disk found full is said
             # once, not again by a buffer's flush on close.
             write_all(self._fd, lines)
-            return
+            return len(lines)
         # sys.stdout is looked up each time: a progress bar may have wrapped it.
         out = sys.stdout
         buffer = getattr(out, "buffer", None)
@@ -233,6 +294,26 @@ class _Output:
         else:
             out.write(lines.decode("utf-8", "replace"))
             out.flush()
+        return len(lines)
+
+    @staticmethod
+    def _write_pipe(fd: int, lines: bytes, abandon: _Alarm, abort: _Alarm) -> int:
+        done = 0
+        while done < len(lines):
+            # As many whole lines as fit in PIPE_BUF; or one longer line alone.
+            end = lines.rfind(b"\n", done, done + PIPE_BUF) + 1
+            if end <= done:
+                end = lines.index(b"\n", done) + 1
+            if not _wait_writable(fd, abandon):
+                return done
+            piece = memoryview(lines)[done:end]
+            piece = piece[os.write(fd, piece[:PIPE_BUF]) :]
+            while piece:  # the rest of a long line, once its start is out
+                if not _wait_writable(fd, abort):
+                    return end - len(piece)
+                piece = piece[os.write(fd, piece[:PIPE_BUF]) :]
+            done = end
+        return done
 
     def close(self) -> None:
         """Close the ``--jsonl`` file (stdout stays open)."""
@@ -422,10 +503,18 @@ class _Run:
         self.stopping = threading.Event()
         self.interrupted = False
         self.signals = 0
+        # Set by the first signal and the second: see _Output.
+        self.abandon = _Alarm()
+        self.abort = _Alarm()
         self.deaths: list[str] = []
         self.fatal: BaseException | None = None
         self.fatal_context = ""
         self.workers: list[_Worker] = []
+
+    def close(self) -> None:
+        """Free what the run holds once its threads are done (the alarms' pipes)."""
+        self.abandon.close()
+        self.abort.close()
 
     # -- called from the worker threads
 
@@ -434,14 +523,15 @@ class _Run:
         with self.lock:
             if self.fatal is not None:
                 return
+            worker.answered += lines.count(b"\n")
             try:
-                self.output.write(lines)
+                written = self.output.write(lines, self.abandon, self.abort)
             except OSError as exc:
                 self.fatal, self.fatal_context = exc, "writing the JSON lines"
                 self.stop(signal.SIGINT)
                 return
-            new = self.totals.add(lines)
-            worker.answered += new
+            # Only the lines that went out are done (--resume fetches the rest).
+            new = self.totals.add(lines[: lines.rfind(b"\n", 0, written) + 1])
             self.progress.advance(new, failed=self.totals.failed)
 
     def ended(self, worker: _Worker, code: int) -> None:
@@ -518,6 +608,9 @@ class _Run:
         """SIGINT/SIGTERM: stop the workers cleanly; a second one kills them."""
         self.signals += 1
         self.interrupted = True
+        self.abandon.set()
+        if self.signals > 1:
+            self.abort.set()
         self.stop(signal.SIGINT if self.signals == 1 else signal.SIGKILL)
 
     def execute(self, urls: Iterator[str], keep: Callable[[str], bool] | None) -> None:
@@ -589,6 +682,7 @@ def run_processes(
             for signum, previous in handlers.items():
                 signal.signal(signum, previous)
             progress.finish()
+            run.close()
     finally:
         output.close()
     if not args.quiet:
