@@ -533,7 +533,12 @@ class FetchResults:
         assert self._output_dir is not None
         name = safe_filename(url)
         try:
-            fd, temp = tempfile.mkstemp(dir=self._output_dir, prefix=f".{name}.", suffix=".part")
+            # Named for this process (".NAME.PID.RANDOM.part"): one killed
+            # (kill -9) runs no clean-up, and whoever watched it die, such as
+            # asks fetch --processes, can then remove its files and no others.
+            fd, temp = tempfile.mkstemp(
+                dir=self._output_dir, prefix=f".{name}.{os.getpid()}.", suffix=".part"
+            )
         except OSError as exc:
             raise SaveFailed(self._output_dir, exc) from exc
         size = 0
@@ -633,7 +638,8 @@ def fetch_many(
         headers: the response headers to keep in each result (any case).
         keep_body: keep each body in ``result.content`` (in memory).
         output_dir: save each body in this directory (created if need be)
-            under a safe name made from its URL (``result.file``).
+            under a safe name made from its URL (``result.file``), written as
+            ``.NAME.PID.RANDOM.part`` beside it until whole.
         robots: obey each origin's robots.txt: fetched once per origin
             through the session, disallowed URLs skipped, ``Crawl-delay``
             made the origin's rate limit on the session (docs/crawling.md;

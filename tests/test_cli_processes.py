@@ -13,6 +13,7 @@ import collections
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -342,6 +343,106 @@ async def test_a_worker_killed_mid_run_fails_the_run_clearly(tmp_path: Path) -> 
     done = records(out)
     assert sum(r["url"].rsplit("/", 2)[1] == "fast" for r in done) == 16
     assert all(gone(pid) for pid in workers)
+
+
+# What a server sends of a body it then holds: enough that its sendall ends
+# only once the client has read body bytes, whatever the buffers hold (the
+# server's send buffer is pinned small; the client's grows only as it reads,
+# and the body is read only once its .part file is made).
+BIG = 4 * 1024 * 1024
+
+
+class HalfBodies:
+    """A server whose ``/big`` answers send half their body and hold the rest.
+
+    ``streaming`` is set (for a thread) once *count* of them have sent that half.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.sent = 0
+        self.streaming = threading.Event()
+        self.release = curio.UniversalEvent()
+
+    async def __call__(self, sock: curio.io.Socket) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        while await read_request(sock) is not None:
+            await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (2 * BIG))
+            await sock.sendall(b"x" * BIG)
+            self.sent += 1
+            if self.sent == self.count:
+                self.streaming.set()
+            await self.release.wait()
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_a_killed_workers_partial_files_are_removed(tmp_path: Path) -> None:
+    # A worker killed with SIGKILL runs no clean-up: the bodies it was saving
+    # stayed in --output-dir as .part files, which nothing ever removed.
+    hosts = Hosts(4)
+    server = HalfBodies(count=4)
+    await hosts.start(server)
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(hosts.urls(1, "/big")) + "\n")
+    assert {shard_of(url, 2) for url in hosts.urls(1, "/big")} == {0, 1}
+    out = tmp_path / "pages"
+    out.mkdir()
+    # Another process's partial file, which is not the worker's to remove.
+    theirs = out / f".other.{os.getpid()}.abcdefgh.part"
+    theirs.write_bytes(b"")
+    victim: list[int] = []
+
+    def kill_one() -> tuple[int | None, bytes, bytes]:
+        proc = subprocess.Popen(
+            [*ASKS, "fetch", str(listing), "--processes", "2", "--output-dir", str(out)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            if server.streaming.wait(CHILD_TIMEOUT):
+                workers = children_of(proc.pid)
+                assert len(workers) == 2
+                victim.append(workers[0])
+                # Named for the victim, but no partial file: not removed either.
+                (out / f".other.{workers[0]}.abcdefgh.keep").write_bytes(b"")
+                os.kill(workers[0], signal.SIGKILL)
+            lines, err = proc.communicate()
+        finally:
+            killer.cancel()
+            server.release.set()
+        return proc.returncode, lines, err
+
+    try:
+        code, lines, err = await curio.run_in_thread(kill_one)
+    finally:
+        await hosts.aclose()
+    text = err.decode()
+    assert code == 1, text
+    assert f"(pid {victim[0]}) was killed by SIGKILL with " in text
+    assert "asks fetch --resume fetches what is missing" in text
+    assert lines == b""  # no URL was answered: --resume fetches them all
+    assert sorted(os.listdir(out)) == sorted([theirs.name, f".other.{victim[0]}.abcdefgh.keep"])
+
+
+def test_only_the_dead_processes_partial_files_are_removed(tmp_path: Path) -> None:
+    from asks._cli.processes import remove_partial_files
+
+    names = [
+        ".127.0.0.1_a-0123456789ab.12.k2j4h5g6.part",  # process 12's: removed
+        ".127.0.0.1_a-0123456789ab.123.k2j4h5g6.part",  # process 123's
+        ".127.0.0.1_a-0123456789ab.12.k2j4h5g6.partial",
+        "127.0.0.1_a-0123456789ab.12.k2j4h5g6.part",  # a saved body's own name
+        ".12.part",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / ".dir.12.k2j4h5g6.part").mkdir()
+    assert remove_partial_files(str(tmp_path), 12) == 1
+    assert sorted(os.listdir(tmp_path)) == sorted([*names[1:], ".dir.12.k2j4h5g6.part"])
+    assert remove_partial_files(str(tmp_path / "gone"), 12) == 0  # no directory: nothing
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")

@@ -322,6 +322,29 @@ class _Output:
             self._fd = None
 
 
+def remove_partial_files(directory: str, pid: int) -> int:
+    """Remove the ``.part`` files process *pid* left in *directory*; how many.
+
+    ``fetch_many(output_dir=...)`` saves a body as ``.NAME.PID.RANDOM.part``
+    and renames it once whole, so a process killed on the spot leaves its
+    bodies in flight behind under its own pid. Only those go: another
+    process's, or any other file, stay.
+    """
+    marker = str(pid)
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(".part")):
+                continue
+            parts = name[: -len(".part")].rsplit(".", 2)
+            if len(parts) == 3 and parts[1] == marker and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
 def read_urls(source: str) -> Iterator[str]:
     """The URLs of the list, as ``asks fetch`` reads them (blank and ``#`` lines skipped).
 
@@ -536,6 +559,11 @@ class _Run:
 
     def ended(self, worker: _Worker, code: int) -> None:
         """Judge how a worker ended: one that stopped on its own too early fails the run."""
+        output_dir = getattr(self.args, "output_dir", None)
+        if output_dir is not None and code not in (EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED):
+            # Killed (by a signal, ours or not) or crashed: its clean-up may not
+            # have run, and the bodies it was saving would stay half written.
+            remove_partial_files(output_dir, worker.process.pid)
         with self.lock:
             missing = worker.routed - worker.answered
             # 0: all fetched; 1: some URL failed (its line says so). Anything
