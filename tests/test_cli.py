@@ -834,9 +834,12 @@ async def test_fetch_percent_encodes_the_bytes_of_a_line_that_is_not_utf8(
 
 @pytest.mark.parametrize("processes", ["1", "2"])
 @pytest.mark.parametrize("ended", [True, False], ids=["whole-line", "never-ends"])
+@pytest.mark.parametrize("first", [False, True], ids=["after-a-url", "first-line"])
 async def test_fetch_stops_at_a_line_too_long_for_a_url(
-    raw_server: Any, tmp_path: Path, processes: str, ended: bool
+    raw_server: Any, tmp_path: Path, processes: str, ended: bool, first: bool
 ) -> None:
+    # (The first line too long: --processes N said it was a usage error, exit
+    # 2, where one process and the docs say the run stops, exit 1.)
     from asks._cli.fetch_io import MAX_LINE
 
     server = await raw_server(canned(OK_HELLO))
@@ -845,7 +848,8 @@ async def test_fetch_stops_at_a_line_too_long_for_a_url(
     # bound and time as its square (100 MB: a minute, 1 GB of memory).
     long_line = f"{server.url}/".encode() + b"a" * MAX_LINE
     rest = b"\n" + f"{server.url}/after\n".encode() if ended else b""
-    listing.write_bytes(f"{server.url}/first\n".encode() + long_line + rest)
+    before = b"" if first else f"{server.url}/first\n".encode()
+    listing.write_bytes(before + long_line + rest)
     result = await arun_asks("fetch", str(listing), "--processes", processes, "--quiet")
     assert result.returncode == 1, result.stderr
     assert_one_error_line(result, "reading the URL list: a line is longer than 65,536 bytes")

@@ -761,10 +761,16 @@ def run_fetch(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid --method {plan.method!r}")
     # Open the list first: an unreadable one is refused before the output is touched.
     urls = read_urls(args.source)
+    pending: Iterator[str]
     try:
         first = next(urls, None)
     except (OSError, LineTooLong) as exc:
-        raise UsageError(f"cannot read the URL list {args.source!r}: {exc}") from None
+        # Opened, but no list of URLs to read (its first line too long, or a
+        # read failing): the run stops as one process's does, exit 1 and
+        # "reading the URL list", which the router reports.
+        pending = _raising(exc)
+    else:
+        pending = _prepend(first, urls) if first is not None else iter(())
     done = prepare_resume(plan.jsonl, plan.retry_failed).done if plan.resume else None
     keep = _keep(plan, done) if plan.resume or plan.shard is not None else None
     total = None
@@ -772,7 +778,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         total = count_urls(args.source, keep or (lambda url: True))
     return run_processes(
         args,
-        urls=_prepend(first, urls) if first is not None else iter(()),
+        urls=pending,
         keep=keep,
         total=total,
         already=len(done) if done is not None else 0,
@@ -783,6 +789,12 @@ def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
     """*first*, then the rest."""
     yield first
     yield from rest
+
+
+def _raising(error: BaseException) -> Iterator[str]:
+    """An iterator that raises *error* at its first ``next``."""
+    raise error
+    yield ""  # a generator, for the raise to come at the first next()
 
 
 def _die_with_parent() -> None:
