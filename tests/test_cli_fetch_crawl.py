@@ -57,6 +57,15 @@ def test_fetch_help_names_the_crawl_options() -> None:
     assert "(default 4)" in out  # --connections-per-host
 
 
+def test_fetch_help_says_what_docs_cli_says() -> None:
+    # The help left out fetch's own --timeout default (60 s, docs/cli.md), the
+    # robots.txt skips --retry-failed tries again, and SIGTERM's exit 130.
+    out = " ".join(run_asks("fetch", "--help").stdout.decode().split())
+    assert "redirects and body (default: none; fetch: 60)" in out
+    assert "fetch the URLs that failed (or whose robots.txt was unreachable) again" in out
+    assert "130 interrupted (Ctrl-C or SIGTERM)" in out
+
+
 # -- --shard -----------------------------------------------------------------------------
 
 

@@ -44,7 +44,8 @@ METHODS = ("get", "head", "post", "put", "delete", "patch", "options")
 EPILOG = """\
 exit codes: 0 success (a 1xx-3xx response; fetch: every URL fetched), 4 a 4xx
 response, 5 a 5xx response, 1 a failed request (fetch: any URL failed), 2 bad
-arguments, 130 interrupted (Ctrl-C), 141 stdout closed (broken pipe)."""
+arguments, 130 interrupted (Ctrl-C or SIGTERM), 141 stdout closed (broken
+pipe)."""
 
 _USAGE = """\
 %(prog)s URL [OPTIONS]
@@ -248,7 +249,8 @@ def shared_options() -> OptionSet:
         "--timeout",
         type=_seconds,
         metavar="S",
-        help="seconds for the whole transfer of one URL: request, redirects and body",
+        help="seconds for the whole transfer of one URL: request, redirects and body "
+        "(default: none; fetch: 60)",
     )
     options.add(
         "--connect-timeout",
@@ -498,7 +500,8 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
     fetch.add_argument(
         "--retry-failed",
         action="store_true",
-        help="with --resume: fetch the URLs that failed again (their old lines are dropped)",
+        help="with --resume: fetch the URLs that failed (or whose robots.txt was "
+        "unreachable) again; their old lines are dropped",
     )
     fetch.add_argument(
         "--shard",
