@@ -671,6 +671,34 @@ async def test_a_body_write_to_a_stalled_pipe_leaves_the_kernel_free() -> None:
         os.close(read_end)
 
 
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="needs F_SETPIPE_SZ (Linux)")
+async def test_a_stop_never_tears_a_long_json_line_half_written_to_a_pipe() -> None:
+    from asks._cli.fetch_io import PIPE_BUF, write_line_to_pipe
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BUF)  # room for one piece
+    line = b'{"url": "http://example.org/' + b"a" * (2 * PIPE_BUF) + b'"}\n'
+    try:
+        task = await curio.spawn(write_line_to_pipe, write_end, line)
+        while _unread(read_end) < PIPE_BUF:  # the first piece is out; the pipe is full
+            await curio.sleep(0)
+        # Ctrl-C's cancellation, with a piece out: the line is finished first.
+        cancel = await curio.spawn(task.cancel)
+        got = b""
+        while len(got) < len(line):
+            got += await curio.run_in_thread(os.read, read_end, 65536)
+        await cancel.join()
+        assert got == line
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in the pipe *fd* (``FIONREAD``)."""
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0])
+
+
 SECOND_SIGNAL_IN_A_TASK = """
 import os, signal, curio
 from asks._cli.stopping import supervise
