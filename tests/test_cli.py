@@ -673,13 +673,13 @@ async def test_a_body_write_to_a_stalled_pipe_leaves_the_kernel_free() -> None:
 
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="needs F_SETPIPE_SZ (Linux)")
 async def test_a_stop_never_tears_a_long_json_line_half_written_to_a_pipe() -> None:
-    from asks._cli.fetch_io import PIPE_BUF, write_line_to_pipe
+    from asks._cli.fetch_io import PIPE_BUF, PipeWriter
 
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BUF)  # room for one piece
     line = b'{"url": "http://example.org/' + b"a" * (2 * PIPE_BUF) + b'"}\n'
     try:
-        task = await curio.spawn(write_line_to_pipe, write_end, line)
+        task = await curio.spawn(PipeWriter(write_end).write_line, line)
         while _unread(read_end) < PIPE_BUF:  # the first piece is out; the pipe is full
             await curio.sleep(0)
         # Ctrl-C's cancellation, with a piece out: the line is finished first.

@@ -38,13 +38,13 @@ __all__ = [
     "PIPE_BUF",
     "JsonlSink",
     "LineTooLong",
+    "PipeWriter",
     "UrlSource",
     "check_lines",
     "check_not_the_list",
     "count_urls",
     "is_pipe",
     "write_all",
-    "write_line_to_pipe",
 ]
 
 
@@ -207,28 +207,63 @@ def is_pipe(out: int | IO[Any]) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-async def write_line_to_pipe(fd: int, data: bytes) -> None:
-    """Write one line to the pipe *fd* without holding the kernel's thread.
+class PipeWriter:
+    """Writes to the pipe *fd* without holding the kernel's thread.
 
-    Each piece of at most :data:`PIPE_BUF` bytes waits in the kernel until the
-    pipe takes bytes, then goes whole in one ``write``. A cancellation (Ctrl-C)
-    while the first piece waits writes nothing of the line. A line longer
-    than ``PIPE_BUF`` (a 64 KiB URL, big kept headers) goes in several; once
-    its first piece is out the rest follows whatever comes, so no stop tears
-    a line (the second Ctrl-C, which ends the process at once, may).
-
-    Raises:
-        OSError: the write failed (``BrokenPipeError``: the reader is gone).
+    Each piece of at most :data:`PIPE_BUF` bytes goes once the pipe takes
+    bytes, whole in one ``write``. Whether it does is asked first with a poll
+    that does not wait (one system call): only a full pipe sends the task to
+    wait in the kernel, where a cancellation (Ctrl-C) can reach it. (Lines of
+    100 bytes written to ``cat`` on Linux: 20 microseconds a line when each
+    waited in the kernel, 2.5 to 4 with the poll first, 1 for a bare blocking
+    write.)
     """
-    view = memoryview(data)
-    await _write_wait(fd)
-    view = view[os.write(fd, view[:PIPE_BUF]) :]
-    if not view:
-        return
-    async with curio.disable_cancellation():
-        while view:
-            await _write_wait(fd)
-            view = view[os.write(fd, view[:PIPE_BUF]) :]
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._poll: Any = None
+        if hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(fd, select.POLLOUT)
+
+    def _takes_bytes(self) -> bool:
+        """Whether a write goes at once (also when it would fail: the reader gone)."""
+        try:
+            if self._poll is not None:
+                return bool(self._poll.poll(0))
+            return bool(select.select([], [self.fd], [], 0)[1])
+        except (OSError, ValueError):  # no poll for this fd (Windows pipes): write
+            return True
+
+    async def wait(self) -> None:
+        """Return once the pipe takes a piece of ``PIPE_BUF`` bytes at once."""
+        if not self._takes_bytes():
+            await _write_wait(self.fd)
+
+    async def write_piece(self, data: memoryview) -> int:
+        """Write at most ``PIPE_BUF`` bytes of *data* once the pipe takes them; how many."""
+        await self.wait()
+        return os.write(self.fd, data[:PIPE_BUF])
+
+    async def write_line(self, data: bytes) -> None:
+        """Write one whole line.
+
+        A cancellation while its first piece waits writes nothing of the line.
+        A line longer than ``PIPE_BUF`` (a 64 KiB URL, big kept headers) goes
+        in several; once its first piece is out the rest follows whatever
+        comes, so no stop tears a line (the second Ctrl-C, which ends the
+        process at once, may).
+
+        Raises:
+            OSError: the write failed (``BrokenPipeError``: the reader is gone).
+        """
+        view = memoryview(data)
+        view = view[await self.write_piece(view) :]
+        if not view:
+            return
+        async with curio.disable_cancellation():
+            while view:
+                view = view[await self.write_piece(view) :]
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -264,12 +299,12 @@ class JsonlSink:
     def __init__(self, target: str, append: bool = False, wait_for_pipe: bool = True) -> None:
         self._fd: int | None = None
         # A pipe (stdout or a FIFO named by --jsonl): its reader may stall.
-        self._pipe: int | None = None
+        self._pipe: PipeWriter | None = None
         if target == "-":
             stdout = standard_stream("stdout", "write the JSON lines")
             if wait_for_pipe and is_pipe(stdout):
                 stdout.flush()  # what is buffered (nothing, normally) goes first
-                self._pipe = stdout.fileno()
+                self._pipe = PipeWriter(stdout.fileno())
         else:
             flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
             try:
@@ -277,7 +312,7 @@ class JsonlSink:
             except OSError as exc:
                 raise UsageError(f"cannot write --jsonl {target!r}: {exc}") from None
             if wait_for_pipe and is_pipe(self._fd):
-                self._pipe = self._fd
+                self._pipe = PipeWriter(self._fd)
 
     async def write(self, line: str) -> None:
         """Write one line (a newline is added) and flush it.
@@ -287,7 +322,7 @@ class JsonlSink:
         """
         if self._pipe is not None:
             # The record is ASCII (JSON's escapes), whatever stdout's encoding.
-            await write_line_to_pipe(self._pipe, (line + "\n").encode("utf-8", "backslashreplace"))
+            await self._pipe.write_line((line + "\n").encode("utf-8", "backslashreplace"))
         elif self._fd is None:
             # sys.stdout is looked up each time: a progress bar may have wrapped it.
             out: IO[str] = sys.stdout

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import curio
-from curio.traps import _write_wait
 
 from ..auth import AuthBase, BasicAuth, DigestAuth, NetRCAuth
 from ..errors import AsksException
@@ -51,7 +50,7 @@ from .exits import (
     standard_stream,
     status_exit,
 )
-from .fetch_io import PIPE_BUF, is_pipe
+from .fetch_io import PipeWriter, is_pipe
 from .output import (
     BodyTarget,
     NoProgress,
@@ -248,13 +247,12 @@ def _body_writer(out: IO[bytes], target: BodyTarget) -> Callable[[bytes], Awaita
     """
     if target.is_stdout and is_pipe(out):
         out.flush()  # what is buffered (nothing, normally) goes first
-        fd = out.fileno()
+        pipe = PipeWriter(out.fileno())
 
         async def to_pipe(data: bytes) -> None:
             view = memoryview(data)
             while view:
-                await _write_wait(fd)
-                view = view[os.write(fd, view[:PIPE_BUF]) :]
+                view = view[await pipe.write_piece(view) :]
 
         return to_pipe
 
