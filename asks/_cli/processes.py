@@ -205,7 +205,6 @@ class _Alarm:
     def __init__(self) -> None:
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
-        self.is_set = False
 
     def fileno(self) -> int:
         """The end ``select`` waits on."""
@@ -213,7 +212,6 @@ class _Alarm:
 
     def set(self) -> None:
         """Raise the flag (from a signal handler too: one write, never waiting)."""
-        self.is_set = True
         with contextlib.suppress(OSError):
             os.write(self._write, b"\0")
 
