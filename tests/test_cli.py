@@ -200,6 +200,8 @@ def test_help_lists_the_commands() -> None:
         ["fetch", "/nonexistent/urls.txt"],
         ["fetch", "--connections", "0"],
         ["fetch", "-", "--method", "BAD METHOD"],
+        ["fetch", "-", "--keep-header", ""],
+        ["fetch", "-", "--keep-header", "Content Type"],
     ],
     ids=lambda args: " ".join(args) or "(nothing)",
 )

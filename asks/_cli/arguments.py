@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import ssl
 import sys
 from collections.abc import Callable, Sequence
@@ -91,6 +92,14 @@ def _header(text: str) -> tuple[str, str | None]:
         )
     value = value.strip()
     return name, value if value else None
+
+
+def _header_name(text: str) -> str:
+    """``--keep-header NAME``: a field name (RFC 9110 section 5.1: a token)."""
+    name = text.strip()
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+        raise argparse.ArgumentTypeError(f"expected a header name, got {text!r}")
+    return name
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -487,6 +496,7 @@ def fetch_options(fetch: argparse.ArgumentParser) -> None:
     fetch.add_argument(
         "--keep-header",
         action="append",
+        type=_header_name,
         default=[],
         metavar="NAME",
         help='add this response header to each JSON line, under "headers" (repeatable)',
