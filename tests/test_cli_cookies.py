@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import http.cookiejar
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import curio.io
 import pytest
 
+from asks._cli.cookie_files import cookie_files
 from tests.servers import read_request
 from tests.test_cli import arun_asks, assert_one_error_line, run_asks
 
@@ -171,3 +174,42 @@ async def test_user_agent_replaces_the_polite_one_of_fetch(
     result = await arun_asks("fetch", str(urls), "--quiet", "-A", "crawler/2")
     assert result.returncode == 0, result.stderr
     assert agents == [b"crawler/2", b"crawler/2"]
+def _cookie(name: str, value: str, path: str = "/") -> http.cookiejar.Cookie:
+    return http.cookiejar.Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain="example.org",
+        domain_specified=False,
+        domain_initial_dot=False,
+        path=path,
+        path_specified=True,
+        secure=False,
+        expires=None,
+        discard=True,
+        comment=None,
+        comment_url=None,
+        rest={},
+    )
+
+
+def test_a_new_jar_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
+    # It holds logins; the standard library's own save made it 0644 on
+    # Python 3.10 under the usual umask.
+    new, old = tmp_path / "new.txt", tmp_path / "old.txt"
+    old.write_text("")
+    old.chmod(0o640)
+    umask = os.umask(0o022)
+    try:
+        for path in (new, old):
+            files = cookie_files(None, str(path))
+            assert files.jar is not None
+            files.jar.set_cookie(_cookie("session", "s3cret"))
+            files.save()
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640  # an existing file keeps its mode
+    assert "\tsession\ts3cret" in new.read_text()

@@ -38,8 +38,14 @@ class CookieFiles:
         Raises:
             OSError: the file cannot be written.
         """
-        if self.jar is not None and self.save_to is not None:
-            self.jar.save(self.save_to, ignore_discard=True, ignore_expires=False)
+        if self.jar is None or self.save_to is None:
+            return
+        # A new jar is made readable by its owner alone: it holds logins.
+        # The standard library's save does so itself only in its recent
+        # releases (3.10's makes it 0644 under the usual umask); an existing
+        # file keeps its mode, as there.
+        os.close(os.open(self.save_to, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.jar.save(self.save_to, ignore_discard=True, ignore_expires=False)
 
 
 def _pairs(text: str) -> dict[str, str]:
