@@ -213,3 +213,20 @@ def test_a_new_jar_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
     assert stat.S_IMODE(new.stat().st_mode) == 0o600
     assert stat.S_IMODE(old.stat().st_mode) == 0o640  # an existing file keeps its mode
     assert "\tsession\ts3cret" in new.read_text()
+
+
+async def test_a_cookie_the_format_cannot_hold_is_left_out_of_the_jar(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    # A tab is the format's field separator; a cookie holding one made a
+    # line of too many fields, and the next -b refused the whole file.
+    handler, seen = cookie_server(
+        {b"/login": [b"tabbed=a\tb; Path=/", b"tab\tname=1; Path=/", b"session=s3cret; Path=/"]}
+    )
+    server = await raw_server(handler)
+    jar = tmp_path / "jar.txt"
+    first = await arun_asks("get", f"{server.url}/login", "-c", str(jar))
+    assert first.returncode == 0, first.stderr
+    second = await arun_asks("get", f"{server.url}/page", "-b", str(jar))
+    assert second.returncode == 0, second.stderr
+    assert seen == [None, b"session=s3cret"]

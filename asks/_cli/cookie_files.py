@@ -45,7 +45,22 @@ class CookieFiles:
         # releases (3.10's makes it 0644 under the usual umask); an existing
         # file keeps its mode, as there.
         os.close(os.open(self.save_to, os.O_WRONLY | os.O_CREAT, 0o600))
-        self.jar.save(self.save_to, ignore_discard=True, ignore_expires=False)
+        jar = self.jar
+        if any(_unwritable(kept) for kept in jar):
+            jar = http.cookiejar.MozillaCookieJar()
+            for kept in self.jar:
+                if not _unwritable(kept):
+                    jar.set_cookie(kept)
+        jar.save(self.save_to, ignore_discard=True, ignore_expires=False)
+
+
+def _unwritable(kept: http.cookiejar.Cookie) -> bool:
+    # The format's fields are split by tabs: a cookie with one in its name,
+    # value or path (a Set-Cookie line may hold one: draft-ietf-httpbis-
+    # rfc6265bis section 5.6 refuses the other control characters only)
+    # would make a line of too many fields, and the whole file one the next
+    # -b refuses. Such a cookie is left out.
+    return "\t" in f"{kept.name}{kept.value or ''}{kept.path}{kept.domain}"
 
 
 def _pairs(text: str) -> dict[str, str]:
