@@ -230,3 +230,17 @@ async def test_a_cookie_the_format_cannot_hold_is_left_out_of_the_jar(
     second = await arun_asks("get", f"{server.url}/page", "-b", str(jar))
     assert second.returncode == 0, second.stderr
     assert seen == [None, b"session=s3cret"]
+
+
+def test_a_cookie_file_line_that_cannot_be_read_is_not_quoted(tmp_path: Path) -> None:
+    # The standard library's error quotes the line, a cookie's value with it
+    # (and warns of a bug of its own, with a traceback): one line, no value.
+    jar = tmp_path / "jar.txt"
+    jar.write_text(
+        "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\ts3cret\textra\n"
+    )
+    result = run_asks("get", "http://127.0.0.1:9/", "-b", str(jar))
+    assert result.returncode == 2, result.stderr
+    assert_one_error_line(result, "invalid --cookie file", "Netscape-format")
+    assert b"s3cret" not in result.stderr
+    assert b"Traceback" not in result.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 from .exits import UsageError
@@ -105,11 +106,20 @@ def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:
 def _load(path: str) -> http.cookiejar.MozillaCookieJar:
     jar = http.cookiejar.MozillaCookieJar()
     try:
-        # Expiry is sorted out below: curl writes 0 for a session cookie,
-        # which the standard library would read as long expired.
-        jar.load(path, ignore_discard=True, ignore_expires=True)
-    except http.cookiejar.LoadError as exc:
-        raise UsageError(f"invalid --cookie file {path!r}: {exc}") from None
+        with warnings.catch_warnings():
+            # A line it cannot read makes the standard library warn of a bug
+            # of its own, with a traceback, before it raises LoadError.
+            warnings.filterwarnings("ignore", "http.cookiejar bug", UserWarning)
+            # Expiry is sorted out below: curl writes 0 for a session cookie,
+            # which the standard library would read as long expired.
+            jar.load(path, ignore_discard=True, ignore_expires=True)
+    except http.cookiejar.LoadError:
+        # Not the LoadError's text: it quotes the line, a cookie's value (a
+        # login) for all the file is known to hold, into a terminal or a log.
+        raise UsageError(
+            f"invalid --cookie file {path!r}: not a Netscape-format cookie file (a first line "
+            "'# Netscape HTTP Cookie File', then one cookie a line, 7 fields split by tabs)"
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read --cookie file {path!r}: {exc.strerror}") from None
     now = time.time()
