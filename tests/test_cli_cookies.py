@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import curio.io
 import pytest
 
 from asks._cli.cookie_files import cookie_files
+from asks._cli.exits import UsageError
 from tests.servers import read_request
 from tests.test_cli import arun_asks, assert_one_error_line, run_asks
 
@@ -244,3 +246,19 @@ def test_a_cookie_file_line_that_cannot_be_read_is_not_quoted(tmp_path: Path) ->
     assert_one_error_line(result, "invalid --cookie file", "Netscape-format")
     assert b"s3cret" not in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cookie", "jar", "expected"),
+    [
+        ("-", None, "--cookie - (stdin) is not supported"),
+        (None, "-", "--cookie-jar - (stdout) is not supported"),
+    ],
+)
+def test_a_dash_is_refused_not_taken_for_a_file(
+    cookie: str | None, jar: str | None, expected: str
+) -> None:
+    # "-" is stdin or stdout everywhere else on the command line; -c - made
+    # a file named "-" in the working directory.
+    with pytest.raises(UsageError, match=re.escape(expected)):
+        cookie_files(cookie, jar)

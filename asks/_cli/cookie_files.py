@@ -90,6 +90,12 @@ def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:
         UsageError: a ``-b`` file that cannot be read or is not a cookie
             file, a ``-c`` file in a place that cannot be written.
     """
+    # "-" is stdin or stdout everywhere else on this command line (-o -,
+    # --jsonl -, a list from -): here it would be a file of that name.
+    if cookie == "-":
+        raise UsageError("--cookie - (stdin) is not supported: give a cookie file")
+    if cookie_jar == "-":
+        raise UsageError("--cookie-jar - (stdout) is not supported: give a file")
     send = None
     jar = None
     if cookie is not None and "=" in cookie:
