@@ -121,3 +121,23 @@ def test_a_request_never_sent_is_not_shown() -> None:
     assert told[1].startswith("* connecting failed: ")
     assert not [line for line in told if line.startswith(("> ", "< "))]
     assert told[-1].startswith("asks: error: ")
+
+
+async def test_verbose_never_shows_a_forwarding_proxys_credentials(raw_server: Any) -> None:
+    # The proxy is named by its URL without them; the Proxy-Authorization
+    # made of them is sent to the proxy, not shown.
+    handler = canned(OK_HELLO)
+    proxy = await raw_server(handler)
+    result = await arun_asks(
+        "-v", "http://origin.example/page", "--proxy", f"http://alice:pr0xy-pw@{proxy.url[7:]}"
+    )
+    assert result.returncode == 0, result.stderr
+    told = lines(result.stderr)
+    assert told[0] == (
+        f"* connecting to origin.example port 80 through proxy {proxy.url} (connection 1)"
+    )
+    sent = dict(handler.requests[0][0].headers)
+    assert sent[b"proxy-authorization"] == b"Basic " + base64.b64encode(b"alice:pr0xy-pw")
+    stderr = result.stderr.decode()
+    assert "pr0xy-pw" not in stderr and "alice" not in stderr
+    assert base64.b64encode(b"alice:pr0xy-pw").decode() not in stderr
