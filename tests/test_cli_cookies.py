@@ -47,6 +47,35 @@ async def test_cookie_pairs_are_sent(raw_server: Any) -> None:
     assert seen == [b"a=1; b=two"]
 
 
+async def test_cookie_pairs_go_as_given_a_name_twice_included(raw_server: Any) -> None:
+    # A Cookie header copied from a browser may name a cookie twice (two
+    # paths or domains); both go, in their order, merged with a -H Cookie.
+    handler, seen = cookie_server({})
+    server = await raw_server(handler)
+    result = await arun_asks(
+        "get", f"{server.url}/", "-b", "_ga=one; sid=s; _ga=two", "-H", "Cookie: h=1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert seen == [b"h=1; _ga=one; sid=s; _ga=two"]
+
+
+async def test_cookie_pairs_do_not_follow_a_redirect_to_another_origin(raw_server: Any) -> None:
+    elsewhere_handler, elsewhere_seen = cookie_server({})
+    elsewhere = await raw_server(elsewhere_handler)
+
+    async def redirecting(sock: curio.io.Socket) -> None:
+        while await read_request(sock) is not None:
+            await sock.sendall(
+                b"HTTP/1.1 302 Found\r\nLocation: %s/landed\r\nContent-Length: 0\r\n\r\n"
+                % elsewhere.url.encode()
+            )
+
+    server = await raw_server(redirecting)
+    result = await arun_asks("get", f"{server.url}/", "-b", "sid=s")
+    assert result.returncode == 0, result.stderr
+    assert elsewhere_seen == [None]
+
+
 async def test_a_jar_written_by_one_run_is_sent_by_the_next(
     raw_server: Any, tmp_path: Path
 ) -> None:

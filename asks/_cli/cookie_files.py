@@ -26,8 +26,8 @@ __all__ = ["CookieFiles", "cookie_files"]
 class CookieFiles:
     """What ``-b`` and ``-c`` asked for, checked."""
 
-    #: ``-b NAME=VALUE...``: sent with the request (its ``cookies=``).
-    send: dict[str, str] | None
+    #: ``-b NAME=VALUE...``: the ``Cookie`` header sent with the request.
+    send: str | None
     #: The session's store when ``-b FILE`` or ``-c FILE`` is given.
     jar: http.cookiejar.MozillaCookieJar | None
     #: ``-c FILE``.
@@ -64,16 +64,19 @@ def _unwritable(kept: http.cookiejar.Cookie) -> bool:
     return "\t" in f"{kept.name}{kept.value or ''}{kept.path}{kept.domain}"
 
 
-def _pairs(text: str) -> dict[str, str]:
-    cookies: dict[str, str] = {}
+def _pairs(text: str) -> str:
+    # A header's value, not a mapping: a Cookie header copied from a browser
+    # may hold one name twice (two paths or domains, RFC 6265 section 5.4),
+    # and each pair goes as given, in its order.
+    pairs: list[str] = []
     for item in text.split(";"):
         name, equals, value = item.strip().partition("=")
         if not item.strip():
             continue
         if not equals or not name.strip():
             raise UsageError(f"invalid --cookie {item.strip()!r}: NAME=VALUE expected")
-        cookies[name.strip()] = value.strip()
-    return cookies
+        pairs.append(f"{name.strip()}={value.strip()}")
+    return "; ".join(pairs)
 
 
 def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:

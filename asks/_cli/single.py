@@ -205,8 +205,10 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
         kwargs["headers"] = [*kwargs.get("headers", []), *extra]
     kwargs.update(body)
     cookies = cookie_files(args.cookie, args.cookie_jar)
-    if cookies.send is not None:
-        kwargs["cookies"] = cookies.send
+    if cookies.send:
+        # Merged with a -H Cookie into one header; dropped, as cookies= would
+        # be, on a redirect to another origin.
+        kwargs["headers"] = [*kwargs.get("headers", []), ("Cookie", cookies.send)]
     output = args.output
     show_progress = (
         output is not None
