@@ -119,7 +119,8 @@ def _encrypted_key(cert: trustme.LeafCert, path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "case", ["key alone", "missing cert", "not a certificate", "wrong key", "encrypted key"]
+    "case",
+    ["key alone", "missing cert", "not a certificate", "wrong key", "encrypted key", "passphrase"],
 )
 def test_a_client_certificate_that_cannot_be_used_is_an_argument_error(
     ca: trustme.CA, client_cert: trustme.LeafCert, tmp_path: Path, case: str
@@ -147,14 +148,16 @@ def test_a_client_certificate_that_cannot_be_used_is_an_argument_error(
             ],
             "encrypted",
         ),
+        "passphrase": (["--cert", f"{files['both']}:s3cret"], "FILE:PASSPHRASE"),
     }[case]
     fragments = [expected]
-    if case != "key alone":
+    if case not in ("key alone", "passphrase"):
         fragments.append("cannot load the client certificate from --cert")
     # The URL is never dialled: the files are checked first.
     result = run_asks("get", "https://127.0.0.1:9/", *args)
     assert result.returncode == 2, result.stderr
     assert_one_error_line(result, *fragments)
+    assert b"s3cret" not in result.stderr
     assert result.stdout == b""
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import ssl
 import sys
@@ -690,6 +691,13 @@ def _refuse_passphrase() -> bytes:
 
 def _load_client_certificate(context: ssl.SSLContext, cert: str, key: str | None) -> None:
     """``load_cert_chain`` with every failure a usage error naming the files."""
+    if ":" in cert and not os.path.exists(cert):
+        # curl's --cert FILE:PASSPHRASE: not taken, and the argument is not
+        # repeated, for what follows the colon may be a passphrase.
+        raise UsageError(
+            "--cert names no file (FILE:PASSPHRASE, curl's form, is not taken: asks "
+            "reads keys that are not encrypted)"
+        )
     try:
         context.load_cert_chain(cert, key, password=_refuse_passphrase)
     except (OSError, ValueError) as exc:
