@@ -104,6 +104,27 @@ class _Waiter(Generic[C]):
         self.conn: C | None = None  # None with done: a bare slot
 
 
+def _drop_done_heads(queue: deque[_Waiter[C]]) -> None:
+    while queue and queue[0].done:
+        queue.popleft()
+
+
+def _enqueue(queue: deque[_Waiter[C]], waiter: _Waiter[C]) -> None:
+    """Append *waiter*; at each power of two of length from 64 up, drop the done ones.
+
+    Done waiters can pile up behind one that waits long (a waiter of
+    another key, while every connection given back goes to a waiter of its
+    own key): filtering at lengths 64, 128, 256... costs O(1) per waiter
+    over time and keeps a queue within twice its live waiters.
+    """
+    length = len(queue)
+    if length >= 64 and not length & (length - 1):
+        live = [w for w in queue if not w.done]
+        queue.clear()
+        queue.extend(live)
+    queue.append(waiter)
+
+
 class ConnectionPool(Generic[C]):
     """Connections per key under one session-wide connection limit.
 
@@ -127,7 +148,13 @@ class ConnectionPool(Generic[C]):
         # crawl keeps a thousand origins idle). Dicts keep insertion order.
         # Its length is the idle count.
         self._idle_order: dict[C, None] = {}
-        self._waiters: deque[_Waiter[C]] = deque()  # everyone, in arrival order
+        # Everyone, in arrival order, and the same (but fresh ones) by key.
+        # Served and cancelled waiters are dropped lazily, but dropped: a
+        # session that is never out of waiters (more tasks than connections,
+        # a host per URL) must not keep a queue per host it ever waited
+        # for, nor every waiter served from its key's queue (see _enqueue,
+        # _forget).
+        self._waiters: deque[_Waiter[C]] = deque()
         self._waiters_by_key: dict[Hashable, deque[_Waiter[C]]] = {}
         self._arrivals = itertools.count()
         self._last_sweep = time.monotonic()
@@ -220,14 +247,35 @@ class ConnectionPool(Generic[C]):
             await self._close_oldest_idle()
             return None  # the closed connection's slot is ours
         waiter = self._new_waiter(key, fresh)
-        self._waiters.append(waiter)
+        _enqueue(self._waiters, waiter)
         return await self._wait(waiter, pool_timeout)
 
     def _new_waiter(self, key: Hashable, fresh: bool) -> _Waiter[C]:
         waiter: _Waiter[C] = _Waiter(key, fresh, next(self._arrivals))
         if not fresh:
-            self._waiters_by_key.setdefault(key, deque()).append(waiter)
+            queue = self._waiters_by_key.get(key)
+            if queue is None:
+                self._waiters_by_key[key] = deque((waiter,))
+            else:
+                _enqueue(queue, waiter)
         return waiter
+
+    def _forget(self, waiter: _Waiter[C]) -> None:
+        """*waiter* is done (served or gone): the queues drop what they can now.
+
+        Its key's queue loses the done waiters at its head, and the entry
+        when it empties; so does the shared queue. A done waiter behind
+        one still waiting stays until that one is done too (or the next
+        compaction, see _enqueue): the queues stay FIFO at no scan's cost.
+        """
+        if not waiter.fresh:
+            queues = self._waiters_by_key
+            queue = queues.get(waiter.key)
+            if queue is not None:
+                _drop_done_heads(queue)
+                if not queue:
+                    del queues[waiter.key]
+        _drop_done_heads(self._waiters)
 
     async def _wait(self, waiter: _Waiter[C], pool_timeout: float | None) -> C | None:
         """Wait for *waiter* to be handed a connection (returned, claimed) or a slot (None)."""
@@ -235,7 +283,8 @@ class ConnectionPool(Generic[C]):
             await wait_within(waiter.event, pool_timeout)
         except BaseException:
             if not waiter.done:
-                waiter.done = True  # the queues drop it lazily
+                waiter.done = True
+                self._forget(waiter)
             else:
                 # Handed a connection or a slot just as we were cancelled or
                 # timed out: pass it on so it is not lost with us.
@@ -255,11 +304,11 @@ class ConnectionPool(Generic[C]):
     async def checkin(self, conn: C) -> None:
         """Take back *conn*, reusable: to a waiter of its key, or the idle list."""
         if self._waiters:
-            waiter = self._next_waiter(self._waiters_by_key.get(conn.pool_key))
+            waiter = self._next_of_key(conn.pool_key)
             if waiter is not None:
                 await self._hand(conn, waiter)
                 return
-            waiter = self._next_waiter(self._waiters)
+            waiter = self._next_in_line()
             if waiter is not None:
                 # Someone waits for another origin (or for a fresh
                 # connection): this slot serves them better as a new
@@ -317,11 +366,25 @@ class ConnectionPool(Generic[C]):
 
     async def _give_back_slot(self, key: Hashable) -> None:
         # *key*: whose slot it was (the per-host pool counts slots by host).
-        waiter = self._next_waiter(self._waiters)
+        waiter = self._next_in_line()
         if waiter is not None:
             await waiter.event.set()  # the slot passes on; ``open`` is unchanged
         else:
             self.open -= 1
+
+    def _next_of_key(self, key: Hashable) -> _Waiter[C] | None:
+        """The next waiter of *key* (marked done), if any."""
+        waiter = self._next_waiter(self._waiters_by_key.get(key))
+        if waiter is not None:
+            self._forget(waiter)
+        return waiter
+
+    def _next_in_line(self) -> _Waiter[C] | None:
+        """The next waiter of any key (marked done), if any."""
+        waiter = self._next_waiter(self._waiters)
+        if waiter is not None:
+            self._forget(waiter)
+        return waiter
 
     @staticmethod
     def _next_waiter(queue: deque[_Waiter[C]] | None) -> _Waiter[C] | None:
@@ -436,7 +499,7 @@ class HostLimitedPool(ConnectionPool[C]):
                 await self._retire(oldest)
                 return None
             waiter = self._new_waiter(key, fresh)
-            self._waiters.append(waiter)
+            _enqueue(self._waiters, waiter)
         else:
             # The host is at its limit: only one of its own slots will do.
             # An idle connection of the host under another key (or of this
@@ -464,7 +527,7 @@ class HostLimitedPool(ConnectionPool[C]):
         """Take back *conn*, reusable: to a waiter of its key or host, or the idle list."""
         key = conn.pool_key
         if self._waiters or self._parked:
-            waiter = self._next_waiter(self._waiters_by_key.get(key))
+            waiter = self._next_of_key(key)
             if waiter is not None:
                 await self._hand(conn, waiter)
                 return
@@ -500,6 +563,7 @@ class HostLimitedPool(ConnectionPool[C]):
                 if not heap:
                     del self._parked[host]
                 waiter.done = True
+                self._forget(waiter)
                 return waiter
         if heap is not None:
             del self._parked[host]
@@ -514,6 +578,7 @@ class HostLimitedPool(ConnectionPool[C]):
                 self._park(waiter_host, waiter)
                 continue
             waiter.done = True
+            self._forget(waiter)
             return waiter
         return None
 

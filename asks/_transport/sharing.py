@@ -65,6 +65,8 @@ class SharingPool(ConnectionPool[C]):
         super().__init__(*args, **kwargs)
         self.may_share = may_share
         self._shared: dict[Hashable, list[Any]] = {}  # busy h2 connections, by key
+        # Requests waiting for a stream of a full connection, by key; a key
+        # leaves when its queue empties (an HTTP/2 crawl meets many hosts).
         self._stream_waiters: dict[Hashable, deque[_Waiter[Any]]] = {}
         self._opening: dict[Hashable, _Opening] = {}  # keys whose ALPN answer is awaited
         self._awaiting_alpn = 0
@@ -197,6 +199,7 @@ class SharingPool(ConnectionPool[C]):
         except BaseException:
             if not waiter.done:
                 waiter.done = True
+                self._drop_stream_waiters(key)
             elif waiter.conn is not None:
                 # Handed a stream just as we gave up: give it back.
                 async with curio.disable_cancellation():
@@ -223,6 +226,7 @@ class SharingPool(ConnectionPool[C]):
         key = conn.pool_key
         if conn.is_available():
             waiter = self._next_waiter(self._stream_waiters.get(key))
+            self._drop_stream_waiters(key)
             if waiter is not None:
                 conn.claim()
                 waiter.conn = conn
@@ -247,6 +251,7 @@ class SharingPool(ConnectionPool[C]):
         queue = self._stream_waiters.get(key)
         while queue and conn.is_available():
             waiter = self._next_waiter(queue)
+            self._drop_stream_waiters(key)
             if waiter is None:
                 break
             if conn in self._idle_order:
@@ -272,6 +277,16 @@ class SharingPool(ConnectionPool[C]):
             shared.remove(conn)
             if not shared:
                 del self._shared[conn.pool_key]
+
+    def _drop_stream_waiters(self, key: Hashable) -> None:
+        """Drop the done waiters at the head of *key*'s stream queue, and the queue once empty."""
+        queue = self._stream_waiters.get(key)
+        if queue is None:
+            return
+        while queue and queue[0].done:
+            queue.popleft()
+        if not queue:
+            del self._stream_waiters[key]
 
     async def _wake_stream_waiters(self, key: Hashable) -> None:
         queue = self._stream_waiters.pop(key, None)

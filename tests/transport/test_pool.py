@@ -693,3 +693,113 @@ async def test_an_idle_connection_whose_limit_rises_leaves_the_idle_list_for_its
     # Its stream ends: filed once, and taken once.
     await _end_all_streams(pool, b)
     assert pool._idle["k"] == [b] and pool.idle == 1
+
+
+# -- bounded over many keys (a scraper's session over many hosts) -------------
+
+
+@pytest.mark.parametrize("make", [lambda: pool(limit=1), lambda: host_pool(limit=1, per_host=1)])
+@pytest.mark.parametrize("give_back", ["checkin", "discard"])
+async def test_waiters_of_many_keys_leave_no_bookkeeping_behind_while_the_pool_stays_busy(
+    make, give_back
+):
+    # A session that is never out of waiters (more tasks than connections,
+    # each URL of another host): every slot goes from one key's request to
+    # the next one's through the shared queue. The per-key queues must not
+    # keep an entry, and a served waiter, for each host seen.
+    p = make()
+    keys = [(f"h{n}.example", 1) for n in range(300)]
+    conn = await p.checkout(keys[0], Opener(keys[0]))
+    waiting = await curio.spawn(p.checkout, keys[1], Opener(keys[1]))
+    await until_waiting(p, 1)
+    for number in range(2, len(keys)):
+        behind = await curio.spawn(p.checkout, keys[number], Opener(keys[number]))
+        await until_waiting(p, 2)
+        if give_back == "checkin":
+            await p.checkin(conn.finish())
+        else:
+            await p.discard(conn)
+        conn = await waiting.join()
+        waiting = behind
+        assert p.waiting == 1
+        assert len(p._waiters_by_key) <= 1
+    await waiting.cancel()
+    assert len(p._waiters_by_key) == 0
+    assert len(p._waiters) <= 1
+    assert conn.pool_key == keys[-2]
+
+
+@pytest.mark.parametrize("make", [lambda: pool(limit=1), lambda: host_pool(limit=1, per_host=1)])
+async def test_a_cancelled_waiter_of_a_key_leaves_no_queue_for_it(make):
+    p = make()
+    held = await p.checkout(("a", 1), Opener(("a", 1)))
+    for number in range(50):
+        key = (f"h{number}.example", 1)
+        task = await curio.spawn(p.checkout, key, Opener(key))
+        await until_waiting(p, 1)
+        await task.cancel()
+        assert len(p._waiters_by_key) == 0
+    await p.checkin(held.finish())
+    assert p.stats().idle == 1
+
+
+@pytest.mark.parametrize("starved", [False, True])
+async def test_waiters_handed_connections_of_their_key_do_not_pile_up_in_the_shared_queue(
+    starved,
+):
+    # One host hammered by more tasks than connections: each connection
+    # given back goes to the next waiter of its key, from the key's queue.
+    # The shared queue must not keep every waiter served that way - also
+    # behind a waiter of another key that the preference for the key's own
+    # waiters keeps waiting all along (starved).
+    p = pool(limit=1)
+    a = Opener("a")
+    conn = await p.checkout("a", a)
+    other = await curio.spawn(p.checkout, "b", Opener("b")) if starved else None
+    await until_waiting(p, int(starved))
+    waiting = await curio.spawn(p.checkout, "a", a)
+    await until_waiting(p, 1 + starved)
+    for _ in range(1000):
+        behind = await curio.spawn(p.checkout, "a", a)
+        await until_waiting(p, 2 + starved)
+        await p.checkin(conn.finish())
+        assert await waiting.join() is conn
+        waiting = behind
+        assert len(p._waiters) <= 128
+        assert sum(len(q) for q in p._waiters_by_key.values()) <= 128
+    assert len(a.made) == 1
+    await waiting.cancel()
+    if other is not None:
+        await other.cancel()
+    assert p.waiting == 0
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+async def test_stream_waiters_of_many_http2_origins_leave_no_queue_behind(cancelled):
+    # An HTTP/2 crawl over many hosts, each with one full connection a
+    # request waits for: once served (or gone), the host's queue goes too.
+    from asks._transport.sharing import SharingPool
+
+    pool = SharingPool(1000, keepalive_expiry=60.0, may_share=lambda key: True)
+    for number in range(200):
+        key = f"h{number}.example"
+
+        async def open_one(key=key):
+            conn = FakeSharedConnection(key)
+            conn.claim()  # a new connection comes claimed by the request that opened it
+            return conn
+
+        conn = await pool.checkout(key, open_one)
+        waiter = await curio.spawn(pool.checkout, key, open_one)
+        while not pool._stream_waiters.get(key):
+            await curio.sleep(0)
+        if cancelled:
+            await waiter.cancel()
+        else:
+            conn.released += 1
+            await pool.stream_released(conn)  # the stream goes to the waiter
+            assert await waiter.join() is conn
+        await _end_all_streams(pool, conn)
+        assert key not in pool._stream_waiters
+    assert pool._stream_waiters == {}
+    assert pool.idle == 200 and pool._shared == {}
