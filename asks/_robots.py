@@ -179,6 +179,19 @@ class RobotsCache:
             del self._rules[old]
             self._forget_delay(old, old_rules)
 
+    def close(self) -> None:
+        """Forget every origin's rules, lifting the crawl delays they set.
+
+        A run's rules last as long as the run: its delays are settings on
+        the session, which would otherwise outlive it, and a long-lived
+        session crawled run after run would keep one for every origin any
+        run met (another run fetches robots.txt again, and sets them again).
+        """
+        rules, self._rules = self._rules, OrderedDict()
+        for origin, entry in rules.items():
+            if not isinstance(entry, _Fetching):
+                self._forget_delay(origin, entry)
+
     async def _download(self, url: str) -> _Rules:
         self.fetches += 1
         try:

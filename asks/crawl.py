@@ -373,6 +373,8 @@ class FetchResults:
             if self._task is not None:
                 await self._task.cancel()
         finally:
+            if self._robots is not None:
+                self._robots.close()
             if self._given_session is None and self._session is not None:
                 await self._session.close()
 

@@ -402,3 +402,27 @@ async def test_an_unparseable_url_is_left_to_the_fetch() -> None:
     got = await run(["not a url"])
     assert got["not a url"].error_type == "ValueError"
     assert got["not a url"].skipped is None
+
+
+async def test_a_runs_crawl_delays_end_with_the_run_on_a_session_that_goes_on(
+    raw_server: Any,
+) -> None:
+    # A long-lived session crawled run after run: each run's Crawl-delays
+    # are settings on the session, and one per origin any run ever met
+    # would pile up. They last as long as the run that set them.
+    seen: list[str] = []
+    servers = [
+        await raw_server(site(text("200 OK", b"User-agent: *\nCrawl-delay: 0.001\n"), seen))
+        for _ in range(4)
+    ]
+    async with asks.Session(connections=4) as session:
+        for pair in (servers[:2], servers[2:]):
+            urls = [server.url + "/" for server in pair]
+            async with asks.fetch_many(urls, session=session, robots=True) as results:
+                got = [r async for r in results]
+                limiter = limiter_of(session)
+                assert [limiter.limit_for(s.url) for s in pair] == [asks.RateLimit(1000)] * 2
+            assert [r.status for r in got] == [200, 200]
+            assert [limiter.limit_for(s.url) for s in servers] == [None] * 4
+            assert limiter._origins == {}
+    assert seen.count("/robots.txt") == 4
