@@ -518,8 +518,15 @@ class HostLimitedPool(ConnectionPool[C]):
         heap = self._parked.get(host)
         if heap is None:
             self._parked[host] = [(waiter.seq, waiter)]
-        else:
-            heapq.heappush(heap, (waiter.seq, waiter))
+            return
+        length = len(heap)
+        if length >= 64 and not length & (length - 1):
+            # As _enqueue does: waiters that gave up (timed out, cancelled)
+            # while the host's connections stay busy (long streams) leave
+            # at lengths 64, 128, 256..., not only once a slot frees.
+            heap[:] = [entry for entry in heap if not entry[1].done]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (waiter.seq, waiter))
 
     # -- giving back -------------------------------------------------------
 

@@ -33,7 +33,7 @@ from typing import Any
 import curio
 
 from .interfaces import ConnectTimeout, PoolWaitTimeout
-from .pool import C, ConnectionPool, HostLimitedPool, _Waiter, wait_within
+from .pool import C, ConnectionPool, HostLimitedPool, _enqueue, _Waiter, wait_within
 
 __all__ = ["HostLimitedSharingPool", "SharingPool"]
 
@@ -193,7 +193,11 @@ class SharingPool(ConnectionPool[C]):
     async def _wait_for_stream(self, key: Hashable, pool_timeout: float | None) -> Any:
         """Wait for a stream of *key*'s full connection: it (claimed), or None to look again."""
         waiter: _Waiter[Any] = _Waiter(key, False, next(self._arrivals))
-        self._stream_waiters.setdefault(key, deque()).append(waiter)
+        queue = self._stream_waiters.get(key)
+        if queue is None:
+            self._stream_waiters[key] = deque((waiter,))
+        else:
+            _enqueue(queue, waiter)
         try:
             await wait_within(waiter.event, pool_timeout)
         except BaseException:

@@ -803,3 +803,44 @@ async def test_stream_waiters_of_many_http2_origins_leave_no_queue_behind(cancel
         assert key not in pool._stream_waiters
     assert pool._stream_waiters == {}
     assert pool.idle == 200 and pool._shared == {}
+
+
+async def test_parked_waiters_that_give_up_while_their_host_stays_busy_do_not_pile_up():
+    # A host whose connections stay busy (long streams) and a caller trying
+    # again and again with a short pool_timeout: each try is parked with the
+    # host and gives up; no slot frees to pop them off the host's heap.
+    p = host_pool(limit=4, per_host=1)
+    a = Opener(("a", 1))
+    held = await p.checkout(("a", 1), a)
+    for _ in range(1000):
+        with pytest.raises(PoolWaitTimeout):
+            await p.checkout(("a", 1), a, pool_timeout=0)
+        assert len(p._parked["a"]) <= 128
+    assert p.waiting == 0
+    await p.checkin(held.finish())
+    assert p._parked == {} and p.idle == 1
+
+
+async def test_stream_waiters_that_give_up_behind_one_that_waits_on_do_not_pile_up():
+    from asks._transport.sharing import SharingPool
+
+    pool = SharingPool(4, keepalive_expiry=60.0, may_share=lambda key: True)
+
+    async def open_one():
+        conn = FakeSharedConnection("k")
+        conn.claim()  # a new connection comes claimed by the request that opened it
+        return conn
+
+    conn = await pool.checkout("k", open_one)
+    patient = await curio.spawn(pool.checkout, "k", open_one)
+    while not pool._stream_waiters.get("k"):
+        await curio.sleep(0)
+    for _ in range(1000):
+        with pytest.raises(PoolWaitTimeout):
+            await pool.checkout("k", open_one, pool_timeout=0)
+        assert len(pool._stream_waiters["k"]) <= 128
+    conn.released += 1
+    await pool.stream_released(conn)
+    assert await patient.join() is conn
+    await _end_all_streams(pool, conn)
+    assert pool._stream_waiters == {}
