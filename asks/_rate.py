@@ -189,6 +189,11 @@ class RateLimiter:
         self._default = default
         self._hosts: dict[str, RateLimit | None] = dict(hosts or {})
         self._origins: dict[Origin, RateLimit | None] = {}  # set_rate's, kept until cleared
+        # Rates origins asked for (robots.txt Crawl-delay), one entry per
+        # holder: each run that read the origin's robots.txt holds its own
+        # until it lets go, so one run ending never lifts another's, nor a
+        # set_rate of the caller's (see hold_rate).
+        self._held: dict[Origin, list[float]] = {}
         self._buckets: dict[Origin, _Bucket] = {}
         self._sweep_at = _SWEEP_MIN
 
@@ -196,8 +201,39 @@ class RateLimiter:
         """The limit requests to *origin* (an origin or a URL) are held to now."""
         origin = _as_origin(origin)
         if origin in self._origins:
-            return self._origins[origin]
-        return self._hosts.get(origin.host, self._default)
+            limit = self._origins[origin]
+        else:
+            limit = self._hosts.get(origin.host, self._default)
+        held = self._held.get(origin)
+        if held:
+            # The slowest wins: an origin's own request for a rate asks for
+            # at least that spacing, never for more than the caller allows.
+            slowest = min(held)
+            if limit is None or limit.per_second > slowest:
+                return RateLimit(slowest)
+        return limit
+
+    def hold_rate(self, origin: Origin, per_second: float) -> None:
+        """Hold *origin* to at most *per_second* until :meth:`release_rate`.
+
+        For rates an origin asks for (robots.txt ``Crawl-delay``): the
+        slowest of those held and the session's own limit for the origin
+        applies. Each hold is released once; holds do not replace or
+        clear :meth:`set_rate`'s setting.
+        """
+        RateLimit(per_second)  # checked as a rate
+        self._held.setdefault(origin, []).append(per_second)
+        self._retune(origin, self.limit_for(origin))
+
+    def release_rate(self, origin: Origin, per_second: float) -> None:
+        """Let go of one :meth:`hold_rate` of *origin* at *per_second*."""
+        held = self._held.get(origin)
+        if held is None or per_second not in held:
+            return
+        held.remove(per_second)
+        if not held:
+            del self._held[origin]
+        self._retune(origin, self.limit_for(origin))
 
     def set_rate(self, origin: Origin | str, per_second: float | None, burst: int = 1) -> None:
         """Hold one origin to a rate from now on, e.g. from robots.txt ``Crawl-delay``.
@@ -218,7 +254,7 @@ class RateLimiter:
         origin = _as_origin(origin)
         limit = None if per_second is None else RateLimit(per_second, burst=burst)
         self._origins[origin] = limit
-        self._retune(origin, limit)
+        self._retune(origin, self.limit_for(origin))
 
     def clear_rate(self, origin: Origin | str) -> None:
         """Forget :meth:`set_rate` for *origin*: the session's limits apply again."""

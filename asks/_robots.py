@@ -232,20 +232,22 @@ class RobotsCache:
             return
         limiter = limiter_of(self._session)
         current = limiter.limit_for(origin)
-        if current is not None and current.per_second <= per_second:
-            # The session's own limit (``rate_limit=``, ``--rate``) is as slow
-            # or slower: a Crawl-delay asks for at least that spacing, never
-            # for more requests than the caller allows, so the limit stays.
-            return
-        limiter.set_rate(origin, per_second)
-        # The robots.txt request just made counts as the first of the
-        # schedule: a fresh bucket grants this slot at once, and the next
-        # request of the origin goes one delay later.
-        await limiter.acquire(origin)
+        # Held, not set: the session's own limit (``rate_limit=``, ``--rate``,
+        # a set_rate) stays as it is and wins when it is as slow or slower
+        # (a Crawl-delay asks for at least that spacing, never for more
+        # requests than the caller allows), and comes back when the hold
+        # goes (eviction, the end of the run).
+        limiter.hold_rate(origin, per_second)
+        if current is None or current.per_second > per_second:
+            # The robots.txt request just made counts as the first of the
+            # schedule: a fresh bucket grants this slot at once, and the
+            # next request of the origin goes one delay later.
+            await limiter.acquire(origin)
 
     def _forget_delay(self, origin: Origin, rules: _Rules) -> None:
-        if self._delay(rules) is not None:
-            limiter_of(self._session).clear_rate(origin)
+        per_second = self._delay(rules)
+        if per_second is not None:
+            limiter_of(self._session).release_rate(origin, per_second)
 
 
 class RequestRate(NamedTuple):

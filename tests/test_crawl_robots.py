@@ -424,5 +424,40 @@ async def test_a_runs_crawl_delays_end_with_the_run_on_a_session_that_goes_on(
                 assert [limiter.limit_for(s.url) for s in pair] == [asks.RateLimit(1000)] * 2
             assert [r.status for r in got] == [200, 200]
             assert [limiter.limit_for(s.url) for s in servers] == [None] * 4
-            assert limiter._origins == {}
+            assert limiter._origins == {} and limiter._held == {}
     assert seen.count("/robots.txt") == 4
+
+
+async def test_the_end_of_a_runs_delay_brings_back_the_callers_own_rate_for_the_origin(
+    raw_server: Any,
+) -> None:
+    # The caller held the origin to 2 a second; its Crawl-delay asks for
+    # one a second while the run lasts, and the caller's rate comes back
+    # after (it was overwritten, then cleared to no limit at all).
+    server = await raw_server(site(text("200 OK", b"User-agent: *\nCrawl-delay: 1\n"), []))
+    async with asks.Session() as session:
+        limiter = limiter_of(session)
+        limiter.set_rate(server.url, 2)
+        cache = RobotsCache(session, "python-asks/4")
+        assert await cache.skip_reason(server.url + "/") is None
+        assert limiter.limit_for(server.url) == asks.RateLimit(1)
+        cache.close()
+        assert limiter.limit_for(server.url) == asks.RateLimit(2)
+
+
+async def test_one_run_ending_does_not_lift_the_delay_another_run_still_keeps(
+    raw_server: Any,
+) -> None:
+    # Two runs at once on one session over the same origin: each holds the
+    # origin's Crawl-delay; the first to end leaves the other's in place.
+    server = await raw_server(site(text("200 OK", b"User-agent: *\nCrawl-delay: 1\n"), []))
+    async with asks.Session() as session:
+        limiter = limiter_of(session)
+        first, second = (RobotsCache(session, "python-asks/4") for _ in range(2))
+        for cache in (first, second):
+            assert await cache.skip_reason(server.url + "/") is None
+        first.close()
+        assert limiter.limit_for(server.url) == asks.RateLimit(1)
+        second.close()
+        assert limiter.limit_for(server.url) is None
+        assert limiter._held == {}

@@ -116,7 +116,7 @@ def assert_bounded(session: asks.Session, connections: int) -> None:
     # Buckets are swept once full again: those of hosts met in the last
     # millisecond or so, and never more than twice the sweep's threshold.
     assert limiter_of(session).bucket_count() <= 2 * _SWEEP_MIN
-    assert limiter_of(session)._origins == {}
+    assert limiter_of(session)._origins == {} and limiter_of(session)._held == {}
 
 
 # Host counts are multiples of 1024: the caches that are emptied when full
