@@ -222,18 +222,28 @@ class RateLimiter:
         clear :meth:`set_rate`'s setting.
         """
         RateLimit(per_second)  # checked as a rate
+        before = self.limit_for(origin)
         self._held.setdefault(origin, []).append(per_second)
-        self._retune(origin, self.limit_for(origin))
+        self._retune_if_changed(origin, before)
 
     def release_rate(self, origin: Origin, per_second: float) -> None:
         """Let go of one :meth:`hold_rate` of *origin* at *per_second*."""
         held = self._held.get(origin)
         if held is None or per_second not in held:
             return
+        before = self.limit_for(origin)
         held.remove(per_second)
         if not held:
             del self._held[origin]
-        self._retune(origin, self.limit_for(origin))
+        self._retune_if_changed(origin, before)
+
+    def _retune_if_changed(self, origin: Origin, before: RateLimit | None) -> None:
+        # A retune forgets the bucket's holes and the slots its waiters
+        # would give back: not for a hold that changes nothing (a slower
+        # limit of the session's, a second run holding the same delay).
+        limit = self.limit_for(origin)
+        if limit != before:
+            self._retune(origin, limit)
 
     def set_rate(self, origin: Origin | str, per_second: float | None, burst: int = 1) -> None:
         """Hold one origin to a rate from now on, e.g. from robots.txt ``Crawl-delay``.

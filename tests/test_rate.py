@@ -342,3 +342,27 @@ async def test_a_set_rate_survives_its_idle_bucket_being_dropped():
     assert A not in limiter._buckets  # swept: it was full
     went = await times_of(vt, limiter, [A, A])
     assert went == pytest.approx([100.0, 102.0])
+
+
+async def test_held_rates_take_the_slowest_and_a_hold_that_changes_nothing_keeps_the_bucket():
+    # What robots.txt delays go through: held beside the session's limit.
+    vt = VirtualTime()
+    limiter = limiter_with(vt, RateLimit(1))
+    await limiter.acquire(A)
+    bucket = limiter._buckets[A]
+    generation = bucket.generation
+    limiter.hold_rate(A, 2.0)  # faster than the session allows: the session's stays
+    assert limiter.limit_for(A) == RateLimit(1)
+    assert bucket.generation == generation  # the schedule (and its holes) untouched
+    limiter.hold_rate(A, 0.5)
+    limiter.hold_rate(A, 0.5)  # another run, the same delay
+    assert limiter.limit_for(A) == RateLimit(0.5)
+    assert bucket.interval == 2.0
+    limiter.release_rate(A, 0.5)
+    assert limiter.limit_for(A) == RateLimit(0.5)  # the other run's hold is still there
+    limiter.release_rate(A, 0.5)
+    limiter.release_rate(A, 2.0)
+    assert limiter.limit_for(A) == RateLimit(1) and limiter._held == {}
+    assert bucket.interval == 1.0
+    limiter.release_rate(A, 2.0)  # nothing held: nothing happens
+    assert limiter.limit_for(A) == RateLimit(1)
