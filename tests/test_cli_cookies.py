@@ -205,6 +205,8 @@ async def test_user_agent_replaces_the_polite_one_of_fetch(
     result = await arun_asks("fetch", str(urls), "--quiet", "-A", "crawler/2")
     assert result.returncode == 0, result.stderr
     assert agents == [b"crawler/2", b"crawler/2"]
+
+
 def _cookie(name: str, value: str, path: str = "/") -> http.cookiejar.Cookie:
     return http.cookiejar.Cookie(
         version=0,

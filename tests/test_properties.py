@@ -247,9 +247,9 @@ bases = st.tuples(schemes, st.sampled_from(["example.com", "127.0.0.1:8080", "[:
 slashes = st.integers(0, 3).map(lambda n: "/" * n)
 # (Not "." or "..": those are dot segments, resolved away by parse_url as
 # RFC 3986 section 5.2.4 says, tested in test_urls.py.)
-words = st.lists(
-    segment.filter(lambda text: text not in (".", "..")), min_size=0, max_size=3
-).map("/".join)
+words = st.lists(segment.filter(lambda text: text not in (".", "..")), min_size=0, max_size=3).map(
+    "/".join
+)
 
 
 @given(
