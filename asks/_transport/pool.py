@@ -109,16 +109,21 @@ def _drop_done_heads(queue: deque[_Waiter[C]]) -> None:
         queue.popleft()
 
 
-def _enqueue(queue: deque[_Waiter[C]], waiter: _Waiter[C]) -> None:
-    """Append *waiter*; at each power of two of length from 64 up, drop the done ones.
+def _compaction_due(length: int) -> bool:
+    """Whether a queue of waiters this long should drop its done ones now.
 
     Done waiters can pile up behind one that waits long (a waiter of
     another key, while every connection given back goes to a waiter of its
-    own key): filtering at lengths 64, 128, 256... costs O(1) per waiter
-    over time and keeps a queue within twice its live waiters.
+    own key; waiters that gave up while a host stays busy): filtering at
+    lengths 64, 128, 256... costs O(1) per waiter over time and keeps a
+    queue within twice its live waiters.
     """
-    length = len(queue)
-    if length >= 64 and not length & (length - 1):
+    return length >= 64 and not length & (length - 1)
+
+
+def _enqueue(queue: deque[_Waiter[C]], waiter: _Waiter[C]) -> None:
+    """Append *waiter*, dropping the done ones first when due (see _compaction_due)."""
+    if _compaction_due(len(queue)):
         live = [w for w in queue if not w.done]
         queue.clear()
         queue.extend(live)
@@ -519,11 +524,10 @@ class HostLimitedPool(ConnectionPool[C]):
         if heap is None:
             self._parked[host] = [(waiter.seq, waiter)]
             return
-        length = len(heap)
-        if length >= 64 and not length & (length - 1):
-            # As _enqueue does: waiters that gave up (timed out, cancelled)
-            # while the host's connections stay busy (long streams) leave
-            # at lengths 64, 128, 256..., not only once a slot frees.
+        if _compaction_due(len(heap)):
+            # Waiters that gave up (timed out, cancelled) while the host's
+            # connections stay busy (long streams) leave here too, not only
+            # once a slot frees.
             heap[:] = [entry for entry in heap if not entry[1].done]
             heapq.heapify(heap)
         heapq.heappush(heap, (waiter.seq, waiter))
