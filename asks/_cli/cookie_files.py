@@ -17,6 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass
 
+from ..cookie_utils import _discard as discard
 from .exits import UsageError
 
 __all__ = ["CookieFiles", "cookie_files"]
@@ -137,7 +138,7 @@ def _load(path: str) -> http.cookiejar.MozillaCookieJar:
             kept.expires = None
             kept.discard = True
         elif kept.expires is not None and kept.expires <= now:
-            jar.clear(kept.domain, kept.path, kept.name)
+            discard(jar, kept.domain, kept.path, kept.name)  # (no empty entry left)
     return jar
 
 
