@@ -29,13 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import ssl
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._headers import TOKEN
 from .._proxies import Proxy
 from .._version import __version__
 from .exits import UsageError
@@ -98,7 +98,7 @@ def _header(text: str) -> tuple[str, str | None]:
 def _header_name(text: str) -> str:
     """``--keep-header NAME``: a field name (RFC 9110 section 5.1: a token)."""
     name = text.strip()
-    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+    if not TOKEN.fullmatch(name):
         raise argparse.ArgumentTypeError(f"expected a header name, got {text!r}")
     return name
 

@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import gc
 import os
-import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import curio
 
+from .._headers import TOKEN
 from .._partition import shard_of
 from ..crawl import FetchResult, SaveFailed, fetch_many, polite_session
 from .arguments import request_kwargs, session_kwargs
@@ -166,12 +166,13 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
     if args.resume and args.jsonl == "-":
         raise UsageError("--resume reads the earlier output: give it with --jsonl FILE")
     check_not_the_list(args.source, args.jsonl)
+    to_parent = getattr(args, "to_parent", False)
     output_dir = None
     if args.output_dir is not None:
-        if getattr(args, "output_dir_made", False):
-            output_dir = Path(args.output_dir)  # by the parent: never made twice
-        else:
-            output_dir = _check_output_dir(args.output_dir)
+        # A worker of --processes takes the directory the parent made. Made
+        # again by a worker starting after it vanished, it would hide that
+        # from the run, which must stop.
+        output_dir = Path(args.output_dir) if to_parent else _check_output_dir(args.output_dir)
     kwargs = request_kwargs(args)
     headers = kwargs.pop("headers", None)
     if args.retry is None and args.retries is None:
@@ -194,7 +195,7 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
         robots=args.robots,
         resume=args.resume,
         retry_failed=args.retry_failed,
-        to_parent=getattr(args, "to_parent", False),
+        to_parent=to_parent,
     )
 
 
@@ -363,7 +364,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             before any request.
     """
     plan = _fetch_plan(args)
-    if not plan.method or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", plan.method):
+    if not TOKEN.fullmatch(plan.method):
         raise UsageError(f"invalid --method {plan.method!r}")
     source = UrlSource.open(plan.source)
     try:

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, Any
 
+from .._headers import TOKEN
 from .._partition import shard_of
 from .._urls import url_text
 from .exits import (
@@ -154,13 +155,12 @@ def worker_namespace(args: argparse.Namespace) -> argparse.Namespace:
     options.jsonl = "-"
     options.quiet = True
     options.processes = 1
-    options.to_parent = True  # its stdout is the parent's pipe (see fetch.run_fetch)
+    # A worker: its stdout is the parent's pipe (see fetch.run_fetch), and
+    # --output-dir was made by the parent (see fetch._fetch_plan).
+    options.to_parent = True
     for done_by_parent, value in (("resume", False), ("retry_failed", False), ("shard", None)):
         if hasattr(options, done_by_parent):
             setattr(options, done_by_parent, value)
-    # The parent made --output-dir. A worker that made it again, starting
-    # after it vanished, would hide that from the run (see _fetch_plan).
-    options.output_dir_made = True
     return options
 
 
@@ -755,7 +755,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     from .resume import prepare_resume
 
     plan = _fetch_plan(args)
-    if not plan.method or not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", plan.method):
+    if not TOKEN.fullmatch(plan.method):
         raise UsageError(f"invalid --method {plan.method!r}")
     # Open the list first: an unreadable one is refused before the output is touched.
     urls = read_urls(args.source)
