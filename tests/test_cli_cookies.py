@@ -16,6 +16,7 @@ from asks._cli.cookie_files import cookie_files
 from asks._cli.exits import UsageError
 from tests.servers import read_request
 from tests.test_cli import arun_asks, assert_one_error_line, run_asks
+from tests.test_cookie_rules import _jar_cookie
 
 
 def cookie_server(set_cookies: dict[bytes, list[bytes]]) -> tuple[Any, list[bytes | None]]:
@@ -207,27 +208,6 @@ async def test_user_agent_replaces_the_polite_one_of_fetch(
     assert agents == [b"crawler/2", b"crawler/2"]
 
 
-def _cookie(name: str, value: str, path: str = "/") -> http.cookiejar.Cookie:
-    return http.cookiejar.Cookie(
-        version=0,
-        name=name,
-        value=value,
-        port=None,
-        port_specified=False,
-        domain="example.org",
-        domain_specified=False,
-        domain_initial_dot=False,
-        path=path,
-        path_specified=True,
-        secure=False,
-        expires=None,
-        discard=True,
-        comment=None,
-        comment_url=None,
-        rest={},
-    )
-
-
 def test_a_new_jar_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
     # It holds logins; the standard library's own save made it 0644 on
     # Python 3.10 under the usual umask.
@@ -239,7 +219,7 @@ def test_a_new_jar_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
         for path in (new, old):
             files = cookie_files(None, str(path))
             assert files.jar is not None
-            files.jar.set_cookie(_cookie("session", "s3cret"))
+            files.jar.set_cookie(_jar_cookie("session", "s3cret", "example.org"))
             files.save()
     finally:
         os.umask(umask)
