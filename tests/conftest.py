@@ -18,7 +18,8 @@ What this plugin gives:
   ``@pytest.mark.curio_timeout(seconds)``), turned into a clear failure that
   shows where the test was waiting; tearing the async fixtures down gets a
   budget of the same length of its own, so it still runs after a timeout;
-* a test fails if a task it spawned is still alive when it is over;
+* a test fails if a task it spawned is still alive when it is over, or if a
+  ``curio.run_in_thread`` call it made still runs (its task was cancelled);
 * ``no_fd_leak``: a test fails if it leaves a file descriptor open.
   ``@pytest.mark.fd_leak_ok`` opts a test out.
 
@@ -39,6 +40,8 @@ import inspect
 import os
 import socket
 import sys
+import threading
+import time
 import traceback
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,6 +105,10 @@ class DeadlineExceeded(HarnessFailure):
 
 
 class LeakedTasks(HarnessFailure):
+    pass
+
+
+class LeakedThreads(HarnessFailure):
     pass
 
 
@@ -261,6 +268,58 @@ async def _reap_leaked_tasks(kernel: Any, before: set[int]) -> list[BaseExceptio
     ]
 
 
+def _curio_calls(before: set[threading.Thread]) -> dict[threading.Thread, str | None]:
+    """Threads started since *before* that are inside a ``curio.run_in_thread`` call.
+
+    Each maps to the function it still runs, or to None once that function
+    has returned (the thread is waking the kernel and going idle). An idle
+    curio worker thread, waiting for its next call, is not listed.
+    """
+    frames = sys._current_frames()
+    calls: dict[threading.Thread, str | None] = {}
+    for thread in threading.enumerate():
+        if thread in before or thread.ident is None:
+            continue
+        frame = frames.get(thread.ident)
+        callee = None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "run_callable" and code.co_filename.startswith(_CURIO_DIR):
+                future = frame.f_locals.get("future")
+                returned = hasattr(future, "_result") or hasattr(future, "_exception")
+                name = "?" if callee is None else f"{callee.co_name} ({callee.co_filename})"
+                calls[thread] = None if returned else name
+                break
+            callee = code
+            frame = frame.f_back
+    return calls
+
+
+def _wait_for_thread_calls(before: set[threading.Thread]) -> list[BaseException]:
+    """Let the test's ``run_in_thread`` calls end; report those that do not.
+
+    A task cancelled out of ``run_in_thread`` leaves its thread running. When
+    that thread's call returns, curio wakes the task's kernel through a socket
+    which, the test over, is closed: ``OSError: [Errno 9]`` is raised in the
+    thread, and pytest pins it on whatever test runs then. Caught here, it is
+    the guilty test that fails, naming what the thread runs. Waiting also lets
+    a call that has just returned finish waking the kernel before it closes.
+    """
+    deadline = time.monotonic() + _CANCEL_GRACE
+    while (calls := _curio_calls(before)) and time.monotonic() < deadline:
+        time.sleep(0.005)  # threads, not tasks: nothing to wait on but time
+    running = [name for name in calls.values() if name is not None]
+    if not running:  # none, or only calls that returned and are finishing
+        return []
+    return [
+        LeakedThreads(
+            f"{len(running)} thread(s) run by curio.run_in_thread were still running "
+            "after the test (a task was cancelled while its thread ran):\n"
+            + "\n".join(f"  {name}" for name in running)
+        )
+    ]
+
+
 async def _drive(
     kernel: Any,
     testfunc: Callable[..., Any],
@@ -275,6 +334,7 @@ async def _drive(
     escape its scheduler loop instead of ending the task with them.
     """
     before = set(_task_table(kernel))
+    threads_before = set(threading.enumerate())
     runner = _FixtureRunner()
     errors: list[BaseException] = []
     deadline = curio.timeout_after(seconds)
@@ -298,6 +358,7 @@ async def _drive(
         errors.append(exc)
     errors += await runner.teardown(seconds)
     errors += await _reap_leaked_tasks(kernel, before)
+    errors += _wait_for_thread_calls(threads_before)
     return errors
 
 

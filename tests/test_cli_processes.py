@@ -550,7 +550,9 @@ async def test_ctrl_c_stops_a_run_whose_stdout_reader_stalled(tmp_path: Path) ->
     assert len(workers) == 2 and all(gone(pid) for pid in workers)
 
 
-@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+# Two waits of CHILD_TIMEOUT in its thread: a hang fails one of its asserts,
+# not the deadline (which would leave the thread running past the test).
+@pytest.mark.curio_timeout(2 * CHILD_TIMEOUT + 30)
 async def test_urls_from_a_slow_stdin_are_fetched_as_they_come(raw_server: Any) -> None:
     asked = threading.Event()
 

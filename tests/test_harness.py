@@ -227,6 +227,39 @@ def test_leaked_tasks_fail_the_test(run_inner: InnerRun) -> None:
     )
 
 
+def test_a_thread_left_running_by_a_cancelled_task_fails_its_own_test(
+    run_inner: InnerRun,
+) -> None:
+    # Left alone, the thread's return would wake a closed kernel and raise
+    # EBADF in the thread, which pytest pins on whichever test runs then
+    # (here the thread is still blocked when the run ends).
+    result = run_inner(
+        """
+        import threading, time, curio
+
+        release = threading.Event()
+
+        def blocked():
+            release.wait(30)
+
+        async def test_abandons_a_thread():
+            await curio.ignore_after(0.05, curio.run_in_thread(blocked))
+
+        async def test_waits_for_its_thread():
+            await curio.run_in_thread(time.sleep, 0.01)
+        """
+    )
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_abandons_a_thread _*",
+            "1 thread(s) run by curio.run_in_thread were still running after the test*",
+            "*blocked (*test_inner.py)",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Errno 9*")
+
+
 def test_leaked_file_descriptors_fail_the_test(run_inner: InnerRun) -> None:
     result = run_inner(
         """
