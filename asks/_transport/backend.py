@@ -43,6 +43,7 @@ import curio.io
 from curio.traps import _io_waiting, _read_wait, _write_wait
 
 from .._urls import is_dotted_quad
+from .threads import run_blocking
 from .tls_sessions import KeptSession, NativeSession, offer
 
 __all__ = [
@@ -382,8 +383,16 @@ async def resolve(host: str, port: int) -> list[AddrInfo]:
     if literal is not None:
         # getaddrinfo on a literal only parses it; skip the worker thread.
         return [literal]
-    infos = await curio.run_in_thread(
-        socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    # Not curio.run_in_thread: a lookup abandoned by a timeout would wake a
+    # kernel that may be gone by the time it returns (see .threads).
+    infos = await run_blocking(
+        socket.getaddrinfo,
+        host,
+        port,
+        0,
+        socket.SOCK_STREAM,
+        socket.IPPROTO_TCP,
+        name="asks-resolver",
     )
     return list(infos)
 
