@@ -29,6 +29,7 @@ import curio
 from curio.traps import _write_wait
 
 from .._lines import DEFAULT_MAX_LINE_LENGTH
+from .._transport.threads import run_blocking
 from .._urls import url_text
 from .exits import UsageError, standard_stream
 
@@ -130,7 +131,9 @@ class UrlSource:
                     return url
             if self._eof:
                 return None
-            data = await curio.run_in_thread(os.read, self._fd, 65536)
+            # A thread of its own: a read still waiting on a slow pipe when
+            # the run stops ends quietly whenever it returns (.threads).
+            data = await run_blocking(os.read, self._fd, 65536, name="asks-url-list")
             if not data:
                 self._eof = True
                 self._lines.append(self._partial)

@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import curio
 
+from .._transport.threads import run_blocking
 from ..auth import AuthBase, BasicAuth, DigestAuth, NetRCAuth
 from ..errors import AsksException
 from ..response_objects import StreamResponse
@@ -173,8 +174,8 @@ def _upload(source: IO[bytes]) -> Any:
 
 
 async def _chunks(source: IO[bytes]) -> AsyncIterator[bytes]:
-    """The contents of *source* in 64 KiB pieces, each read in a thread."""
-    while chunk := await curio.run_in_thread(source.read, 65536):
+    """The contents of *source* in 64 KiB pieces, each read in a thread (see .threads)."""
+    while chunk := await run_blocking(source.read, 65536, name="asks-stdin"):
         yield chunk
 
 
