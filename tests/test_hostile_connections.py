@@ -232,7 +232,20 @@ async def test_row11_connection_refused_is_connectivity_error_after_retries(
 @MODES
 @pytest.mark.curio_timeout(15)
 @pytest.mark.parametrize("retries", [0, 1])
-async def test_row11_unresolvable_name_is_connectivity_error(connect_attempts, stream, retries):
+async def test_row11_unresolvable_name_is_connectivity_error(
+    connect_attempts, stream, retries, monkeypatch
+):
+    # The system resolver's answer for a name that does not exist, without
+    # asking a DNS server (nothing beyond loopback; one that is slow or
+    # unreachable would make this a test of its timeouts).
+    real = socket.getaddrinfo
+
+    def no_such_name(host, *rest):
+        if host == "nonexistent.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *rest)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
     async with asks.Session() as s:
         start = time.monotonic()
         with pytest.raises(ConnectivityError) as info:
