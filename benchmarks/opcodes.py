@@ -104,7 +104,7 @@ async def main(args: argparse.Namespace) -> None:
     for name, result in results.items():
         print(f"{name:28} {sum(result.values()):8.0f}")
     # Negative rows are work the bare loop does and asks does not (h11's
-    # events for a small body, see asks/_transport/http11_receive.py).
+    # events for a small body, see asks/_transport/http11_body.py).
     print(f"\nSession.get minus the bare loop: {sum(asks.values()) - sum(base.values()):+.0f}")
     delta = {k: asks.get(k, 0.0) - base.get(k, 0.0) for k in asks.keys() | base.keys()}
     for (path, func), d in sorted(delta.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[: args.top]:

@@ -6,11 +6,12 @@ only when h11 reports both sides DONE, and then ``start_next_cycle()``
 resets it. Anything else - an error, a partial read, the server asking to
 close - ends the connection.
 
-The connection is built in three layers, one concern each:
+The connection is built in four layers, one concern each:
 :mod:`.http11_send` sends a request (h11's events, the body, ``Expect:
 100-continue``, an answer that comes before the upload ends), on top of
-:mod:`.http11_receive`, which reads the response head and its body (with
-the body fast path, which keeps h11's decisions and skips its copies); this
+:mod:`.http11_body`, which reads the response body (with the body fast
+path, which keeps h11's decisions and skips its copies), on top of
+:mod:`.http11_receive`, which reads the socket and the response head; this
 module holds the connection's state and its cycle.
 
 The connection answers the pool's questions (see ``interfaces.Connection``)
@@ -18,7 +19,7 @@ and hands itself back through one place, :meth:`HTTP11Connection._release`,
 whoever ends the cycle: the buffered read (:meth:`read_all`), a stream read
 to its end (:meth:`receive_data`), a stream closed early or an error
 (:meth:`abort`). h11's exceptions are turned into the transport's own
-classes in these layers (:meth:`handle`, ``ReceivePath._classify``), where it
+classes in these layers (:meth:`handle`, ``BodyPath._classify``), where it
 is known whether the bytes ran out (EOF) or broke the protocol: nothing above
 has to read h11's messages.
 

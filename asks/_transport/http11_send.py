@@ -8,8 +8,9 @@ same write as the head and a large one gathered with it, waits for
 answered before it read the whole body. A bodiless request sent again is
 written from the bytes h11 made of its event, h11 told right after.
 
-It is built on the receive path (:mod:`.http11_receive`): ``Expect:
-100-continue`` and an early answer are read while sending.
+It is built on the receive path (:mod:`.http11_receive`, the head, and
+:mod:`.http11_body`, the body): ``Expect: 100-continue`` and an early
+answer are read while sending.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import AsyncIterator
 import h11
 
 from .expect_continue import wait_for_continue
-from .http11_receive import ReceivePath, head_end
+from .http11_body import BodyPath
+from .http11_receive import head_end
 from .interfaces import PeerClosedEarly, next_piece
 
 __all__ = ["SendPath", "request_event"]
@@ -70,7 +72,7 @@ async def _close_source(stream: AsyncIterator[bytes]) -> None:
 _END_OF_MESSAGE = h11.EndOfMessage()
 
 
-class SendPath(ReceivePath):
+class SendPath(BodyPath):
     """Sending the request: its head and body, through h11."""
 
     __slots__ = ()
