@@ -4,16 +4,17 @@ Many requests share the connection at once, each on its own stream
 (:class:`~.http2_exchange.HTTP2Exchange`, which quacks like an HTTP/1.1
 connection to the session: ``handle``, ``receive_data``, ``read_all``,
 ``abort``). The h2 state machine itself, as asks configures and corrects
-it, is :mod:`.http2_engine`. Two tasks
-belong to the connection, started when it opens and ended by its close:
+it, is :mod:`.http2_engine`. Two tasks belong to the connection, started
+when it opens and ended by its close:
 
-* the **reader**: curio allows one reader per socket, so every frame is read
-  here and handed to its stream (head, data, end, reset), and h2's own
-  answers (SETTINGS and PING acknowledgements) are queued;
-* the **writer**: every byte leaves through it, in the order h2 produced
-  it. A request task that is cancelled never stops in the middle of a frame,
-  so the byte stream stays whole whoever is cancelled (a cancelled
-  ``sendall`` would otherwise cut a frame in two).
+* the **reader** (:mod:`.http2_reader`): curio allows one reader per
+  socket, so every frame is read there and handed here to its stream (head,
+  data, end, reset), and h2's own answers (SETTINGS and PING
+  acknowledgements) are queued;
+* the **writer** (:mod:`.http2_writer`): every byte leaves through it, in
+  the order h2 produced it. A request task that is cancelled never stops in
+  the middle of a frame, so the byte stream stays whole whoever is cancelled
+  (a cancelled ``sendall`` would otherwise cut a frame in two).
 
 Flow control (RFC 9113 section 5.2) follows the caller: received DATA is
 acknowledged when the caller takes it, so a slow reader slows the server
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -46,19 +46,16 @@ import h2.exceptions
 import h2.settings
 
 from .backend import AnyStream, closed_while_read
-from .http2_engine import ASSUMED_STREAMS, FrameLengths, new_engine, preface, survive_goaway
+from .http2_engine import ASSUMED_STREAMS, new_engine, preface, survive_goaway
 from .http2_exchange import HTTP2Exchange
-from .interfaces import PeerClosedEarly, ProtocolViolation
+from .http2_reader import FrameReader
+from .http2_writer import FrameWriter
+from .interfaces import PeerClosedEarly
 
 if TYPE_CHECKING:
     from .sharing import SharingPool
 
 __all__ = ["HTTP2Connection"]
-
-# An upload waits while this much is queued for the writer, so a fast
-# producer cannot fill memory ahead of a slow socket.
-_HIGH_WATER = 1 << 20
-_READ_SIZE = 65536
 
 
 class HTTP2Connection:
@@ -92,8 +89,8 @@ class HTTP2Connection:
         self._pool = pool
         self._max_head_size = max_head_size
         self._h2 = new_engine()
-        self._outbuf = bytearray()
-        survive_goaway(self._h2, self._outbuf)
+        self._out = FrameWriter(stream, self._h2, lambda: self._error is not None)
+        survive_goaway(self._h2, self._out.buffer)
         self._streams: dict[int, HTTP2Exchange] = {}
         # Streams handed out (claimed), open or about to be; a new connection
         # comes claimed for the request that opened it.
@@ -105,11 +102,9 @@ class HTTP2Connection:
         self._draining = False  # close once the last stream ends
         self._error: BaseException | None = None  # what ended the connection
         self._closed = False
-        self._want_write = curio.Event()
-        self._drained = curio.Event()
         self._window = curio.Event()  # set (and replaced) on any window change
         self._reader: curio.Task | None = None
-        self._writer: curio.Task | None = None
+        self._writer_task: curio.Task | None = None
         self.completed = 0  # streams finished: the connection counts as reused
         self.idle_since = time.monotonic()
 
@@ -120,7 +115,7 @@ class HTTP2Connection:
         """Send the connection preface and our settings; start the reader and writer."""
         await self._stream.send(preface(self._h2, self._max_head_size))
         self._reader = await curio.spawn(self._read_loop, daemon=True)
-        self._writer = await curio.spawn(self._write_loop, daemon=True)
+        self._writer_task = await curio.spawn(self._write_loop, daemon=True)
 
     # -- what the pool asks -------------------------------------------------
 
@@ -192,84 +187,24 @@ class HTTP2Connection:
 
     # -- writing -----------------------------------------------------------
 
-    async def _flush(self) -> None:
-        """Queue what h2 has to send for the writer."""
-        data = self._h2.data_to_send()
-        if data:
-            self._outbuf += data
-            await self._want_write.set()
-
     async def _write_loop(self) -> None:
-        outbuf = self._outbuf
         try:
-            while True:
-                # Cleared before looking, so a flush in between is never missed.
-                self._want_write.clear()
-                if not outbuf:
-                    await self._drained.set()
-                    await self._want_write.wait()
-                    continue
-                self._drained.clear()
-                data = bytes(outbuf)
-                outbuf.clear()
-                await self._stream.send(data)
+            await self._out.run()
         except curio.CancelledError as exc:
             self._orphaned(exc)
             raise
         except Exception as exc:
             await self._fail(exc)
 
-    async def _wait_for_room(self) -> None:
-        # Back-pressure for uploads: wait until the writer caught up. The
-        # event may still be set from the last time the writer ran dry, and
-        # waiting on a set event does not yield: cleared first, or an upload
-        # over _HIGH_WATER spins here and the writer never gets to run.
-        while len(self._outbuf) > _HIGH_WATER and self._error is None:
-            self._drained.clear()
-            await self._drained.wait()
-
     # -- reading -----------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        conn = self._h2
-        stream = self._stream
-        first = True
-        frames = FrameLengths()
+        reader = FrameReader(self._stream, self._h2, self._out)
         try:
             while True:
-                try:
-                    data = await stream.receive(_READ_SIZE)
-                except ssl.SSLEOFError:
-                    # TCP closed without a TLS close_notify, as servers drop
-                    # idle connections: the server's close, as over HTTP/1.1
-                    # (whose streams each tell "before their answer" apart).
-                    data = b""
-                if not data:
-                    raise PeerClosedEarly(before_response=True)
-                if first:
-                    first = False
-                    if data.startswith(b"HTTP/"):
-                        status = data.split(b"\r\n", 1)[0][:80].decode("ascii", "replace")
-                        raise ProtocolViolation(
-                            f"the server answered in HTTP/1.x ({status!r}): it does not "
-                            "speak HTTP/2 without TLS (http2='prior-knowledge')"
-                        )
-                if not frames.feed(data, conn.max_inbound_frame_size):
-                    conn.close_connection(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
-                    await self._flush()
-                    raise ProtocolViolation(
-                        f"HTTP/2 frame of {frames.overlong} bytes, over the "
-                        f"{conn.max_inbound_frame_size} allowed (SETTINGS_MAX_FRAME_SIZE)"
-                    )
-                try:
-                    events = conn.receive_data(data)
-                except h2.exceptions.ProtocolError as exc:
-                    # h2 queued a GOAWAY naming the error: send it on the way out.
-                    await self._flush()
-                    raise ProtocolViolation(f"HTTP/2 protocol error: {exc}") from exc
-                for event in events:
+                for event in await reader.receive():
                     await self._dispatch(event)
-                await self._flush()
+                await self._out.flush()
         except curio.CancelledError as exc:
             self._orphaned(exc)
             raise
@@ -326,7 +261,7 @@ class HTTP2Connection:
 
     async def _on_goaway(self, error_code: int | None, last_stream_id: int | None) -> None:
         # What h2 had queued before the GOAWAY is in the writer's buffer.
-        await self._want_write.set()
+        await self._out.wake()
         last = last_stream_id if last_stream_id is not None else 0
         self._goaway = last
         refused = False
@@ -362,7 +297,7 @@ class HTTP2Connection:
             # their frames alive and tells each caller of the others' calls.
             await ex._on_error(copy.copy(exc))
         await self._wake_senders()
-        await self._drained.set()
+        await self._out.release_waiters()
         if self._pool is not None:
             await self._pool.connection_finished(self)
         await self._maybe_close_idle()
@@ -416,7 +351,7 @@ class HTTP2Connection:
                     ex._unacked = 0
                 ex._chunks.clear()
                 if not self._closed:
-                    await self._flush()
+                    await self._out.flush()
             await self._stream_done(ex, clean and ex._ended)
 
     async def _stream_done(self, ex: HTTP2Exchange, clean: bool) -> None:
@@ -438,7 +373,7 @@ class HTTP2Connection:
         self._closed = True
         async with curio.disable_cancellation():
             me = await curio.current_task()
-            for task in (self._reader, self._writer):
+            for task in (self._reader, self._writer_task):
                 if task is not None and task is not me:
                     # Waited for, so no task outlives its connection; either
                     # task may be the one closing, and goes on to its end.

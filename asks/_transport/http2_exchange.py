@@ -223,7 +223,7 @@ class HTTP2Exchange:
             self.stream_id = stream_id
             self._sending = has_body
             conn._streams[stream_id] = self
-            await conn._flush()
+            await conn._out.flush()
             if body:
                 await self._send_body(body)
             elif stream is not None:
@@ -231,7 +231,7 @@ class HTTP2Exchange:
             if has_body and not self._stream_closed_remotely():
                 h2conn.end_stream(stream_id)
                 self._sending = False
-                await conn._flush()
+                await conn._out.flush()
             while self._head is None:
                 if self._error is not None:
                     raise self._error
@@ -288,8 +288,8 @@ class HTTP2Exchange:
             size = min(window, h2conn.max_outbound_frame_size, len(view))
             h2conn.send_data(stream_id, view[:size].tobytes())
             view = view[size:]
-            await conn._flush()
-            await conn._wait_for_room()
+            await conn._out.flush()
+            await conn._out.wait_for_room()
 
     def _stream_reset(self) -> bool:
         try:
@@ -308,7 +308,7 @@ class HTTP2Exchange:
                 self._unacked -= size
                 conn = self._conn
                 conn._ack(size, self.stream_id)
-                await conn._flush()
+                await conn._out.flush()
                 if data:
                     return data
                 continue

@@ -26,7 +26,7 @@ import h2.settings
 import pytest
 
 import asks
-from asks._transport.http2 import _HIGH_WATER
+from asks._transport.http2_writer import HIGH_WATER
 from asks.errors import ConnectivityError, RequestTimeout
 from tests.hostile_helpers import cyclic_garbage
 from tests.http2.conftest import H2Mode, H2ServerFactory
@@ -206,7 +206,7 @@ async def backed_up(h2_server: H2ServerFactory) -> tuple[H2Server, asks.Session,
     server.connections[0].pause_reading()
     upload = await curio.spawn(session.post(path="/up", data=UPLOAD))
     # The writer is stuck in a send and the upload waits for room.
-    await until(lambda: len(conn._outbuf) > _HIGH_WATER)
+    await until(lambda: len(conn._out.buffer) > HIGH_WATER)
     return server, session, conn, upload
 
 

@@ -87,7 +87,7 @@ async def test_upload_larger_than_the_writer_high_water_with_open_windows(
 ) -> None:
     """A server that opens big windows: the upload is bounded by the writer alone.
 
-    It then waits for the writer to drain (``_HIGH_WATER``), which once spun
+    It then waits for the writer to drain (``http2_writer.HIGH_WATER``), which once spun
     forever on an event left set, without yielding.
     """
     big = 2**31 - 1
