@@ -104,6 +104,68 @@ def canned(response: bytes, keep_alive: bool = True) -> CannedHandler:
     return CannedHandler(response, keep_alive=keep_alive)
 
 
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def refusing_expectations(
+    refusal: bytes,
+    answer: Handler,
+    *,
+    continue_first: bool = False,
+    heads: list[h11.Request] | None = None,
+    bodies: list[bytes] | None = None,
+) -> Handler:
+    """A server that refuses a request's ``Expect`` with *refusal* (a 417) and closes.
+
+    The refusal comes on the request's head alone (the client waits for it,
+    its body unread), or with *continue_first* after ``100 Continue`` and the
+    whole body. A request without the expectation is read whole and answered
+    by *answer*, and the connection serves the next one. Every head goes to
+    *heads* and every body read whole to *bodies*, when given.
+    """
+
+    async def app(sock: curio.io.Socket) -> None:
+        pending = b""
+        while True:
+            conn = h11.Connection(h11.SERVER)
+            if pending:  # (b"" would tell h11 the client closed)
+                conn.receive_data(pending)
+            request = None
+            body = b""
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await sock.recv(_RECV_SIZE)
+                    if not data and request is None:
+                        return
+                    conn.receive_data(data)
+                elif type(event) is h11.Request:
+                    request = event
+                    if heads is not None:
+                        heads.append(event)
+                    if conn.they_are_waiting_for_100_continue:
+                        if not continue_first:
+                            await sock.sendall(refusal)
+                            return
+                        await sock.sendall(_CONTINUE)
+                elif type(event) is h11.Data:
+                    body += event.data
+                elif type(event) is h11.EndOfMessage:
+                    if bodies is not None:
+                        bodies.append(body)
+                    pending = bytes(conn.trailing_data[0])
+                    break
+                elif type(event) is h11.ConnectionClosed:
+                    return
+            assert request is not None
+            if any(name == b"expect" for name, _ in request.headers):  # (h11 lowers names)
+                await sock.sendall(refusal)
+                return
+            await answer(sock)
+
+    return app
+
+
 def _is_peer_trouble(exc: BaseException) -> bool:
     # What a misbehaving or cancelled client makes a handler raise; tests
     # provoke these on purpose, so they are recorded but do not fail the test.

@@ -48,13 +48,13 @@ from typing import Any
 import curio
 import curio.io
 import curio.socket
-import h11
 import pytest
 
 import asks
 import asks._transport.backend
 from asks._transport import happy_eyeballs
 from asks.errors import RequestTimeout
+from tests import servers
 from tests.http2.scripted import H2Server, ServerStream
 from tests.proxies.scripted import ScriptedProxy
 from tests.servers import read_request
@@ -489,38 +489,14 @@ def refusing_expectations(pieces: list[bytes]):
     """A server that answers a 417 to a head with ``Expect`` (and closes: its body
     is not read), and *pieces* to a request without one."""
 
-    async def app(sock: curio.io.Socket) -> None:
-        pending = b""
-        while True:
-            conn = h11.Connection(h11.SERVER)
-            if pending:  # (b"" would tell h11 the client closed)
-                conn.receive_data(pending)
-            request = None
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await sock.recv(65536)
-                    if not data and request is None:
-                        return
-                    conn.receive_data(data)
-                elif isinstance(event, h11.Request):
-                    request = event
-                    if any(name.lower() == b"expect" for name, _ in event.headers):
-                        # At once, from the head: the client waits for it.
-                        await sock.sendall(
-                            b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"
-                        )
-                        return
-                elif isinstance(event, h11.EndOfMessage):
-                    pending = bytes(conn.trailing_data[0])
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    return
-            for piece in pieces:
-                await sock.sendall(piece)
-                await pause()
+    async def answer(sock: curio.io.Socket) -> None:
+        for piece in pieces:
+            await sock.sendall(piece)
+            await pause()
 
-    return app
+    return servers.refusing_expectations(
+        b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n", answer
+    )
 
 
 @STRIKE

@@ -21,7 +21,7 @@ from asks._transport.expect_continue import wait_for_continue
 from asks._transport.http11_receive import head_end as _head_end
 from asks.auth import PostResponseAuth
 from tests.real.nginx import Nginx
-from tests.servers import read_request
+from tests.servers import read_request, refusing_expectations
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
@@ -291,32 +291,12 @@ def _expectation_refuser(
     """A server that answers a request with an expectation 417 (on its head alone,
     or after 100 Continue and the body), and any other with 200 and its body."""
 
-    async def handler(sock):
-        conn = h11.Connection(h11.SERVER)
-        body = b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(await sock.recv(65536))
-                continue
-            if type(event) is h11.Request:
-                heads.append(event)
-                if conn.they_are_waiting_for_100_continue:
-                    if not continue_first:
-                        await sock.sendall(EXPECTATION_FAILED)
-                        return
-                    await sock.sendall(CONTINUE)
-            elif type(event) is h11.Data:
-                body += event.data
-            elif type(event) is h11.EndOfMessage:
-                bodies.append(body)
-                if dict(heads[-1].headers).get(b"expect") is not None:
-                    await sock.sendall(EXPECTATION_FAILED)
-                    return
-                await sock.sendall(OK)
-                return
+    async def answer(sock):
+        await sock.sendall(OK)
 
-    return handler
+    return refusing_expectations(
+        EXPECTATION_FAILED, answer, continue_first=continue_first, heads=heads, bodies=bodies
+    )
 
 
 async def _one_shot(pulled: list[int]) -> AsyncIterator[bytes]:
