@@ -32,12 +32,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from asks._cli import safe_filename
-from tests.pipes import drain, full_pipe
+from tests.cli_children import (
+    ASKS,
+    CHILD_TIMEOUT,
+    asks_child,
+    interrupt_over_a_full_pipe,
+)
+from tests.pipes import full_pipe
 from tests.servers import canned, read_request
-
-ASKS = [sys.executable, "-m", "asks"]
-# Bounds a child that hangs; no test waits for it on purpose.
-CHILD_TIMEOUT = 60.0
 
 BINARY = bytes(range(256)) * 64  # 16 KiB, every byte value
 OK_BINARY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BINARY) + BINARY
@@ -69,20 +71,10 @@ async def signal_once_ready(
     """Run ``python -m asks ARGS``, send it *signum* once *ready* is set; its code and stderr."""
 
     def drive() -> tuple[int | None, bytes]:
-        proc = subprocess.Popen(
-            [*ASKS, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
+        with asks_child(args) as proc:
             if ready.wait(CHILD_TIMEOUT):
                 proc.send_signal(signum)
             _out, err = proc.communicate()
-        finally:
-            killer.cancel()
         return proc.returncode, err
 
     return await curio.run_in_thread(drive)
@@ -1157,23 +1149,13 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(
     listing.write_text("".join(f"{server.url}/{i}\n" for i in range(100)))
 
     def drive() -> tuple[int | None, list[bytes], bytes, bytes]:
-        proc = subprocess.Popen(
-            [*ASKS, "fetch", str(listing), "--connections", "4", *processes],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
+        with asks_child(["fetch", str(listing), "--connections", "4", *processes]) as proc:
             assert proc.stdout is not None
             # Synchronise on the output itself: once these lines are out, the
             # run is stuck on the stalled requests.
             lines = [proc.stdout.readline() for _ in range(answered)]
             proc.send_signal(signum)
             rest, err = proc.communicate()
-        finally:
-            killer.cancel()
         return proc.returncode, lines, rest, err
 
     code, lines, rest, err = await curio.run_in_thread(drive)
@@ -1189,10 +1171,6 @@ async def test_fetch_ctrl_c_keeps_the_lines_written(
         "failed": "0",
         "bytes": str(5 * answered),
     }
-
-
-# A stuck child is killed after this long: far more than a clean stop takes.
-PROMPTLY = 20.0
 
 
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
@@ -1216,34 +1194,14 @@ async def test_fetch_ctrl_c_stops_one_process_writing_to_a_pipe_nobody_reads(
     listing = tmp_path / "urls.txt"
     listing.write_text(f"{server.url}/first\n{server.url}/second\n")
 
-    def drive() -> tuple[int | None, bytes, bytes]:
-        read_end, write_end, filled = full_pipe()
-        try:
-            proc = subprocess.Popen(
-                [*ASKS, "fetch", str(listing), "--processes", "1", "--connections", "1"],
-                stdin=subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=subprocess.PIPE,
-            )
-            os.close(write_end)
-            killer = threading.Timer(PROMPTLY, proc.kill)
-            killer.start()
-            try:
-                # One connection: /second is asked once /first is answered, and
-                # its line is written in the same turn of the kernel, before any
-                # signal can be looked at. So the write is waiting now.
-                if second_asked.wait(PROMPTLY):
-                    proc.send_signal(signal.SIGINT)
-                _out, err = proc.communicate()
-            finally:
-                killer.cancel()
-            left = drain(read_end)
-        finally:
-            os.close(read_end)
-        assert left.startswith(filled)
-        return proc.returncode, left[len(filled) :], err
-
-    code, written, err = await curio.run_in_thread(drive)
+    # One connection: /second is asked once /first is answered, and its line
+    # is written in the same turn of the kernel, before any signal can be
+    # looked at. So the write is waiting when second_asked is set.
+    code, written, err = await curio.run_in_thread(
+        interrupt_over_a_full_pipe,
+        ["fetch", str(listing), "--processes", "1", "--connections", "1"],
+        second_asked,
+    )
     assert code == 130, err
     assert b"Traceback" not in err
     # The line that found no room was never written: no part of it.
@@ -1261,27 +1219,23 @@ def run_with_terminal_stderr(args: list[str]) -> tuple[int, bytes, bytes]:
     master, slave = pty.openpty()
     # 40 rows, 120 columns: room for every column of the bars.
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    try:
-        proc = subprocess.Popen(
-            [*ASKS, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave
-        )
-    finally:
-        os.close(slave)
-    killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-    killer.start()
     screen = bytearray()
     try:
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its end
-                break
-            if not data:
-                break
-            screen += data
-        out, _ = proc.communicate()
+        with asks_child(args, stderr=slave) as proc:
+            os.close(slave)  # the child's now, and its close ends the reads
+            slave = -1
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not data:
+                    break
+                screen += data
+            out, _ = proc.communicate()
     finally:
-        killer.cancel()
+        if slave != -1:
+            os.close(slave)
         os.close(master)
     return proc.returncode, out, bytes(screen)
 

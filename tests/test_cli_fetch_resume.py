@@ -21,8 +21,9 @@ import pytest
 import asks._cli.resume as resume_module
 from asks._cli.exits import UsageError
 from asks._cli.resume import DoneSet, prepare_resume, url_digest
+from tests.cli_children import CHILD_TIMEOUT, asks_child
 from tests.servers import read_request
-from tests.test_cli import ASKS, CHILD_TIMEOUT, arun_asks, json_lines, summary
+from tests.test_cli import arun_asks, json_lines, summary
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -252,20 +253,15 @@ async def test_resume_after_a_kill_fetches_only_what_was_missing(
     listing = tmp_path / "urls.txt"
     listing.write_text("\n".join(urls) + "\n")
     out = tmp_path / "out.jsonl"
-    command = [*ASKS, "fetch", str(listing), "--jsonl", str(out), "--connections", "8"]
+    args = ["fetch", str(listing), "--jsonl", str(out), "--connections", "8"]
 
     def kill_at_half() -> int:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
+        with asks_child(args, stdout=None, stderr=subprocess.DEVNULL) as proc:
             # Synchronised on the output: the child writes a line per answer.
             while _line_count(out) < half and proc.poll() is None:
                 threading.Event().wait(0.01)
             proc.send_signal(signal.SIGKILL)
             return proc.wait()
-        finally:
-            killer.cancel()
 
     code = await curio.run_in_thread(kill_at_half)
     assert code == -signal.SIGKILL
@@ -273,7 +269,7 @@ async def test_resume_after_a_kill_fetches_only_what_was_missing(
     assert len(written) == half
     await resumed.set()
 
-    result = await arun_asks(*command[3:], "--resume")
+    result = await arun_asks(*args, "--resume")
     assert result.returncode == 0, result.stderr
     done_first = {r["url"].removeprefix(server.url) for r in written}
     # Only the URLs without a line were asked for again...

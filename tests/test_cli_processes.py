@@ -27,12 +27,10 @@ import pytest
 
 from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace, worker_of
 from asks._partition import shard_of
+from tests.cli_children import ASKS, CHILD_TIMEOUT, asks_child, interrupt_over_a_full_pipe
 from tests.hosts import Hosts
-from tests.pipes import drain, full_pipe
 from tests.servers import canned, read_request
 
-ASKS = [sys.executable, "-m", "asks"]
-CHILD_TIMEOUT = 60.0
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -292,25 +290,17 @@ def stalled_run(
     """Run fetch --processes 2 until the stall holds it, then *act* on it; its end."""
     listing = tmp_path / "urls.txt"
     listing.write_text("\n".join(hosts.urls(4, "/fast") + hosts.urls(10, "/hold")) + "\n")
-    proc = subprocess.Popen(
-        [*ASKS, "fetch", str(listing), "--processes", "2", "--connections", "8"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-    killer.start()
     try:
-        assert stall.held.wait(CHILD_TIMEOUT)
-        # The answered URLs' lines, through the parent: only then is the run
-        # stuck on the held requests alone (no line of them can be lost).
-        assert proc.stdout is not None
-        first = b"".join(proc.stdout.readline() for _ in range(stall.fast))
-        act(proc)
-        rest, err = proc.communicate(timeout=CHILD_TIMEOUT)
-        out = first + rest
+        with asks_child(["fetch", str(listing), "--processes", "2", "--connections", "8"]) as proc:
+            assert stall.held.wait(CHILD_TIMEOUT)
+            # The answered URLs' lines, through the parent: only then is the run
+            # stuck on the held requests alone (no line of them can be lost).
+            assert proc.stdout is not None
+            first = b"".join(proc.stdout.readline() for _ in range(stall.fast))
+            act(proc)
+            rest, err = proc.communicate(timeout=CHILD_TIMEOUT)
+            out = first + rest
     finally:
-        killer.cancel()
         stall.release.set()
     return proc.returncode, out, err
 
@@ -393,25 +383,18 @@ async def test_a_killed_workers_partial_files_are_removed(tmp_path: Path) -> Non
     victim: list[int] = []
 
     def kill_one() -> tuple[int | None, bytes, bytes]:
-        proc = subprocess.Popen(
-            [*ASKS, "fetch", str(listing), "--processes", "2", "--output-dir", str(out)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
+        args = ["fetch", str(listing), "--processes", "2", "--output-dir", str(out)]
         try:
-            if server.streaming.wait(CHILD_TIMEOUT):
-                workers = children_of(proc.pid)
-                assert len(workers) == 2
-                victim.append(workers[0])
-                # Named for the victim, but no partial file: not removed either.
-                (out / f".other.{workers[0]}.abcdefgh.keep").write_bytes(b"")
-                os.kill(workers[0], signal.SIGKILL)
-            lines, err = proc.communicate()
+            with asks_child(args) as proc:
+                if server.streaming.wait(CHILD_TIMEOUT):
+                    workers = children_of(proc.pid)
+                    assert len(workers) == 2
+                    victim.append(workers[0])
+                    # Named for the victim, but no partial file: not removed either.
+                    (out / f".other.{workers[0]}.abcdefgh.keep").write_bytes(b"")
+                    os.kill(workers[0], signal.SIGKILL)
+                lines, err = proc.communicate()
         finally:
-            killer.cancel()
             server.release.set()
         return proc.returncode, lines, err
 
@@ -491,10 +474,6 @@ async def test_sigterm_stops_the_workers_and_keeps_the_lines(tmp_path: Path) -> 
     assert len(workers) == 2 and all(gone(pid) for pid in workers)
 
 
-# A stuck run is killed after this long: far more than a clean stop takes.
-PROMPTLY = 20.0
-
-
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
 async def test_ctrl_c_stops_a_run_whose_stdout_reader_stalled(tmp_path: Path) -> None:
     # `asks fetch urls.txt | consumer` whose consumer stopped reading: the
@@ -509,33 +488,15 @@ async def test_ctrl_c_stops_a_run_whose_stdout_reader_stalled(tmp_path: Path) ->
     workers: list[int] = []
 
     def drive() -> tuple[int | None, bytes, bytes]:
-        read_end, write_end, filled = full_pipe()
-        try:
-            proc = subprocess.Popen(
-                # One connection a worker: each asks for /hold once its /fast
-                # ones are answered and their lines are out to the parent,
-                # whose copy of them waits on the full pipe.
-                [*ASKS, "fetch", str(listing), "--processes", "2", "--connections", "1"],
-                stdin=subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=subprocess.PIPE,
-            )
-            os.close(write_end)
-            killer = threading.Timer(PROMPTLY, proc.kill)
-            killer.start()
-            try:
-                if stall.held.wait(PROMPTLY):
-                    workers.extend(children_of(proc.pid))
-                    proc.send_signal(signal.SIGINT)
-                _out, err = proc.communicate()
-            finally:
-                killer.cancel()
-                stall.release.set()
-            left = drain(read_end)
-        finally:
-            os.close(read_end)
-        assert left.startswith(filled)
-        return proc.returncode, left[len(filled) :], err
+        # One connection a worker: each asks for /hold once its /fast ones
+        # are answered and their lines are out to the parent, whose copy of
+        # them waits on the full pipe.
+        return interrupt_over_a_full_pipe(
+            ["fetch", str(listing), "--processes", "2", "--connections", "1"],
+            stall.held,
+            before_signal=lambda proc: workers.extend(children_of(proc.pid)),
+            after=stall.release.set,
+        )
 
     try:
         code, written, err = await curio.run_in_thread(drive)

@@ -24,9 +24,9 @@ import pytest
 from asks._cli import build_parser
 from asks._cli.arguments import METHODS, parse_args, request_options, shared_options
 from asks._cli.url_form import looks_like_url, with_default_scheme
+from tests.cli_children import CHILD_TIMEOUT
 from tests.servers import canned
 from tests.test_cli import (
-    CHILD_TIMEOUT,
     OK_HELLO,
     arun_asks,
     assert_one_error_line,

@@ -1,0 +1,76 @@
+"""``python -m asks`` as a child of a test: the command, its bounds, its scaffolding.
+
+A child that hangs is killed after its bound (``CHILD_TIMEOUT``, or
+``PROMPTLY`` for one that must stop quickly), so it fails its test instead
+of the whole run; no test waits for that bound on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from tests.pipes import drain, full_pipe
+
+ASKS = [sys.executable, "-m", "asks"]
+# Bounds a child that hangs; no test waits for it on purpose.
+CHILD_TIMEOUT = 60.0
+# A stuck child is killed after this long: far more than a clean stop takes.
+PROMPTLY = 20.0
+
+_Target = int | IO[Any] | None
+
+
+@contextlib.contextmanager
+def asks_child(
+    args: list[str],
+    *,
+    stdout: _Target = subprocess.PIPE,
+    stderr: _Target = subprocess.PIPE,
+    kill_after: float = CHILD_TIMEOUT,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m asks ARGS`` started with no stdin, killed if it runs past *kill_after*."""
+    proc = subprocess.Popen([*ASKS, *args], stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+    killer = threading.Timer(kill_after, proc.kill)
+    killer.start()
+    try:
+        yield proc
+    finally:
+        killer.cancel()
+
+
+def interrupt_over_a_full_pipe(
+    args: list[str],
+    ready: threading.Event,
+    *,
+    before_signal: Callable[[subprocess.Popen[bytes]], object] = lambda proc: None,
+    after: Callable[[], object] = lambda: None,
+) -> tuple[int | None, bytes, bytes]:
+    """Run asks writing to a full pipe nobody reads; SIGINT once *ready* is set.
+
+    *before_signal* is given the child just before the signal, *after* runs
+    once it has ended. Returns its exit code, what it wrote past the pipe's
+    filling (checked to be left whole), and its stderr.
+    """
+    read_end, write_end, filled = full_pipe()
+    try:
+        with asks_child(args, stdout=write_end, kill_after=PROMPTLY) as proc:
+            os.close(write_end)
+            try:
+                if ready.wait(PROMPTLY):
+                    before_signal(proc)
+                    proc.send_signal(signal.SIGINT)
+                _out, err = proc.communicate()
+            finally:
+                after()
+        left = drain(read_end)
+    finally:
+        os.close(read_end)
+    assert left.startswith(filled)
+    return proc.returncode, left[len(filled) :], err
