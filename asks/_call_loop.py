@@ -26,6 +26,7 @@ import h11
 from . import _retry
 from ._boundary import reraise, translate
 from ._headers import Headers, ResponseHeaders
+from ._held_body import HeldChallenge, ReadsWhole
 from ._redirects import REDIRECT_CODES, RedirectPlan, plan_redirect, strips_credentials
 from ._request import IDEMPOTENT, Call, RequestFactory
 from ._retry import Retry, RetryBudget
@@ -46,7 +47,6 @@ from .errors import (
 )
 from .response_objects import (
     BaseResponse,
-    BodyInMemory,
     Response,
     StreamBody,
     StreamResponse,
@@ -203,29 +203,50 @@ class CallLoop:
 
             # An intermediate response: read it whole so its connection can
             # serve the next request of this call.
-            response = await self._passed(call, conn, head, headers, options, elapsed)
-            if jar is None and not options.cookies_off and headers.has(b"set-cookie"):
-                # No store, but the cookies a redirect or a challenge sets
-                # go with the rest of this call (a login's 302 sets the
-                # session its next page needs), as requests does; by the
-                # same rules as a store's, and nothing outlives the call.
-                jar = _make_tracker(True)
-                assert jar is not None
-                jar.store(headers, call.url.text, call.url.host, call.url.scheme)
+            held: HeldChallenge | None = None
+            source: ReadsWhole = conn
+            if challenge and (options.stream or options.callback is not None):
+                # It may yet be the final response: past the bound its rest
+                # stays in the connection for the caller (_held_body).
+                source = held = HeldChallenge(conn)
+            try:
+                response = await self._passed(call, source, head, headers, options, elapsed)
+                if jar is None and not options.cookies_off and headers.has(b"set-cookie"):
+                    # No store, but the cookies a redirect or a challenge sets
+                    # go with the rest of this call (a login's 302 sets the
+                    # session its next page needs), as requests does; by the
+                    # same rules as a store's, and nothing outlives the call.
+                    jar = _make_tracker(True)
+                    assert jar is not None
+                    jar.store(headers, call.url.text, call.url.host, call.url.scheme)
+                retry_headers = None
+                if challenge:
+                    assert isinstance(auth, PostResponseAuth)
+                    retry_headers = await auth(response, call.auth_request())
+            except BaseException:
+                # A hook or the auth object raised (or a cancellation): a
+                # connection held past the bound must not stay open.
+                if held is not None:
+                    await held.abort()
+                raise
             if challenge:
-                assert isinstance(auth, PostResponseAuth)
-                retry_headers = await auth(response, call.auth_request())
                 if retry_headers:
+                    if held is not None:
+                        # Its rest unread could take any time: closed, and
+                        # the retry goes out on a new connection.
+                        await held.abort()
                     auth_retried = True
                     history.append(response)
                     call.auth_headers = dict(retry_headers)
                     continue
                 if plan is None:
-                    if options.stream or options.callback is not None:
-                        # Read whole to be shown to the auth object, it is
-                        # final all the same: as such, streamed or given to
-                        # the callback, as the call asked.
-                        response = await self._unanswered(call, response, head, headers, options)
+                    if held is not None:
+                        # Read to be shown to the auth object, it is final
+                        # all the same: as such, streamed or given to the
+                        # callback, as the call asked - all of it.
+                        response = await self._unanswered(
+                            call, response, head, headers, options, held
+                        )
                     response.history = history
                     return response
             assert plan is not None
@@ -294,7 +315,7 @@ class CallLoop:
     async def _buffered(
         self,
         call: Call,
-        conn: HTTP11Connection,
+        conn: ReadsWhole,
         head: h11.Response,
         headers: ResponseHeaders,
         encoding: str,
@@ -311,7 +332,9 @@ class CallLoop:
         except BaseException as exc:
             if not (drop_over_limit and isinstance(exc, BodyOverLimit)):
                 reraise(exc, call.where)
-            content = b""  # its connection is closed; the next request opens one
+            # Its connection is closed (the next request opens one), or,
+            # a challenge's, held for the caller (_held_body.HeldChallenge).
+            content = b""
         # By position (method, url, status, reason, version, headers,
         # encoding, body, max_decoded_size): keywords cost twice as much here.
         response = Response(
@@ -333,7 +356,7 @@ class CallLoop:
     async def _passed(
         self,
         call: Call,
-        conn: HTTP11Connection,
+        conn: ReadsWhole,
         head: h11.Response,
         headers: ResponseHeaders,
         options: _Options,
@@ -346,7 +369,10 @@ class CallLoop:
         whatever the server sends: past ``_PASSED_BODY_LIMIT`` bytes (or
         ``max_body_size``, if smaller) the body is not read on, its
         connection is closed instead, and the response keeps an empty body.
-        Event hooks wrap this step (``_hooks.install``).
+        (A challenge's *conn* is a :class:`HeldChallenge`, which keeps the
+        connection open there: a challenge declined is the final response,
+        and that gets all of its body.) Event hooks wrap this step
+        (``_hooks.install``).
         """
         # The class's step, not the instance's: hooks run on this one.
         return await CallLoop._buffered(
@@ -436,17 +462,24 @@ class CallLoop:
         head: h11.Response,
         headers: ResponseHeaders,
         options: _Options,
+        held: HeldChallenge,
     ) -> BaseResponse:
-        """A challenge read whole (:meth:`_passed`) that ends the call, as a final response.
+        """A challenge read (:meth:`_passed`) that ends the call, as a final response.
 
-        Its body is served from memory (still as received: the stream undoes
-        its coding as it would a socket's). The hooks saw it once already,
-        as :meth:`_passed` returned it: the class's step, so not again.
+        Its body is served from memory, then (past the bound) from the
+        connection (still as received: the stream undoes its coding as it
+        would a socket's). The hooks saw it once already, as :meth:`_passed`
+        returned it: the class's step, so not again.
         """
-        response = await CallLoop._final_response(
-            self, call, BodyInMemory(passed.body), head, headers, options, passed._elapsed
-        )
-        return response
+        body = held.final_body(passed.body)
+        try:
+            return await CallLoop._final_response(
+                self, call, body, head, headers, options, passed._elapsed
+            )
+        except BaseException:
+            # (A callback's failure has closed the body already; a no-op then.)
+            await body.abort()
+            raise
 
     # -- sending ---------------------------------------------------------------
 

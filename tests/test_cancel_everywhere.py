@@ -445,11 +445,13 @@ def answering(
     busy_first: bool = False,
     digest: bool = False,
     basic_only: bool = False,
+    basic_only_dripping: bool = False,
     refuse_expect: bool = False,
 ):
     """A server like :func:`dripping`; a 503 before every answer, or a Digest challenge.
 
-    ``basic_only``: every request gets a challenge a Digest auth cannot answer;
+    ``basic_only``: every request gets a challenge a Digest auth cannot answer
+    (``basic_only_dripping``: its body in *pieces*' pieces, after the first);
     ``refuse_expect``: see :func:`refusing_expectations`.
     """
     if refuse_expect:
@@ -465,6 +467,15 @@ def answering(
                     b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
                     b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
                 )
+                continue
+            if basic_only_dripping:
+                # As basic_only, its body in the pieces of LENGTH.
+                await sock.sendall(
+                    b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="r"\r\n'
+                )
+                for piece in pieces[1:]:
+                    await pause()
+                    await sock.sendall(piece)
                 continue
             if busy_first and count % 2:
                 await sock.sendall(
@@ -512,6 +523,7 @@ def refusing_expectations(pieces: list[bytes]):
         "hooks",
         "hooks-stream",
         "declined-challenge-stream",
+        "declined-challenge-past-the-bound",
         "expectation-refused",
     ],
 )
@@ -522,12 +534,18 @@ async def test_policies(raw_server, policy, strike):
             busy_first=policy == "retry",
             digest=policy == "digest",
             basic_only=policy == "declined-challenge-stream",
+            basic_only_dripping=policy == "declined-challenge-past-the-bound",
             refuse_expect=policy == "expectation-refused",
         )
     )
     options: dict[str, Any] = {"connections": 1}
     if policy == "waiting-per-host":
         options = {"connections": 3, "connections_per_host": 1}
+    elif policy == "declined-challenge-past-the-bound":
+        # The bound of a passed response's body (max_body_size, smaller
+        # than _PASSED_BODY_LIMIT) inside the challenge's body: the rest
+        # is read from the connection held past it.
+        options["max_body_size"] = 150
     elif policy == "rate-limit":
         options["rate_limit"] = asks.RateLimit(200, burst=1)
     elif policy.startswith("hooks"):
@@ -562,7 +580,7 @@ async def test_policies(raw_server, policy, strike):
                 kwargs["pool_timeout"] = 30
                 await wait_behind_another_request(s, url, kwargs)
                 return
-            if policy == "declined-challenge-stream":
+            if policy.startswith("declined-challenge"):
                 # The 401 read whole for the auth object, then served as the stream.
                 r = await s.get(url, stream=True, auth=asks.DigestAuth(("u", "p")), **kwargs)
                 assert r.status_code == 401

@@ -18,8 +18,10 @@ import curio
 import pytest
 
 import asks
+from asks._call_loop import _PASSED_BODY_LIMIT
 from asks.errors import BadStatus, RequestTimeout, ResponseTooLarge
 from asks.multipart import MultipartData
+from tests.real._h2_app import pattern
 from tests.real.h2_fixtures import SMALL
 from tests.real.hypercorn import Hypercorn
 from tests.real.nginx import Nginx
@@ -183,7 +185,6 @@ async def test_raise_for_status_and_status_codes(
 async def test_stream_true_reads_in_chunks_with_a_per_read_timeout(
     h2s: asks.Session, hypercorn_h2: Hypercorn
 ) -> None:
-    from tests.real._h2_app import pattern
 
     r = await h2s.get(hypercorn_h2.url("/bytes/300000"), stream=True, timeout=CALL_TIMEOUT)
     assert r.http_version == "2"
@@ -220,7 +221,6 @@ async def test_the_whole_call_timeout_ends_one_stream_not_the_connection(
 
 
 async def test_callback_gets_every_chunk(h2s: asks.Session, hypercorn_h2: Hypercorn) -> None:
-    from tests.real._h2_app import pattern
 
     chunks: list[bytes] = []
 
@@ -230,6 +230,25 @@ async def test_callback_gets_every_chunk(h2s: asks.Session, hypercorn_h2: Hyperc
     r = await h2s.get(hypercorn_h2.url("/bytes/200000"), callback=keep, timeout=CALL_TIMEOUT)
     assert r.status_code == 200
     assert b"".join(chunks) == pattern(200000)
+
+
+async def test_a_declined_challenge_past_the_bound_streams_its_whole_h2_body(
+    h2s: asks.Session, hypercorn_h2: Hypercorn
+) -> None:
+    # The challenge's stream is read up to the bound for the auth object,
+    # then (declined) the caller reads the rest of the same stream.
+    size = _PASSED_BODY_LIMIT + 300_000
+    url = hypercorn_h2.url(f"/challenge/{size}")
+    auth = asks.DigestAuth(("u", "p"))
+    r = await h2s.get(url, auth=auth, stream=True, timeout=CALL_TIMEOUT)
+    assert (r.status_code, r.http_version, r.history) == (401, "2", [])
+    body = b"".join([chunk async for chunk in r.body(timeout=CALL_TIMEOUT)])
+    assert body == pattern(size)
+    # Closed early, the stream is reset; the connection serves the next.
+    async with await h2s.get(url, auth=auth, stream=True, timeout=CALL_TIMEOUT) as r:
+        assert pattern(size).startswith(await r.body.__anext__())
+    stats = h2s.pool_stats()
+    assert (stats.open, stats.busy) == (1, 0), stats
 
 
 async def test_max_body_size_bounds_an_h2_body(

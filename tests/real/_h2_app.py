@@ -8,6 +8,7 @@
 ``/headers``        the request's header fields, one ``name: value`` per line
 ``/bodiless/NNN``   status NNN (204, 304) with the Content-Length of the body it
                     would have had, and no content, ended by an empty DATA frame
+``/challenge/N``    a 401 offering Basic only, with N bytes as ``/bytes/N``
 ``/gather/N/KEY``   ``ok`` once N requests with this KEY are in the app at once
                     (each waits for the rest: proof, with no timing, that they
                     were all in flight together); 503 if they do not all come
@@ -51,6 +52,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     parts = scope["path"].strip("/").split("/")
     if parts[0] == "bytes":
         await _bytes(send, int(parts[1]))
+    elif parts[0] == "challenge":
+        challenge = [(b"www-authenticate", b'Basic realm="r"')]
+        await _bytes(send, int(parts[1]), 401, challenge)
     elif parts[0] == "echo":
         await _echo(receive, send)
     elif parts[0] == "delay":
@@ -79,10 +83,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 404, b"not found\n")
 
 
-async def _bytes(send: Send, size: int) -> None:
-    headers = [(b"content-type", b"application/octet-stream")]
+async def _bytes(
+    send: Send, size: int, status: int = 200, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", b"application/octet-stream"), *(extra or [])]
     headers.append((b"content-length", str(size).encode()))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     sent = 0
     while sent < size:
         piece = PATTERN[: min(len(PATTERN), size - sent)]
