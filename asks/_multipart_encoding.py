@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Mapping
 from typing import NamedTuple
 
+from ._headers import TOKEN, check_header_text, encode_value
 from ._multipart_files import Source
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "layout",
     "occurs_in",
     "part_head",
+    "part_headers",
 ]
 
 # In-memory values at least this large stay separate pieces of the body
@@ -56,6 +59,58 @@ class Part(NamedTuple):
     content: bytes | Source
     filename: str | None
     content_type: str | None
+    # More header lines of the part, checked and encoded (part_headers).
+    headers: tuple[bytes, ...] = ()
+
+
+# The part's own header fields, which asks writes from the field's name, the
+# filename and the content type: a caller's copy would make a second one.
+_WRITTEN = frozenset({"content-disposition", "content-type"})
+
+
+def part_headers(field: str, headers: object) -> tuple[bytes, ...]:
+    """The fourth item of a requests-style tuple, as the part's extra header lines.
+
+    Names must be tokens and values field values (RFC 9110 sections 5.6.2
+    and 5.5: Latin-1, no control characters; spaces around a value are
+    dropped), as for a request's own headers: a part's header block is a
+    header block (RFC 7578 section 4.8, RFC 2046 section 5.1.1), and a CR or
+    LF would end it early and let the value write the part's content.
+
+    Raises:
+        TypeError: *headers* is not a mapping of str to str.
+        ValueError: a name that is not a token, a value that cannot be sent,
+            or ``Content-Disposition`` or ``Content-Type``, which asks writes
+            (from the field's name, the filename and the tuple's third item).
+    """
+    if headers is None:
+        return ()
+    if not isinstance(headers, Mapping):
+        raise TypeError(
+            f"multipart field {field!r}: a tuple's fourth item is a mapping of header "
+            f"names to values, not {type(headers).__name__}"
+        )
+    lines = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(
+                f"multipart field {field!r}: part header names and values must be str, "
+                f"not {type(name).__name__}: {type(value).__name__}"
+            )
+        check_header_text(f"multipart field {field!r}: a part header name", name)
+        if not TOKEN.fullmatch(name):
+            raise ValueError(f"multipart field {field!r}: invalid part header name: {name!r}")
+        if name.lower() in _WRITTEN:
+            raise ValueError(
+                f"multipart field {field!r}: the part header {name!r} is asks' own, "
+                "written from the field's name, the filename and the tuple's third item "
+                "(the content type); it cannot be given twice"
+            )
+        # (Messages name the header, never its value, as for request headers.)
+        check_header_text(f"multipart field {field!r}: part header {name!r}", value)
+        data = encode_value(name, value)
+        lines.append(name.encode("ascii") + b": " + data + b"\r\n")
+    return tuple(lines)
 
 
 def _header_text(value: str, what: str, encoding: str) -> bytes:
@@ -80,6 +135,9 @@ def part_head(part: Part, encoding: str = "utf-8") -> bytes:
                 f"multipart content type must not contain CR, LF or NUL: {part.content_type!r}"
             )
         head += b"Content-Type: " + part.content_type.encode(encoding) + b"\r\n"
+    if part.headers:
+        # After the two asks writes, in the caller's order (as requests).
+        head += b"".join(part.headers)
     return head + b"\r\n"
 
 

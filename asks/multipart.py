@@ -32,7 +32,12 @@ How each value is sent:
   type: guessed from the filename when not given). *content* is bytes, a
   ``str`` (sent encoded, not read as a path), a path or an open binary
   file. ``(None, content)`` is the requests idiom for an ordinary field:
-  no filename, no Content-Type unless given.
+  no filename, no Content-Type unless given. requests' fourth item, a
+  mapping of more header fields for the part (``{"X-Part": "v"}``), is sent
+  after Content-Disposition and Content-Type, in its order; names must be
+  tokens and values Latin-1 without control characters (``ValueError``),
+  and Content-Disposition or Content-Type there is refused
+  (``ValueError``): asks writes them, the type from the third item.
 * a list: one part per item, under the same name (as ``data=`` repeats a
   form field).
 * ``None``: no part at all (as ``data=`` leaves it out).
@@ -77,6 +82,7 @@ from ._multipart_encoding import (
     layout,
     occurs_in,
     part_head,
+    part_headers,
 )
 from ._multipart_files import AsyncReadable, Source, SyncReadable, file_content
 from .errors import AsksException
@@ -380,12 +386,18 @@ def _check_metadata(mime_type: object, basename: object) -> None:
             raise TypeError(f"MultipartData {what} must be a str or None, not {given!r}")
 
 
-def _file_part(name: str, source: object, mime_type: str | None, basename: str | None) -> Part:
+def _file_part(
+    name: str,
+    source: object,
+    mime_type: str | None,
+    basename: str | None,
+    headers: tuple[bytes, ...] = (),
+) -> Part:
     _check_metadata(mime_type, basename)
     filename = (_own_name(source) or _DEFAULT_FILENAME) if basename is None else basename
     if mime_type is None:
         mime_type = guess_type(filename) if filename else OCTET_STREAM
-    return Part(name, file_content(name, source), filename or None, mime_type)
+    return Part(name, file_content(name, source), filename or None, mime_type, headers)
 
 
 def _field_name(name: object) -> str:
@@ -427,14 +439,17 @@ def _to_part(name: object, value: object, encoding: str) -> Part:
 
 
 def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> Part:
-    """``(filename, content[, content_type])``, as requests and httpx take it."""
-    if len(value) not in (2, 3):
+    """``(filename, content[, content_type[, headers]])``, as requests takes it
+    (httpx takes the first three)."""
+    if not 2 <= len(value) <= 4:
         raise TypeError(
-            f"multipart field {name!r}: a tuple is (filename, content) or "
-            f"(filename, content, content_type), not {len(value)} items"
+            f"multipart field {name!r}: a tuple is (filename, content), "
+            f"(filename, content, content_type) or (filename, content, content_type, "
+            f"headers), not {len(value)} items"
         )
     filename, content = value[0], value[1]
-    mime_type = value[2] if len(value) == 3 else None
+    mime_type = value[2] if len(value) >= 3 else None
+    headers = part_headers(name, value[3]) if len(value) == 4 else ()
     if filename is not None and not isinstance(filename, str):
         raise TypeError(f"multipart field {name!r}: the filename must be a str or None")
     if isinstance(content, str):
@@ -442,8 +457,8 @@ def _tuple_part(name: str, value: tuple[Any, ...], encoding: str) -> Part:
         # a path: a path is given as a pathlib.Path.
         content = content.encode(encoding)
     if filename is None and mime_type is None and isinstance(content, bytes):
-        return Part(name, content, None, None)  # requests' (None, value): a field
-    return _file_part(name, content, mime_type, "" if filename is None else filename)
+        return Part(name, content, None, None, headers)  # requests' (None, value): a field
+    return _file_part(name, content, mime_type, "" if filename is None else filename, headers)
 
 
 def _items(fields: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Iterable[tuple[Any, Any]]:
@@ -481,8 +496,11 @@ def build_multipart(
 
     Raises:
         ValueError: a name, filename or content type contains CR, LF or NUL;
-            a given boundary is invalid or occurs in the content.
-        TypeError: a value cannot be sent (e.g. a text-mode file).
+            a part header of a tuple's fourth item is not a token and a
+            field value, or is Content-Disposition or Content-Type; a given
+            boundary is invalid or occurs in the content.
+        TypeError: a value cannot be sent (e.g. a text-mode file, a tuple
+            of another length, a fourth item that is not a mapping of str).
         OSError: a path cannot be ``stat``-ed (missing file) or is a directory.
     """
     parts = _parts(fields, encoding)

@@ -223,6 +223,50 @@ async def test_a_boundary_in_the_callers_content_type_frames_the_body(rec):
         assert body.startswith(b"--my-b\r\n") and body.endswith(b"\r\n--my-b--\r\n")
 
 
+async def test_a_files_tuples_fourth_item_goes_in_the_parts_head(rec):
+    # requests' (filename, content, content_type, headers): the headers
+    # after Content-Disposition and Content-Type, byte for byte.
+    await asks.post(
+        rec.server.url,
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+        files={
+            "f": ("a.txt", b"hi", "text/plain", {"X-Part": "v", "Content-Language": "fr"}),
+            "g": ("b.bin", io.BytesIO(b"io"), None, {"X-Other": "w"}),
+        },
+    )
+    req, body = rec.requests[-1]
+    expected = (
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n"
+        b"X-Part: v\r\n"
+        b"Content-Language: fr\r\n"
+        b"\r\n"
+        b"hi\r\n"
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="g"; filename="b.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n"
+        b"X-Other: w\r\n"
+        b"\r\n"
+        b"io\r\n"
+        b"--B--\r\n"
+    )
+    assert body == expected
+    assert header(req, b"content-length") == str(len(expected)).encode()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Part": "v\r\nX-Injected: 1"}, {"Bad Name": "v"}, {"Content-Disposition": "form-data"}],
+)
+async def test_a_bad_part_header_is_refused_before_anything_is_sent(rec, headers):
+    with pytest.raises(ValueError):
+        await asks.post(rec.server.url, files={"f": ("a.txt", b"hi", None, headers)})
+    with pytest.raises(TypeError, match="mapping"):
+        await asks.post(rec.server.url, files={"f": ("a.txt", b"hi", None, "X-Part: v")})
+    assert rec.requests == []
+
+
 async def test_an_in_memory_file_goes_with_a_content_length(httpbin):
     # hypercorn's httpbin (like many servers and object stores) refuses a
     # chunked upload: a BytesIO must go with its length.

@@ -305,7 +305,10 @@ def test_files_takes_a_list_of_paths(tmp_path: Path) -> None:
     ("value", "message"),
     [
         (("only-a-name",), "not 1 items"),
-        (("n", b"x", "text/plain", {"X-Header": "1"}), "not 4 items"),
+        (("n", b"x", "text/plain", {"X-Header": "1"}, None), "not 5 items"),
+        (("n", b"x", "text/plain", [("X-Header", "1")]), "mapping of header names"),
+        (("n", b"x", None, {"X-Header": 1}), "must be str"),
+        (("n", b"x", None, {b"X-Header": "1"}), "must be str"),
         ((b"bytes-name", b"x"), "filename must be a str"),
         (("n", 42), "cannot send int"),
     ],
@@ -313,6 +316,76 @@ def test_files_takes_a_list_of_paths(tmp_path: Path) -> None:
 def test_a_bad_tuple_is_a_type_error(value: tuple[Any, ...], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         build_multipart({"f": value})
+
+
+def test_a_tuples_fourth_item_is_more_header_lines_of_the_part() -> None:
+    # requests' (filename, content, content_type, headers): after the two
+    # lines asks writes, in the order given, values without the spaces
+    # around them; None is none; a field (None, value) takes them too.
+    body = build_multipart(
+        [
+            ("a", ("a.txt", b"hi", "text/plain", {"X-Part": "v", "Content-ID": " <1@x> "})),
+            ("b", ("b.bin", b"?", None, None)),
+            ("c", (None, b"plain", None, {"X-Field": "caf\u00e9"})),
+        ],
+        boundary="B",
+    )
+    assert encode(body) == (
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="a"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n"
+        b"X-Part: v\r\n"
+        b"Content-ID: <1@x>\r\n"
+        b"\r\n"
+        b"hi\r\n"
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="b"; filename="b.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n"
+        b"\r\n"
+        b"?\r\n"
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="c"\r\n'
+        b"X-Field: caf\xe9\r\n"  # Latin-1, as a request header's value
+        b"\r\n"
+        b"plain\r\n"
+        b"--B--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X-Part": "v\r\nContent-Type: text/html"}, "must not contain CR, LF or NUL"),
+        ({"X-Part": "v\nX-More: 1"}, "must not contain CR, LF or NUL"),
+        ({"X-Part": "v\x00"}, "must not contain CR, LF or NUL"),
+        ({"X-Part": "v\x07"}, "control character"),
+        ({"X-Part": "\u20ac"}, "not Latin-1"),
+        ({"X-Part\r\nX-Evil": "1"}, "must not contain CR, LF or NUL"),
+        ({"X Part": "1"}, "invalid part header name"),
+        ({"X-Part:": "1"}, "invalid part header name"),
+        ({"": "1"}, "invalid part header name"),
+        ({"content-disposition": 'form-data; name="other"'}, "asks' own"),
+        ({"Content-Type": "text/html"}, "asks' own"),
+    ],
+)
+def test_a_bad_part_header_is_a_value_error(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_multipart({"f": ("a.txt", b"x", "text/plain", headers)})
+    with pytest.raises(ValueError, match=message):
+        build_files({"f": ("a.txt", b"x", "text/plain", headers)})
+
+
+def test_a_given_boundary_in_a_part_header_is_refused() -> None:
+    with pytest.raises(ValueError, match="occurs in the content"):
+        build_multipart({"f": ("a.txt", b"x", None, {"X-Part": "--B"})}, boundary="B")
+
+
+def test_a_part_header_value_is_not_repeated_in_the_error() -> None:
+    # A part header may carry a credential, as a request header may.
+    with pytest.raises(ValueError) as caught:
+        build_multipart({"f": ("a.txt", b"x", None, {"X-Token": "s3cret\r\n"})})
+    assert "s3cret" not in str(caught.value)
+    assert "X-Token" in str(caught.value)
 
 
 # -- boundary -----------------------------------------------------------------
