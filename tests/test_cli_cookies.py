@@ -217,7 +217,7 @@ def test_a_new_jar_is_readable_by_its_owner_alone(tmp_path: Path) -> None:
     umask = os.umask(0o022)
     try:
         for path in (new, old):
-            files = cookie_files(None, str(path))
+            files = cookie_files((), str(path))
             assert files.jar is not None
             files.jar.set_cookie(_jar_cookie("session", "s3cret", "example.org"))
             files.save()
@@ -260,16 +260,77 @@ def test_a_cookie_file_line_that_cannot_be_read_is_not_quoted(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("cookie", "jar", "expected"),
+    ("cookies", "jar", "expected"),
     [
-        ("-", None, "--cookie - (stdin) is not supported"),
-        (None, "-", "--cookie-jar - (stdout) is not supported"),
+        (["-"], None, "--cookie - (stdin) is not supported"),
+        (["a=1", "-"], None, "--cookie - (stdin) is not supported"),
+        ([], "-", "--cookie-jar - (stdout) is not supported"),
     ],
 )
 def test_a_dash_is_refused_not_taken_for_a_file(
-    cookie: str | None, jar: str | None, expected: str
+    cookies: list[str], jar: str | None, expected: str
 ) -> None:
     # "-" is stdin or stdout everywhere else on the command line; -c - made
     # a file named "-" in the working directory.
     with pytest.raises(UsageError, match=re.escape(expected)):
-        cookie_files(cookie, jar)
+        cookie_files(cookies, jar)
+
+
+# --------------------------------------------------------------------------
+# -b given more than once: curl (7.76 on) sends every NAME=VALUE string,
+# joined by "; " in the order given, and reads every file.
+
+
+def _cookie_file(path: Path, *cookies: tuple[str, str]) -> Path:
+    path.write_text(
+        "# Netscape HTTP Cookie File\n"
+        + "".join(f"127.0.0.1\tFALSE\t/\tFALSE\t0\t{name}\t{value}\n" for name, value in cookies)
+    )
+    return path
+
+
+async def test_every_cookie_string_given_goes_in_its_order(raw_server: Any) -> None:
+    handler, seen = cookie_server({})
+    server = await raw_server(handler)
+    result = await arun_asks("get", f"{server.url}/", "-b", "a=1; b=2", "-b", "c=3", "-b", "a=4")
+    assert result.returncode == 0, result.stderr
+    assert seen == [b"a=1; b=2; c=3; a=4"]
+
+
+async def test_every_cookie_file_given_is_read(raw_server: Any, tmp_path: Path) -> None:
+    handler, seen = cookie_server({})
+    server = await raw_server(handler)
+    first = _cookie_file(tmp_path / "first.txt", ("session", "s3cret"), ("theme", "dark"))
+    second = _cookie_file(tmp_path / "second.txt", ("lang", "en"))
+    result = await arun_asks("get", f"{server.url}/", "-b", str(first), "-b", str(second))
+    assert result.returncode == 0, result.stderr
+    assert len(seen) == 1 and seen[0] is not None
+    assert sorted(seen[0].split(b"; ")) == [b"lang=en", b"session=s3cret", b"theme=dark"]
+
+
+async def test_a_cookie_file_and_strings_all_go(raw_server: Any, tmp_path: Path) -> None:
+    # `-b session.txt -b "extra=1"`: the file's cookies and the string's,
+    # in one Cookie header (RFC 6265 section 5.4: one header a request).
+    handler, seen = cookie_server({b"/login": [b"fresh=1; Path=/"]})
+    server = await raw_server(handler)
+    jar = _cookie_file(tmp_path / "session.txt", ("session", "s3cret"))
+    saved = tmp_path / "saved.txt"
+    args = ["-b", "extra=1", "-b", str(jar), "-b", "more=2", "-c", str(saved)]
+    result = await arun_asks("get", f"{server.url}/login", *args)
+    assert result.returncode == 0, result.stderr
+    assert len(seen) == 1 and seen[0] is not None
+    assert sorted(seen[0].split(b"; ")) == [b"extra=1", b"more=2", b"session=s3cret"]
+    # The file's cookies are the session's; the strings are a header only,
+    # never written to the jar (as curl's are not).
+    loaded = http.cookiejar.MozillaCookieJar()
+    loaded.load(str(saved), ignore_discard=True)
+    assert {c.name: c.value for c in loaded} == {"session": "s3cret", "fresh": "1"}
+
+
+def test_each_cookie_file_given_is_checked_before_the_request(tmp_path: Path) -> None:
+    good = _cookie_file(tmp_path / "good.txt", ("session", "s3cret"))
+    result = run_asks(
+        "get", "http://127.0.0.1:9/", "-b", str(tmp_path / "nope.txt"), "-b", str(good)
+    )
+    assert result.returncode == 2, result.stderr
+    assert_one_error_line(result, "cannot read --cookie file", "nope.txt")

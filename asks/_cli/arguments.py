@@ -407,9 +407,11 @@ def request_options() -> OptionSet:
     options.add(
         "-b",
         "--cookie",
+        action="append",
         metavar="DATA|FILE",
         help="send cookies: 'NAME=VALUE; NAME2=VALUE2', or (no '=') load a Netscape-format "
-        "cookie file, whose cookies go where they apply",
+        "cookie file, whose cookies go where they apply (repeatable: every string is sent, "
+        "every file read)",
     )
     options.add(
         "-c",

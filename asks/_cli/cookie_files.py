@@ -7,6 +7,11 @@ cookies then go wherever they apply (domain, path, secure, expiry), redirects
 included. ``-c FILE`` writes every cookie the session holds at the end of the
 run, in the same format, so ``-b FILE -c FILE`` carries a login from one run
 to the next. Session cookies (no expiry) are written too, as curl does.
+
+``-b`` may be given several times, as curl takes it since 7.76: every
+``NAME=VALUE`` string goes, joined by ``; `` in the order given, and every
+file is read into the one store (a later file's cookie of the same domain,
+path and name replaces an earlier one's).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import http.cookiejar
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..cookie_utils import _discard as discard
@@ -80,11 +86,11 @@ def _pairs(text: str) -> str:
     return "; ".join(pairs)
 
 
-def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:
+def cookie_files(cookies: Sequence[str], cookie_jar: str | None) -> CookieFiles:
     """Check ``-b`` and ``-c`` before any request.
 
     Args:
-        cookie: ``-b``'s argument: ``NAME=VALUE`` pairs, or a file.
+        cookies: each ``-b``'s argument, in order: ``NAME=VALUE`` pairs, or a file.
         cookie_jar: ``-c``'s file.
 
     Returns:
@@ -96,21 +102,22 @@ def cookie_files(cookie: str | None, cookie_jar: str | None) -> CookieFiles:
     """
     # "-" is stdin or stdout everywhere else on this command line (-o -,
     # --jsonl -, a list from -): here it would be a file of that name.
-    if cookie == "-":
+    if "-" in cookies:
         raise UsageError("--cookie - (stdin) is not supported: give a cookie file")
     if cookie_jar == "-":
         raise UsageError("--cookie-jar - (stdout) is not supported: give a file")
-    send = None
+    sent = [_pairs(given) for given in cookies if "=" in given]
     jar = None
-    if cookie is not None and "=" in cookie:
-        send = _pairs(cookie)
-    elif cookie is not None:
-        jar = _load(cookie)
+    for path in (given for given in cookies if "=" not in given):
+        if jar is None:
+            jar = http.cookiejar.MozillaCookieJar()
+        for kept in _load(path):
+            jar.set_cookie(kept)
     if cookie_jar is not None:
         _check_writable(cookie_jar)
         if jar is None:
             jar = http.cookiejar.MozillaCookieJar()
-    return CookieFiles(send, jar, cookie_jar)
+    return CookieFiles("; ".join(pair for pair in sent if pair) or None, jar, cookie_jar)
 
 
 def _load(path: str) -> http.cookiejar.MozillaCookieJar:

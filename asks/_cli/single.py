@@ -205,7 +205,7 @@ def single_plan(args: argparse.Namespace, stack: contextlib.ExitStack) -> Single
         extra = [(n, v) for n, v in body_headers if n.lower() not in given]  # -H wins
         kwargs["headers"] = [*kwargs.get("headers", []), *extra]
     kwargs.update(body)
-    cookies = cookie_files(args.cookie, args.cookie_jar)
+    cookies = cookie_files(args.cookie or (), args.cookie_jar)
     if cookies.send:
         # Merged with a -H Cookie into one header; dropped, as cookies= would
         # be, on a redirect to another origin.
