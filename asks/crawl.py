@@ -537,7 +537,8 @@ class FetchResults:
         try:
             # Named for this process (".NAME.PID.RANDOM.part"): one killed
             # (kill -9) runs no clean-up, and whoever watched it die, such as
-            # asks fetch --processes, can then remove its files and no others.
+            # asks fetch --processes, can then remove its files and no others;
+            # a later asks fetch, those whose pid is gone and lock free.
             fd, temp = tempfile.mkstemp(
                 dir=self._output_dir, prefix=f".{name}.{os.getpid()}.", suffix=".part"
             )
@@ -545,7 +546,15 @@ class FetchResults:
             raise SaveFailed(self._output_dir, exc) from exc
         size = 0
         chunks: list[bytes] | None = [] if self._keep_body else None
+        # Locked until renamed, through a second descriptor of the same open
+        # file (flock belongs to it, not to a descriptor): the file closes,
+        # its errors reported, before the rename, and the lock outlives that.
+        # A later run sweeping the files of dead writers leaves a locked one
+        # alone, whatever the pid says (another machine's, on a shared disk).
+        lock = -1
         try:
+            lock = os.dup(fd)
+            _hold_lock(lock)
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), self._file_mode)
                 async for chunk in response.body:
@@ -555,6 +564,8 @@ class FetchResults:
                         chunks.append(chunk)
             os.replace(temp, self._output_dir / name)
         except BaseException as exc:
+            if lock < 0:
+                os.close(fd)  # os.dup failed: the file object never took fd
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             # The body's own errors are asks exceptions (a TLSError is also an
@@ -562,7 +573,20 @@ class FetchResults:
             if isinstance(exc, OSError) and not isinstance(exc, AsksException):
                 raise SaveFailed(self._output_dir, exc) from exc
             raise
+        finally:
+            if lock >= 0:
+                os.close(lock)
         return size, name, None if chunks is None else b"".join(chunks)
+
+
+def _hold_lock(fd: int) -> None:
+    """Take an exclusive ``flock`` on *fd*'s file, if the system has them."""
+    try:
+        import fcntl  # not for `import asks`
+    except ImportError:  # Windows: no flock, nor any sweep that would ask
+        return
+    with contextlib.suppress(OSError):  # a file system without locks
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _since(started: float) -> float:

@@ -280,3 +280,129 @@ async def test_resume_after_a_kill_fetches_only_what_was_missing(
     assert len(twice) <= 4  # connections_per_host: the most in flight to this host
     final = json_lines(out.read_bytes())
     assert sorted(r["url"] for r in final) == sorted(urls)  # every URL exactly once
+
+
+# --------------------------------------------------------------------------
+# .part files a one-process run killed on the spot left in --output-dir
+
+
+class StallFirstBody:
+    """A server whose first answer sends half its body and holds the rest; later ones are whole.
+
+    ``streaming`` is set (for a thread) once that half went out: the client
+    reads a body only into its ``.part`` file, and the server's send buffer
+    is pinned small, so that many bytes sent means the file exists.
+    """
+
+    HALF = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self.answers = 0
+        self.streaming = threading.Event()
+        self.release = curio.UniversalEvent()
+
+    async def __call__(self, sock: Any) -> None:
+        import socket
+
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        while await read_request(sock) is not None:
+            self.answers += 1
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (2 * self.HALF)
+            await sock.sendall(head + b"x" * self.HALF)
+            if self.answers == 1:
+                self.streaming.set()
+                await self.release.wait()
+                return
+            await sock.sendall(b"y" * self.HALF)
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+@pytest.mark.parametrize("resume", [True, False], ids=["resume", "fresh"])
+async def test_a_killed_runs_partial_files_go_with_the_next_run(
+    raw_server: Any, tmp_path: Path, resume: bool
+) -> None:
+    import fcntl
+
+    server = StallFirstBody()
+    started = await raw_server(server)
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{started.url}/big\n")
+    out = tmp_path / "pages"
+    out.mkdir()
+    jsonl = tmp_path / "out.jsonl"
+    command = [*ASKS, "fetch", str(listing), "--processes", "1", "--output-dir", str(out)]
+    command += ["--jsonl", str(jsonl)]
+
+    def kill_mid_body() -> tuple[int, int]:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            assert server.streaming.wait(CHILD_TIMEOUT)
+            # The writer holds its file's lock while it writes: what tells a
+            # sweeping run a live writer whose pid means nothing there.
+            (writing,) = os.listdir(out)
+            probe = os.open(out / writing, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(probe)
+            proc.send_signal(signal.SIGKILL)
+            return proc.pid, proc.wait()
+        finally:
+            killer.cancel()
+
+    try:
+        dead, code = await curio.run_in_thread(kill_mid_body)
+    finally:
+        await server.release.set()
+    assert code == -signal.SIGKILL
+    left = [name for name in os.listdir(out) if name.endswith(f".{dead}.{name[-13:-5]}.part")]
+    assert len(left) == 1, (dead, os.listdir(out))  # what kill -9 left, named for its pid
+    # Two that are not stale: a live process's (this one), and one whose pid
+    # is gone here but whose writer holds its lock (a run in another pid
+    # namespace or on another machine sharing the directory).
+    live = out / f".other.{os.getpid()}.abcdefgh.part"
+    live.write_bytes(b"half")
+    elsewhere = out / f".other.{dead}.ijklmnop.part"
+    held = os.open(elsewhere, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = await arun_asks(*command[3:], *(["--resume"] if resume else []))
+    finally:
+        os.close(held)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(out)) == sorted([live.name, elsewhere.name, *_saved(jsonl)])
+    (saved,) = _saved(jsonl)
+    body = (out / saved).read_bytes()
+    assert body == b"x" * StallFirstBody.HALF + b"y" * StallFirstBody.HALF
+
+
+def _saved(jsonl: Path) -> list[str]:
+    return [record["file"] for record in json_lines(jsonl.read_bytes())]
+
+
+def test_the_stale_partial_files_are_only_the_dead_writers_own(tmp_path: Path) -> None:
+    from asks._cli.partials import remove_stale_partial_files
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its pid names no process (until the system reuses it)
+    pid = ended.pid
+    names = [
+        f".a_b-0123456789ab.{pid}.k2j4h5g6.part",  # removed
+        f".a_b-0123456789ab.{os.getpid()}.k2j4h5g6.part",  # alive
+        f".a_b-0123456789ab.{pid}.k2j4h5g6.partial",
+        f"a_b-0123456789ab.{pid}.k2j4h5g6.part",  # a saved body's own name
+        f".{pid}.part",
+        ".a_b-0123456789ab.\u0661\u0662.k2j4h5g6.part",  # not ASCII digits
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / f".dir.{pid}.k2j4h5g6.part").mkdir()
+    (tmp_path / f".link.{pid}.k2j4h5g6.part").symlink_to(tmp_path / names[1])
+    assert remove_stale_partial_files(str(tmp_path)) == 1
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [*names[1:], f".dir.{pid}.k2j4h5g6.part", f".link.{pid}.k2j4h5g6.part"]
+    )
+    assert remove_stale_partial_files(str(tmp_path / "gone")) == 0

@@ -411,7 +411,7 @@ async def test_a_killed_workers_partial_files_are_removed(tmp_path: Path) -> Non
 
 
 def test_only_the_dead_processes_partial_files_are_removed(tmp_path: Path) -> None:
-    from asks._cli.processes import remove_partial_files
+    from asks._cli.partials import remove_partial_files
 
     names = [
         ".127.0.0.1_a-0123456789ab.12.k2j4h5g6.part",  # process 12's: removed

@@ -42,6 +42,7 @@ from .exits import (
 )
 from .fetch_io import JsonlSink, LineTooLong, UrlSource, check_not_the_list, count_urls
 from .output import NoProgress, Progress, fetch_progress, human_bytes, stderr_console
+from .partials import remove_stale_partial_files
 from .resume import DoneSet, prepare_resume
 from .stopping import supervise
 
@@ -148,7 +149,10 @@ class _FetchPlan:
 
 
 def _check_output_dir(path: str) -> Path:
-    """``--output-dir``, created if need be and writable: checked before any request."""
+    """``--output-dir``, created if need be and writable, rid of dead runs' ``.part`` files.
+
+    Checked before any request (by ``--processes``'s parent, not its workers).
+    """
     output_dir = Path(path)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +160,11 @@ def _check_output_dir(path: str) -> Path:
         raise UsageError(f"cannot create --output-dir {path!r}: {exc}") from None
     if not os.access(output_dir, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write in --output-dir {path!r}: permission denied")
+    # A run killed on the spot (kill -9, out of memory, a killed parent's
+    # workers) left the bodies it was saving as .part files, which nothing
+    # else would ever remove. Any run, not only --resume: such a file is
+    # never a body, and a live writer's (its pid alive, or its lock held) stays.
+    remove_stale_partial_files(path)
     return output_dir
 
 

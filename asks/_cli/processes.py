@@ -75,6 +75,7 @@ from .exits import (
 )
 from .fetch_io import BOM, PIPE_BUF, LineTooLong, check_lines, is_pipe, write_all
 from .output import NoProgress, Progress, fetch_progress, stderr_console
+from .partials import remove_partial_files
 
 # The environment variable that carries a worker's parsed options (pickled,
 # hex-encoded): the worker then runs exactly the options the parent parsed,
@@ -318,29 +319,6 @@ class _Output:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def remove_partial_files(directory: str, pid: int) -> int:
-    """Remove the ``.part`` files process *pid* left in *directory*; how many.
-
-    ``fetch_many(output_dir=...)`` saves a body as ``.NAME.PID.RANDOM.part``
-    and renames it once whole, so a process killed on the spot leaves its
-    bodies in flight behind under its own pid. Only those go: another
-    process's, or any other file, stay.
-    """
-    marker = str(pid)
-    removed = 0
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            if not (name.startswith(".") and name.endswith(".part")):
-                continue
-            parts = name[: -len(".part")].rsplit(".", 2)
-            if len(parts) == 3 and parts[1] == marker and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed += 1
-    return removed
 
 
 def read_urls(source: str) -> Iterator[str]:
