@@ -406,3 +406,20 @@ def test_the_stale_partial_files_are_only_the_dead_writers_own(tmp_path: Path) -
         [*names[1:], f".dir.{pid}.k2j4h5g6.part", f".link.{pid}.k2j4h5g6.part"]
     )
     assert remove_stale_partial_files(str(tmp_path / "gone")) == 0
+
+
+def test_a_zombie_writers_partial_file_is_stale(tmp_path: Path) -> None:
+    # Exited, not reaped (as a killed --processes parent's workers stay under
+    # a pid 1 that never reaps): its pid exists, but it holds no file.
+    from asks._cli.partials import remove_stale_partial_files
+
+    child = subprocess.Popen(["true"])
+    try:
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left unreaped
+        os.kill(child.pid, 0)  # the pid still exists
+        stale = tmp_path / f".a_b-0123456789ab.{child.pid}.k2j4h5g6.part"
+        stale.write_bytes(b"half")
+        assert remove_stale_partial_files(str(tmp_path)) == 1
+        assert not stale.exists()
+    finally:
+        child.wait()

@@ -664,3 +664,49 @@ def test_the_totals_count_the_records_keys_not_a_kept_header_named_like_one() ->
     totals = _Totals()
     assert totals.add(lines) == 4
     assert (totals.ok, totals.skipped, totals.failed, totals.nbytes) == (1, 2, 1, 2)
+
+
+@pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
+async def test_a_killed_parents_workers_partial_files_go_with_the_next_run(
+    tmp_path: Path,
+) -> None:
+    # kill -9 of the parent takes its workers with it (PR_SET_PDEATHSIG): no
+    # one is left to remove their .part files but the next run.
+    hosts = Hosts(4)
+    server = HalfBodies(count=4)
+    await hosts.start(server)
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(hosts.urls(1, "/big")) + "\n")
+    out = tmp_path / "pages"
+    command = [*ASKS, "fetch", str(listing), "--processes", "2", "--output-dir", str(out)]
+    workers: list[int] = []
+
+    def kill_parent() -> int:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            assert server.streaming.wait(CHILD_TIMEOUT)
+            workers.extend(children_of(proc.pid))
+            proc.kill()
+            return proc.wait()
+        finally:
+            killer.cancel()
+
+    try:
+        code = await curio.run_in_thread(kill_parent)
+        assert code == -signal.SIGKILL
+        assert len(workers) == 2
+        assert [await curio.run_in_thread(wait_exit, pid, 10.0) for pid in workers] == [True] * 2
+        left = sorted(os.listdir(out))
+        assert len(left) == 4 and all(name.endswith(".part") for name in left)
+        assert {name.rsplit(".", 3)[1] for name in left} == {str(pid) for pid in workers}
+    finally:
+        await server.release.set()
+        await hosts.aclose()
+    # The next run into the directory, whatever it fetches (here nothing).
+    empty = tmp_path / "none.txt"
+    empty.write_text("")
+    again = await arun_asks("fetch", str(empty), "--processes", "1", "--output-dir", str(out))
+    assert again.returncode == 0, again.stderr
+    assert os.listdir(out) == []

@@ -97,8 +97,23 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:
-        return True  # EPERM: another user's live process
-    return True
+        pass  # EPERM: another user's process
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    # A process that exited but was not reaped still has its pid: the
+    # workers of a killed --processes parent, adopted by a container's pid 1
+    # that never reaps, stay so. It holds no file any more (Linux's /proc;
+    # elsewhere, or unreadable, taken as alive).
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read()
+    except OSError:
+        return False
+    # "PID (COMM) STATE ...": COMM may hold spaces and parentheses, the
+    # state follows its last ")" (proc_pid_stat(5)).
+    return fields[fields.rfind(b")") + 2 :][:1] in (b"Z", b"X")
 
 
 def _remove_unlocked(path: str) -> bool:
