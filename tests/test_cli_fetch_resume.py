@@ -21,7 +21,7 @@ import pytest
 import asks._cli.resume as resume_module
 from asks._cli.exits import UsageError
 from asks._cli.resume import DoneSet, prepare_resume, url_digest
-from tests.cli_children import CHILD_TIMEOUT, asks_child
+from tests.cli_children import ASKS, CHILD_TIMEOUT, asks_child
 from tests.servers import read_request
 from tests.test_cli import arun_asks, json_lines, summary
 
