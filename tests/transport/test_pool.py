@@ -493,20 +493,31 @@ async def test_what_is_handed_to_a_waiter_timing_out_that_moment_is_passed_on(ma
     # round, the releaser's first: it hands the waiter the connection (or
     # the slot) before the waiter runs and finds its time is up. The waiter
     # passes it on: to the next waiter here.
+    # The two deadlines are set from clock readings taken around the
+    # waiter's start, not as two short delays from different moments (a
+    # waiter's 5 ms against a releaser's 1 ms started a few ms later: on a
+    # loaded machine the waiter's came first). The waiter arms its deadline
+    # after ``before`` and by ``armed``: the releaser's, ``before +
+    # PATIENCE - 1 ms``, is due first; the kernel is held past the
+    # waiter's, ``armed + PATIENCE`` at the latest. PATIENCE is the time the
+    # rest of the set-up may take.
+    patience = 0.5
     p = make()
     opener = Opener(("a", 1))
     conn = await p.checkout(("a", 1), opener)
+    before = await curio.clock()
     timing_out = await curio.spawn(
-        functools.partial(p.checkout, ("a", 1), opener, pool_timeout=0.005)
+        functools.partial(p.checkout, ("a", 1), opener, pool_timeout=patience)
     )
     await until_waiting(p, 1)
+    armed = await curio.clock()
     next_in_line = await curio.spawn(p.checkout, ("a", 1), opener)
     await until_waiting(p, 2)
 
     waiting_at_release: list[int] = []
 
     async def release() -> None:
-        await curio.sleep(0.001)  # due before the waiter's deadline
+        await curio.sleep(before + patience - 0.001 - await curio.clock())
         waiting_at_release.append(p.waiting)  # 2: the first has not given up yet
         if handed == "connection":
             await p.checkin(conn.finish())
@@ -515,7 +526,8 @@ async def test_what_is_handed_to_a_waiter_timing_out_that_moment_is_passed_on(ma
 
     releaser = await curio.spawn(release)
     await curio.sleep(0)  # the releaser starts its sleep
-    time.sleep(0.02)  # noqa: ASYNC251 - both come due while the kernel is held here
+    # Both come due while the kernel is held here.
+    time.sleep(max(0.0, armed + patience + 0.01 - time.monotonic()))  # noqa: ASYNC251
     await releaser.join()
     assert waiting_at_release == [2]
     with pytest.raises(curio.TaskError) as failed:
