@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+import pytest
+
 from tests.pipes import drain, full_pipe
 
 ASKS = [sys.executable, "-m", "asks"]
@@ -23,6 +25,12 @@ ASKS = [sys.executable, "-m", "asks"]
 CHILD_TIMEOUT = 60.0
 # A stuck child is killed after this long: far more than a clean stop takes.
 PROMPTLY = 20.0
+# The deadline of an async test that waits for a child in a thread: longer
+# than one CHILD_TIMEOUT, so that a hung child fails the test with
+# TimeoutExpired, and the test's own deadline never cancels the wait (which
+# would lose that message and leave the thread and the child running on).
+# Every module of CLI tests takes it as its pytestmark.
+CHILD_DEADLINE = pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
 
 _Target = int | IO[Any] | None
 

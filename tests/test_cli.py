@@ -34,12 +34,15 @@ from hypothesis import strategies as st
 from asks._cli import safe_filename
 from tests.cli_children import (
     ASKS,
+    CHILD_DEADLINE,
     CHILD_TIMEOUT,
     asks_child,
     interrupt_over_a_full_pipe,
 )
 from tests.pipes import full_pipe
 from tests.servers import canned, read_request
+
+pytestmark = CHILD_DEADLINE
 
 BINARY = bytes(range(256)) * 64  # 16 KiB, every byte value
 OK_BINARY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BINARY) + BINARY

@@ -15,8 +15,10 @@ import pytest
 from asks._cli.cookie_files import cookie_files
 from asks._cli.exits import UsageError
 from tests.servers import read_request
-from tests.test_cli import arun_asks, assert_one_error_line, run_asks
+from tests.test_cli import CHILD_DEADLINE, arun_asks, assert_one_error_line, run_asks
 from tests.test_cookie_rules import _jar_cookie
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 
 def cookie_server(set_cookies: dict[bytes, list[bytes]]) -> tuple[Any, list[bytes | None]]:

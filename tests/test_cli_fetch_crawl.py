@@ -24,8 +24,17 @@ from asks._cli.output import NoProgress
 from asks._partition import shard_of
 from asks._rate import limiter_of
 from tests.servers import canned, read_request
-from tests.test_cli import arun_asks, assert_one_error_line, json_lines, run_asks, summary
+from tests.test_cli import (
+    CHILD_DEADLINE,
+    arun_asks,
+    assert_one_error_line,
+    json_lines,
+    run_asks,
+    summary,
+)
 from tests.virtual_time import VirtualTime
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 

@@ -21,9 +21,11 @@ import pytest
 import asks._cli.resume as resume_module
 from asks._cli.exits import UsageError
 from asks._cli.resume import DoneSet, prepare_resume, url_digest
-from tests.cli_children import ASKS, CHILD_TIMEOUT, asks_child
+from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT, asks_child
 from tests.servers import read_request
 from tests.test_cli import arun_asks, json_lines, summary
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 

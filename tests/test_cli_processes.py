@@ -27,9 +27,17 @@ import pytest
 
 from asks._cli.processes import WORKER_ARGS, usable_cores, worker_namespace, worker_of
 from asks._partition import shard_of
-from tests.cli_children import ASKS, CHILD_TIMEOUT, asks_child, interrupt_over_a_full_pipe
+from tests.cli_children import (
+    ASKS,
+    CHILD_DEADLINE,
+    CHILD_TIMEOUT,
+    asks_child,
+    interrupt_over_a_full_pipe,
+)
 from tests.hosts import Hosts
 from tests.servers import canned, read_request
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

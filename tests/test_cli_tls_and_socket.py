@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.real.nginx import Nginx
 from tests.servers import read_request
-from tests.test_cli import arun_asks, assert_one_error_line, run_asks
+from tests.test_cli import CHILD_DEADLINE, arun_asks, assert_one_error_line, run_asks
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 CLIENT_NAME = "robot@asks.example"
 

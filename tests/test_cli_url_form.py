@@ -27,12 +27,15 @@ from asks._cli.url_form import looks_like_url, with_default_scheme
 from tests.cli_children import CHILD_TIMEOUT
 from tests.servers import canned
 from tests.test_cli import (
+    CHILD_DEADLINE,
     OK_HELLO,
     arun_asks,
     assert_one_error_line,
     response,
     run_asks,
 )
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 # --------------------------------------------------------------------------
 # The rule

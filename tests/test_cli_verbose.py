@@ -11,7 +11,9 @@ import curio.io
 import trustme
 
 from tests.servers import canned, read_request
-from tests.test_cli import OK_HELLO, arun_asks, run_asks
+from tests.test_cli import CHILD_DEADLINE, OK_HELLO, arun_asks, run_asks
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 
 def lines(stderr: bytes) -> list[str]:

@@ -20,7 +20,7 @@ from asks._cli.fetch import _fetch_plan
 from asks.errors import PoolTimeout, RequestTimeout
 from tests.fixtures import RawServerFactory
 from tests.servers import read_request
-from tests.test_cli import arun_asks, json_lines
+from tests.test_cli import CHILD_DEADLINE, arun_asks, json_lines
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -260,6 +260,7 @@ def test_fetch_connections_per_host_must_be_a_whole_number_from_one(value, capsy
     assert "--connections-per-host" in capsys.readouterr().err
 
 
+@CHILD_DEADLINE  # a hung child fails the test, not the deadline
 async def test_fetch_keeps_to_connections_per_host_with_more_workers(
     raw_server: RawServerFactory,
 ):

@@ -20,7 +20,7 @@ from asks._transport.transport import Transport
 from asks.errors import RequestTimeout
 from tests.servers import read_request
 from tests.session_helpers import cancel_once_the_kernel_sleeps
-from tests.test_cli import arun_asks, json_lines
+from tests.test_cli import CHILD_DEADLINE, arun_asks, json_lines
 from tests.virtual_time import VirtualTime
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -260,6 +260,7 @@ def test_fetch_rate_must_be_a_positive_number(value, capsys):
     assert "--rate" in capsys.readouterr().err
 
 
+@CHILD_DEADLINE  # a hung child fails the test, not the deadline
 async def test_fetch_rate_holds_requests_to_one_host_within_the_timeout(raw_server):
     seen: list[str] = []
 

@@ -10,7 +10,9 @@ import curio
 from tests.hostile_helpers import OK
 from tests.proxies.scripted import PROXY_AUTH_REQUIRED, ScriptedProxy
 from tests.servers import canned
-from tests.test_cli import run_asks
+from tests.test_cli import CHILD_DEADLINE, run_asks
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 
 
 async def arun(*args: str, env: dict[str, str] | None = None):
