@@ -28,6 +28,9 @@ from tests.real.nginx import Nginx
 from tests.servers import HttpbinProcess
 
 CALL_TIMEOUT = 20
+# Past one call's CALL_TIMEOUT (the default deadline is 20 s): a hung call
+# fails its test with RequestTimeout naming the request, not the deadline.
+pytestmark = pytest.mark.curio_timeout(CALL_TIMEOUT + 30)
 
 
 @pytest.fixture

@@ -27,6 +27,9 @@ from tests.real.nginx import Nginx
 from tests.session_helpers import get_at_once
 
 CALL_TIMEOUT = 30
+# Past one call's CALL_TIMEOUT (the default deadline is 20 s): a hung call
+# fails its test with RequestTimeout naming the request, not the deadline.
+pytestmark = pytest.mark.curio_timeout(CALL_TIMEOUT + 30)
 
 
 def token() -> str:
