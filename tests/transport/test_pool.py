@@ -638,13 +638,16 @@ async def test_pool_timeout_bounds_the_whole_sharing_checkout_not_each_wait():
         made.append(conn)
         return conn
 
-    started = time.monotonic()
     a = await curio.spawn(pool.checkout("k", slow_open))
     while "k" not in pool._opening:
         await curio.sleep(0)
     b = await curio.spawn(pool.checkout("k", slow_open, pool_timeout=0.6))
+    await curio.sleep(0)  # B runs to its first wait: its deadline is armed
+    # From B's start, not A's: a machine that stalls between the two cannot
+    # push B's deadline past the stream's release.
+    armed = time.monotonic()
     conn = await a.join()
-    await curio.sleep(max(0.0, 0.8 - (time.monotonic() - started)))
+    await curio.sleep(max(0.0, 0.8 - (time.monotonic() - armed)))
     conn.released += 1
     await pool.stream_released(conn)
     with pytest.raises(curio.TaskError) as caught:
