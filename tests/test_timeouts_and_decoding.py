@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import time
 
 import curio
 import pytest
@@ -46,17 +47,24 @@ async def test_connection_timeout_covers_the_tls_handshake(raw_server, client_ss
 
 
 async def test_stream_timeout_covers_the_head_only(raw_server):
+    past_the_timeout = curio.Event()
+
     async def slow_body(sock):
         await read_request(sock)
         await sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
-        await curio.sleep(0.5)
+        await past_the_timeout.wait()
         await sock.sendall(b"cd")
 
     server = await raw_server(slow_body)
     async with asks.Session() as s:
-        r = await s.get(server.url, stream=True, timeout=0.2)
+        started = time.monotonic()
+        r = await s.get(server.url, stream=True, timeout=1.0)
+        # The rest of the body comes once the call's timeout is over.
+        await curio.sleep(max(0.0, started + 1.1 - time.monotonic()))
+        await past_the_timeout.set()
         chunks = [c async for c in r.body]
         assert b"".join(chunks) == b"abcd"
+        assert time.monotonic() - started > 1.0
 
 
 async def test_json_passes_keyword_arguments_through(raw_server):
