@@ -336,3 +336,32 @@ def test_each_cookie_file_given_is_checked_before_the_request(tmp_path: Path) ->
     )
     assert result.returncode == 2, result.stderr
     assert_one_error_line(result, "cannot read --cookie file", "nope.txt")
+
+
+# --------------------------------------------------------------------------
+# -b "": curl's "cookie engine on, no cookies to start with" (an empty
+# CURLOPT_COOKIEFILE), not a file of no name.
+
+
+@pytest.mark.parametrize("save", [False, True], ids=["alone", "with -c"])
+async def test_an_empty_cookie_argument_keeps_the_cookies_the_responses_set(
+    raw_server: Any, tmp_path: Path, save: bool
+) -> None:
+    handler, seen = cookie_server({b"/redirect": [b"hop=1; Path=/"]})
+    server = await raw_server(handler)
+    jar = tmp_path / "jar.txt"
+    args = ["-b", "", *(["-c", str(jar)] if save else [])]
+    result = await arun_asks("get", f"{server.url}/redirect", *args)
+    assert result.returncode == 0, result.stderr
+    assert seen == [None, b"hop=1"]  # set by the redirect, sent to its target
+    if save:
+        loaded = http.cookiejar.MozillaCookieJar()
+        loaded.load(str(jar), ignore_discard=True)
+        assert {c.name: c.value for c in loaded} == {"hop": "1"}
+
+
+def test_an_empty_cookie_argument_is_an_empty_store_with_the_others() -> None:
+    alone = cookie_files([""], None)
+    assert alone.send is None and alone.jar is not None and len(alone.jar) == 0
+    with_pairs = cookie_files(["", "a=1"], None)
+    assert with_pairs.send == "a=1" and with_pairs.jar is not None

@@ -410,8 +410,8 @@ def request_options() -> OptionSet:
         action="append",
         metavar="DATA|FILE",
         help="send cookies: 'NAME=VALUE; NAME2=VALUE2', or (no '=') load a Netscape-format "
-        "cookie file, whose cookies go where they apply (repeatable: every string is sent, "
-        "every file read)",
+        "cookie file, whose cookies go where they apply ('': no file, the cookie store on; "
+        "repeatable: every string is sent, every file read)",
     )
     options.add(
         "-c",

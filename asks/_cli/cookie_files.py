@@ -12,6 +12,10 @@ to the next. Session cookies (no expiry) are written too, as curl does.
 ``NAME=VALUE`` string goes, joined by ``; `` in the order given, and every
 file is read into the one store (a later file's cookie of the same domain,
 path and name replaces an earlier one's).
+
+``-b ''`` (an empty argument) reads no file: as curl's (an empty
+``CURLOPT_COOKIEFILE``), it turns the cookie store on with nothing in it, so
+the cookies the responses set are kept for the run and ``-c`` writes them.
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ def cookie_files(cookies: Sequence[str], cookie_jar: str | None) -> CookieFiles:
     """Check ``-b`` and ``-c`` before any request.
 
     Args:
-        cookies: each ``-b``'s argument, in order: ``NAME=VALUE`` pairs, or a file.
+        cookies: each ``-b``'s argument, in order: ``NAME=VALUE`` pairs, a
+            file, or ``''`` (no file: the store alone).
         cookie_jar: ``-c``'s file.
 
     Returns:
@@ -111,6 +116,8 @@ def cookie_files(cookies: Sequence[str], cookie_jar: str | None) -> CookieFiles:
     for path in (given for given in cookies if "=" not in given):
         if jar is None:
             jar = http.cookiejar.MozillaCookieJar()
+        if not path:
+            continue  # -b '': the store on, no file to read (curl's meaning)
         for kept in _load(path):
             jar.set_cookie(kept)
     if cookie_jar is not None:
