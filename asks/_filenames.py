@@ -1,5 +1,8 @@
 """Safe names for saved bodies: ``fetch_many(output_dir=...)`` and ``asks fetch``.
 
+Also what the files written on the way share with ``asks get -o FILE``: the
+mode a plain ``open`` would give, and the lock held until the rename.
+
 A URL may hold anything (``..``, separators, control characters, a name
 thousands of characters long), so the name of the file its body goes to is
 made from it, never taken from it: it can never leave the directory.
@@ -7,12 +10,13 @@ made from it, never taken from it: it can never leave the directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["file_mode", "safe_filename"]
+__all__ = ["file_mode", "hold_lock", "safe_filename"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
@@ -53,3 +57,20 @@ def file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def hold_lock(fd: int) -> None:
+    """Take an exclusive ``flock`` on *fd*'s file, if the system has them.
+
+    A ``.part`` file is locked by its writer until it is renamed, so that a
+    later run sweeping the files of dead writers leaves it alone whatever
+    its pid says (another machine's, on a shared disk). ``flock`` belongs to
+    the open file, not to the descriptor: it lasts until the last descriptor
+    of that file (one from ``os.dup`` included) is closed.
+    """
+    try:
+        import fcntl  # not for `import asks`
+    except ImportError:  # Windows: no flock, nor any sweep that would ask
+        return
+    with contextlib.suppress(OSError):  # a file system without locks
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -43,7 +43,7 @@ import curio
 from ._channel import Channel
 from ._crawl_schedule import Scheduler
 from ._describe import describe
-from ._filenames import file_mode, safe_filename
+from ._filenames import file_mode, hold_lock, safe_filename
 from ._headers import Headers, HeadersInput
 from ._numbers import check_int, is_int
 from ._partition import host_key, shard_of
@@ -554,7 +554,7 @@ class FetchResults:
         lock = -1
         try:
             lock = os.dup(fd)
-            _hold_lock(lock)
+            hold_lock(lock)
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), self._file_mode)
                 async for chunk in response.body:
@@ -577,16 +577,6 @@ class FetchResults:
             if lock >= 0:
                 os.close(lock)
         return size, name, None if chunks is None else b"".join(chunks)
-
-
-def _hold_lock(fd: int) -> None:
-    """Take an exclusive ``flock`` on *fd*'s file, if the system has them."""
-    try:
-        import fcntl  # not for `import asks`
-    except ImportError:  # Windows: no flock, nor any sweep that would ask
-        return
-    with contextlib.suppress(OSError):  # a file system without locks
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _since(started: float) -> float:

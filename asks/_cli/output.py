@@ -9,7 +9,11 @@ A body written to a file (``-o FILE``, ``fetch --output-dir``) goes to a
 temporary file beside it, renamed over the target only once the body is
 whole, so an interrupted or failed download never leaves a cut file under
 the real name, nor destroys the previous one. The temporary file gets the
-mode a plain ``open`` would have given (``mkstemp`` makes 0600).
+mode a plain ``open`` would have given (``mkstemp`` makes 0600). For
+``-o FILE`` it is ``.FILE.PID.RANDOM.part``, locked until renamed, as
+``--output-dir``'s are: a run killed on the spot (``kill -9``) runs no
+clean-up, and the next ``-o FILE`` run removes what it left (see
+:mod:`.partials`).
 
 Progress bars are drawn by ``rich`` and only on a terminal; everything that
 needs ``rich`` imports it inside the function, so that ``import asks._cli``
@@ -29,8 +33,9 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .._filenames import file_mode
+from .._filenames import file_mode, hold_lock
 from ..response_objects import BaseResponse, StreamResponse
+from .partials import remove_stale_partial_files
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -179,6 +184,7 @@ class BodyTarget:
         self._path = None if self.is_stdout else Path(str(output))
         self._temp: Path | None = None
         self._file: IO[bytes] | None = None
+        self._lock = -1  # a second descriptor of the temporary file, holding its flock
 
     def open(self) -> IO[bytes]:
         """The binary stream to write the body to.
@@ -207,9 +213,26 @@ class BodyTarget:
             # /dev/null, a FIFO...: write in place, never rename over it.
             self._file = open(self._path, "wb")  # noqa: SIM115
             return self._file
-        directory = self._path.parent
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{self._path.name}.", suffix=".part")
+        directory, name = self._path.parent, self._path.name
+        # What a run killed on the spot left while writing this same file;
+        # the directory's other files (another target's, whatever they look
+        # like) are not asks's to judge. A live writer's stay (pid, lock).
+        remove_stale_partial_files(str(directory), name=name)
+        # Named for this process, so that a later run can tell it dead.
+        fd, temp = tempfile.mkstemp(
+            dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".part"
+        )
         self._temp = Path(temp)
+        try:
+            # Locked until renamed or removed, through a second descriptor:
+            # commit() closes the file (reporting its errors) before the
+            # rename, and the lock must outlive that.
+            self._lock = os.dup(fd)
+        except OSError:
+            os.close(fd)
+            self._forget()
+            raise
+        hold_lock(self._lock)
         with contextlib.suppress(OSError):
             os.fchmod(fd, file_mode())
         self._file = os.fdopen(fd, "wb")
@@ -223,16 +246,29 @@ class BodyTarget:
         if self._temp is not None and self._path is not None:
             os.replace(self._temp, self._path)
             self._temp = None
+            self._unlock()
 
     def abort(self) -> None:
         """The body will not be whole: close and remove the temporary file."""
-        if self._file is not None:
-            self._file.close()
+        try:
+            if self._file is not None:
+                self._file.close()
+        finally:
             self._file = None
+            self._forget()
+
+    def _forget(self) -> None:
+        """Remove the temporary file, then let its lock go."""
         if self._temp is not None:
             with contextlib.suppress(OSError):
                 self._temp.unlink()
             self._temp = None
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
 
 def head_text(response: BaseResponse) -> str:

@@ -1,19 +1,20 @@
-"""The ``.part`` files of ``--output-dir``: which are whose, and which to remove.
+"""The ``.part`` files of ``--output-dir`` and ``-o FILE``: whose, and which to remove.
 
-``fetch_many(output_dir=...)`` writes a body to ``.NAME.PID.RANDOM.part``
-(PID: the writing process) and renames it once whole, holding an exclusive
-``flock`` on it the while. A process ended on the spot (``kill -9``, out of
-memory) runs no clean-up and leaves its bodies in flight behind. Two
-removers:
+``fetch_many(output_dir=...)`` and ``-o FILE`` write a body to
+``.NAME.PID.RANDOM.part`` beside its name (PID: the writing process) and
+rename it once whole, holding an exclusive ``flock`` on it the while. A
+process ended on the spot (``kill -9``, out of memory) runs no clean-up and
+leaves its bodies in flight behind. Two removers:
 
 * :func:`remove_partial_files`, for a process known dead: ``--processes``'s
   parent, which reaped the worker, removes that pid's files.
-* :func:`remove_stale_partial_files`, run as ``asks fetch`` starts, for the
-  files of runs that ended so: a file goes only when its pid is no live
-  process here *and* no one holds its lock. Two runs may share a directory:
-  a live one's files stay, on this machine by their pid, and from another
-  machine or pid namespace (a shared volume), where the pid says nothing,
-  by their lock.
+* :func:`remove_stale_partial_files`, run as ``asks fetch`` starts (all the
+  directory's) and as ``-o FILE`` opens its file (``FILE``'s alone: the
+  directory is the user's, not asks's), for the files of runs that ended
+  so: a file goes only when its pid is no live process here *and* no one
+  holds its lock. Two runs may share a directory: a live one's files stay,
+  on this machine by their pid, and from another machine or pid namespace
+  (a shared volume), where the pid says nothing, by their lock.
 """
 
 from __future__ import annotations
@@ -29,12 +30,18 @@ except ImportError:  # not on Windows
 __all__ = ["remove_partial_files", "remove_stale_partial_files"]
 
 
-def _writer(name: str) -> int | None:
-    """The pid in a ``.NAME.PID.RANDOM.part`` name; ``None`` for any other name."""
+def _writer(name: str, target: str | None = None) -> int | None:
+    """The pid in a ``.NAME.PID.RANDOM.part`` name (of NAME *target*, if given).
+
+    ``None`` for any other name.
+    """
     if not (name.startswith(".") and name.endswith(".part")):
         return None
+    # From the right: NAME may hold dots itself (".page.tar.gz.PID.RANDOM.part").
     parts = name[: -len(".part")].rsplit(".", 2)
     if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
+        return None
+    if target is not None and parts[0][1:] != target:
         return None
     return int(parts[1])
 
@@ -62,7 +69,7 @@ def remove_partial_files(directory: str, pid: int) -> int:
     return removed
 
 
-def remove_stale_partial_files(directory: str) -> int:
+def remove_stale_partial_files(directory: str, *, name: str | None = None) -> int:
     """Remove the ``.part`` files of writers gone from *directory*; how many.
 
     A file goes when its pid is no live process and its lock is free; any
@@ -70,7 +77,9 @@ def remove_stale_partial_files(directory: str) -> int:
     that cannot be opened) keeps it.
 
     Args:
-        directory: the ``--output-dir``.
+        directory: the ``--output-dir``, or the directory of ``-o FILE``.
+        name: only the ``.part`` files of this target name (``-o FILE``'s
+            base name); every target's when ``None``.
 
     Returns:
         the number of files removed (0 if *directory* cannot be read, and
@@ -83,7 +92,7 @@ def remove_stale_partial_files(directory: str) -> int:
     removed = 0
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
-            pid = _writer(entry.name)
+            pid = _writer(entry.name, name)
             if pid is None or pid <= 0 or _alive(pid):
                 continue
             if entry.is_file(follow_symlinks=False) and _remove_unlocked(entry.path):

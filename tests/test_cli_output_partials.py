@@ -1,0 +1,105 @@
+"""``-o FILE``'s ``.part`` file: named for its writer, locked, swept by the next run.
+
+The body goes to ``.FILE.PID.RANDOM.part`` beside ``FILE``, renamed over it
+once whole. A run killed on the spot (``kill -9``) leaves that file; the next
+``-o FILE`` run removes it, and only it: the files of other target names, of
+a live writer (by its pid, or by its lock) stay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import curio
+import pytest
+
+from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT
+from tests.test_cli import arun_asks
+from tests.test_cli_fetch_resume import StallFirstBody
+
+pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
+
+
+async def test_a_killed_runs_output_partial_file_goes_with_the_next_run(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    import fcntl
+
+    server = StallFirstBody()
+    started = await raw_server(server)
+    target = tmp_path / "big.bin"
+    command = [*ASKS, "get", f"{started.url}/big", "-o", str(target), "--retries", "0"]
+
+    def kill_mid_body() -> tuple[int, int]:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+        killer.start()
+        try:
+            assert server.streaming.wait(CHILD_TIMEOUT)
+            # Made before the request went out, so there once the server has it.
+            (writing,) = os.listdir(tmp_path)
+            assert writing.startswith(f".big.bin.{proc.pid}.") and writing.endswith(".part")
+            # Locked by its writer: what tells a sweeping run a live writer
+            # whose pid means nothing there (another machine, a shared disk).
+            probe = os.open(tmp_path / writing, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(probe)
+            proc.send_signal(signal.SIGKILL)
+            return proc.pid, proc.wait()
+        finally:
+            killer.cancel()
+
+    try:
+        dead, code = await curio.run_in_thread(kill_mid_body)
+    finally:
+        await server.release.set()
+    assert code == -signal.SIGKILL
+    (left,) = os.listdir(tmp_path)
+    assert left.startswith(f".big.bin.{dead}.")  # what kill -9 left, for ever until now
+    # Not this run's to remove: a live process's file of the same target (this
+    # test's pid), a dead writer's whose lock is held (a run elsewhere), and
+    # a dead writer's file of another target name in the same directory.
+    live = tmp_path / f".big.bin.{os.getpid()}.abcdefgh.part"
+    live.write_bytes(b"half")
+    other = tmp_path / f".other.bin.{dead}.ijklmnop.part"
+    other.write_bytes(b"half")
+    elsewhere = tmp_path / f".big.bin.{dead}.qrstuvwx.part"
+    held = os.open(elsewhere, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = await arun_asks(*command[3:])
+    finally:
+        os.close(held)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [target.name, live.name, other.name, elsewhere.name]
+    )
+    assert target.read_bytes() == b"x" * StallFirstBody.HALF + b"y" * StallFirstBody.HALF
+
+
+def test_the_stale_partial_files_of_one_target_name_only(tmp_path: Path) -> None:
+    from asks._cli.partials import remove_stale_partial_files
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its pid names no process (until the system reuses it)
+    pid = ended.pid
+    names = [
+        f".out.tar.gz.{pid}.k2j4h5g6.part",  # removed
+        f".out.tar.gz.{os.getpid()}.k2j4h5g6.part",  # alive
+        f".out.tar.{pid}.k2j4h5g6.part",  # another name, a prefix of this one
+        f".gz.{pid}.k2j4h5g6.part",  # another name, a suffix of it
+        f".xout.tar.gz.{pid}.k2j4h5g6.part",
+        "out.tar.gz",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert remove_stale_partial_files(str(tmp_path), name="out.tar.gz") == 1
+    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
