@@ -45,6 +45,7 @@ async def test_row19_cancellations_at_every_phase_leak_no_slot(raw_server, clien
     head_stalls = Counter()
     body_stalls = Counter()
     streams_open = Counter()
+    together = Counter()
 
     async def app(sock):
         while (got := await read_request(sock)) is not None:
@@ -52,6 +53,9 @@ async def test_row19_cancellations_at_every_phase_leak_no_slot(raw_server, clien
             if path == b"/hold":
                 await holding.bump()
                 await release.wait()
+            elif path.startswith(b"/together/"):
+                await together.bump()
+                await together.reached(int(path.rsplit(b"/", 1)[1]))
             elif path.startswith(b"/stall-head"):
                 await head_stalls.bump()
                 await drain(sock)
@@ -84,6 +88,21 @@ async def test_row19_cancellations_at_every_phase_leak_no_slot(raw_server, clien
         nonlocal spawned
         spawned += 1
         return await curio.spawn(coro)
+
+    async def fill_the_pool():
+        # Four requests at once, each held until all four are in: four
+        # connections, idle afterwards. A task given a timeout below then
+        # takes an idle connection and writes its request into an empty
+        # socket buffer without blocking once, and curio delivers a timeout
+        # only at a blocking point: the request is out before the timeout
+        # can fire, however late the timer runs out on a loaded machine
+        # (a fresh connection would block in connect(), and a timeout
+        # firing there would never send the request the server counts).
+        url = f"{server.url}/together/{together.n + 4}"
+        warming = [await curio.spawn(fetch(s, url, stream=False)) for _ in range(4)]
+        for task in warming:
+            assert (await task.join())[1] == b"ok"
+        assert s._pool.idle == s._pool.open == 4
 
     async def cancel_all(tasks):
         for task in tasks:
@@ -123,6 +142,7 @@ async def test_row19_cancellations_at_every_phase_leak_no_slot(raw_server, clien
         await task.join()
 
     # -- reading the response head.
+    await fill_the_pool()
     timed_out = [
         await spawn(curio.timeout_after(0.2, ok("/stall-head", stream=bool(i % 2))))
         for i in range(4)
@@ -136,6 +156,7 @@ async def test_row19_cancellations_at_every_phase_leak_no_slot(raw_server, clien
         await task.join()
 
     # -- reading the body, buffered.
+    await fill_the_pool()
     timed_out = [await spawn(curio.timeout_after(0.2, ok("/stall-body"))) for _ in range(4)]
     cancelled = [await spawn(ok("/stall-body")) for _ in range(4)]
     patient = [await spawn(ok()) for _ in range(4)]
