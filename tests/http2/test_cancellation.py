@@ -135,6 +135,11 @@ async def test_cancel_while_waiting_for_the_head(h2_server: H2ServerFactory) -> 
 async def test_call_timeout_while_waiting_for_the_head(h2_server: H2ServerFactory) -> None:
     server = await h2_server(handler)
     async with asks.Session(server.url, http2="prior-knowledge") as session:
+        # On the open connection the request goes out before the call can
+        # block, so its timeout cannot strike first (curio delivers one only
+        # at a blocking point), as it could in a connect() a loaded machine
+        # is slow to finish: the server would never see /held.
+        assert (await session.get(path="/first")).content == b"/first 0"
         with pytest.raises(RequestTimeout):
             await session.get(path="/held", timeout=0.2)
         await server.wait_until(lambda: resets(server) == [(b"/held", CANCEL)])
