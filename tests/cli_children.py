@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -82,3 +83,35 @@ def interrupt_over_a_full_pipe(
         os.close(read_end)
     assert left.startswith(filled)
     return proc.returncode, left[len(filled) :], err
+
+
+def kill_while_writing(
+    command: list[str], streaming: threading.Event, directory: Path
+) -> tuple[int, int, str]:
+    """Start *command*; once the server is *streaming* its body, SIGKILL it.
+
+    Before the kill, the one file in *directory* (the body's ``.part``) must
+    be locked by its writer: what tells a sweeping run a live writer whose
+    pid means nothing there (another machine, a shared disk).
+
+    Returns:
+        the child's pid, its exit status and the name of the file it wrote.
+    """
+    import fcntl  # not on Windows; only the tests of .part files use this
+
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
+    killer.start()
+    try:
+        assert streaming.wait(CHILD_TIMEOUT)
+        (writing,) = os.listdir(directory)
+        probe = os.open(directory / writing, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+        proc.send_signal(signal.SIGKILL)
+        return proc.pid, proc.wait(), writing
+    finally:
+        killer.cancel()

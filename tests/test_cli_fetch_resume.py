@@ -21,7 +21,7 @@ import pytest
 import asks._cli.resume as resume_module
 from asks._cli.exits import UsageError
 from asks._cli.resume import DoneSet, prepare_resume, url_digest
-from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT, asks_child
+from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT, asks_child, kill_while_writing
 from tests.servers import read_request
 from tests.test_cli import arun_asks, json_lines, summary
 
@@ -335,28 +335,10 @@ async def test_a_killed_runs_partial_files_go_with_the_next_run(
     command = [*ASKS, "fetch", str(listing), "--processes", "1", "--output-dir", str(out)]
     command += ["--jsonl", str(jsonl)]
 
-    def kill_mid_body() -> tuple[int, int]:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
-            assert server.streaming.wait(CHILD_TIMEOUT)
-            # The writer holds its file's lock while it writes: what tells a
-            # sweeping run a live writer whose pid means nothing there.
-            (writing,) = os.listdir(out)
-            probe = os.open(out / writing, os.O_RDWR)
-            try:
-                with pytest.raises(BlockingIOError):
-                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            finally:
-                os.close(probe)
-            proc.send_signal(signal.SIGKILL)
-            return proc.pid, proc.wait()
-        finally:
-            killer.cancel()
-
     try:
-        dead, code = await curio.run_in_thread(kill_mid_body)
+        dead, code, _ = await curio.run_in_thread(
+            kill_while_writing, command, server.streaming, out
+        )
     finally:
         await server.release.set()
     assert code == -signal.SIGKILL

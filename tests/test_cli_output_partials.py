@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 import curio
-import pytest
 
-from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT
+from tests.cli_children import ASKS, CHILD_DEADLINE, kill_while_writing
 from tests.test_cli import arun_asks
 from tests.test_cli_fetch_resume import StallFirstBody
 
@@ -35,33 +33,15 @@ async def test_a_killed_runs_output_partial_file_goes_with_the_next_run(
     target = tmp_path / "big.bin"
     command = [*ASKS, "get", f"{started.url}/big", "-o", str(target), "--retries", "0"]
 
-    def kill_mid_body() -> tuple[int, int]:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killer = threading.Timer(CHILD_TIMEOUT, proc.kill)
-        killer.start()
-        try:
-            assert server.streaming.wait(CHILD_TIMEOUT)
-            # Made before the request went out, so there once the server has it.
-            (writing,) = os.listdir(tmp_path)
-            assert writing.startswith(f".big.bin.{proc.pid}.") and writing.endswith(".part")
-            # Locked by its writer: what tells a sweeping run a live writer
-            # whose pid means nothing there (another machine, a shared disk).
-            probe = os.open(tmp_path / writing, os.O_RDWR)
-            try:
-                with pytest.raises(BlockingIOError):
-                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            finally:
-                os.close(probe)
-            proc.send_signal(signal.SIGKILL)
-            return proc.pid, proc.wait()
-        finally:
-            killer.cancel()
-
     try:
-        dead, code = await curio.run_in_thread(kill_mid_body)
+        dead, code, writing = await curio.run_in_thread(
+            kill_while_writing, command, server.streaming, tmp_path
+        )
     finally:
         await server.release.set()
     assert code == -signal.SIGKILL
+    # Made before the request went out, named for its writer's pid.
+    assert writing.startswith(f".big.bin.{dead}.") and writing.endswith(".part")
     (left,) = os.listdir(tmp_path)
     assert left.startswith(f".big.bin.{dead}.")  # what kill -9 left, for ever until now
     # Not this run's to remove: a live process's file of the same target (this
