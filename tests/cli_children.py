@@ -115,3 +115,10 @@ def kill_while_writing(
         return proc.pid, proc.wait(), writing
     finally:
         killer.cancel()
+
+
+def dead_pid() -> int:
+    """The pid of a process that ran and was reaped: no process has it (until reused)."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    return ended.pid

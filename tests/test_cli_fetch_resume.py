@@ -21,7 +21,14 @@ import pytest
 import asks._cli.resume as resume_module
 from asks._cli.exits import UsageError
 from asks._cli.resume import DoneSet, prepare_resume, url_digest
-from tests.cli_children import ASKS, CHILD_DEADLINE, CHILD_TIMEOUT, asks_child, kill_while_writing
+from tests.cli_children import (
+    ASKS,
+    CHILD_DEADLINE,
+    CHILD_TIMEOUT,
+    asks_child,
+    dead_pid,
+    kill_while_writing,
+)
 from tests.servers import read_request
 from tests.test_cli import arun_asks, json_lines, summary
 
@@ -370,9 +377,7 @@ def _saved(jsonl: Path) -> list[str]:
 def test_the_stale_partial_files_are_only_the_dead_writers_own(tmp_path: Path) -> None:
     from asks._cli.partials import remove_stale_partial_files
 
-    ended = subprocess.Popen(["true"])
-    ended.wait()  # reaped: its pid names no process (until the system reuses it)
-    pid = ended.pid
+    pid = dead_pid()
     names = [
         f".a_b-0123456789ab.{pid}.k2j4h5g6.part",  # removed
         f".a_b-0123456789ab.{os.getpid()}.k2j4h5g6.part",  # alive

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import curio
 
-from tests.cli_children import ASKS, CHILD_DEADLINE, kill_while_writing
+from tests.cli_children import ASKS, CHILD_DEADLINE, dead_pid, kill_while_writing
 from tests.test_cli import arun_asks
 from tests.test_cli_fetch_resume import StallFirstBody
 
@@ -68,9 +67,7 @@ async def test_a_killed_runs_output_partial_file_goes_with_the_next_run(
 def test_the_stale_partial_files_of_one_target_name_only(tmp_path: Path) -> None:
     from asks._cli.partials import remove_stale_partial_files
 
-    ended = subprocess.Popen(["true"])
-    ended.wait()  # reaped: its pid names no process (until the system reuses it)
-    pid = ended.pid
+    pid = dead_pid()
     names = [
         f".out.tar.gz.{pid}.k2j4h5g6.part",  # removed
         f".out.tar.gz.{os.getpid()}.k2j4h5g6.part",  # alive
