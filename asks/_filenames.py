@@ -16,7 +16,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["file_mode", "hold_lock", "safe_filename"]
+__all__ = ["file_mode", "open_partial", "safe_filename"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
@@ -59,7 +59,7 @@ def file_mode() -> int:
     return 0o666 & ~umask
 
 
-def hold_lock(fd: int) -> None:
+def _hold_lock(fd: int) -> None:
     """Take an exclusive ``flock`` on *fd*'s file, if the system has them.
 
     A ``.part`` file is locked by its writer until it is renamed, so that a
@@ -74,3 +74,34 @@ def hold_lock(fd: int) -> None:
         return
     with contextlib.suppress(OSError):  # a file system without locks
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def open_partial(directory: str | os.PathLike[str], name: str) -> tuple[int, str, int]:
+    """A new ``.NAME.PID.RANDOM.part`` file in *directory* for the body of *name*, locked.
+
+    Named for this process (PID): one killed on the spot (``kill -9``) runs no
+    clean-up, and a later run tells its files from a live writer's by that
+    pid and by the lock (``asks._cli.partials``). The lock is held through a
+    second descriptor of the same open file, so that it outlives the close of
+    the first, which reports the file's errors before the rename.
+
+    Returns:
+        the file's descriptor (mode 0600, as ``mkstemp`` makes it), its path,
+        and the descriptor holding the lock: close that one once the file is
+        renamed or removed.
+
+    Raises:
+        OSError: the file cannot be made (nothing is left behind).
+    """
+    import tempfile  # not for `import asks`
+
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".part")
+    try:
+        lock = os.dup(fd)
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _hold_lock(lock)
+    return fd, temp, lock

@@ -43,7 +43,7 @@ import curio
 from ._channel import Channel
 from ._crawl_schedule import Scheduler
 from ._describe import describe
-from ._filenames import file_mode, hold_lock, safe_filename
+from ._filenames import file_mode, open_partial, safe_filename
 from ._headers import Headers, HeadersInput
 from ._numbers import check_int, is_int
 from ._partition import host_key, shard_of
@@ -530,31 +530,19 @@ class FetchResults:
 
     async def _save(self, url: str, response: StreamResponse) -> tuple[int, str, bytes | None]:
         """Stream the body into ``output_dir``: the file appears only once complete."""
-        import tempfile  # not for `import asks`
-
         assert self._output_dir is not None
         name = safe_filename(url)
         try:
-            # Named for this process (".NAME.PID.RANDOM.part"): one killed
-            # (kill -9) runs no clean-up, and whoever watched it die, such as
-            # asks fetch --processes, can then remove its files and no others;
-            # a later asks fetch, those whose pid is gone and lock free.
-            fd, temp = tempfile.mkstemp(
-                dir=self._output_dir, prefix=f".{name}.{os.getpid()}.", suffix=".part"
-            )
+            # ".NAME.PID.RANDOM.part", locked until renamed: whoever watched
+            # this process die (asks fetch --processes) can then remove its
+            # files and no others; a later asks fetch, those whose pid is gone
+            # and lock free, whatever machine wrote them.
+            fd, temp, lock = open_partial(self._output_dir, name)
         except OSError as exc:
             raise SaveFailed(self._output_dir, exc) from exc
         size = 0
         chunks: list[bytes] | None = [] if self._keep_body else None
-        # Locked until renamed, through a second descriptor of the same open
-        # file (flock belongs to it, not to a descriptor): the file closes,
-        # its errors reported, before the rename, and the lock outlives that.
-        # A later run sweeping the files of dead writers leaves a locked one
-        # alone, whatever the pid says (another machine's, on a shared disk).
-        lock = -1
         try:
-            lock = os.dup(fd)
-            hold_lock(lock)
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), self._file_mode)
                 async for chunk in response.body:
@@ -564,8 +552,6 @@ class FetchResults:
                         chunks.append(chunk)
             os.replace(temp, self._output_dir / name)
         except BaseException as exc:
-            if lock < 0:
-                os.close(fd)  # os.dup failed: the file object never took fd
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             # The body's own errors are asks exceptions (a TLSError is also an
@@ -574,8 +560,7 @@ class FetchResults:
                 raise SaveFailed(self._output_dir, exc) from exc
             raise
         finally:
-            if lock >= 0:
-                os.close(lock)
+            os.close(lock)
         return size, name, None if chunks is None else b"".join(chunks)
 
 

@@ -29,11 +29,10 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from .._filenames import file_mode, hold_lock
+from .._filenames import file_mode, open_partial
 from ..response_objects import BaseResponse, StreamResponse
 from .partials import remove_stale_partial_files
 
@@ -218,21 +217,10 @@ class BodyTarget:
         # the directory's other files (another target's, whatever they look
         # like) are not asks's to judge. A live writer's stay (pid, lock).
         remove_stale_partial_files(str(directory), name=name)
-        # Named for this process, so that a later run can tell it dead.
-        fd, temp = tempfile.mkstemp(
-            dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".part"
-        )
+        # Named for this process and locked until renamed or removed, so
+        # that a later run can tell it dead, or a live writer's.
+        fd, temp, self._lock = open_partial(directory, name)
         self._temp = Path(temp)
-        try:
-            # Locked until renamed or removed, through a second descriptor:
-            # commit() closes the file (reporting its errors) before the
-            # rename, and the lock must outlive that.
-            self._lock = os.dup(fd)
-        except OSError:
-            os.close(fd)
-            self._forget()
-            raise
-        hold_lock(self._lock)
         with contextlib.suppress(OSError):
             os.fchmod(fd, file_mode())
         self._file = os.fdopen(fd, "wb")
