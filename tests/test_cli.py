@@ -40,6 +40,7 @@ from tests.cli_children import (
     interrupt_over_a_full_pipe,
 )
 from tests.pipes import full_pipe
+from tests.real.process import free_port
 from tests.servers import canned, read_request
 
 pytestmark = CHILD_DEADLINE
@@ -428,11 +429,7 @@ def test_cacert_trusts_that_ca_and_tls_always_verifies(
 
 
 def test_refused_connection_is_one_clear_line() -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nobody listens there
     result = run_asks("get", f"http://127.0.0.1:{port}/", "--retries", "0")
     assert result.returncode == 1
     assert_one_error_line(result, f"127.0.0.1:{port}", "Connection refused")

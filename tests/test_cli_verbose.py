@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import socket
 from pathlib import Path
 from typing import Any
 
 import curio.io
 import trustme
 
+from tests.real.process import free_port
 from tests.servers import canned, read_request
 from tests.test_cli import CHILD_DEADLINE, OK_HELLO, arun_asks, run_asks
 
@@ -113,9 +113,7 @@ def test_verbose_over_http2_shows_the_request_with_its_answer(
 
 
 def test_a_request_never_sent_is_not_shown() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nobody listens there
     result = run_asks("-v", f"http://127.0.0.1:{port}/", "--retries", "0")
     assert result.returncode == 1
     told = lines(result.stderr)

@@ -16,6 +16,7 @@ import asks._transport.backend
 from asks._transport.connect import Dialer
 from asks._transport.interfaces import ConnectError, ConnectTimeout
 from asks._urls import Origin
+from tests.real.process import free_port
 
 
 def dialer(**options: object) -> Dialer:
@@ -29,12 +30,6 @@ def dialer(**options: object) -> Dialer:
     }
     settings.update(options)
     return Dialer(**settings)  # type: ignore[arg-type]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_pool_keys_differ_by_scheme_route_and_tls_context():
