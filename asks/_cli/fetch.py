@@ -169,7 +169,10 @@ def _check_output_dir(path: str) -> Path:
 
 
 def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
-    """Check the arguments of ``fetch`` (creating ``--output-dir``) and gather them."""
+    """Check the arguments of ``fetch`` (creating ``--output-dir``) and gather them.
+
+    For one process and for ``--processes``'s parent alike, before any request.
+    """
     if args.retry_failed and not args.resume:
         raise UsageError("--retry-failed goes with --resume")
     if args.resume and args.jsonl == "-":
@@ -186,6 +189,8 @@ def _fetch_plan(args: argparse.Namespace) -> _FetchPlan:
     headers = kwargs.pop("headers", None)
     if args.retry is None and args.retries is None:
         kwargs.pop("retries", None)  # the polite session's Retry applies
+    if not TOKEN.fullmatch(args.method):
+        raise UsageError(f"invalid --method {args.method!r}")
     return _FetchPlan(
         source=args.source,
         method=args.method,
@@ -373,8 +378,6 @@ def run_fetch(args: argparse.Namespace) -> int:
             before any request.
     """
     plan = _fetch_plan(args)
-    if not TOKEN.fullmatch(plan.method):
-        raise UsageError(f"invalid --method {plan.method!r}")
     source = UrlSource.open(plan.source)
     try:
         done = prepare_resume(plan.jsonl, plan.retry_failed).done if plan.resume else None

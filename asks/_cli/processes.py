@@ -60,7 +60,6 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO, Any
 
-from .._headers import TOKEN
 from .._partition import shard_of
 from .._urls import url_text
 from .exits import (
@@ -733,8 +732,6 @@ def run_fetch(args: argparse.Namespace) -> int:
     from .resume import prepare_resume
 
     plan = _fetch_plan(args)
-    if not TOKEN.fullmatch(plan.method):
-        raise UsageError(f"invalid --method {plan.method!r}")
     # Open the list first: an unreadable one is refused before the output is touched.
     urls = read_urls(args.source)
     pending: Iterator[str]
