@@ -333,6 +333,7 @@ class FetchResults:
         self._task: Any = None
         self._finished = False
         self._file_mode = 0o644
+        self._makes_output_dir = True
 
     @property
     def session(self) -> Session:
@@ -346,13 +347,23 @@ class FetchResults:
         """How many robots.txt requests the run made so far."""
         return 0 if self._robots is None else self._robots.fetches
 
+    def _save_only_where_found(self) -> None:
+        """Never make ``output_dir``: a missing one fails the first save (stopping the run).
+
+        For ``asks fetch``, which made it before any request: a worker of
+        ``--processes`` starting late would otherwise bring back a directory
+        that vanished while another worker ran, and the run would go on.
+        """
+        self._makes_output_dir = False
+
     # -- the run's life ------------------------------------------------------
 
     async def __aenter__(self) -> FetchResults:
         if self._task is not None:
             raise RuntimeError("a fetch_many run can be started only once")
         if self._output_dir is not None:
-            self._output_dir.mkdir(parents=True, exist_ok=True)
+            if self._makes_output_dir:
+                self._output_dir.mkdir(parents=True, exist_ok=True)
             self._file_mode = file_mode()
         session = self._given_session
         if session is None:

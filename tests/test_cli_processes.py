@@ -12,6 +12,7 @@ import argparse
 import collections
 import json
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -257,6 +258,48 @@ def test_a_worker_never_makes_the_output_dir_again(tmp_path: Path) -> None:
     out_dir.rmdir()
     assert _fetch_plan(worker_namespace(args)).output_dir == out_dir
     assert not out_dir.exists()
+
+
+async def test_a_worker_starting_after_the_output_dir_went_does_not_make_it_again(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    # The whole worker, not only its plan: fetch_many also makes a missing
+    # output_dir. A worker whose interpreter started slowly (a loaded machine)
+    # brought back the directory another worker's run had seen vanish, and
+    # the run went on saving bodies (test_cli.py::
+    # test_fetch_stops_when_the_output_dir_goes[2] failed that way in CI).
+    from asks._cli.arguments import parse_args
+
+    asked: list[bytes] = []
+
+    async def handler(sock: curio.io.Socket) -> None:
+        while (received := await read_request(sock)) is not None:
+            asked.append(received[0].target)
+            await sock.sendall(OK)
+
+    server = await raw_server(handler)
+    out_dir = tmp_path / "saved"  # made by the parent, gone since
+    args = parse_args(["fetch", "--processes", "2", "--output-dir", str(out_dir)])
+    env = dict(os.environ, **{WORKER_ARGS: pickle.dumps(worker_namespace(args)).hex()})
+    code = "import sys; from asks._cli.worker import worker_main; sys.exit(worker_main())"
+
+    def run_worker() -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            input=f"{server.url}/one\n".encode(),
+            capture_output=True,
+            timeout=CHILD_TIMEOUT,
+            env=env,
+        )
+
+    result = await curio.run_in_thread(run_worker)
+    text = result.stderr.decode()
+    assert not out_dir.exists(), text
+    assert result.returncode == 1, text
+    assert f"saving the bodies in --output-dir: cannot write in {str(out_dir)!r}: " in text
+    assert "Traceback" not in text
+    assert result.stdout == b""  # no line: the URL was not done
+    assert asked == [b"/one"]
 
 
 class Stall:

@@ -286,6 +286,9 @@ async def _consume(
             request_headers=plan.request_headers,
             **plan.kwargs,
         )
+        # Made by _fetch_plan (or --processes' parent) already: made again
+        # after it vanished, it would hide that from the run, which must stop.
+        run._save_only_where_found()
         try:
             async with run as results:
                 async for result in results:
