@@ -16,7 +16,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["file_mode", "open_partial", "safe_filename"]
+__all__ = ["file_mode", "open_partial", "partial_stem", "safe_filename"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
@@ -76,8 +76,40 @@ def _hold_lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+# NAME_MAX (255 bytes on Linux's and macOS's file systems) bounds the whole
+# ".NAME.PID.RANDOM.part"; the rest of it takes 23 bytes at most (a pid of 7
+# digits, mkstemp's 8 characters, the dots and ".part"). A longer NAME is cut
+# and ends in a digest of the whole, so that two long names sharing their
+# start still make distinct files (and one's sweep leaves the other's alone).
+_PARTIAL_NAME_BYTES = 200
+_DIGEST_CHARS = 16
+
+
+def partial_stem(name: str) -> str:
+    """The NAME of *name*'s ``.NAME.PID.RANDOM.part`` file: *name*, or a cut of it.
+
+    Args:
+        name: the file name the body is for (``-o FILE``'s, or a safe name).
+
+    Returns:
+        *name* itself, or, when its bytes would make the ``.part`` name longer
+        than a file name may be, its start followed by ``~`` and a digest of it.
+    """
+    encoded = os.fsencode(name)
+    if len(encoded) <= _PARTIAL_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:_DIGEST_CHARS]
+    stem = name
+    # Whole characters only: a cut UTF-8 sequence would be a name no tool shows.
+    while len(os.fsencode(stem)) > _PARTIAL_NAME_BYTES - _DIGEST_CHARS - 1:
+        stem = stem[:-1]
+    return f"{stem}~{digest}"
+
+
 def open_partial(directory: str | os.PathLike[str], name: str) -> tuple[int, str, int]:
     """A new ``.NAME.PID.RANDOM.part`` file in *directory* for the body of *name*, locked.
+
+    NAME is :func:`partial_stem` of *name* (itself, unless very long).
 
     Named for this process (PID): one killed on the spot (``kill -9``) runs no
     clean-up, and a later run tells its files from a live writer's by that
@@ -95,7 +127,8 @@ def open_partial(directory: str | os.PathLike[str], name: str) -> tuple[int, str
     """
     import tempfile  # not for `import asks`
 
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".part")
+    prefix = f".{partial_stem(name)}.{os.getpid()}."
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".part")
     try:
         lock = os.dup(fd)
     except OSError:

@@ -80,3 +80,43 @@ def test_the_stale_partial_files_of_one_target_name_only(tmp_path: Path) -> None
         (tmp_path / name).write_bytes(b"")
     assert remove_stale_partial_files(str(tmp_path), name="out.tar.gz") == 1
     assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
+
+
+async def test_o_takes_a_name_as_long_as_the_file_system_allows(
+    raw_server: Any, tmp_path: Path
+) -> None:
+    # 255 bytes (NAME_MAX) is a legal name, but ".NAME.PID.RANDOM.part"
+    # beside it is 20-odd bytes longer: the run failed to open its file
+    # ("File name too long") where curl -o writes it.
+    from tests.servers import canned
+
+    started = await raw_server(canned(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody"))
+    name = "é" * 100 + "x" * 55  # 255 bytes in UTF-8, 155 characters
+    assert len(os.fsencode(name)) == 255
+    result = await arun_asks(f"{started.url}/", "-o", str(tmp_path / name))
+    assert result.returncode == 0, result.stderr
+    assert os.listdir(tmp_path) == [name]
+    assert (tmp_path / name).read_bytes() == b"body"
+
+
+def test_a_long_names_partial_file_is_shortened_and_still_told_its_writer(
+    tmp_path: Path,
+) -> None:
+    from asks._cli.partials import remove_stale_partial_files
+    from asks._filenames import open_partial
+
+    name = "é" * 100 + "x" * 55
+    fd, temp, lock = open_partial(tmp_path, name)
+    os.close(fd)
+    os.close(lock)
+    made = os.path.basename(temp)
+    assert len(os.fsencode(made)) <= 255
+    assert made.startswith(".é") and made.endswith(".part") and f".{os.getpid()}." in made
+    # Its pid alive (ours): it stays; a dead writer's file of the same shortened
+    # name goes, and one of another long name sharing the start stays.
+    dead = made.replace(f".{os.getpid()}.", f".{dead_pid()}.")
+    os.rename(temp, tmp_path / dead)
+    other = tmp_path / name.replace("x", "y")
+    assert remove_stale_partial_files(str(tmp_path), name=other.name) == 0
+    assert remove_stale_partial_files(str(tmp_path), name=name) == 1
+    assert os.listdir(tmp_path) == []

@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .._filenames import partial_stem
+
 try:
     import fcntl
 except ImportError:  # not on Windows
@@ -31,7 +33,7 @@ __all__ = ["remove_partial_files", "remove_stale_partial_files"]
 
 
 def _writer(name: str, target: str | None = None) -> int | None:
-    """The pid in a ``.NAME.PID.RANDOM.part`` name (of NAME *target*, if given).
+    """The pid in a ``.NAME.PID.RANDOM.part`` name (of the file *target*, if given).
 
     ``None`` for any other name.
     """
@@ -41,7 +43,7 @@ def _writer(name: str, target: str | None = None) -> int | None:
     parts = name[: -len(".part")].rsplit(".", 2)
     if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
         return None
-    if target is not None and parts[0][1:] != target:
+    if target is not None and parts[0][1:] != partial_stem(target):
         return None
     return int(parts[1])
 
