@@ -122,3 +122,20 @@ def dead_pid() -> int:
     ended = subprocess.Popen(["true"])
     ended.wait()
     return ended.pid
+
+
+@contextlib.contextmanager
+def held_elsewhere(path: Path) -> Iterator[None]:
+    """*path* made and ``flock``-ed for the while, as by a live writer elsewhere.
+
+    A run on another machine or in another pid namespace (a shared disk)
+    holds its ``.part`` file so; its pid means nothing here, its lock does.
+    """
+    import fcntl  # not on Windows; only the tests of .part files use this
+
+    held = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(held)

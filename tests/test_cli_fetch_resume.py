@@ -27,6 +27,7 @@ from tests.cli_children import (
     CHILD_TIMEOUT,
     asks_child,
     dead_pid,
+    held_elsewhere,
     kill_while_writing,
 )
 from tests.servers import read_request
@@ -324,14 +325,27 @@ class StallFirstBody:
                 return
             await sock.sendall(b"y" * self.HALF)
 
+    async def kill_mid_body(self, command: list[str], directory: Path) -> tuple[int, str]:
+        """Run *command* and SIGKILL it half way through the first body (kill_while_writing).
+
+        Returns:
+            the dead child's pid and the name of the ``.part`` file it left in *directory*.
+        """
+        try:
+            dead, code, writing = await curio.run_in_thread(
+                kill_while_writing, command, self.streaming, directory
+            )
+        finally:
+            await self.release.set()
+        assert code == -signal.SIGKILL
+        return dead, writing
+
 
 @pytest.mark.curio_timeout(CHILD_TIMEOUT + 30)
 @pytest.mark.parametrize("resume", [True, False], ids=["resume", "fresh"])
 async def test_a_killed_runs_partial_files_go_with_the_next_run(
     raw_server: Any, tmp_path: Path, resume: bool
 ) -> None:
-    import fcntl
-
     server = StallFirstBody()
     started = await raw_server(server)
     listing = tmp_path / "urls.txt"
@@ -342,13 +356,7 @@ async def test_a_killed_runs_partial_files_go_with_the_next_run(
     command = [*ASKS, "fetch", str(listing), "--processes", "1", "--output-dir", str(out)]
     command += ["--jsonl", str(jsonl)]
 
-    try:
-        dead, code, _ = await curio.run_in_thread(
-            kill_while_writing, command, server.streaming, out
-        )
-    finally:
-        await server.release.set()
-    assert code == -signal.SIGKILL
+    dead, _ = await server.kill_mid_body(command, out)
     left = [name for name in os.listdir(out) if name.endswith(f".{dead}.{name[-13:-5]}.part")]
     assert len(left) == 1, (dead, os.listdir(out))  # what kill -9 left, named for its pid
     # Two that are not stale: a live process's (this one), and one whose pid
@@ -357,12 +365,8 @@ async def test_a_killed_runs_partial_files_go_with_the_next_run(
     live = out / f".other.{os.getpid()}.abcdefgh.part"
     live.write_bytes(b"half")
     elsewhere = out / f".other.{dead}.ijklmnop.part"
-    held = os.open(elsewhere, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with held_elsewhere(elsewhere):
         result = await arun_asks(*command[3:], *(["--resume"] if resume else []))
-    finally:
-        os.close(held)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(out)) == sorted([live.name, elsewhere.name, *_saved(jsonl)])
     (saved,) = _saved(jsonl)

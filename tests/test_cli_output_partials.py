@@ -9,13 +9,10 @@ a live writer (by its pid, or by its lock) stay.
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
-import curio
-
-from tests.cli_children import ASKS, CHILD_DEADLINE, dead_pid, kill_while_writing
+from tests.cli_children import ASKS, CHILD_DEADLINE, dead_pid, held_elsewhere
 from tests.test_cli import arun_asks
 from tests.test_cli_fetch_resume import StallFirstBody
 
@@ -25,20 +22,12 @@ pytestmark = CHILD_DEADLINE  # a hung child fails its test, not the deadline
 async def test_a_killed_runs_output_partial_file_goes_with_the_next_run(
     raw_server: Any, tmp_path: Path
 ) -> None:
-    import fcntl
-
     server = StallFirstBody()
     started = await raw_server(server)
     target = tmp_path / "big.bin"
     command = [*ASKS, "get", f"{started.url}/big", "-o", str(target), "--retries", "0"]
 
-    try:
-        dead, code, writing = await curio.run_in_thread(
-            kill_while_writing, command, server.streaming, tmp_path
-        )
-    finally:
-        await server.release.set()
-    assert code == -signal.SIGKILL
+    dead, writing = await server.kill_mid_body(command, tmp_path)
     # Made before the request went out, named for its writer's pid.
     assert writing.startswith(f".big.bin.{dead}.") and writing.endswith(".part")
     (left,) = os.listdir(tmp_path)
@@ -51,12 +40,8 @@ async def test_a_killed_runs_output_partial_file_goes_with_the_next_run(
     other = tmp_path / f".other.bin.{dead}.ijklmnop.part"
     other.write_bytes(b"half")
     elsewhere = tmp_path / f".big.bin.{dead}.qrstuvwx.part"
-    held = os.open(elsewhere, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with held_elsewhere(elsewhere):
         result = await arun_asks(*command[3:])
-    finally:
-        os.close(held)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path)) == sorted(
         [target.name, live.name, other.name, elsewhere.name]
