@@ -32,8 +32,8 @@ except ImportError:  # not on Windows
 __all__ = ["remove_partial_files", "remove_stale_partial_files"]
 
 
-def _writer(name: str, target: str | None = None) -> int | None:
-    """The pid in a ``.NAME.PID.RANDOM.part`` name (of the file *target*, if given).
+def _writer(name: str, stem: str | None = None) -> int | None:
+    """The pid in a ``.NAME.PID.RANDOM.part`` name (whose NAME is *stem*, if given).
 
     ``None`` for any other name.
     """
@@ -43,7 +43,7 @@ def _writer(name: str, target: str | None = None) -> int | None:
     parts = name[: -len(".part")].rsplit(".", 2)
     if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
         return None
-    if target is not None and parts[0][1:] != partial_stem(target):
+    if stem is not None and parts[0][1:] != stem:
         return None
     return int(parts[1])
 
@@ -91,10 +91,12 @@ def remove_stale_partial_files(directory: str, *, name: str | None = None) -> in
         # Windows: no flock to tell a live writer elsewhere, and os.kill
         # there ends the process it is given, whatever the signal.
         return 0
+    # The NAME its .part files have (a cut of a very long name), made once.
+    stem = None if name is None else partial_stem(name)
     removed = 0
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
-            pid = _writer(entry.name, name)
+            pid = _writer(entry.name, stem)
             if pid is None or pid <= 0 or _alive(pid):
                 continue
             if entry.is_file(follow_symlinks=False) and _remove_unlocked(entry.path):
