@@ -211,12 +211,22 @@ def test_worker_options_leave_the_parents_work_to_the_parent() -> None:
     assert usable_cores() == len(os.sched_getaffinity(0))
 
 
-def test_the_worker_entry_refuses_to_run_on_its_own() -> None:
-    env = {k: v for k, v in os.environ.items() if k != WORKER_ARGS}
+def run_worker_entry(
+    env: dict[str, str], stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """``asks._cli.worker`` run by hand as a child, with *env* and *stdin*."""
     code = "import sys; from asks._cli.worker import worker_main; sys.exit(worker_main())"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, timeout=CHILD_TIMEOUT, env=env
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        input=stdin,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+        env=env,
     )
+
+
+def test_the_worker_entry_refuses_to_run_on_its_own() -> None:
+    result = run_worker_entry({k: v for k, v in os.environ.items() if k != WORKER_ARGS})
     assert result.returncode == 1
     assert "started by asks fetch --processes" in result.stderr.decode()
 
@@ -281,18 +291,7 @@ async def test_a_worker_starting_after_the_output_dir_went_does_not_make_it_agai
     out_dir = tmp_path / "saved"  # made by the parent, gone since
     args = parse_args(["fetch", "--processes", "2", "--output-dir", str(out_dir)])
     env = dict(os.environ, **{WORKER_ARGS: pickle.dumps(worker_namespace(args)).hex()})
-    code = "import sys; from asks._cli.worker import worker_main; sys.exit(worker_main())"
-
-    def run_worker() -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            input=f"{server.url}/one\n".encode(),
-            capture_output=True,
-            timeout=CHILD_TIMEOUT,
-            env=env,
-        )
-
-    result = await curio.run_in_thread(run_worker)
+    result = await curio.run_in_thread(run_worker_entry, env, f"{server.url}/one\n".encode())
     text = result.stderr.decode()
     assert not out_dir.exists(), text
     assert result.returncode == 1, text
