@@ -830,13 +830,7 @@ async def test_fetch_reports_failures_and_reads_stdin(raw_server: Any) -> None:
 async def test_fetch_percent_encodes_the_bytes_of_a_line_that_is_not_utf8(
     raw_server: Any, tmp_path: Path, processes: str
 ) -> None:
-    asked: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (received := await read_request(sock)) is not None:
-            asked.append(received[0].target)
-            await sock.sendall(OK_HELLO)
-
+    handler = canned(OK_HELLO)
     server = await raw_server(handler)
     base = server.url.encode()
     listing = tmp_path / "urls.txt"
@@ -846,7 +840,8 @@ async def test_fetch_percent_encodes_the_bytes_of_a_line_that_is_not_utf8(
     result = await arun_asks("fetch", str(listing), "--processes", processes, "--quiet")
     assert result.returncode == 0, result.stderr
     # The bytes the list holds, not U+FFFD (which made both Latin-1 lines one URL).
-    assert sorted(asked) == [b"/%FF", b"/caf%C3%A9", b"/caf%E9"]
+    asked = sorted(request.target for request, _ in handler.requests)
+    assert asked == [b"/%FF", b"/caf%C3%A9", b"/caf%E9"]
     assert sorted(r["url"] for r in json_lines(result.stdout)) == [
         f"{server.url}/%FF",
         f"{server.url}/caf%E9",

@@ -280,13 +280,7 @@ async def test_a_worker_starting_after_the_output_dir_went_does_not_make_it_agai
     # test_fetch_stops_when_the_output_dir_goes[2] failed that way in CI).
     from asks._cli.arguments import parse_args
 
-    asked: list[bytes] = []
-
-    async def handler(sock: curio.io.Socket) -> None:
-        while (received := await read_request(sock)) is not None:
-            asked.append(received[0].target)
-            await sock.sendall(OK)
-
+    handler = canned(OK)
     server = await raw_server(handler)
     out_dir = tmp_path / "saved"  # made by the parent, gone since
     args = parse_args(["fetch", "--processes", "2", "--output-dir", str(out_dir)])
@@ -298,7 +292,7 @@ async def test_a_worker_starting_after_the_output_dir_went_does_not_make_it_agai
     assert f"saving the bodies in --output-dir: cannot write in {str(out_dir)!r}: " in text
     assert "Traceback" not in text
     assert result.stdout == b""  # no line: the URL was not done
-    assert asked == [b"/one"]
+    assert [request.target for request, _ in handler.requests] == [b"/one"]
 
 
 class Stall:
